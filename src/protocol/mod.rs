@@ -1,0 +1,351 @@
+//! The JSON that crosses the wire between connector and appliance. Shared by both sides so the
+//! two cannot drift apart; it depends on neither Rocket nor SQLite.
+//!
+//! Field names follow the deployment guide (camelCase). Unknown fields are ignored on the way in,
+//! so an older appliance accepts a newer connector.
+
+pub mod calendar;
+pub mod groups;
+pub mod money;
+
+use serde::{Deserialize, Serialize};
+
+pub use calendar::MonthKey;
+pub use money::Amount;
+
+/// `POST /api/connector/sync`: the chart of accounts and month balances.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPayload {
+    pub chart_of_accounts: ChartOfAccounts,
+    /// The date the current month's balances were read at (`YYYY-MM-DD`); equals `balances.current.asOfDate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
+    /// The run from `sync/start` this ingestion belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartOfAccounts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated_at: Option<String>,
+    /// Facts about the Tally company the books were read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<CompanyFacts>,
+    #[serde(default)]
+    pub groups: Vec<GroupRecord>,
+    #[serde(default)]
+    pub ledgers: Vec<LedgerRecord>,
+    pub balances: Balances,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally_company_name: Option<String>,
+    /// `YYYY-MM-DD`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub books_from: Option<String>,
+    /// `YYYY-MM-DD`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub financial_year_from: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRecord {
+    pub name: String,
+    /// The parent group's name; absent, empty or `Primary` for a top-level group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    pub guid: String,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_revenue: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_deemed_positive: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affects_gross_profit: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerRecord {
+    pub guid: String,
+    pub name: String,
+    /// The ledger's group, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl LedgerRecord {
+    /// The group a ledger belongs to: `parent`, else `groupName`.
+    pub fn group(&self) -> Option<&str> {
+        self.parent
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .or(self.group_name.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Balances {
+    pub current: MonthBalances,
+    #[serde(default)]
+    pub closed_months: Vec<MonthBalances>,
+}
+
+/// Closing balances of the ledgers at `asOfDate`, the month's last day for a closed month.
+/// A ledger missing from `items` has a zero balance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthBalances {
+    pub month_key: String,
+    pub as_of_date: String,
+    #[serde(default)]
+    pub items: Vec<BalanceItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceItem {
+    pub ledger_guid: String,
+    /// Positive = debit, negative = credit.
+    pub balance: Amount,
+}
+
+/// The appliance's answer to an accepted `sync`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncAccepted {
+    pub ingestion_id: i64,
+    #[serde(default)]
+    pub sync_run_id: Option<String>,
+    pub groups: u64,
+    pub ledgers: u64,
+    pub ledgers_gone: u64,
+    pub balances: u64,
+    pub months: Vec<String>,
+    /// Months stored although their balances do not sum to zero.
+    #[serde(default)]
+    pub unbalanced_months: Vec<UnbalancedMonth>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnbalancedMonth {
+    pub month_key: String,
+    pub difference: Amount,
+}
+
+/// `POST /api/connector/auth`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorAuthRequest {
+    pub company_id: String,
+    pub device_id: String,
+    #[serde(default)]
+    pub device_name: Option<String>,
+    #[serde(default)]
+    pub os: Option<String>,
+    #[serde(default)]
+    pub app_version: Option<String>,
+    pub user_jwt: String,
+}
+
+/// Answer to `auth` and `token/refresh`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorTokens {
+    pub connector_token: String,
+    /// Seconds the connector token lives.
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub connector_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Item counts a connector reports for a run; all optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncCounts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledgers: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balances: Option<u64>,
+}
+
+/// `POST /api/connector/sync/start`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStartRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
+    /// What started it: `schedule`, `manual`, `startup`...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStartResponse {
+    pub sync_run_id: String,
+}
+
+/// `POST /api/connector/sync/progress`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncProgressRequest {
+    pub sync_run_id: String,
+    pub stage: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<SyncCounts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncOutcome {
+    Succeeded,
+    Failed,
+}
+
+/// `POST /api/connector/sync/complete`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncCompleteRequest {
+    pub sync_run_id: String,
+    pub status: SyncOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<SyncCounts>,
+}
+
+/// `POST /api/connector/heartbeat`: the agent's state. Only `companyId` is in the guide's example;
+/// the rest is what the connector knows about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally_reachable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_open: Option<bool>,
+    /// The Tally company being read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally_company: Option<String>,
+    /// Which product answered (`TallyPrime 4.1`, or the simulator naming itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally_product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<LastSync>,
+    /// The heartbeat interval the agent runs with, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<u32>,
+    /// Free text: what the agent is doing or what it needs (`idle`, `syncing`, `needs setup`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSync {
+    /// RFC 3339 time the sync finished.
+    pub at: String,
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatResponse {
+    /// RFC 3339, UTC.
+    pub server_time: String,
+    pub next_heartbeat_seconds: u32,
+}
+
+/// The error body of every failed request (CONTRACT.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+    #[serde(default)]
+    pub details: Vec<ErrorDetail>,
+}
+
+/// One problem, located by its JSON path (`chartOfAccounts.ledgers[3].parent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub path: String,
+    pub message: String,
+}
+
+/// `POST /api/auth/login`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub token: String,
+    /// Seconds the token lives.
+    pub expires_in: u64,
+    pub user: UserSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub username: String,
+    pub role: String,
+}
+
+/// A company as `GET /api/companies` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanySummary {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tally_company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub books_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub financial_year_from: Option<String>,
+}

@@ -1,0 +1,44 @@
+//! HTTP routes, grouped per concept; each module's handlers stay thin and call the domain
+//! modules one level up.
+
+pub mod accounts;
+pub mod connector;
+pub mod snapshots;
+
+use rocket::{get, options, routes, Route};
+
+#[get("/health")]
+fn health() -> &'static str {
+    "ok"
+}
+
+/// CORS preflight for any API path; the CORS fairing adds the headers when the origin is allowed.
+#[options("/<_..>")]
+fn preflight() -> rocket::http::Status {
+    rocket::http::Status::NoContent
+}
+
+/// Everything mounted under `/api`.
+pub fn routes() -> Vec<Route> {
+    let mut all = routes![health, preflight];
+    all.extend(routes![
+        accounts::login,
+        accounts::create_company,
+        accounts::list_companies,
+        accounts::create_user,
+        accounts::list_users,
+    ]);
+    all.extend(routes![
+        connector::auth,
+        connector::refresh,
+        connector::heartbeat,
+        connector::sync_start,
+        connector::sync_progress,
+        connector::sync_complete,
+        connector::sync,
+        connector::status,
+        connector::revoke,
+    ]);
+    all.extend(routes![snapshots::list, snapshots::month]);
+    all
+}

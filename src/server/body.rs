@@ -1,0 +1,130 @@
+//! JSON request bodies: size limits from Rocket's `limits`, gzip/deflate bodies, and errors that
+//! say where in the document the problem is. Parsing runs on the blocking pool because a
+//! full-chart payload is tens of megabytes.
+
+use std::io::Read;
+
+use rocket::data::{self, ByteUnit, Data, FromData};
+use rocket::http::Status;
+use rocket::outcome::Outcome;
+use rocket::request::Request;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use super::error::{park, ApiError, ApiResult};
+use crate::protocol::ErrorDetail;
+
+/// Which entry of Rocket's `limits` caps a request type's body.
+pub trait BodyLimit {
+    const LIMIT: &'static str = "json";
+}
+
+/// A JSON body of type `T`, with the size it had on the wire.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub wire_bytes: usize,
+}
+
+const DEFAULT_LIMIT: ByteUnit = ByteUnit::Mebibyte(1);
+
+fn too_large(limit: ByteUnit, what: &str) -> ApiError {
+    ApiError::new(
+        Status::PayloadTooLarge,
+        "payload_too_large",
+        format!("The {what} is larger than the {limit} this appliance accepts (see `limits` in Rocket.toml)."),
+    )
+}
+
+fn decode(encoding: Option<&str>, raw: Vec<u8>, limit: ByteUnit) -> ApiResult<Vec<u8>> {
+    let encoding = encoding.map(|e| e.trim().to_ascii_lowercase());
+    let reader: Box<dyn Read> = match encoding.as_deref() {
+        None | Some("") | Some("identity") => return Ok(raw),
+        Some("gzip") | Some("x-gzip") => Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(raw))),
+        Some("deflate") => Box::new(flate2::read::ZlibDecoder::new(std::io::Cursor::new(raw))),
+        Some(other) => {
+            return Err(ApiError::new(
+                Status::UnsupportedMediaType,
+                "unsupported_encoding",
+                format!("Content-Encoding `{other}` is not supported; send gzip, deflate or plain JSON."),
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    reader
+        .take(limit.as_u64() + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::bad_request("bad_encoding", format!("The compressed body could not be decompressed: {e}")))?;
+    if out.len() as u64 > limit.as_u64() {
+        return Err(too_large(limit, "decompressed body"));
+    }
+    Ok(out)
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" as &[u8] } else { bytes };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            Category::Data => {
+                let message = inner.to_string();
+                // serde_json appends " at line L column C"; the path already says where.
+                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+                ApiError::invalid(
+                    format!("{path}: {message}"),
+                    vec![ErrorDetail { path, message }],
+                )
+            }
+            _ => ApiError::bad_request("invalid_json", format!("The body is not valid JSON: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("The body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+#[rocket::async_trait]
+impl<'r, T: DeserializeOwned + BodyLimit + Send + 'static> FromData<'r> for JsonBody<T> {
+    type Error = ();
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let limit = req.limits().get(T::LIMIT).unwrap_or(DEFAULT_LIMIT);
+        let encoding = req.headers().get_one("Content-Encoding").map(str::to_string);
+        let result = async {
+            let raw = data
+                .open(limit)
+                .into_bytes()
+                .await
+                .map_err(|e| ApiError::bad_request("unreadable_body", format!("The body could not be read: {e}")))?;
+            if !raw.is_complete() {
+                return Err(too_large(limit, "body"));
+            }
+            let raw = raw.into_inner();
+            let wire_bytes = raw.len();
+            tokio::task::spawn_blocking(move || {
+                let bytes = decode(encoding.as_deref(), raw, limit)?;
+                parse_json::<T>(&bytes).map(|value| JsonBody { value, wire_bytes })
+            })
+            .await
+            .map_err(|e| ApiError::internal("body parser task", e))?
+        }
+        .await;
+        match result {
+            Ok(v) => Outcome::Success(v),
+            Err(e) => Outcome::Error((park(req, e), ())),
+        }
+    }
+}
+
+use crate::protocol::*;
+
+impl BodyLimit for SyncPayload {
+    const LIMIT: &'static str = "sync";
+}
+impl BodyLimit for ConnectorAuthRequest {}
+impl BodyLimit for RefreshRequest {}
+impl BodyLimit for SyncStartRequest {}
+impl BodyLimit for SyncProgressRequest {}
+impl BodyLimit for SyncCompleteRequest {}
+impl BodyLimit for HeartbeatRequest {}

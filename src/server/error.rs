@@ -1,0 +1,162 @@
+//! The one error type of the appliance. Every failure becomes CONTRACT.md's JSON
+//! `{"error", "message", "details"}` with the right status; nothing internal leaks to the client.
+
+use std::io::Cursor;
+use std::sync::Mutex;
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+
+use crate::protocol::{ErrorBody, ErrorDetail};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: Status,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Vec<ErrorDetail>,
+    /// Seconds for `Retry-After` on a 429.
+    pub retry_after: Option<u64>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: Status, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Status::BadRequest, code, message)
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Status::Unauthorized, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Status::Forbidden, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Status::NotFound, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(Status::Conflict, code, message)
+    }
+
+    /// A readable request whose content is wrong; `details` names each problem by JSON path.
+    pub fn invalid(message: impl Into<String>, details: Vec<ErrorDetail>) -> Self {
+        ApiError {
+            details,
+            ..Self::new(Status::UnprocessableEntity, "invalid_payload", message)
+        }
+    }
+
+    pub fn invalid_field(path: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::invalid(
+            format!("{path}: {message}"),
+            vec![ErrorDetail {
+                path: path.to_string(),
+                message,
+            }],
+        )
+    }
+
+    pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(Status::TooManyRequests, "rate_limited", message)
+        }
+    }
+
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        log::error!("{context}: {err}");
+        Self::new(
+            Status::InternalServerError,
+            "internal_error",
+            "The appliance could not complete the request; the server log has the details.",
+        )
+    }
+
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code.to_string(),
+            message: self.message.clone(),
+            details: self.details.clone(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::internal("database", e)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ApiError {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let body = serde_json::to_string(&self.body()).unwrap_or_else(|_| {
+            r#"{"error":"internal_error","message":"error body could not be written","details":[]}"#.into()
+        });
+        let mut res = Response::build();
+        res.status(self.status)
+            .header(ContentType::JSON)
+            .sized_body(body.len(), Cursor::new(body));
+        if let Some(secs) = self.retry_after {
+            res.header(Header::new("Retry-After", secs.to_string()));
+        }
+        res.ok()
+    }
+}
+
+/// Guards and data guards cannot hand a value to the catcher, so they park their error here;
+/// the catcher renders it. Only the first error a request meets is kept.
+pub struct ParkedError(Mutex<Option<ApiError>>);
+
+pub fn park(req: &Request<'_>, err: ApiError) -> Status {
+    let status = err.status;
+    let slot = req.local_cache(|| ParkedError(Mutex::new(None)));
+    if let Ok(mut slot) = slot.0.lock() {
+        slot.get_or_insert(err);
+    }
+    status
+}
+
+fn take_parked(req: &Request<'_>) -> Option<ApiError> {
+    let slot = req.local_cache(|| ParkedError(Mutex::new(None)));
+    slot.0.lock().ok().and_then(|mut s| s.take())
+}
+
+#[rocket::catch(default)]
+pub fn default_catcher(status: Status, req: &Request<'_>) -> ApiError {
+    if let Some(err) = take_parked(req).filter(|e| e.status == status) {
+        return err;
+    }
+    let (code, message) = match status.code {
+        400 => ("bad_request", "The request could not be read.".to_string()),
+        401 => ("unauthorized", "A valid token is required: send `Authorization: Bearer <token>`.".to_string()),
+        403 => ("forbidden", "You are not allowed to do this.".to_string()),
+        404 => ("not_found", format!("There is nothing at {} {}.", req.method(), req.uri().path())),
+        405 => ("method_not_allowed", "This method is not allowed here.".to_string()),
+        413 => ("payload_too_large", "The request body is larger than the appliance accepts.".to_string()),
+        415 => ("unsupported_media_type", "Send the body as JSON.".to_string()),
+        422 => ("invalid_payload", "The request body is not what this endpoint expects.".to_string()),
+        429 => ("rate_limited", "Too many requests; try again shortly.".to_string()),
+        _ if status.code >= 500 => (
+            "internal_error",
+            "The appliance could not complete the request; the server log has the details.".to_string(),
+        ),
+        _ => ("error", status.reason_lossy().to_string()),
+    };
+    ApiError::new(status, code, message)
+}
