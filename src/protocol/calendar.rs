@@ -24,7 +24,8 @@ pub struct BadDate(pub String);
 
 impl MonthKey {
     pub fn new(year: i32, month: u8) -> Option<MonthKey> {
-        ((1..=12).contains(&month) && (1900..=9999).contains(&year)).then_some(MonthKey { year, month })
+        ((1..=12).contains(&month) && (1900..=9999).contains(&year))
+            .then_some(MonthKey { year, month })
     }
 
     pub fn of(date: Date) -> MonthKey {
@@ -57,17 +58,29 @@ impl MonthKey {
 
     pub fn previous(self) -> MonthKey {
         if self.month == 1 {
-            MonthKey { year: self.year - 1, month: 12 }
+            MonthKey {
+                year: self.year - 1,
+                month: 12,
+            }
         } else {
-            MonthKey { year: self.year, month: self.month - 1 }
+            MonthKey {
+                year: self.year,
+                month: self.month - 1,
+            }
         }
     }
 
     pub fn next(self) -> MonthKey {
         if self.month == 12 {
-            MonthKey { year: self.year + 1, month: 1 }
+            MonthKey {
+                year: self.year + 1,
+                month: 1,
+            }
         } else {
-            MonthKey { year: self.year, month: self.month + 1 }
+            MonthKey {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 
@@ -87,7 +100,13 @@ impl FromStr for MonthKey {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadMonthKey(s.to_string());
         let b = s.as_bytes();
-        if b.len() != 7 || b[4] != b'-' || !s[..4].bytes().chain(s[5..].bytes()).all(|c| c.is_ascii_digit()) {
+        if b.len() != 7
+            || b[4] != b'-'
+            || !s[..4]
+                .bytes()
+                .chain(s[5..].bytes())
+                .all(|c| c.is_ascii_digit())
+        {
             return Err(bad());
         }
         let year: i32 = s[..4].parse().map_err(|_| bad())?;
@@ -134,8 +153,19 @@ mod tests {
         assert_eq!(m.to_string(), "2026-02");
         assert_eq!(format_date(m.last_day()), "2026-02-28");
         assert_eq!(m.previous().to_string(), "2026-01");
-        assert_eq!("2025-12".parse::<MonthKey>().unwrap().next().to_string(), "2026-01");
-        for bad in ["2026-13", "2026-2", "26-02", "2026/02", "2026-00", "abcd-ef", "2026-02-01"] {
+        assert_eq!(
+            "2025-12".parse::<MonthKey>().unwrap().next().to_string(),
+            "2026-01"
+        );
+        for bad in [
+            "2026-13",
+            "2026-2",
+            "26-02",
+            "2026/02",
+            "2026-00",
+            "abcd-ef",
+            "2026-02-01",
+        ] {
             assert!(bad.parse::<MonthKey>().is_err(), "{bad}");
         }
     }

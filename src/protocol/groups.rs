@@ -55,8 +55,18 @@ pub struct ReservedGroup {
 /// The name Tally gives the root of the group tree. A group whose parent is `Primary` is top-level.
 pub const PRIMARY: &str = "Primary";
 
-const fn g(name: &'static str, parent: Option<&'static str>, nature: Nature, gp: bool) -> ReservedGroup {
-    ReservedGroup { name, parent, nature, affects_gross_profit: gp }
+const fn g(
+    name: &'static str,
+    parent: Option<&'static str>,
+    nature: Nature,
+    gp: bool,
+) -> ReservedGroup {
+    ReservedGroup {
+        name,
+        parent,
+        nature,
+        affects_gross_profit: gp,
+    }
 }
 
 use Nature::*;
@@ -82,21 +92,48 @@ pub const RESERVED_GROUPS: [ReservedGroup; 28] = [
     g("Bank OD A/c", Some("Loans (Liability)"), Liability, false),
     g("Cash-in-Hand", Some("Current Assets"), Asset, false),
     g("Deposits (Asset)", Some("Current Assets"), Asset, false),
-    g("Duties & Taxes", Some("Current Liabilities"), Liability, false),
-    g("Loans & Advances (Asset)", Some("Current Assets"), Asset, false),
+    g(
+        "Duties & Taxes",
+        Some("Current Liabilities"),
+        Liability,
+        false,
+    ),
+    g(
+        "Loans & Advances (Asset)",
+        Some("Current Assets"),
+        Asset,
+        false,
+    ),
     g("Provisions", Some("Current Liabilities"), Liability, false),
-    g("Reserves & Surplus", Some("Capital Account"), Liability, false),
+    g(
+        "Reserves & Surplus",
+        Some("Capital Account"),
+        Liability,
+        false,
+    ),
     g("Secured Loans", Some("Loans (Liability)"), Liability, false),
     g("Stock-in-Hand", Some("Current Assets"), Asset, false),
-    g("Sundry Creditors", Some("Current Liabilities"), Liability, false),
+    g(
+        "Sundry Creditors",
+        Some("Current Liabilities"),
+        Liability,
+        false,
+    ),
     g("Sundry Debtors", Some("Current Assets"), Asset, false),
-    g("Unsecured Loans", Some("Loans (Liability)"), Liability, false),
+    g(
+        "Unsecured Loans",
+        Some("Loans (Liability)"),
+        Liability,
+        false,
+    ),
 ];
 
 /// Finds a predefined group by name, case-insensitively as Tally matches reserved names.
 pub fn reserved_group(name: &str) -> Option<&'static ReservedGroup> {
     let name = name.trim();
-    RESERVED_GROUPS.iter().find(|g| g.name.eq_ignore_ascii_case(name))
+    RESERVED_GROUPS
+        .iter()
+        .find(|g| g.name.eq_ignore_ascii_case(name))
 }
 
 /// True when `parent` names the root: absent, empty, or `Primary` (with Tally's `\u{4}` marker or not).
@@ -116,11 +153,20 @@ mod tests {
 
     #[test]
     fn fifteen_primary_and_thirteen_sub_groups() {
-        assert_eq!(RESERVED_GROUPS.iter().filter(|g| g.parent.is_none()).count(), 15);
+        assert_eq!(
+            RESERVED_GROUPS
+                .iter()
+                .filter(|g| g.parent.is_none())
+                .count(),
+            15
+        );
         for g in RESERVED_GROUPS.iter().filter_map(|g| g.parent) {
             assert!(reserved_group(g).is_some(), "{g}");
         }
-        assert_eq!(reserved_group("sundry debtors").unwrap().nature, Nature::Asset);
+        assert_eq!(
+            reserved_group("sundry debtors").unwrap().nature,
+            Nature::Asset
+        );
         assert!(is_primary_parent(Some("\u{4} Primary")));
         assert!(!is_primary_parent(Some("Current Assets")));
     }
@@ -128,7 +174,10 @@ mod tests {
     #[test]
     fn nature_flags_round_trip() {
         for n in [Asset, Liability, Income, Expense] {
-            assert_eq!(Nature::from_flags(n.is_deemed_positive(), n.is_revenue()), n);
+            assert_eq!(
+                Nature::from_flags(n.is_deemed_positive(), n.is_revenue()),
+                n
+            );
         }
     }
 }

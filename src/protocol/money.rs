@@ -152,7 +152,10 @@ mod tests {
 
     #[test]
     fn parses_exact_decimals() {
-        assert_eq!(Amount::parse_decimal("12345.67").unwrap().paise(), 1_234_567);
+        assert_eq!(
+            Amount::parse_decimal("12345.67").unwrap().paise(),
+            1_234_567
+        );
         assert_eq!(Amount::parse_decimal("-0.5").unwrap().paise(), -50);
         assert_eq!(Amount::parse_decimal("7").unwrap().paise(), 700);
         assert_eq!(Amount::parse_decimal("1.230").unwrap().paise(), 123);
@@ -162,11 +165,26 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_exact() {
-        assert!(matches!(Amount::parse_decimal("1.234"), Err(AmountError::TooPrecise(_))));
-        assert!(matches!(Amount::parse_decimal("1e5"), Err(AmountError::NotDecimal(_))));
-        assert!(matches!(Amount::parse_decimal("1,000"), Err(AmountError::NotDecimal(_))));
-        assert!(matches!(Amount::parse_decimal("."), Err(AmountError::NotDecimal(_))));
-        assert!(matches!(Amount::parse_decimal("-"), Err(AmountError::NotDecimal(_))));
+        assert!(matches!(
+            Amount::parse_decimal("1.234"),
+            Err(AmountError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            Amount::parse_decimal("1e5"),
+            Err(AmountError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Amount::parse_decimal("1,000"),
+            Err(AmountError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Amount::parse_decimal("."),
+            Err(AmountError::NotDecimal(_))
+        ));
+        assert!(matches!(
+            Amount::parse_decimal("-"),
+            Err(AmountError::NotDecimal(_))
+        ));
         assert!(matches!(
             Amount::parse_decimal("99999999999999999999"),
             Err(AmountError::TooLarge(_))

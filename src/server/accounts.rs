@@ -39,7 +39,11 @@ pub fn find_user(c: &Connection, username: &str) -> ApiResult<Option<StoredUser>
 }
 
 pub fn company_exists(c: &Connection, id: &str) -> ApiResult<bool> {
-    Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM companies WHERE id = ?1)", [id], |r| r.get(0))?)
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM companies WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Admins see every company; staff the ones assigned to them. A company that does not exist is
@@ -64,7 +68,10 @@ pub fn ensure_can_see(c: &Connection, user: &UserAuth, company_id: &str) -> ApiR
     } else {
         Err(ApiError::forbidden(
             "company_not_assigned",
-            format!("User `{}` is not assigned to company `{company_id}`.", user.username),
+            format!(
+                "User `{}` is not assigned to company `{company_id}`.",
+                user.username
+            ),
         ))
     }
 }
@@ -82,15 +89,21 @@ fn company_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CompanySummary> {
 pub fn list_companies(c: &Connection, user: &UserAuth) -> ApiResult<Vec<CompanySummary>> {
     let cols = "c.id, c.name, c.tally_company_name, c.books_from, c.financial_year_from";
     let rows = if user.role == Role::Admin {
-        let mut stmt = c.prepare(&format!("SELECT {cols} FROM companies c ORDER BY c.name, c.id"))?;
-        let rows = stmt.query_map([], company_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = c.prepare(&format!(
+            "SELECT {cols} FROM companies c ORDER BY c.name, c.id"
+        ))?;
+        let rows = stmt
+            .query_map([], company_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         rows
     } else {
         let mut stmt = c.prepare(&format!(
             "SELECT {cols} FROM companies c JOIN user_companies uc ON uc.company_id = c.id
              WHERE uc.user_id = ?1 ORDER BY c.name, c.id"
         ))?;
-        let rows = stmt.query_map([user.id], company_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([user.id], company_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         rows
     };
     Ok(rows)
@@ -122,14 +135,18 @@ pub fn valid_company_id(id: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
 }
 
 pub fn create_company(c: &Connection, id: Option<&str>, name: &str) -> ApiResult<CompanySummary> {
     let id = match id {
         Some(id) => {
             if company_exists(c, id)? {
-                return Err(ApiError::conflict("company_exists", format!("A company with id `{id}` already exists.")));
+                return Err(ApiError::conflict(
+                    "company_exists",
+                    format!("A company with id `{id}` already exists."),
+                ));
             }
             id.to_string()
         }
@@ -164,16 +181,26 @@ pub fn valid_username(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-pub fn create_user(c: &Connection, username: &str, hash: &str, role: Role, company_ids: &[String]) -> ApiResult<i64> {
+pub fn create_user(
+    c: &Connection,
+    username: &str,
+    hash: &str,
+    role: Role,
+    company_ids: &[String],
+) -> ApiResult<i64> {
     if find_user(c, username)?.is_some() {
-        return Err(ApiError::conflict("user_exists", format!("User `{username}` already exists.")));
+        return Err(ApiError::conflict(
+            "user_exists",
+            format!("User `{username}` already exists."),
+        ));
     }
     c.execute(
         "INSERT INTO users (username, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![username, hash, role.as_str(), now_ms()],
     )?;
     let id = c.last_insert_rowid();
-    let mut stmt = c.prepare("INSERT OR IGNORE INTO user_companies (user_id, company_id) VALUES (?1, ?2)")?;
+    let mut stmt =
+        c.prepare("INSERT OR IGNORE INTO user_companies (user_id, company_id) VALUES (?1, ?2)")?;
     for company in company_ids {
         stmt.execute(params![id, company])?;
     }

@@ -39,21 +39,28 @@ fn decode(encoding: Option<&str>, raw: Vec<u8>, limit: ByteUnit) -> ApiResult<Ve
     let encoding = encoding.map(|e| e.trim().to_ascii_lowercase());
     let reader: Box<dyn Read> = match encoding.as_deref() {
         None | Some("") | Some("identity") => return Ok(raw),
-        Some("gzip") | Some("x-gzip") => Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(raw))),
-        Some("deflate") => Box::new(flate2::read::ZlibDecoder::new(std::io::Cursor::new(raw))),
-        Some(other) => {
-            return Err(ApiError::new(
-                Status::UnsupportedMediaType,
-                "unsupported_encoding",
-                format!("Content-Encoding `{other}` is not supported; send gzip, deflate or plain JSON."),
-            ))
+        Some("gzip") | Some("x-gzip") => {
+            Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(raw)))
         }
+        Some("deflate") => Box::new(flate2::read::ZlibDecoder::new(std::io::Cursor::new(raw))),
+        Some(other) => return Err(ApiError::new(
+            Status::UnsupportedMediaType,
+            "unsupported_encoding",
+            format!(
+                "Content-Encoding `{other}` is not supported; send gzip, deflate or plain JSON."
+            ),
+        )),
     };
     let mut out = Vec::new();
     reader
         .take(limit.as_u64() + 1)
         .read_to_end(&mut out)
-        .map_err(|e| ApiError::bad_request("bad_encoding", format!("The compressed body could not be decompressed: {e}")))?;
+        .map_err(|e| {
+            ApiError::bad_request(
+                "bad_encoding",
+                format!("The compressed body could not be decompressed: {e}"),
+            )
+        })?;
     if out.len() as u64 > limit.as_u64() {
         return Err(too_large(limit, "decompressed body"));
     }
@@ -61,7 +68,11 @@ fn decode(encoding: Option<&str>, raw: Vec<u8>, limit: ByteUnit) -> ApiResult<Ve
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" as &[u8] } else { bytes };
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}" as &[u8]
+    } else {
+        bytes
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -70,17 +81,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             Category::Data => {
                 let message = inner.to_string();
                 // serde_json appends " at line L column C"; the path already says where.
-                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_string();
                 ApiError::invalid(
                     format!("{path}: {message}"),
                     vec![ErrorDetail { path, message }],
                 )
             }
-            _ => ApiError::bad_request("invalid_json", format!("The body is not valid JSON: {inner}")),
+            _ => ApiError::bad_request(
+                "invalid_json",
+                format!("The body is not valid JSON: {inner}"),
+            ),
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("The body is not valid JSON: {e}")))?;
+    de.end().map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("The body is not valid JSON: {e}"))
+    })?;
     Ok(value)
 }
 
@@ -90,13 +109,17 @@ impl<'r, T: DeserializeOwned + BodyLimit + Send + 'static> FromData<'r> for Json
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
         let limit = req.limits().get(T::LIMIT).unwrap_or(DEFAULT_LIMIT);
-        let encoding = req.headers().get_one("Content-Encoding").map(str::to_string);
+        let encoding = req
+            .headers()
+            .get_one("Content-Encoding")
+            .map(str::to_string);
         let result = async {
-            let raw = data
-                .open(limit)
-                .into_bytes()
-                .await
-                .map_err(|e| ApiError::bad_request("unreadable_body", format!("The body could not be read: {e}")))?;
+            let raw = data.open(limit).into_bytes().await.map_err(|e| {
+                ApiError::bad_request(
+                    "unreadable_body",
+                    format!("The body could not be read: {e}"),
+                )
+            })?;
             if !raw.is_complete() {
                 return Err(too_large(limit, "body"));
             }

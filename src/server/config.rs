@@ -51,7 +51,11 @@ pub fn figment() -> Figment {
     Figment::from(Serialized::defaults(AppConfig::default()))
         .merge(rocket::Config::figment())
         .merge(Env::prefixed("AICFO_").ignore(&["ADMIN_PASSWORD"]))
-        .merge(Env::raw().only(&["CORS_ORIGIN"]).map(|_| "cors_origin".into()))
+        .merge(
+            Env::raw()
+                .only(&["CORS_ORIGIN"])
+                .map(|_| "cors_origin".into()),
+        )
 }
 
 impl AppConfig {
@@ -63,7 +67,9 @@ impl AppConfig {
             return Err("heartbeat_interval_secs must be at least 1".into());
         }
         if cfg.connector_rate_per_sec == 0 || cfg.connector_rate_burst == 0 {
-            return Err("connector_rate_per_sec and connector_rate_burst must be at least 1".into());
+            return Err(
+                "connector_rate_per_sec and connector_rate_burst must be at least 1".into(),
+            );
         }
         if cfg.login_max_failures == 0 {
             return Err("login_max_failures must be at least 1".into());

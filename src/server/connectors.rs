@@ -12,7 +12,11 @@ use crate::protocol::{ConnectorAuthRequest, HeartbeatRequest};
 
 /// Registers the device for the company, or re-registers it (a revoked device enrolled again is
 /// active again). Returns the connector id and a fresh refresh token (stored only as a digest).
-pub fn register(c: &Connection, req: &ConnectorAuthRequest, user_id: i64) -> ApiResult<(String, String)> {
+pub fn register(
+    c: &Connection,
+    req: &ConnectorAuthRequest,
+    user_id: i64,
+) -> ApiResult<(String, String)> {
     let now = now_ms();
     let refresh = random_token(32);
     let digest = refresh_token_digest(&refresh);
@@ -83,18 +87,32 @@ pub fn revoke(c: &Connection, id: &str) -> ApiResult<()> {
         params![id, now_ms()],
     )?;
     if n == 0 {
-        return Err(ApiError::not_found("connector_not_found", format!("There is no connector `{id}`.")));
+        return Err(ApiError::not_found(
+            "connector_not_found",
+            format!("There is no connector `{id}`."),
+        ));
     }
     Ok(())
 }
 
-pub fn heartbeat(c: &Connection, connector_id: &str, hb: &HeartbeatRequest, default_interval: u32) -> ApiResult<()> {
+pub fn heartbeat(
+    c: &Connection,
+    connector_id: &str,
+    hb: &HeartbeatRequest,
+    default_interval: u32,
+) -> ApiResult<()> {
     let state = serde_json::to_string(hb).map_err(|e| ApiError::internal("heartbeat state", e))?;
     let now = now_ms();
     c.execute(
         "UPDATE connector_clients SET last_seen = ?2, last_heartbeat = ?2, heartbeat_interval = ?3,
          agent_state = ?4, app_version = COALESCE(?5, app_version) WHERE id = ?1",
-        params![connector_id, now, hb.interval_seconds.unwrap_or(default_interval), state, hb.app_version],
+        params![
+            connector_id,
+            now,
+            hb.interval_seconds.unwrap_or(default_interval),
+            state,
+            hb.app_version
+        ],
     )?;
     Ok(())
 }
@@ -117,7 +135,12 @@ pub struct ConnectorView {
 }
 
 /// A connector is online when its last heartbeat is within two intervals plus `grace_secs`.
-pub fn list_for_company(c: &Connection, company_id: &str, default_interval: u32, grace_secs: u32) -> ApiResult<Vec<ConnectorView>> {
+pub fn list_for_company(
+    c: &Connection,
+    company_id: &str,
+    default_interval: u32,
+    grace_secs: u32,
+) -> ApiResult<Vec<ConnectorView>> {
     let now = now_ms();
     let mut stmt = c.prepare(
         "SELECT id, device_id, device_name, os, app_version, revoked_at, first_seen, last_seen,
@@ -130,7 +153,8 @@ pub fn list_for_company(c: &Connection, company_id: &str, default_interval: u32,
             let last_hb: Option<i64> = r.get(8)?;
             let interval: Option<u32> = r.get(9)?;
             let state: Option<String> = r.get(10)?;
-            let window = 2 * i64::from(interval.unwrap_or(default_interval)) + i64::from(grace_secs);
+            let window =
+                2 * i64::from(interval.unwrap_or(default_interval)) + i64::from(grace_secs);
             let online = revoked_at.is_none() && last_hb.is_some_and(|t| now - t <= window * 1000);
             Ok(ConnectorView {
                 connector_id: r.get(0)?,

@@ -22,14 +22,23 @@ impl Fairing for Cors {
         if req.headers().get_one("Origin") != Some(self.origin.as_str()) {
             return;
         }
-        res.set_header(Header::new("Access-Control-Allow-Origin", self.origin.clone()));
+        res.set_header(Header::new(
+            "Access-Control-Allow-Origin",
+            self.origin.clone(),
+        ));
         res.set_header(Header::new("Vary", "Origin"));
-        res.set_header(Header::new("Access-Control-Allow-Methods", "GET, POST, OPTIONS"));
+        res.set_header(Header::new(
+            "Access-Control-Allow-Methods",
+            "GET, POST, OPTIONS",
+        ));
         res.set_header(Header::new(
             "Access-Control-Allow-Headers",
             "Authorization, Content-Type, Content-Encoding, Accept",
         ));
-        res.set_header(Header::new("Access-Control-Expose-Headers", "Retry-After, Content-Disposition"));
+        res.set_header(Header::new(
+            "Access-Control-Expose-Headers",
+            "Retry-After, Content-Disposition",
+        ));
         res.set_header(Header::new("Access-Control-Max-Age", "600"));
     }
 }

@@ -45,7 +45,8 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, String> {
         let mut writer = Connection::open(path)
             .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
-        configure(&writer).map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
+        configure(&writer)
+            .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
         let report = embedded::migrations::runner()
             .run(&mut writer)
             .map_err(|e| format!("database migration failed: {e}"))?;
@@ -91,7 +92,10 @@ impl Db {
     }
 
     /// The same as [`Db::write`] for callers that are not async (start-up, tools).
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>,
+    ) -> ApiResult<T> {
         self.inner.write_blocking(f)
     }
 

@@ -144,17 +144,39 @@ pub fn default_catcher(status: Status, req: &Request<'_>) -> ApiError {
     }
     let (code, message) = match status.code {
         400 => ("bad_request", "The request could not be read.".to_string()),
-        401 => ("unauthorized", "A valid token is required: send `Authorization: Bearer <token>`.".to_string()),
+        401 => (
+            "unauthorized",
+            "A valid token is required: send `Authorization: Bearer <token>`.".to_string(),
+        ),
         403 => ("forbidden", "You are not allowed to do this.".to_string()),
-        404 => ("not_found", format!("There is nothing at {} {}.", req.method(), req.uri().path())),
-        405 => ("method_not_allowed", "This method is not allowed here.".to_string()),
-        413 => ("payload_too_large", "The request body is larger than the appliance accepts.".to_string()),
-        415 => ("unsupported_media_type", "Send the body as JSON.".to_string()),
-        422 => ("invalid_payload", "The request body is not what this endpoint expects.".to_string()),
-        429 => ("rate_limited", "Too many requests; try again shortly.".to_string()),
+        404 => (
+            "not_found",
+            format!("There is nothing at {} {}.", req.method(), req.uri().path()),
+        ),
+        405 => (
+            "method_not_allowed",
+            "This method is not allowed here.".to_string(),
+        ),
+        413 => (
+            "payload_too_large",
+            "The request body is larger than the appliance accepts.".to_string(),
+        ),
+        415 => (
+            "unsupported_media_type",
+            "Send the body as JSON.".to_string(),
+        ),
+        422 => (
+            "invalid_payload",
+            "The request body is not what this endpoint expects.".to_string(),
+        ),
+        429 => (
+            "rate_limited",
+            "Too many requests; try again shortly.".to_string(),
+        ),
         _ if status.code >= 500 => (
             "internal_error",
-            "The appliance could not complete the request; the server log has the details.".to_string(),
+            "The appliance could not complete the request; the server log has the details."
+                .to_string(),
         ),
         _ => ("error", status.reason_lossy().to_string()),
     };

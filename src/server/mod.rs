@@ -32,8 +32,12 @@ pub const DATABASE_FILE: &str = "aicfo.sqlite3";
 /// Errors are sentences for the person starting the appliance.
 pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
     let cfg = AppConfig::from_figment(&figment)?;
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| format!("cannot create the data folder {}: {e}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data folder {}: {e}",
+            cfg.data_dir.display()
+        )
+    })?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir)?;
     let db = Db::open(&cfg.data_dir.join(DATABASE_FILE))?;
     secrets::ensure_admin(&db, &cfg.data_dir)?;
@@ -52,7 +56,9 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
             })
         }));
     if let Some(origin) = cfg.cors_origin.filter(|o| !o.trim().is_empty()) {
-        rocket = rocket.attach(cors::Cors { origin: origin.trim().to_string() });
+        rocket = rocket.attach(cors::Cors {
+            origin: origin.trim().to_string(),
+        });
     }
     Ok(rocket)
 }
@@ -66,7 +72,10 @@ fn spawn_sweeper(db: Db, abandon_after_secs: u64) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            match db.write(move |tx| runs::abandon_stale(tx, older_than_ms)).await {
+            match db
+                .write(move |tx| runs::abandon_stale(tx, older_than_ms))
+                .await
+            {
                 Ok(0) => {}
                 Ok(n) => log::warn!("marked {n} silent sync run(s) as abandoned"),
                 Err(e) => log::error!("sync run sweeper: {}", e.message),

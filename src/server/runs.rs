@@ -7,7 +7,14 @@ use super::db::{now_ms, rfc3339};
 use super::error::{ApiError, ApiResult};
 use crate::protocol::{SyncCounts, SyncOutcome};
 
-pub fn event(c: &Connection, run_id: &str, kind: &str, stage: Option<&str>, percent: Option<u8>, message: Option<&str>) -> ApiResult<()> {
+pub fn event(
+    c: &Connection,
+    run_id: &str,
+    kind: &str,
+    stage: Option<&str>,
+    percent: Option<u8>,
+    message: Option<&str>,
+) -> ApiResult<()> {
     c.execute(
         "INSERT INTO integration_sync_events (run_id, kind, stage, percent, message, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -17,17 +24,33 @@ pub fn event(c: &Connection, run_id: &str, kind: &str, stage: Option<&str>, perc
 }
 
 /// Starts a run. A run this connector left running is superseded: marked abandoned.
-pub fn start(c: &Connection, company_id: &str, connector_id: &str, trigger: Option<&str>) -> ApiResult<String> {
+pub fn start(
+    c: &Connection,
+    company_id: &str,
+    connector_id: &str,
+    trigger: Option<&str>,
+) -> ApiResult<String> {
     let now = now_ms();
-    let mut stmt = c.prepare("SELECT id FROM integration_sync_runs WHERE connector_id = ?1 AND status = 'running'")?;
-    let stale = stmt.query_map([connector_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = c.prepare(
+        "SELECT id FROM integration_sync_runs WHERE connector_id = ?1 AND status = 'running'",
+    )?;
+    let stale = stmt
+        .query_map([connector_id], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
     for id in stale {
         c.execute(
             "UPDATE integration_sync_runs SET status = 'abandoned', finished_at = ?2, updated_at = ?2,
              error = 'superseded by a newer run of the same connector' WHERE id = ?1",
             params![id, now],
         )?;
-        event(c, &id, "abandoned", None, None, Some("superseded by a newer run of the same connector"))?;
+        event(
+            c,
+            &id,
+            "abandoned",
+            None,
+            None,
+            Some("superseded by a newer run of the same connector"),
+        )?;
     }
     let id = uuid::Uuid::new_v4().to_string();
     c.execute(
@@ -121,11 +144,16 @@ pub fn complete(
 /// Marks runs with no word for `older_than_ms` as abandoned. Returns how many.
 pub fn abandon_stale(c: &Connection, older_than_ms: i64) -> ApiResult<usize> {
     let now = now_ms();
-    let mut stmt = c.prepare("SELECT id FROM integration_sync_runs WHERE status = 'running' AND updated_at < ?1")?;
+    let mut stmt = c.prepare(
+        "SELECT id FROM integration_sync_runs WHERE status = 'running' AND updated_at < ?1",
+    )?;
     let stale = stmt
         .query_map([now - older_than_ms], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    let message = format!("no progress from the connector for {} s", older_than_ms / 1000);
+    let message = format!(
+        "no progress from the connector for {} s",
+        older_than_ms / 1000
+    );
     for id in &stale {
         c.execute(
             "UPDATE integration_sync_runs SET status = 'abandoned', error = ?2, updated_at = ?3, finished_at = ?3 WHERE id = ?1",
@@ -154,7 +182,11 @@ pub struct RunView {
 }
 
 /// The newest run of the company, optionally only among runs with `status`.
-pub fn latest(c: &Connection, company_id: &str, status: Option<&str>) -> ApiResult<Option<RunView>> {
+pub fn latest(
+    c: &Connection,
+    company_id: &str,
+    status: Option<&str>,
+) -> ApiResult<Option<RunView>> {
     Ok(c.query_row(
         "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at
          FROM integration_sync_runs WHERE company_id = ?1 AND (?2 IS NULL OR status = ?2)

@@ -60,15 +60,20 @@ impl Secrets {
         let stored = if path.exists() {
             let text = fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            serde_json::from_str::<SecretsFile>(&text)
-                .map_err(|e| format!("{} is damaged ({e}); restore it from a backup", path.display()))?
+            serde_json::from_str::<SecretsFile>(&text).map_err(|e| {
+                format!(
+                    "{} is damaged ({e}); restore it from a backup",
+                    path.display()
+                )
+            })?
         } else {
             let fresh = SecretsFile {
                 jwt_secret: random_token(48),
                 connector_token_secret: random_token(48),
             };
             let text = serde_json::to_string_pretty(&fresh).map_err(|e| e.to_string())?;
-            write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            write_private(&path, &text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             fresh
         };
         Ok(Secrets {
@@ -83,12 +88,18 @@ impl Secrets {
 /// which is shown once on the console and left in a private file in the data folder.
 pub fn ensure_admin(db: &Db, data_dir: &Path) -> Result<(), String> {
     let has_users = db
-        .read_blocking(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get::<_, bool>(0))?))
+        .read_blocking(|c| {
+            Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| {
+                r.get::<_, bool>(0)
+            })?)
+        })
         .map_err(|e| e.message)?;
     if has_users {
         return Ok(());
     }
-    let from_env = std::env::var("AICFO_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let from_env = std::env::var("AICFO_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
     let password = match &from_env {
         Some(p) => {
             passwords::check_strength(p).map_err(|e| format!("AICFO_ADMIN_PASSWORD: {e}"))?;
@@ -115,7 +126,10 @@ pub fn ensure_admin(db: &Db, data_dir: &Path) -> Result<(), String> {
         println!(" aicfo: created the administrator account");
         println!("   username: admin");
         println!("   password: {password}");
-        println!(" It is shown only this once; it is also in {}", file.display());
+        println!(
+            " It is shown only this once; it is also in {}",
+            file.display()
+        );
         println!(" (readable only by this user). Delete that file once noted.");
         println!("==================================================================");
         println!();

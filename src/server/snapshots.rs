@@ -47,7 +47,9 @@ pub fn list(c: &Connection, company_id: &str) -> ApiResult<Vec<SnapshotSummary>>
     let mut stmt = c.prepare(&format!(
         "SELECT {SUMMARY_COLS} FROM snapshots WHERE company_id = ?1 ORDER BY month_key"
     ))?;
-    let rows = stmt.query_map([company_id], summary)?.collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt
+        .query_map([company_id], summary)?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
@@ -74,10 +76,17 @@ pub struct TrialBalance {
 }
 
 /// Group name (lowercased) -> (display name, parent name) for the company's current chart.
-fn group_tree(c: &Connection, company_id: &str) -> ApiResult<HashMap<String, (String, Option<String>)>> {
-    let mut stmt = c.prepare("SELECT name, parent_name FROM account_groups WHERE company_id = ?1 AND gone_at IS NULL")?;
+fn group_tree(
+    c: &Connection,
+    company_id: &str,
+) -> ApiResult<HashMap<String, (String, Option<String>)>> {
+    let mut stmt = c.prepare(
+        "SELECT name, parent_name FROM account_groups WHERE company_id = ?1 AND gone_at IS NULL",
+    )?;
     let rows = stmt
-        .query_map([company_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?
+        .query_map([company_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows
         .into_iter()
@@ -85,7 +94,11 @@ fn group_tree(c: &Connection, company_id: &str) -> ApiResult<HashMap<String, (St
         .collect())
 }
 
-fn group_path(tree: &HashMap<String, (String, Option<String>)>, group: &str, cache: &mut HashMap<String, Vec<String>>) -> Vec<String> {
+fn group_path(
+    tree: &HashMap<String, (String, Option<String>)>,
+    group: &str,
+    cache: &mut HashMap<String, Vec<String>>,
+) -> Vec<String> {
     if let Some(p) = cache.get(group) {
         return p.clone();
     }
@@ -117,7 +130,9 @@ pub fn trial_balance(c: &Connection, company_id: &str, month: MonthKey) -> ApiRe
     let key = month.to_string();
     let found = c
         .query_row(
-            &format!("SELECT id, {SUMMARY_COLS} FROM snapshots WHERE company_id = ?1 AND month_key = ?2"),
+            &format!(
+                "SELECT id, {SUMMARY_COLS} FROM snapshots WHERE company_id = ?1 AND month_key = ?2"
+            ),
             params![company_id, key],
             |r| {
                 let id: i64 = r.get(0)?;
@@ -160,8 +175,16 @@ pub fn trial_balance(c: &Connection, company_id: &str, month: MonthKey) -> ApiRe
             ledger_name: r.get(1)?,
             group_path: group_path(&tree, &parent, &mut cache),
             balance,
-            debit: if balance.paise() > 0 { balance } else { Amount::ZERO },
-            credit: if balance.paise() < 0 { balance.abs() } else { Amount::ZERO },
+            debit: if balance.paise() > 0 {
+                balance
+            } else {
+                Amount::ZERO
+            },
+            credit: if balance.paise() < 0 {
+                balance.abs()
+            } else {
+                Amount::ZERO
+            },
         });
     }
     Ok(TrialBalance {
@@ -173,7 +196,11 @@ pub fn trial_balance(c: &Connection, company_id: &str, month: MonthKey) -> ApiRe
 
 fn csv_field(s: &str) -> String {
     // Leading =, +, -, @ would run as formulas when a bookkeeper opens the file in a spreadsheet.
-    let guarded = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+    let guarded = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if guarded.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", guarded.replace('"', "\"\""))
     } else {

@@ -30,7 +30,10 @@ pub async fn login(
         ));
     }
     let lookup = username.clone();
-    let user = state.db.read(move |c| accounts::find_user(c, &lookup)).await?;
+    let user = state
+        .db
+        .read(move |c| accounts::find_user(c, &lookup))
+        .await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())
@@ -41,7 +44,9 @@ pub async fn login(
     match user {
         Some(user) if ok => {
             state.login.record_success(&username);
-            let token = state.keys.issue_user(user.id, &user.username, user.role.as_str())?;
+            let token = state
+                .keys
+                .issue_user(user.id, &user.username, user.role.as_str())?;
             Ok(Json(LoginResponse {
                 token,
                 expires_in: USER_TOKEN_TTL_SECS,
@@ -53,7 +58,10 @@ pub async fn login(
         }
         _ => {
             state.login.record_failure(&username, address);
-            Err(ApiError::unauthorized("invalid_credentials", "The username or password is wrong."))
+            Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "The username or password is wrong.",
+            ))
         }
     }
 }
@@ -86,12 +94,17 @@ pub async fn create_company(
         if !accounts::valid_company_id(id) {
             details.push(ErrorDetail {
                 path: "id".into(),
-                message: format!("`{id}` is not a usable id: use 1 to 64 lowercase letters, digits, `-` or `_`"),
+                message: format!(
+                    "`{id}` is not a usable id: use 1 to 64 lowercase letters, digits, `-` or `_`"
+                ),
             });
         }
     }
     if !details.is_empty() {
-        return Err(ApiError::invalid("The company cannot be created as given.", details));
+        return Err(ApiError::invalid(
+            "The company cannot be created as given.",
+            details,
+        ));
     }
     let company = state
         .db
@@ -101,8 +114,16 @@ pub async fn create_company(
 }
 
 #[get("/companies")]
-pub async fn list_companies(state: &State<AppState>, user: UserAuth) -> ApiResult<Json<Vec<CompanySummary>>> {
-    Ok(Json(state.db.read(move |c| accounts::list_companies(c, &user)).await?))
+pub async fn list_companies(
+    state: &State<AppState>,
+    user: UserAuth,
+) -> ApiResult<Json<Vec<CompanySummary>>> {
+    Ok(Json(
+        state
+            .db
+            .read(move |c| accounts::list_companies(c, &user))
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -132,7 +153,12 @@ pub async fn create_user(
     body: JsonBody<NewUser>,
 ) -> ApiResult<(Status, Json<UserView>)> {
     user.require_admin()?;
-    let NewUser { username, password, role, company_ids } = body.value;
+    let NewUser {
+        username,
+        password,
+        role,
+        company_ids,
+    } = body.value;
     let mut details = Vec::new();
     if !accounts::valid_username(&username) {
         details.push(ErrorDetail {
@@ -141,7 +167,10 @@ pub async fn create_user(
         });
     }
     if let Err(e) = passwords::check_strength(&password) {
-        details.push(ErrorDetail { path: "password".into(), message: e });
+        details.push(ErrorDetail {
+            path: "password".into(),
+            message: e,
+        });
     }
     let parsed_role = Role::parse(&role);
     if parsed_role.is_none() {
@@ -170,7 +199,10 @@ pub async fn create_user(
         });
     }
     let Some(role) = parsed_role.filter(|_| details.is_empty()) else {
-        return Err(ApiError::invalid("The user cannot be created as given.", details));
+        return Err(ApiError::invalid(
+            "The user cannot be created as given.",
+            details,
+        ));
     };
     let hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
         .await
@@ -182,7 +214,10 @@ pub async fn create_user(
             // Companies are checked again inside the transaction; one may have gone meanwhile.
             for (i, company) in ids.iter().enumerate() {
                 if !accounts::company_exists(tx, company)? {
-                    return Err(ApiError::invalid_field(&format!("companyIds[{i}]"), format!("there is no company `{company}`")));
+                    return Err(ApiError::invalid_field(
+                        &format!("companyIds[{i}]"),
+                        format!("there is no company `{company}`"),
+                    ));
                 }
             }
             accounts::create_user(tx, &name, &hash, role, &ids)

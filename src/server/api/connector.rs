@@ -31,28 +31,41 @@ fn required(path: &str, value: &str, problems: &mut Vec<ErrorDetail>) {
 
 /// Enrols (or re-enrols) a device for a company on the strength of a user's JWT.
 #[post("/connector/auth", data = "<body>")]
-pub async fn auth(state: &State<AppState>, body: JsonBody<ConnectorAuthRequest>) -> ApiResult<Json<ConnectorTokens>> {
+pub async fn auth(
+    state: &State<AppState>,
+    body: JsonBody<ConnectorAuthRequest>,
+) -> ApiResult<Json<ConnectorTokens>> {
     let req = body.value;
     let mut problems = Vec::new();
     required("companyId", &req.company_id, &mut problems);
     required("deviceId", &req.device_id, &mut problems);
     if !problems.is_empty() {
-        return Err(ApiError::invalid("The enrolment request is incomplete.", problems));
+        return Err(ApiError::invalid(
+            "The enrolment request is incomplete.",
+            problems,
+        ));
     }
-    let claims = state.keys.verify_user(&req.user_jwt).map_err(|e| ApiError {
-        message: format!("userJwt: {}", e.message),
-        ..e
-    })?;
+    let claims = state
+        .keys
+        .verify_user(&req.user_jwt)
+        .map_err(|e| ApiError {
+            message: format!("userJwt: {}", e.message),
+            ..e
+        })?;
     let user_id = claims.sub;
     let company_id = req.company_id.clone();
     let (connector_id, refresh) = state
         .db
         .write(move |tx| {
             let user = tx
-                .query_row("SELECT username, role FROM users WHERE id = ?1", [user_id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .map_err(|_| ApiError::unauthorized("user_gone", "The account in userJwt no longer exists."))?;
+                .query_row(
+                    "SELECT username, role FROM users WHERE id = ?1",
+                    [user_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .map_err(|_| {
+                    ApiError::unauthorized("user_gone", "The account in userJwt no longer exists.")
+                })?;
             let user = UserAuth {
                 id: user_id,
                 username: user.0,
@@ -74,9 +87,15 @@ pub async fn auth(state: &State<AppState>, body: JsonBody<ConnectorAuthRequest>)
 }
 
 #[post("/connector/token/refresh", data = "<body>")]
-pub async fn refresh(state: &State<AppState>, body: JsonBody<RefreshRequest>) -> ApiResult<Json<ConnectorTokens>> {
+pub async fn refresh(
+    state: &State<AppState>,
+    body: JsonBody<RefreshRequest>,
+) -> ApiResult<Json<ConnectorTokens>> {
     let token = body.value.refresh_token;
-    let (connector_id, company_id, fresh) = state.db.write(move |tx| connectors::rotate_refresh(tx, &token)).await?;
+    let (connector_id, company_id, fresh) = state
+        .db
+        .write(move |tx| connectors::rotate_refresh(tx, &token))
+        .await?;
     Ok(Json(ConnectorTokens {
         connector_token: state.keys.issue_connector(&connector_id, &company_id)?,
         expires_in: CONNECTOR_TOKEN_TTL_SECS,
@@ -134,7 +153,10 @@ pub async fn sync_progress(
 ) -> ApiResult<Json<Ack>> {
     let req = body.value;
     if req.percent.is_some_and(|p| p > 100) {
-        return Err(ApiError::invalid_field("percent", "must be between 0 and 100"));
+        return Err(ApiError::invalid_field(
+            "percent",
+            "must be between 0 and 100",
+        ));
     }
     if req.stage.trim().is_empty() {
         return Err(ApiError::invalid_field("stage", "must not be empty"));
@@ -154,7 +176,10 @@ pub async fn sync_progress(
             )
         })
         .await?;
-    Ok(Json(Ack { ok: true, sync_run_id: id }))
+    Ok(Json(Ack {
+        ok: true,
+        sync_run_id: id,
+    }))
 }
 
 #[post("/connector/sync/complete", data = "<body>")]
@@ -178,13 +203,23 @@ pub async fn sync_complete(
             )
         })
         .await?;
-    Ok(Json(Ack { ok: true, sync_run_id: id }))
+    Ok(Json(Ack {
+        ok: true,
+        sync_run_id: id,
+    }))
 }
 
 #[post("/connector/sync", data = "<body>")]
-pub async fn sync(state: &State<AppState>, conn: ConnectorAuth, body: JsonBody<SyncPayload>) -> ApiResult<Json<SyncAccepted>> {
+pub async fn sync(
+    state: &State<AppState>,
+    conn: ConnectorAuth,
+    body: JsonBody<SyncPayload>,
+) -> ApiResult<Json<SyncAccepted>> {
     let received = Instant::now();
-    let JsonBody { value: payload, wire_bytes } = body;
+    let JsonBody {
+        value: payload,
+        wire_bytes,
+    } = body;
     conn.check_company(payload.company_id.as_deref())?;
     let company = conn.company_id.clone();
     let result = state
@@ -226,11 +261,18 @@ pub struct ConnectorStatus {
 
 #[get("/connector/status?<companyId>")]
 #[allow(non_snake_case)]
-pub async fn status(state: &State<AppState>, user: UserAuth, companyId: Option<String>) -> ApiResult<Json<ConnectorStatus>> {
-    let company = companyId
-        .filter(|c| !c.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid_field("companyId", "give the company as `?companyId=...`"))?;
-    let (interval, grace) = (state.cfg.heartbeat_interval_secs, state.cfg.online_grace_secs);
+pub async fn status(
+    state: &State<AppState>,
+    user: UserAuth,
+    companyId: Option<String>,
+) -> ApiResult<Json<ConnectorStatus>> {
+    let company = companyId.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
+        ApiError::invalid_field("companyId", "give the company as `?companyId=...`")
+    })?;
+    let (interval, grace) = (
+        state.cfg.heartbeat_interval_secs,
+        state.cfg.online_grace_secs,
+    );
     let status = state
         .db
         .read(move |c| {
@@ -256,11 +298,21 @@ pub struct Revoked {
 }
 
 #[post("/connectors/<id>/revoke")]
-pub async fn revoke(state: &State<AppState>, user: UserAuth, id: String) -> ApiResult<Json<Revoked>> {
+pub async fn revoke(
+    state: &State<AppState>,
+    user: UserAuth,
+    id: String,
+) -> ApiResult<Json<Revoked>> {
     user.require_admin()?;
     let target = id.clone();
-    state.db.write(move |tx| connectors::revoke(tx, &target)).await?;
+    state
+        .db
+        .write(move |tx| connectors::revoke(tx, &target))
+        .await?;
     state.revoked.insert(&id);
     log::info!("user {} revoked connector {id}", user.username);
-    Ok(Json(Revoked { connector_id: id, revoked: true }))
+    Ok(Json(Revoked {
+        connector_id: id,
+        revoked: true,
+    }))
 }

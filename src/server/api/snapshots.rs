@@ -15,7 +15,11 @@ use crate::server::state::AppState;
 use crate::server::{accounts, snapshots};
 
 #[get("/companies/<id>/snapshots")]
-pub async fn list(state: &State<AppState>, user: UserAuth, id: String) -> ApiResult<Json<Vec<snapshots::SnapshotSummary>>> {
+pub async fn list(
+    state: &State<AppState>,
+    user: UserAuth,
+    id: String,
+) -> ApiResult<Json<Vec<snapshots::SnapshotSummary>>> {
     let months = state
         .db
         .read(move |c| {
@@ -77,12 +81,17 @@ pub async fn month(
         Some("csv") => true,
         Some("json") => false,
         Some(other) => {
-            return Err(ApiError::invalid_field("format", format!("`{other}` is not a format; use `json` or `csv`")))
+            return Err(ApiError::invalid_field(
+                "format",
+                format!("`{other}` is not a format; use `json` or `csv`"),
+            ))
         }
     };
     let key: MonthKey = month
         .parse()
-        .map_err(|e: crate::protocol::calendar::BadMonthKey| ApiError::invalid_field("month", e.to_string()))?;
+        .map_err(|e: crate::protocol::calendar::BadMonthKey| {
+            ApiError::invalid_field("month", e.to_string())
+        })?;
     let company = id.clone();
     let tb = state
         .db

@@ -49,7 +49,10 @@ impl UserAuth {
         if self.role == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::forbidden("admin_only", "Only an administrator may do this."))
+            Err(ApiError::forbidden(
+                "admin_only",
+                "Only an administrator may do this.",
+            ))
         }
     }
 }
@@ -67,7 +70,10 @@ impl ConnectorAuth {
         match company_id {
             Some(c) if c != self.company_id => Err(ApiError::forbidden(
                 "wrong_company",
-                format!("This connector is enrolled for company `{}`, not `{c}`.", self.company_id),
+                format!(
+                    "This connector is enrolled for company `{}`, not `{c}`.",
+                    self.company_id
+                ),
             )),
             _ => Ok(()),
         }
@@ -85,11 +91,17 @@ impl RevokedConnectors {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).contains(id)
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(id)
     }
 
     pub fn insert(&self, id: &str) {
-        self.0.write().unwrap_or_else(|p| p.into_inner()).insert(id.to_string());
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string());
     }
 
     pub fn remove(&self, id: &str) {
@@ -99,14 +111,22 @@ impl RevokedConnectors {
 
 pub fn bearer<'r>(req: &'r Request<'_>) -> ApiResult<&'r str> {
     let header = req.headers().get_one("Authorization").ok_or_else(|| {
-        ApiError::unauthorized("missing_token", "Send `Authorization: Bearer <token>` with this request.")
+        ApiError::unauthorized(
+            "missing_token",
+            "Send `Authorization: Bearer <token>` with this request.",
+        )
     })?;
     let token = header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("missing_token", "The Authorization header must be `Bearer <token>`."))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_token",
+                "The Authorization header must be `Bearer <token>`.",
+            )
+        })?;
     Ok(token)
 }
 
@@ -132,14 +152,19 @@ impl UserAuth {
             .db
             .read(move |c| {
                 use rusqlite::OptionalExtension;
-                Ok(c.query_row("SELECT username, role FROM users WHERE id = ?1", [id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
+                Ok(c.query_row(
+                    "SELECT username, role FROM users WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
                 .optional()?)
             })
             .await?;
         let (username, role) = user.ok_or_else(|| {
-            ApiError::unauthorized("user_gone", "The account this token was issued to no longer exists.")
+            ApiError::unauthorized(
+                "user_gone",
+                "The account this token was issued to no longer exists.",
+            )
         })?;
         let role = Role::parse(&role).ok_or_else(|| ApiError::internal("user role", role))?;
         Ok(UserAuth { id, username, role })
@@ -196,4 +221,3 @@ impl<'r> FromRequest<'r> for ClientAddress {
         Outcome::Success(ClientAddress(req.client_ip().map(|ip| ip.to_string())))
     }
 }
-

@@ -1,6 +1,8 @@
 //! Password hashing (argon2id, PHC strings). Slow on purpose: call from a blocking context.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 use crate::server::error::{ApiError, ApiResult};
@@ -9,7 +11,9 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 
 pub fn check_strength(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(format!("a password needs at least {MIN_PASSWORD_LEN} characters"));
+        return Err(format!(
+            "a password needs at least {MIN_PASSWORD_LEN} characters"
+        ));
     }
     if password.len() > 1024 {
         return Err("a password may have at most 1024 bytes".into());

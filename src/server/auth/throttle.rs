@@ -44,7 +44,11 @@ impl LoginThrottle {
         let map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = 0u64;
         for (key, is_user) in Self::keys(username, address) {
-            let limit = if is_user { self.max_per_user } else { self.max_per_address };
+            let limit = if is_user {
+                self.max_per_user
+            } else {
+                self.max_per_address
+            };
             if let Some((count, started)) = map.get(&key) {
                 let elapsed = now.duration_since(*started);
                 if *count >= limit && elapsed < self.window {

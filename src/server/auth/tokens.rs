@@ -1,7 +1,9 @@
 //! Signed tokens. User and connector tokens are JWTs signed with different secrets and marked
 //! with different `typ`, so neither can ever pass for the other.
 
-use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -58,7 +60,10 @@ fn token_error(kind: &ErrorKind, what: &str) -> ApiError {
             "token_expired",
             format!("The {what} token has expired; get a new one."),
         ),
-        _ => ApiError::unauthorized("invalid_token", format!("This is not a valid {what} token.")),
+        _ => ApiError::unauthorized(
+            "invalid_token",
+            format!("This is not a valid {what} token."),
+        ),
     }
 }
 
@@ -95,11 +100,20 @@ impl TokenKeys {
         Ok(data.claims)
     }
 
-    pub fn issue_connector(&self, connector_id: &str, company_id: &str) -> Result<String, ApiError> {
+    pub fn issue_connector(
+        &self,
+        connector_id: &str,
+        company_id: &str,
+    ) -> Result<String, ApiError> {
         self.issue_connector_with_ttl(connector_id, company_id, CONNECTOR_TOKEN_TTL_SECS)
     }
 
-    pub fn issue_connector_with_ttl(&self, connector_id: &str, company_id: &str, ttl: u64) -> Result<String, ApiError> {
+    pub fn issue_connector_with_ttl(
+        &self,
+        connector_id: &str,
+        company_id: &str,
+        ttl: u64,
+    ) -> Result<String, ApiError> {
         let now = unix_now();
         let claims = ConnectorClaims {
             sub: connector_id.to_string(),

@@ -21,7 +21,12 @@ fn opt_bool(b: Option<bool>) -> Option<i64> {
     b.map(i64::from)
 }
 
-pub fn store(tx: &Transaction<'_>, origin: &Origin<'_>, p: &SyncPayload, v: &Validated) -> ApiResult<SyncAccepted> {
+pub fn store(
+    tx: &Transaction<'_>,
+    origin: &Origin<'_>,
+    p: &SyncPayload,
+    v: &Validated,
+) -> ApiResult<SyncAccepted> {
     let company = origin.company_id;
     let coa = &p.chart_of_accounts;
     if let Some(run_id) = &p.sync_run_id {
@@ -103,7 +108,10 @@ pub fn store(tx: &Transaction<'_>, origin: &Origin<'_>, p: &SyncPayload, v: &Val
         )?;
         for l in &coa.ledgers {
             let group = l.group().unwrap_or_default().trim();
-            let id: i64 = upsert.query_row(params![company, l.guid, l.name.trim(), group, now, ingestion], |r| r.get(0))?;
+            let id: i64 = upsert.query_row(
+                params![company, l.guid, l.name.trim(), group, now, ingestion],
+                |r| r.get(0),
+            )?;
             ledger_ids.push(id);
         }
     }
@@ -114,10 +122,13 @@ pub fn store(tx: &Transaction<'_>, origin: &Origin<'_>, p: &SyncPayload, v: &Val
 
     let mut unbalanced = Vec::new();
     {
-        let mut find = tx.prepare_cached("SELECT id FROM snapshots WHERE company_id = ?1 AND month_key = ?2")?;
-        let mut clear = tx.prepare_cached("DELETE FROM snapshot_balances WHERE snapshot_id = ?1")?;
-        let mut insert_balance =
-            tx.prepare_cached("INSERT INTO snapshot_balances (snapshot_id, ledger_id, balance) VALUES (?1, ?2, ?3)")?;
+        let mut find =
+            tx.prepare_cached("SELECT id FROM snapshots WHERE company_id = ?1 AND month_key = ?2")?;
+        let mut clear =
+            tx.prepare_cached("DELETE FROM snapshot_balances WHERE snapshot_id = ?1")?;
+        let mut insert_balance = tx.prepare_cached(
+            "INSERT INTO snapshot_balances (snapshot_id, ledger_id, balance) VALUES (?1, ?2, ?3)",
+        )?;
         for m in &v.months {
             let key = m.key.to_string();
             let (mut debit, mut credit) = (0i64, 0i64);
@@ -131,7 +142,8 @@ pub fn store(tx: &Transaction<'_>, origin: &Origin<'_>, p: &SyncPayload, v: &Val
             let difference = debit - credit;
             let existing: Option<i64> = {
                 use rusqlite::OptionalExtension;
-                find.query_row(params![company, key], |r| r.get(0)).optional()?
+                find.query_row(params![company, key], |r| r.get(0))
+                    .optional()?
             };
             let snapshot_id = match existing {
                 Some(id) => {
@@ -164,7 +176,11 @@ pub fn store(tx: &Transaction<'_>, origin: &Origin<'_>, p: &SyncPayload, v: &Val
         }
     }
 
-    let outcome = if unbalanced.is_empty() { "stored" } else { "stored_unbalanced" };
+    let outcome = if unbalanced.is_empty() {
+        "stored"
+    } else {
+        "stored_unbalanced"
+    };
     let duration = origin.received.elapsed().as_millis() as i64;
     tx.execute(
         "UPDATE ingestion_logs SET duration_ms = ?2, outcome = ?3 WHERE id = ?1",

@@ -50,24 +50,39 @@ pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
     let mut problems = Problems::default();
 
     if let Some(facts) = &coa.company {
-        for (field, value) in [("booksFrom", &facts.books_from), ("financialYearFrom", &facts.financial_year_from)] {
+        for (field, value) in [
+            ("booksFrom", &facts.books_from),
+            ("financialYearFrom", &facts.financial_year_from),
+        ] {
             if let Some(v) = value {
                 if let Err(e) = parse_date(v) {
-                    problems.add(|| format!("chartOfAccounts.company.{field}"), || e.to_string());
+                    problems.add(
+                        || format!("chartOfAccounts.company.{field}"),
+                        || e.to_string(),
+                    );
                 }
             }
         }
     }
 
     // GUIDs are unique across groups and ledgers: Tally gives every master its own.
-    let mut guids: HashMap<&str, String> = HashMap::with_capacity(coa.groups.len() + coa.ledgers.len());
+    let mut guids: HashMap<&str, String> =
+        HashMap::with_capacity(coa.groups.len() + coa.ledgers.len());
     let mut group_names: HashMap<String, usize> = HashMap::with_capacity(coa.groups.len());
-    fn check_guid<'p>(guids: &mut HashMap<&'p str, String>, guid: &'p str, path: String, problems: &mut Problems) {
+    fn check_guid<'p>(
+        guids: &mut HashMap<&'p str, String>,
+        guid: &'p str,
+        path: String,
+        problems: &mut Problems,
+    ) {
         if blank(guid) {
             problems.add(|| path, || "guid is empty".into());
         } else if let Some(first) = guids.get(guid) {
             let first = first.clone();
-            problems.add(|| path, || format!("guid `{guid}` is used again (first at {first})"));
+            problems.add(
+                || path,
+                || format!("guid `{guid}` is used again (first at {first})"),
+            );
         } else {
             guids.insert(guid, path);
         }
@@ -79,10 +94,20 @@ pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
         if blank(&g.name) {
             problems.add(|| path("name"), || "name is empty".into());
         } else if let Some(first) = group_names.insert(g.name.trim().to_lowercase(), i) {
-            problems.add(|| path("name"), || format!("group name `{}` is used again (first at groups[{first}])", g.name));
+            problems.add(
+                || path("name"),
+                || {
+                    format!(
+                        "group name `{}` is used again (first at groups[{first}])",
+                        g.name
+                    )
+                },
+            );
         }
     }
-    let group_known = |name: &str| group_names.contains_key(&name.trim().to_lowercase()) || reserved_group(name).is_some();
+    let group_known = |name: &str| {
+        group_names.contains_key(&name.trim().to_lowercase()) || reserved_group(name).is_some()
+    };
 
     for (i, g) in coa.groups.iter().enumerate() {
         let parent = g.parent.as_deref();
@@ -117,12 +142,23 @@ pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
     }
 
     let balances = &coa.balances;
-    let current = check_month(&balances.current, "chartOfAccounts.balances.current", &ledger_index, &mut problems, false);
+    let current = check_month(
+        &balances.current,
+        "chartOfAccounts.balances.current",
+        &ledger_index,
+        &mut problems,
+        false,
+    );
     if let (Some(top), Some(cur)) = (&p.as_of_date, &current) {
         if *top != cur.as_of_date {
             problems.add(
                 || "asOfDate".into(),
-                || format!("`{top}` differs from balances.current.asOfDate `{}`", cur.as_of_date),
+                || {
+                    format!(
+                        "`{top}` differs from balances.current.asOfDate `{}`",
+                        cur.as_of_date
+                    )
+                },
             );
         }
     }
@@ -133,17 +169,27 @@ pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
     }
     for (i, m) in balances.closed_months.iter().enumerate() {
         let path = format!("chartOfAccounts.balances.closedMonths[{i}]");
-        let Some(valid) = check_month(m, &path, &ledger_index, &mut problems, true) else { continue };
+        let Some(valid) = check_month(m, &path, &ledger_index, &mut problems, true) else {
+            continue;
+        };
         if let Some(first) = seen.get(&valid.key) {
             let first = first.clone();
-            problems.add(|| format!("{path}.monthKey"), || format!("month {} appears again (first at {first})", valid.key));
+            problems.add(
+                || format!("{path}.monthKey"),
+                || format!("month {} appears again (first at {first})", valid.key),
+            );
             continue;
         }
         if let Some(cur) = &current {
             if valid.key >= cur.key {
                 problems.add(
                     || format!("{path}.monthKey"),
-                    || format!("closed month {} is not before the current month {}", valid.key, cur.key),
+                    || {
+                        format!(
+                            "closed month {} is not before the current month {}",
+                            valid.key, cur.key
+                        )
+                    },
                 );
                 continue;
             }
@@ -154,11 +200,20 @@ pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
     if problems.total > 0 {
         let shown = problems.details.len();
         let message = if problems.total > shown {
-            format!("The payload has {} problems (the first {shown} are listed); nothing was stored.", problems.total)
+            format!(
+                "The payload has {} problems (the first {shown} are listed); nothing was stored.",
+                problems.total
+            )
         } else if problems.total == 1 {
-            format!("{}: {}; nothing was stored.", problems.details[0].path, problems.details[0].message)
+            format!(
+                "{}: {}; nothing was stored.",
+                problems.details[0].path, problems.details[0].message
+            )
         } else {
-            format!("The payload has {} problems; nothing was stored.", problems.total)
+            format!(
+                "The payload has {} problems; nothing was stored.",
+                problems.total
+            )
         };
         return Err(ApiError::invalid(message, problems.details));
     }
@@ -190,7 +245,10 @@ fn check_month(
     };
     if let (Some(k), Some(d)) = (key, date) {
         if !k.contains(d) {
-            problems.add(|| format!("{path}.asOfDate"), || format!("{} is not inside month {k}", m.as_of_date));
+            problems.add(
+                || format!("{path}.asOfDate"),
+                || format!("{} is not inside month {k}", m.as_of_date),
+            );
         }
     }
     let mut items = Vec::with_capacity(m.items.len());
@@ -244,7 +302,12 @@ fn check_group_cycles(p: &SyncPayload, names: &HashMap<String, usize>, problems:
                 1 => {
                     problems.add(
                         || format!("chartOfAccounts.groups[{i}].parent"),
-                        || format!("group `{}` is its own ancestor (the parents form a cycle)", groups[i].name),
+                        || {
+                            format!(
+                                "group `{}` is its own ancestor (the parents form a cycle)",
+                                groups[i].name
+                            )
+                        },
                     );
                     break;
                 }

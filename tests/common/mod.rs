@@ -1,0 +1,275 @@
+//! Test harness: the real appliance, in-process on a free port, driven over real HTTP.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use rocket::fairing::AdHoc;
+use rocket::figment::providers::Serialized;
+use rocket::figment::Figment;
+use serde_json::{json, Value};
+
+pub struct TestServer {
+    pub url: String,
+    pub data_dir: PathBuf,
+    shutdown: rocket::Shutdown,
+    task: tokio::task::JoinHandle<()>,
+    pub http: reqwest::Client,
+}
+
+/// Settings every test server gets; `extra` overrides them (e.g. `("connector_rate_burst", 2)`).
+pub fn figment(data_dir: &Path, extra: &[(&str, Value)]) -> Figment {
+    let mut f = aicfo::server::config::figment()
+        .merge(Serialized::default("address", "127.0.0.1"))
+        .merge(Serialized::default("port", 0))
+        .merge(Serialized::default("log_level", "off"))
+        .merge(Serialized::default("data_dir", data_dir))
+        // In-process servers stop without waiting on idle keep-alive connections; the process
+        // tests exercise the real shutdown.
+        .merge(Serialized::default("shutdown.grace", 0))
+        .merge(Serialized::default("shutdown.mercy", 0));
+    for (k, v) in extra {
+        // With serde_json's arbitrary_precision a Number serializes as a map; hand figment an integer.
+        f = match v.as_i64() {
+            Some(n) => f.merge(Serialized::default(k, n)),
+            None => f.merge(Serialized::default(k, v.clone())),
+        };
+    }
+    f
+}
+
+impl TestServer {
+    pub async fn start(data_dir: &Path) -> TestServer {
+        Self::start_with(data_dir, &[]).await
+    }
+
+    pub async fn start_with(data_dir: &Path, extra: &[(&str, Value)]) -> TestServer {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u16>();
+        let tx = std::sync::Mutex::new(Some(tx));
+        let rocket = aicfo::server::build(figment(data_dir, extra))
+            .expect("server builds")
+            .attach(AdHoc::on_liftoff("report port", move |r| {
+                let port = r.config().port;
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(port);
+                }
+                Box::pin(async {})
+            }))
+            .ignite()
+            .await
+            .expect("server ignites");
+        let shutdown = rocket.shutdown();
+        let task = tokio::spawn(async move {
+            let _ = rocket.launch().await;
+        });
+        let port = rx.await.expect("server reports its port");
+        TestServer {
+            url: format!("http://127.0.0.1:{port}"),
+            data_dir: data_dir.to_path_buf(),
+            shutdown,
+            task,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn stop(self) {
+        // Close our keep-alive connections first, or Rocket waits out its shutdown grace for them.
+        drop(self.http);
+        self.shutdown.notify();
+        let _ = self.task.await;
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api{}", self.url, path)
+    }
+
+    pub fn admin_password(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin-password.txt"))
+            .expect("generated admin password file")
+            .trim()
+            .to_string()
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let res = self
+            .http
+            .post(self.api("/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login as {username}");
+        res.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login("admin", &self.admin_password()).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.http.post(self.api(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(self.api(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn create_company(&self, admin: &str, name: &str, id: &str) {
+        let (s, b) = self
+            .post("/companies", Some(admin), &json!({"name": name, "id": id}))
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+
+    /// Enrols a device the way the guide's curl does; returns (connectorToken, refreshToken, connectorId).
+    pub async fn enrol(
+        &self,
+        user_jwt: &str,
+        company: &str,
+        device: &str,
+    ) -> (String, String, String) {
+        let (s, b) = self
+            .post(
+                "/connector/auth",
+                None,
+                &json!({
+                    "companyId": company, "deviceId": device, "deviceName": "Test Connector",
+                    "os": "Windows 10", "appVersion": "1.0.0", "userJwt": user_jwt
+                }),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        (
+            b["connectorToken"].as_str().unwrap().to_string(),
+            b["refreshToken"].as_str().unwrap().to_string(),
+            b["connectorId"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Every row of every table, as text: equal before and after means nothing changed.
+    pub fn fingerprint(&self) -> String {
+        let conn = rusqlite::Connection::open(self.data_dir.join("aicfo.sqlite3")).unwrap();
+        let mut tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        tables.retain(|t| !t.starts_with("sqlite_"));
+        let mut out = String::new();
+        for t in tables {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1"))
+                .unwrap();
+            let n = stmt.column_count();
+            let mut rows = stmt.query([]).unwrap();
+            out.push_str(&format!("== {t}\n"));
+            while let Some(r) = rows.next().unwrap() {
+                for i in 0..n {
+                    let v: rusqlite::types::Value = r.get(i).unwrap();
+                    out.push_str(&format!("{v:?}|"));
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.data_dir.join("aicfo.sqlite3")).unwrap();
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+/// The guide's example payload, verbatim.
+pub fn guide_payload() -> Value {
+    json!({
+      "chartOfAccounts": {
+        "source": "tally",
+        "generatedAt": "2026-02-10T10:00:00.000Z",
+        "groups": [
+          { "name": "Sundry Debtors", "parent": "Current Assets", "guid": "group-001", "type": "Group" }
+        ],
+        "ledgers": [
+          { "guid": "ledger-001", "name": "ABC Ltd", "parent": "Sundry Debtors", "groupName": "Sundry Debtors", "type": "Ledger" }
+        ],
+        "balances": {
+          "current": {
+            "monthKey": "2026-02",
+            "asOfDate": "2026-02-10",
+            "items": [ { "ledgerGuid": "ledger-001", "balance": 12345.67 } ]
+          },
+          "closedMonths": []
+        }
+      },
+      "asOfDate": "2026-02-10"
+    })
+}
+
+/// A small consistent company: two closed months and a current one, each summing to zero,
+/// with the extra fields the connector sends.
+pub fn balanced_payload() -> Value {
+    json!({
+      "chartOfAccounts": {
+        "source": "tally",
+        "generatedAt": "2026-03-15T10:00:00Z",
+        "company": { "tallyCompanyName": "Sharma & Sons", "booksFrom": "2025-04-01", "financialYearFrom": "2025-04-01" },
+        "groups": [
+          { "name": "Sundry Debtors", "parent": "Current Assets", "guid": "g-sd", "isRevenue": false,
+            "isDeemedPositive": true, "affectsGrossProfit": false, "reservedName": "Sundry Debtors" },
+          { "name": "Mumbai Debtors", "parent": "Sundry Debtors", "guid": "g-mum" },
+          { "name": "Sales Accounts", "parent": "\u{4} Primary", "guid": "g-sales", "isRevenue": true,
+            "isDeemedPositive": false, "affectsGrossProfit": true, "reservedName": "Sales Accounts" },
+          { "name": "Capital Account", "parent": "Primary", "guid": "g-cap" }
+        ],
+        "ledgers": [
+          { "guid": "l-abc", "name": "ABC Ltd", "parent": "Mumbai Debtors" },
+          { "guid": "l-sales", "name": "Sales", "parent": "Sales Accounts" },
+          { "guid": "l-cap", "name": "Capital", "parent": "Capital Account" },
+          { "guid": "l-cash", "name": "Cash", "parent": "Cash-in-Hand" }
+        ],
+        "balances": {
+          "current": { "monthKey": "2026-03", "asOfDate": "2026-03-15", "items": [
+            { "ledgerGuid": "l-abc", "balance": 150000.50 },
+            { "ledgerGuid": "l-sales", "balance": -250000.50 },
+            { "ledgerGuid": "l-cap", "balance": -100000 },
+            { "ledgerGuid": "l-cash", "balance": 200000 }
+          ]},
+          "closedMonths": [
+            { "monthKey": "2026-01", "asOfDate": "2026-01-31", "items": [
+              { "ledgerGuid": "l-abc", "balance": 1000.10 },
+              { "ledgerGuid": "l-sales", "balance": -1000.10 }
+            ]},
+            { "monthKey": "2026-02", "asOfDate": "2026-02-28", "items": [
+              { "ledgerGuid": "l-abc", "balance": 99999999999.99 },
+              { "ledgerGuid": "l-sales", "balance": -99999999999.99 }
+            ]}
+          ]
+        }
+      },
+      "asOfDate": "2026-03-15"
+    })
+}

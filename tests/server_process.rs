@@ -1,0 +1,202 @@
+//! The appliance as a real process: first start, clean stop on SIGTERM, restart on the same data.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+struct Appliance {
+    child: Child,
+    url: String,
+    output: std::sync::mpsc::Receiver<String>,
+}
+
+fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Appliance {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aicfo-server"));
+    cmd.env("AICFO_DATA_DIR", data_dir)
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", "0")
+        .env("ROCKET_LOG_LEVEL", "normal")
+        .env("ROCKET_CLI_COLORS", "false")
+        .env_remove("AICFO_ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("aicfo-server starts");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut url = None;
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        if let Some(rest) = line.split("launched from ").nth(1) {
+            url = Some(rest.trim().to_string());
+            break;
+        }
+        seen.push(line);
+    }
+    let url = url.unwrap_or_else(|| panic!("server did not report its address; output: {seen:?}"));
+    Appliance {
+        child,
+        url,
+        output: rx,
+    }
+}
+
+impl Appliance {
+    fn api(&self, p: &str) -> String {
+        format!("{}/api{p}", self.url)
+    }
+
+    fn post(&self, p: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = reqwest::blocking::Client::new()
+            .post(self.api(p))
+            .json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().unwrap();
+        (res.status().as_u16(), res.json().unwrap())
+    }
+
+    fn get(&self, p: &str, token: &str) -> (u16, Value) {
+        let res = reqwest::blocking::Client::new()
+            .get(self.api(p))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        (res.status().as_u16(), res.json().unwrap())
+    }
+
+    fn login(&self, password: &str) -> String {
+        let (s, b) = self.post(
+            "/auth/login",
+            None,
+            &json!({"username": "admin", "password": password}),
+        );
+        assert_eq!(s, 200, "{b}");
+        b["token"].as_str().unwrap().to_string()
+    }
+
+    /// SIGTERM, as a service manager stops it; it must exit by itself, successfully.
+    fn terminate(mut self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "server exited with {exit}");
+        drop(self.output);
+    }
+}
+
+#[test]
+fn data_survives_a_stop_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(
+        dir.path(),
+        &[("AICFO_ADMIN_PASSWORD", "first-start-password")],
+    );
+    let admin = app.login("first-start-password");
+    assert_eq!(
+        app.post(
+            "/companies",
+            Some(&admin),
+            &json!({"name": "Sharma", "id": "sharma"})
+        )
+        .0,
+        201
+    );
+    let (s, enrol) = app.post(
+        "/connector/auth",
+        None,
+        &json!({"companyId": "sharma", "deviceId": "pc-1", "userJwt": admin}),
+    );
+    assert_eq!(s, 200);
+    let token = enrol["connectorToken"].as_str().unwrap().to_string();
+    let (s, b) = app.post("/connector/sync", Some(&token), &common::balanced_payload());
+    assert_eq!(s, 200, "{b}");
+    let (_, before) = app.get("/companies/sharma/snapshots/2026-03", &admin);
+    app.terminate();
+
+    // Started again without the variable: the admin keeps the password set the first time.
+    let app = start(dir.path(), &[]);
+    assert!(!dir.path().join("admin-password.txt").exists());
+    let admin = app.login("first-start-password");
+    let (s, after) = app.get("/companies/sharma/snapshots/2026-03", &admin);
+    assert_eq!(s, 200);
+    assert_eq!(after, before);
+    // Tokens issued before the restart still verify: the secrets were kept in the data folder.
+    let (s, _) = app.post(
+        "/connector/heartbeat",
+        Some(&token),
+        &json!({"companyId": "sharma"}),
+    );
+    assert_eq!(s, 200);
+    app.terminate();
+}
+
+#[test]
+fn first_start_generates_an_admin_password_shown_once_and_kept_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path(), &[]);
+    let file = dir.path().join("admin-password.txt");
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(password.len() >= 16);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("secrets.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    app.login(&password);
+    app.terminate();
+    // A second start does not show or change it.
+    let app = start(dir.path(), &[]);
+    app.login(&password);
+    app.terminate();
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
+        .env("AICFO_DATA_DIR", dir.path())
+        .env("AICFO_HEARTBEAT_INTERVAL_SECS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("heartbeat_interval_secs"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
+        .env("AICFO_DATA_DIR", dir.path())
+        .env("AICFO_ADMIN_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AICFO_ADMIN_PASSWORD"));
+}
