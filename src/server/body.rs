@@ -43,13 +43,15 @@ fn decode(encoding: Option<&str>, raw: Vec<u8>, limit: ByteUnit) -> ApiResult<Ve
             Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(raw)))
         }
         Some("deflate") => Box::new(flate2::read::ZlibDecoder::new(std::io::Cursor::new(raw))),
-        Some(other) => return Err(ApiError::new(
-            Status::UnsupportedMediaType,
-            "unsupported_encoding",
-            format!(
+        Some(other) => {
+            return Err(ApiError::new(
+                Status::UnsupportedMediaType,
+                "unsupported_encoding",
+                format!(
                 "Content-Encoding `{other}` is not supported; send gzip, deflate or plain JSON."
             ),
-        )),
+            ))
+        }
     };
     let mut out = Vec::new();
     reader

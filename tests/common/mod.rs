@@ -19,19 +19,19 @@ pub struct TestServer {
 /// Settings every test server gets; `extra` overrides them (e.g. `("connector_rate_burst", 2)`).
 pub fn figment(data_dir: &Path, extra: &[(&str, Value)]) -> Figment {
     let mut f = aicfo::server::config::figment()
-        .merge(Serialized::default("address", "127.0.0.1"))
-        .merge(Serialized::default("port", 0))
-        .merge(Serialized::default("log_level", "off"))
-        .merge(Serialized::default("data_dir", data_dir))
+        .merge(Serialized::global("address", "127.0.0.1"))
+        .merge(Serialized::global("port", 0))
+        .merge(Serialized::global("log_level", "off"))
+        .merge(Serialized::global("data_dir", data_dir))
         // In-process servers stop without waiting on idle keep-alive connections; the process
         // tests exercise the real shutdown.
-        .merge(Serialized::default("shutdown.grace", 0))
-        .merge(Serialized::default("shutdown.mercy", 0));
+        .merge(Serialized::global("shutdown.grace", 0))
+        .merge(Serialized::global("shutdown.mercy", 0));
     for (k, v) in extra {
         // With serde_json's arbitrary_precision a Number serializes as a map; hand figment an integer.
         f = match v.as_i64() {
-            Some(n) => f.merge(Serialized::default(k, n)),
-            None => f.merge(Serialized::default(k, v.clone())),
+            Some(n) => f.merge(Serialized::global(k, n)),
+            None => f.merge(Serialized::global(k, v.clone())),
         };
     }
     f
