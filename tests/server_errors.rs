@@ -741,3 +741,31 @@ async fn cors_headers_only_for_the_configured_origin() {
     assert!(res.headers().get("access-control-allow-origin").is_none());
     plain.stop().await;
 }
+
+#[tokio::test]
+async fn a_connector_goes_offline_when_heartbeats_stop() {
+    // Interval 1 s and no grace: offline once the last heartbeat is over 2 s old.
+    let f = fixture_with(&[
+        ("heartbeat_interval_secs", json!(1)),
+        ("online_grace_secs", json!(0)),
+    ])
+    .await;
+    let (s, hb) = f
+        .srv
+        .post("/connector/heartbeat", Some(&f.token), &json!({"companyId": "sharma", "tallyReachable": false, "state": "Tally is not running"}))
+        .await;
+    assert_eq!((s, hb["nextHeartbeatSeconds"].as_u64()), (200, Some(1)));
+    async fn first_connector(f: &Fixture) -> Value {
+        let (_, s) = f
+            .srv
+            .get("/connector/status?companyId=sharma", Some(&f.admin))
+            .await;
+        s["connectors"][0].clone()
+    }
+    let c = first_connector(&f).await;
+    assert_eq!(c["online"], true);
+    assert_eq!(c["agentState"]["tallyReachable"], false);
+    assert_eq!(c["agentState"]["state"], "Tally is not running");
+    tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(first_connector(&f).await["online"], false);
+}
