@@ -1,9 +1,13 @@
 //! aicfo: the on-premise AI CFO appliance and its Tally connector.
 //!
 //! - [`protocol`]: the JSON shared by the appliance and the connector.
+//! - `tally` (feature `tally`): reading Tally's XML interface.
 //! - `server` (feature `server`): the Rocket appliance on SQLite.
 
 pub mod protocol;
+
+#[cfg(feature = "tally")]
+pub mod tally;
 
 #[cfg(feature = "server")]
 pub mod server;

@@ -1,0 +1,200 @@
+//! Talking to Tally over HTTP. Answers are parsed as they stream in, on the blocking pool, and
+//! every failure becomes one of a few [`TallyError`]s whose messages a bookkeeper can act on.
+
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use reqwest::header::CONTENT_TYPE;
+use time::Date;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use super::encoding::{utf8_reader, TextEncoding};
+use super::records::{RecordError, TallyCompany, TallyGroup, TallyLedger};
+use super::request::{build, Query};
+use super::xml::{read_answer, AnswerError, Element};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TallyError {
+    #[error(
+        "Tally is not answering at {url}. Check that Tally is running with a company open and that its \
+         XML port is on (TallyPrime: F1 Help > Settings > Connectivity, 'TallyPrime acts as' Server or Both, port 9000)."
+    )]
+    NotRunning { url: String },
+    #[error("Tally at {url} did not answer within {secs} s; it may be busy with a report or a backup. The next sync will try again.")]
+    Timeout { url: String, secs: u64 },
+    #[error("The company `{company}` is not open in Tally. Open it in Tally (F3: Select Company), or choose the company to read with the connector's setup. Tally said: {tally_message}")]
+    CompanyNotOpen { company: String, tally_message: String },
+    #[error("Tally refused the request: {message}")]
+    Refused { message: String },
+    #[error("Tally's answer could not be read ({detail}). If this keeps happening, send the connector's logs to support.")]
+    Unreadable { detail: String },
+}
+
+impl TallyError {
+    /// A short machine-readable kind for logs and heartbeats.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TallyError::NotRunning { .. } => "tally_not_running",
+            TallyError::Timeout { .. } => "tally_timeout",
+            TallyError::CompanyNotOpen { .. } => "company_not_open",
+            TallyError::Refused { .. } => "tally_error",
+            TallyError::Unreadable { .. } => "tally_unreadable",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct TallyClient {
+    http: reqwest::Client,
+    url: String,
+    encoding: TextEncoding,
+    timeout: Duration,
+}
+
+/// Remembers the I/O error behind a failed read, which the XML layer only reports as text.
+struct Watched<R> {
+    inner: R,
+    failure: Arc<Mutex<Option<std::io::Error>>>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if let Ok(mut f) = self.failure.lock() {
+                f.get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
+}
+
+impl TallyClient {
+    /// `url` as in config.json (`http://localhost:9000`); `timeout` bounds one whole answer.
+    pub fn new(url: &str, timeout: Duration) -> Result<TallyClient, TallyError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5).min(timeout))
+            .timeout(timeout)
+            .no_proxy()
+            .build()
+            .map_err(|e| TallyError::Unreadable { detail: format!("HTTP client: {e}") })?;
+        Ok(TallyClient {
+            http,
+            url: url.trim_end_matches('/').to_string(),
+            encoding: TextEncoding::Utf16Le,
+            timeout,
+        })
+    }
+
+    /// UTF-16LE (the default) keeps the rupee sign and Indic names intact; UTF-8 is smaller.
+    pub fn with_encoding(mut self, encoding: TextEncoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn send_error(&self, e: reqwest::Error) -> TallyError {
+        if e.is_timeout() {
+            TallyError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() }
+        } else if e.is_connect() {
+            TallyError::NotRunning { url: self.url.clone() }
+        } else {
+            TallyError::Unreadable { detail: format!("the connection failed before an answer came: {e}") }
+        }
+    }
+
+    /// Which program answers: Tally's port greets a GET with "<product> Server is Running".
+    pub async fn product(&self) -> Result<String, TallyError> {
+        let res = self.http.get(&self.url).send().await.map_err(|e| self.send_error(e))?;
+        let body = res.bytes().await.map_err(|e| self.send_error(e))?;
+        let mut text = String::new();
+        utf8_reader(&body[..], None)
+            .and_then(|mut r| r.read_to_string(&mut text))
+            .map_err(|e| TallyError::Unreadable { detail: e.to_string() })?;
+        let text = super::xml::clean_text(text.trim_start_matches("<RESPONSE>").split("</RESPONSE>").next().unwrap_or(""));
+        let product = text.trim_end_matches("Server is Running").trim();
+        if product.is_empty() {
+            return Err(TallyError::Unreadable { detail: "the greeting does not name a product".into() });
+        }
+        Ok(product.to_string())
+    }
+
+    pub async fn companies(&self) -> Result<Vec<TallyCompany>, TallyError> {
+        self.export(Query::Companies, None, TallyCompany::from_element).await
+    }
+
+    pub async fn groups(&self, company: &str) -> Result<Vec<TallyGroup>, TallyError> {
+        self.export(Query::Groups, Some(company), TallyGroup::from_element).await
+    }
+
+    pub async fn ledgers(&self, company: &str, under: Option<&str>) -> Result<Vec<TallyLedger>, TallyError> {
+        let q = Query::Ledgers { under: under.map(str::to_string) };
+        self.export(q, Some(company), TallyLedger::from_element).await
+    }
+
+    /// Closing balances at `at`, in Tally's sign; `from` is the start of that financial year.
+    pub async fn balances(&self, company: &str, from: Date, at: Date, under: Option<&str>) -> Result<Vec<TallyLedger>, TallyError> {
+        let q = Query::Balances { from, at, under: under.map(str::to_string) };
+        self.export(q, Some(company), TallyLedger::from_element).await
+    }
+
+    /// Sends one Export request and converts each object of the answer as it arrives.
+    pub async fn export<T: Send + 'static>(
+        &self,
+        query: Query,
+        company: Option<&str>,
+        convert: fn(&Element) -> Result<T, RecordError>,
+    ) -> Result<Vec<T>, TallyError> {
+        let body = self.encoding.encode(&build(&query, company));
+        let res = self
+            .http
+            .post(&self.url)
+            .header(CONTENT_TYPE, self.encoding.content_type())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.send_error(e))?;
+        if !res.status().is_success() {
+            return Err(TallyError::Unreadable { detail: format!("HTTP status {}", res.status()) });
+        }
+        let content_type = res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let stream = StreamReader::new(res.bytes_stream().map_err(std::io::Error::other));
+        let failure = Arc::new(Mutex::new(None));
+        let watched = Watched { inner: SyncIoBridge::new(stream), failure: failure.clone() };
+        let parsed = tokio::task::spawn_blocking(move || -> Result<Vec<T>, AnswerError> {
+            let text = utf8_reader(watched, content_type.as_deref()).map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+            let mut out = Vec::new();
+            read_answer(text, &mut |el| {
+                out.push(convert(&el).map_err(|e| AnswerError::Unreadable(e.to_string()))?);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| TallyError::Unreadable { detail: format!("parser task: {e}") })?;
+        if let Some(io) = failure.lock().ok().and_then(|mut f| f.take()) {
+            let timed_out = io.kind() == std::io::ErrorKind::TimedOut || io.to_string().contains("timed out");
+            return Err(if timed_out {
+                TallyError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() }
+            } else {
+                TallyError::Unreadable { detail: format!("the answer broke off: {io}") }
+            });
+        }
+        parsed.map_err(|e| match e {
+            AnswerError::LineError(msg) if company.is_some() && mentions_company(&msg) => TallyError::CompanyNotOpen {
+                company: company.unwrap_or_default().to_string(),
+                tally_message: msg,
+            },
+            AnswerError::Unreadable(detail) => TallyError::Unreadable { detail },
+            other => TallyError::Refused { message: other.to_string() },
+        })
+    }
+}
+
+fn mentions_company(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("svcurrentcompany") || m.contains("company")
+}

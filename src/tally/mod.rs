@@ -1,0 +1,16 @@
+//! Reading a firm's books out of Tally (TallyPrime / Tally.ERP 9) over its XML-over-HTTP port.
+//!
+//! - [`request`] builds Export/Collection requests; [`client`] sends them and classifies failures.
+//! - [`encoding`] and [`xml`] stream an answer (UTF-8 or UTF-16LE, Tally's `&#4;` quirk and all)
+//!   into objects; [`records`] types them; [`convert`] moves them to the wire convention.
+
+pub mod amount;
+pub mod client;
+pub mod convert;
+pub mod encoding;
+pub mod records;
+pub mod request;
+pub mod xml;
+
+pub use client::{TallyClient, TallyError};
+pub use records::{TallyCompany, TallyGroup, TallyLedger, TallyVoucher};

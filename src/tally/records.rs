@@ -1,0 +1,222 @@
+//! Typed records read from Tally's objects. Amounts stay in Tally's sign here (debit negative);
+//! [`super::convert`] turns them into the wire convention.
+
+use time::Date;
+
+use super::amount::{parse_tally_amount, parse_tally_date, BadTallyAmount};
+use super::xml::Element;
+use crate::protocol::groups::is_primary_parent;
+use crate::protocol::Amount;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("{kind} `{name}` has no {field} in Tally's answer")]
+    Missing { kind: &'static str, name: String, field: &'static str },
+    #[error("{kind} `{name}`: {source}")]
+    Amount {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: BadTallyAmount,
+    },
+    #[error("{kind} `{name}` has an unreadable {field} `{value}`")]
+    Bad { kind: &'static str, name: String, field: &'static str, value: String },
+}
+
+fn name_of(e: &Element) -> String {
+    e.attr("NAME")
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .or_else(|| e.child_text("NAME").map(str::to_string))
+        .or_else(|| e.language_names().into_iter().next())
+        .unwrap_or_default()
+}
+
+fn logical(e: &Element, field: &str) -> Option<bool> {
+    match e.child_text(field)? {
+        t if t.eq_ignore_ascii_case("yes") => Some(true),
+        t if t.eq_ignore_ascii_case("no") => Some(false),
+        _ => None,
+    }
+}
+
+fn number(e: &Element, field: &str) -> Option<u64> {
+    e.child_text(field).and_then(|t| t.trim().parse().ok())
+}
+
+fn aliases(e: &Element, name: &str) -> Vec<String> {
+    e.language_names().into_iter().filter(|n| n != name).collect()
+}
+
+fn amount(e: &Element, field: &str, kind: &'static str, name: &str) -> Result<Option<Amount>, RecordError> {
+    match e.child(field) {
+        None => Ok(None),
+        Some(c) => parse_tally_amount(&c.text).map(Some).map_err(|source| RecordError::Amount {
+            kind,
+            name: name.to_string(),
+            source,
+        }),
+    }
+}
+
+fn date(e: &Element, field: &'static str, kind: &'static str, name: &str) -> Result<Option<Date>, RecordError> {
+    match e.child_text(field) {
+        None => Ok(None),
+        Some(t) => parse_tally_date(t).map(Some).ok_or_else(|| RecordError::Bad {
+            kind,
+            name: name.to_string(),
+            field,
+            value: t.to_string(),
+        }),
+    }
+}
+
+/// A company open in Tally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TallyCompany {
+    pub name: String,
+    pub guid: Option<String>,
+    pub books_from: Option<Date>,
+    /// Start of the financial year (Tally's STARTINGFROM).
+    pub financial_year_from: Option<Date>,
+    /// Highest alteration ids of masters and vouchers: unchanged means nothing changed.
+    pub alt_mst_id: Option<u64>,
+    pub alt_vch_id: Option<u64>,
+}
+
+impl TallyCompany {
+    pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let name = name_of(e);
+        if name.is_empty() {
+            return Err(RecordError::Missing { kind: "company", name, field: "name" });
+        }
+        Ok(TallyCompany {
+            guid: e.child_text("GUID").map(str::to_string),
+            books_from: date(e, "BOOKSFROM", "company", &name)?,
+            financial_year_from: date(e, "STARTINGFROM", "company", &name)?,
+            alt_mst_id: number(e, "ALTMSTID"),
+            alt_vch_id: number(e, "ALTVCHID"),
+            name,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TallyGroup {
+    pub name: String,
+    /// Present whenever the request fetched it (the connector always does).
+    pub guid: Option<String>,
+    /// `None` for a top-level group (Tally's parent `&#4; Primary`).
+    pub parent: Option<String>,
+    pub reserved_name: Option<String>,
+    pub is_revenue: Option<bool>,
+    pub is_deemed_positive: Option<bool>,
+    pub affects_gross_profit: Option<bool>,
+    pub master_id: Option<u64>,
+    pub aliases: Vec<String>,
+}
+
+fn parent_of(e: &Element) -> Option<String> {
+    let p = e.child_text("PARENT");
+    if is_primary_parent(p) {
+        None
+    } else {
+        p.map(str::to_string)
+    }
+}
+
+impl TallyGroup {
+    pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let name = name_of(e);
+        if name.is_empty() {
+            return Err(RecordError::Missing { kind: "group", name, field: "name" });
+        }
+        Ok(TallyGroup {
+            guid: e.child_text("GUID").map(str::to_string),
+            parent: parent_of(e),
+            reserved_name: e.attr("RESERVEDNAME").filter(|r| !r.is_empty()).map(str::to_string),
+            is_revenue: logical(e, "ISREVENUE"),
+            is_deemed_positive: logical(e, "ISDEEMEDPOSITIVE"),
+            affects_gross_profit: logical(e, "AFFECTSGROSSPROFIT"),
+            master_id: number(e, "MASTERID"),
+            aliases: aliases(e, &name),
+            name,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TallyLedger {
+    pub name: String,
+    pub guid: String,
+    pub parent: Option<String>,
+    /// Tally's sign: a debit is negative.
+    pub opening_balance: Option<Amount>,
+    /// At the request's SVTODATE, in Tally's sign.
+    pub closing_balance: Option<Amount>,
+    pub aliases: Vec<String>,
+}
+
+impl TallyLedger {
+    pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let name = name_of(e);
+        let guid = e
+            .child_text("GUID")
+            .ok_or_else(|| RecordError::Missing { kind: "ledger", name: name.clone(), field: "GUID" })?
+            .to_string();
+        Ok(TallyLedger {
+            guid,
+            parent: parent_of(e),
+            opening_balance: amount(e, "OPENINGBALANCE", "ledger", &name)?,
+            closing_balance: amount(e, "CLOSINGBALANCE", "ledger", &name)?,
+            aliases: aliases(e, &name),
+            name,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoucherEntry {
+    pub ledger: String,
+    /// Tally's sign: a debit is negative.
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TallyVoucher {
+    pub guid: String,
+    pub date: Date,
+    pub voucher_type: String,
+    pub number: Option<String>,
+    pub narration: Option<String>,
+    pub entries: Vec<VoucherEntry>,
+}
+
+impl TallyVoucher {
+    pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let guid = e.child_text("GUID").unwrap_or_default().to_string();
+        let label = e.child_text("VOUCHERNUMBER").unwrap_or(&guid).to_string();
+        let date = date(e, "DATE", "voucher", &label)?
+            .ok_or_else(|| RecordError::Missing { kind: "voucher", name: label.clone(), field: "DATE" })?;
+        let mut entries = Vec::new();
+        for list in ["ALLLEDGERENTRIES.LIST", "LEDGERENTRIES.LIST"] {
+            for entry in e.children_named(list) {
+                let ledger = entry.child_text("LEDGERNAME").unwrap_or_default().to_string();
+                let amount = amount(entry, "AMOUNT", "voucher", &label)?.unwrap_or(Amount::ZERO);
+                entries.push(VoucherEntry { ledger, amount });
+            }
+        }
+        Ok(TallyVoucher {
+            guid,
+            date,
+            voucher_type: e
+                .child_text("VOUCHERTYPENAME")
+                .or(e.attr("VCHTYPE"))
+                .unwrap_or_default()
+                .to_string(),
+            number: e.child_text("VOUCHERNUMBER").map(str::to_string),
+            narration: e.child_text("NARRATION").map(str::to_string),
+            entries,
+        })
+    }
+}

@@ -1,0 +1,282 @@
+//! A streaming reader for Tally's XML answers. It walks the document once and hands over each
+//! object (a `<LEDGER>`, `<GROUP>`, `<VOUCHER>`...: any element directly inside `<COLLECTION>` or
+//! `<TALLYMESSAGE>`) as a small tree as soon as it closes, so memory follows the largest object,
+//! not the answer. Tally's error answers become [`AnswerError`]s carrying Tally's own message.
+
+use std::io::BufRead;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+/// One element of an object: attributes, text (control characters removed, trimmed) and children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Element {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// The text of the first child called `name`, if it has any.
+    pub fn child_text(&self, name: &str) -> Option<&str> {
+        self.child(name).map(|c| c.text.as_str()).filter(|t| !t.is_empty())
+    }
+
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// Every `<NAME>` under `LANGUAGENAME.LIST/NAME.LIST`: the name first, then its aliases.
+    pub fn language_names(&self) -> Vec<String> {
+        self.children_named("LANGUAGENAME.LIST")
+            .flat_map(|l| l.children_named("NAME.LIST"))
+            .flat_map(|n| n.children_named("NAME"))
+            .map(|n| n.text.clone())
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+}
+
+/// Tally answered, but with a failure instead of data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// `<LINEERROR>`: Tally refused the request (a company that is not open fails this way).
+    #[error("Tally reported: {0}")]
+    LineError(String),
+    /// An `<EXCEPTION>` answer.
+    #[error("Tally raised an exception: {0}")]
+    Exception(String),
+    /// A bare `<RESPONSE>` answer, such as "Unknown Request, cannot be processed".
+    #[error("Tally answered: {0}")]
+    Response(String),
+    /// `<STATUS>0</STATUS>` with no message.
+    #[error("Tally reported that the request failed, without saying why")]
+    Failed,
+    /// Not XML, cut short, or not the shape of a Tally answer.
+    #[error("Tally's answer could not be read: {0}")]
+    Unreadable(String),
+}
+
+/// What the reader saw besides the objects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerInfo {
+    pub root: String,
+    pub objects: usize,
+}
+
+/// Removes control characters (Tally's `&#4;` marker among them) and surrounding white space.
+pub fn clean_text(raw: &str) -> String {
+    if raw.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        let kept: String = raw.chars().filter(|c| !c.is_control() || c.is_whitespace()).collect();
+        kept.trim().to_string()
+    } else {
+        raw.trim().to_string()
+    }
+}
+
+fn start_element(e: &BytesStart<'_>) -> Element {
+    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let attrs = e
+        .attributes()
+        .with_checks(false)
+        .flatten()
+        .map(|a| {
+            let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+            let value = match a.unescape_value() {
+                Ok(v) => v.into_owned(),
+                Err(_) => String::from_utf8_lossy(&a.value).into_owned(),
+            };
+            (key, clean_text(&value))
+        })
+        .collect();
+    Element {
+        name,
+        attrs,
+        ..Element::default()
+    }
+}
+
+fn is_container(name: &[u8]) -> bool {
+    name == b"COLLECTION" || name == b"TALLYMESSAGE"
+}
+
+/// Reads a UTF-8 answer, calling `on_object` for each object as it completes. An error from
+/// `on_object` stops the read and is returned as it is.
+pub fn read_answer<R: BufRead>(
+    input: R,
+    on_object: &mut dyn FnMut(Element) -> Result<(), AnswerError>,
+) -> Result<AnswerInfo, AnswerError> {
+    let mut reader = Reader::from_reader(input);
+    reader.config_mut().expand_empty_elements = true;
+    let mut buf = Vec::with_capacity(4096);
+    // Names of the open elements outside any object.
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    // The object being built, innermost element last.
+    let mut building: Vec<Element> = Vec::new();
+    // Text of LINEERROR / STATUS / a RESPONSE or EXCEPTION root.
+    let mut captured = String::new();
+    let mut capturing = false;
+    let mut info = AnswerInfo::default();
+    let mut line_error: Option<String> = None;
+    let mut status: Option<String> = None;
+    let mut root_text = String::new();
+
+    loop {
+        let event = reader.read_event_into(&mut buf).map_err(|e| {
+            AnswerError::Unreadable(format!("{e} (at byte {} of the UTF-8 text)", reader.error_position()))
+        })?;
+        match event {
+            Event::Start(e) => {
+                if !building.is_empty() || path.last().is_some_and(|p| is_container(p)) {
+                    building.push(start_element(&e));
+                } else {
+                    let name = e.name().as_ref().to_vec();
+                    if path.is_empty() {
+                        info.root = String::from_utf8_lossy(&name).into_owned();
+                    }
+                    capturing = matches!(name.as_slice(), b"LINEERROR" | b"STATUS") || path.is_empty();
+                    captured.clear();
+                    path.push(name);
+                }
+            }
+            Event::Text(t) => {
+                let text = t.decode().map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                if let Some(el) = building.last_mut() {
+                    el.text.push_str(&text);
+                } else if capturing {
+                    captured.push_str(&text);
+                }
+            }
+            Event::CData(t) => {
+                let text = t.decode().map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                if let Some(el) = building.last_mut() {
+                    el.text.push_str(&text);
+                } else if capturing {
+                    captured.push_str(&text);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let resolved: String = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    _ => {
+                        let name = r.decode().map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(s) => s.to_string(),
+                            // An entity Tally never defines: keep it as written.
+                            None => format!("&{name};"),
+                        }
+                    }
+                };
+                if let Some(el) = building.last_mut() {
+                    el.text.push_str(&resolved);
+                } else if capturing {
+                    captured.push_str(&resolved);
+                }
+            }
+            Event::End(_) => {
+                if let Some(mut el) = building.pop() {
+                    el.text = clean_text(&el.text);
+                    match building.last_mut() {
+                        Some(parent) => parent.children.push(el),
+                        None => {
+                            info.objects += 1;
+                            on_object(el)?;
+                        }
+                    }
+                } else if let Some(name) = path.pop() {
+                    match name.as_slice() {
+                        b"LINEERROR" => {
+                            let msg = clean_text(&captured);
+                            line_error.get_or_insert(msg);
+                        }
+                        b"STATUS" => status = Some(clean_text(&captured)),
+                        _ => {}
+                    }
+                    if path.is_empty() {
+                        root_text = clean_text(&captured);
+                    }
+                    capturing = false;
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !path.is_empty() || !building.is_empty() {
+        return Err(AnswerError::Unreadable("the answer ended in the middle of the document".into()));
+    }
+    if let Some(msg) = line_error {
+        return Err(AnswerError::LineError(msg));
+    }
+    match info.root.as_str() {
+        "ENVELOPE" => {}
+        "EXCEPTION" => return Err(AnswerError::Exception(root_text)),
+        "RESPONSE" => return Err(AnswerError::Response(root_text)),
+        "" => return Err(AnswerError::Unreadable("the answer is empty".into())),
+        other => return Err(AnswerError::Unreadable(format!("unexpected root element <{other}>"))),
+    }
+    if status.as_deref() == Some("0") {
+        return Err(AnswerError::Failed);
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects(xml: &str) -> Result<Vec<Element>, AnswerError> {
+        let mut out = Vec::new();
+        read_answer(xml.as_bytes(), &mut |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn objects_with_tally_quirks() {
+        let xml = "<ENVELOPE><HEADER><STATUS>1</STATUS></HEADER><BODY><DATA><COLLECTION>\
+            <GROUP NAME=\"Duties &amp; Taxes\" RESERVEDNAME=\"\"><PARENT TYPE=\"String\">&#4; Primary</PARENT>\
+            <MASTERID TYPE=\"Number\"> 22</MASTERID><EMPTY/><NAME>A\u{7}B</NAME></GROUP>\
+            </COLLECTION></DATA></BODY></ENVELOPE>";
+        let objs = objects(xml).unwrap();
+        assert_eq!(objs.len(), 1);
+        let g = &objs[0];
+        assert_eq!(g.attr("NAME"), Some("Duties & Taxes"));
+        assert_eq!(g.child_text("PARENT"), Some("Primary"));
+        assert_eq!(g.child_text("MASTERID"), Some("22"));
+        assert_eq!(g.child_text("EMPTY"), None);
+        assert_eq!(g.child_text("NAME"), Some("AB"));
+    }
+
+    #[test]
+    fn tally_errors_are_typed() {
+        let line = "<ENVELOPE><HEADER><VERSION>1</VERSION><STATUS>0</STATUS></HEADER><BODY><DATA>\
+            <LINEERROR>Could not set &apos;SVCurrentCompany&apos; to &apos;X&apos;</LINEERROR></DATA></BODY></ENVELOPE>";
+        assert_eq!(objects(line), Err(AnswerError::LineError("Could not set 'SVCurrentCompany' to 'X'".into())));
+        assert_eq!(
+            objects("<RESPONSE>Unknown Request, cannot be processed</RESPONSE>"),
+            Err(AnswerError::Response("Unknown Request, cannot be processed".into()))
+        );
+        assert_eq!(objects("<EXCEPTION>Memory</EXCEPTION>"), Err(AnswerError::Exception("Memory".into())));
+        assert_eq!(
+            objects("<ENVELOPE><HEADER><STATUS>0</STATUS></HEADER></ENVELOPE>"),
+            Err(AnswerError::Failed)
+        );
+        assert!(matches!(objects("<ENVELOPE><BODY>"), Err(AnswerError::Unreadable(_))));
+        assert!(matches!(objects("garbage \u{0}\u{1} here"), Err(AnswerError::Unreadable(_))));
+        assert!(matches!(objects(""), Err(AnswerError::Unreadable(_))));
+        assert!(matches!(objects("<A></B>"), Err(AnswerError::Unreadable(_))));
+    }
+}
