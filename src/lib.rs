@@ -3,6 +3,7 @@
 //! - [`protocol`]: the JSON shared by the appliance and the connector.
 //! - `tally` (feature `tally`): reading Tally's XML interface.
 //! - `server` (feature `server`): the Rocket appliance on SQLite.
+//! - `sim` (feature `sim`): `tally-sim`, a Tally stand-in for tests and demonstrations.
 
 pub mod protocol;
 
@@ -11,3 +12,6 @@ pub mod tally;
 
 #[cfg(feature = "server")]
 pub mod server;
+
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -8,7 +8,9 @@ use aicfo::tally::records::{TallyCompany, TallyGroup, TallyLedger, TallyVoucher}
 use aicfo::tally::xml::{read_answer, AnswerError, Element};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tally").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tally")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -33,27 +35,61 @@ fn groups_capture_gives_the_28_predefined_groups() {
         .map(|e| TallyGroup::from_element(e).unwrap())
         .collect();
     assert_eq!(groups.len(), 28);
-    let by = |n: &str| groups.iter().find(|g| g.name == n).unwrap_or_else(|| panic!("{n}"));
+    let by = |n: &str| {
+        groups
+            .iter()
+            .find(|g| g.name == n)
+            .unwrap_or_else(|| panic!("{n}"))
+    };
     // `&#4; Primary` is no parent at all.
     assert_eq!(groups.iter().filter(|g| g.parent.is_none()).count(), 15);
     assert_eq!(by("Capital Account").parent, None);
-    assert_eq!(by("Bank Accounts").parent.as_deref(), Some("Current Assets"));
-    assert_eq!(by("Duties & Taxes").parent.as_deref(), Some("Current Liabilities"));
-    assert_eq!(by("Reserves & Surplus").reserved_name.as_deref(), Some("Reserves & Surplus"));
+    assert_eq!(
+        by("Bank Accounts").parent.as_deref(),
+        Some("Current Assets")
+    );
+    assert_eq!(
+        by("Duties & Taxes").parent.as_deref(),
+        Some("Current Liabilities")
+    );
+    assert_eq!(
+        by("Reserves & Surplus").reserved_name.as_deref(),
+        Some("Reserves & Surplus")
+    );
     // The leading space of ` 22` is not part of the number.
     assert_eq!(by("Bank Accounts").master_id, Some(22));
     assert_eq!(by("Capital Account").master_id, Some(1));
     assert_eq!(by("Bank OD A/c").aliases, ["Bank OCC A/c"]);
-    let gross: Vec<&str> = groups.iter().filter(|g| g.affects_gross_profit == Some(true)).map(|g| g.name.as_str()).collect();
-    assert_eq!(gross, ["Direct Expenses", "Direct Incomes", "Purchase Accounts", "Sales Accounts"]);
+    let gross: Vec<&str> = groups
+        .iter()
+        .filter(|g| g.affects_gross_profit == Some(true))
+        .map(|g| g.name.as_str())
+        .collect();
+    assert_eq!(
+        gross,
+        [
+            "Direct Expenses",
+            "Direct Incomes",
+            "Purchase Accounts",
+            "Sales Accounts"
+        ]
+    );
     // The capture did not fetch GUIDs: the group reads, and the wire conversion says what is missing.
     assert_eq!(by("Sundry Debtors").guid, None);
     let err = aicfo::tally::convert::wire_group(by("Sundry Debtors")).unwrap_err();
-    assert_eq!(err.to_string(), "group `Sundry Debtors` has no GUID in Tally's answer");
+    assert_eq!(
+        err.to_string(),
+        "group `Sundry Debtors` has no GUID in Tally's answer"
+    );
     // Every predefined group the appliance knows is in the real answer, with the same parent.
     for r in aicfo::protocol::groups::RESERVED_GROUPS {
         assert_eq!(by(r.name).parent.as_deref(), r.parent, "{}", r.name);
-        assert_eq!(by(r.name).affects_gross_profit, Some(r.affects_gross_profit), "{}", r.name);
+        assert_eq!(
+            by(r.name).affects_gross_profit,
+            Some(r.affects_gross_profit),
+            "{}",
+            r.name
+        );
     }
 }
 
@@ -66,8 +102,14 @@ fn payment_voucher() -> TallyVoucher {
         number: Some("8".into()),
         narration: Some("Annual insurance premium paid".into()),
         entries: vec![
-            aicfo::tally::records::VoucherEntry { ledger: "Insurance Expense".into(), amount: rupees("-12000.00") },
-            aicfo::tally::records::VoucherEntry { ledger: "HDFC Current A/c".into(), amount: rupees("12000.00") },
+            aicfo::tally::records::VoucherEntry {
+                ledger: "Insurance Expense".into(),
+                amount: rupees("-12000.00"),
+            },
+            aicfo::tally::records::VoucherEntry {
+                ledger: "HDFC Current A/c".into(),
+                amount: rupees("12000.00"),
+            },
         ],
     }
 }
@@ -90,7 +132,10 @@ fn daybook_capture_in_utf16le_and_utf8_gives_the_same_voucher() {
 #[test]
 fn all_masters_capture_reads_every_object() {
     let objs = objects(&fixture("all-masters-utf16le.xml")).unwrap();
-    let seen: Vec<(String, String)> = objs.iter().map(|o| (o.name.clone(), o.attr("NAME").unwrap().to_string())).collect();
+    let seen: Vec<(String, String)> = objs
+        .iter()
+        .map(|o| (o.name.clone(), o.attr("NAME").unwrap().to_string()))
+        .collect();
     let expect = [
         ("CURRENCY", "₹"),
         ("CURRENCY", "₹"),
@@ -103,7 +148,10 @@ fn all_masters_capture_reads_every_object() {
         ("STOCKITEM", "Dairy Milk"),
     ];
     assert_eq!(seen, expect.map(|(a, b)| (a.to_string(), b.to_string())));
-    assert_eq!(objs[0].child_text("GUID"), Some("6693b1a4-8c69-4689-bb16-fc9f21b79993-0000001d"));
+    assert_eq!(
+        objs[0].child_text("GUID"),
+        Some("6693b1a4-8c69-4689-bb16-fc9f21b79993-0000001d")
+    );
     assert_eq!(objs[0].child_text("ALTERID"), Some("267"));
     assert_eq!(objs[0].child_text("MAILINGNAME"), Some("INR"));
     // `<PARENT/>` is empty, not missing.
@@ -113,40 +161,103 @@ fn all_masters_capture_reads_every_object() {
 
 fn expected_ledgers() -> Vec<(&'static str, &'static str, Option<&'static str>, Amount)> {
     vec![
-        ("Plain Debit", "aaaa-0001", Some("Sundry Debtors"), rupees("-12000.00")),
-        ("Leading Space", "aaaa-0002", Some("Sundry Creditors"), rupees("4500.50")),
-        ("Indian Grouping", "aaaa-0003", Some("Fixed Assets"), rupees("-12000000.00")),
-        ("Dr Suffix", "aaaa-0004", Some("Cash-in-Hand"), rupees("-15000.00")),
-        ("Cr Suffix", "aaaa-0005", Some("Capital Account"), rupees("2500.00")),
-        ("Empty Amount", "aaaa-0006", Some("Suspense A/c"), Amount::ZERO),
-        ("US Customer", "aaaa-0007", Some("Sundry Debtors"), rupees("-425000.00")),
+        (
+            "Plain Debit",
+            "aaaa-0001",
+            Some("Sundry Debtors"),
+            rupees("-12000.00"),
+        ),
+        (
+            "Leading Space",
+            "aaaa-0002",
+            Some("Sundry Creditors"),
+            rupees("4500.50"),
+        ),
+        (
+            "Indian Grouping",
+            "aaaa-0003",
+            Some("Fixed Assets"),
+            rupees("-12000000.00"),
+        ),
+        (
+            "Dr Suffix",
+            "aaaa-0004",
+            Some("Cash-in-Hand"),
+            rupees("-15000.00"),
+        ),
+        (
+            "Cr Suffix",
+            "aaaa-0005",
+            Some("Capital Account"),
+            rupees("2500.00"),
+        ),
+        (
+            "Empty Amount",
+            "aaaa-0006",
+            Some("Suspense A/c"),
+            Amount::ZERO,
+        ),
+        (
+            "US Customer",
+            "aaaa-0007",
+            Some("Sundry Debtors"),
+            rupees("-425000.00"),
+        ),
         ("Profit & Loss A/c", "aaaa-0008", None, rupees("-399999.50")),
-        ("ControlChar Ledger", "aaaa-0009", Some("Indirect Expenses"), Amount::ZERO),
+        (
+            "ControlChar Ledger",
+            "aaaa-0009",
+            Some("Indirect Expenses"),
+            Amount::ZERO,
+        ),
     ]
 }
 
 fn read_ledgers(bytes: &[u8]) -> Vec<TallyLedger> {
-    objects(bytes).unwrap().iter().map(|e| TallyLedger::from_element(e).unwrap()).collect()
+    objects(bytes)
+        .unwrap()
+        .iter()
+        .map(|e| TallyLedger::from_element(e).unwrap())
+        .collect()
 }
 
 #[test]
 fn every_amount_form_and_name_quirk() {
     for (label, bytes) in [
         ("utf-8", fixture("quirks/ledgers-amounts.xml")),
-        ("utf-16le with bom", TextEncoding::Utf16Le.encode(&String::from_utf8(fixture("quirks/ledgers-amounts.xml")).unwrap())),
-        ("utf-16le without bom", TextEncoding::Utf16Le.encode(&String::from_utf8(fixture("quirks/ledgers-amounts.xml")).unwrap())[2..].to_vec()),
+        (
+            "utf-16le with bom",
+            TextEncoding::Utf16Le
+                .encode(&String::from_utf8(fixture("quirks/ledgers-amounts.xml")).unwrap()),
+        ),
+        (
+            "utf-16le without bom",
+            TextEncoding::Utf16Le
+                .encode(&String::from_utf8(fixture("quirks/ledgers-amounts.xml")).unwrap())[2..]
+                .to_vec(),
+        ),
     ] {
         let ledgers = read_ledgers(&bytes);
         let got: Vec<_> = ledgers
             .iter()
-            .map(|l| (l.name.as_str(), l.guid.as_str(), l.parent.as_deref(), l.closing_balance.unwrap()))
+            .map(|l| {
+                (
+                    l.name.as_str(),
+                    l.guid.as_str(),
+                    l.parent.as_deref(),
+                    l.closing_balance.unwrap(),
+                )
+            })
             .collect();
         assert_eq!(got, expected_ledgers(), "{label}");
         assert_eq!(ledgers[8].aliases, ["राम एंड कंपनी"], "{label}");
     }
     // On the wire a debit is positive, and a zero balance is left out.
     let ledgers = read_ledgers(&fixture("quirks/ledgers-amounts.xml"));
-    let wire: Vec<_> = ledgers.iter().filter_map(aicfo::tally::convert::wire_balance).collect();
+    let wire: Vec<_> = ledgers
+        .iter()
+        .filter_map(aicfo::tally::convert::wire_balance)
+        .collect();
     assert_eq!(wire.len(), 7);
     assert_eq!(wire[0].balance, rupees("12000.00"));
     assert_eq!(wire[4].balance, rupees("-2500.00"));
@@ -175,18 +286,28 @@ fn companies_answer() {
 fn tally_error_answers_carry_tallys_message() {
     assert_eq!(
         objects(&fixture("quirks/error-company-not-open.xml")),
-        Err(AnswerError::LineError("Could not set 'SVCurrentCompany' to 'Closed Co'".into()))
+        Err(AnswerError::LineError(
+            "Could not set 'SVCurrentCompany' to 'Closed Co'".into()
+        ))
     );
     assert_eq!(
         objects(&fixture("quirks/error-unknown-request.xml")),
-        Err(AnswerError::Response("Unknown Request, cannot be processed".into()))
+        Err(AnswerError::Response(
+            "Unknown Request, cannot be processed".into()
+        ))
     );
     assert_eq!(
         objects(&fixture("quirks/error-exception.xml")),
         Err(AnswerError::Exception("Could not find TDL object".into()))
     );
-    let utf16 = TextEncoding::Utf16Le.encode(&String::from_utf8(fixture("quirks/error-unknown-request.xml")).unwrap());
-    assert_eq!(objects(&utf16), Err(AnswerError::Response("Unknown Request, cannot be processed".into())));
+    let utf16 = TextEncoding::Utf16Le
+        .encode(&String::from_utf8(fixture("quirks/error-unknown-request.xml")).unwrap());
+    assert_eq!(
+        objects(&utf16),
+        Err(AnswerError::Response(
+            "Unknown Request, cannot be processed".into()
+        ))
+    );
 }
 
 #[test]
@@ -195,5 +316,8 @@ fn unreadable_amounts_name_the_ledger() {
                <CLOSINGBALANCE>12.345</CLOSINGBALANCE></LEDGER></COLLECTION></DATA></BODY></ENVELOPE>";
     let objs = objects(xml.as_bytes()).unwrap();
     let err = TallyLedger::from_element(&objs[0]).unwrap_err().to_string();
-    assert!(err.contains("ledger `Odd`") && err.contains("12.345"), "{err}");
+    assert!(
+        err.contains("ledger `Odd`") && err.contains("12.345"),
+        "{err}"
+    );
 }

@@ -49,7 +49,9 @@ pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
             '+' if digits.is_empty() => {}
             // Grouping separators (Indian or Western), currency symbols and spacing around them.
             ',' | ' ' | '\u{a0}' => {}
-            c if !digits.is_empty() => return Err(bad(&format!("unexpected `{c}` after the number"))),
+            c if !digits.is_empty() => {
+                return Err(bad(&format!("unexpected `{c}` after the number")))
+            }
             c if c.is_alphabetic() || is_currency_symbol(c) => {}
             c => return Err(bad(&format!("unexpected `{c}`"))),
         }
@@ -58,7 +60,9 @@ pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
         return Err(bad("there is no number in it"));
     }
     let value = Amount::parse_decimal(&digits).map_err(|e| match e {
-        AmountError::TooPrecise(_) => bad("it has more than two decimal places in the base currency"),
+        AmountError::TooPrecise(_) => {
+            bad("it has more than two decimal places in the base currency")
+        }
         other => bad(&other.to_string()),
     })?;
     let value = match side {
@@ -97,7 +101,9 @@ pub fn parse_tally_date(text: &str) -> Option<Date> {
 }
 
 fn month_from_abbrev(s: &str) -> Option<time::Month> {
-    const NAMES: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     let lower = s.to_ascii_lowercase();
     let i = NAMES.iter().position(|n| lower.starts_with(n))?;
     time::Month::try_from(i as u8 + 1).ok()
@@ -135,7 +141,10 @@ mod tests {
 
     #[test]
     fn unreadable_amounts_say_why() {
-        assert!(parse_tally_amount("12.345").unwrap_err().reason.contains("two decimal"));
+        assert!(parse_tally_amount("12.345")
+            .unwrap_err()
+            .reason
+            .contains("two decimal"));
         assert!(parse_tally_amount("abc").is_err());
         assert!(parse_tally_amount("12x").is_err());
     }

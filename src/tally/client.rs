@@ -25,7 +25,10 @@ pub enum TallyError {
     #[error("Tally at {url} did not answer within {secs} s; it may be busy with a report or a backup. The next sync will try again.")]
     Timeout { url: String, secs: u64 },
     #[error("The company `{company}` is not open in Tally. Open it in Tally (F3: Select Company), or choose the company to read with the connector's setup. Tally said: {tally_message}")]
-    CompanyNotOpen { company: String, tally_message: String },
+    CompanyNotOpen {
+        company: String,
+        tally_message: String,
+    },
     #[error("Tally refused the request: {message}")]
     Refused { message: String },
     #[error("Tally's answer could not be read ({detail}). If this keeps happening, send the connector's logs to support.")]
@@ -77,7 +80,9 @@ impl TallyClient {
             .timeout(timeout)
             .no_proxy()
             .build()
-            .map_err(|e| TallyError::Unreadable { detail: format!("HTTP client: {e}") })?;
+            .map_err(|e| TallyError::Unreadable {
+                detail: format!("HTTP client: {e}"),
+            })?;
         Ok(TallyClient {
             http,
             url: url.trim_end_matches('/').to_string(),
@@ -98,47 +103,88 @@ impl TallyClient {
 
     fn send_error(&self, e: reqwest::Error) -> TallyError {
         if e.is_timeout() {
-            TallyError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() }
+            TallyError::Timeout {
+                url: self.url.clone(),
+                secs: self.timeout.as_secs(),
+            }
         } else if e.is_connect() {
-            TallyError::NotRunning { url: self.url.clone() }
+            TallyError::NotRunning {
+                url: self.url.clone(),
+            }
         } else {
-            TallyError::Unreadable { detail: format!("the connection failed before an answer came: {e}") }
+            TallyError::Unreadable {
+                detail: format!("the connection failed before an answer came: {e}"),
+            }
         }
     }
 
     /// Which program answers: Tally's port greets a GET with "<product> Server is Running".
     pub async fn product(&self) -> Result<String, TallyError> {
-        let res = self.http.get(&self.url).send().await.map_err(|e| self.send_error(e))?;
+        let res = self
+            .http
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| self.send_error(e))?;
         let body = res.bytes().await.map_err(|e| self.send_error(e))?;
         let mut text = String::new();
         utf8_reader(&body[..], None)
             .and_then(|mut r| r.read_to_string(&mut text))
-            .map_err(|e| TallyError::Unreadable { detail: e.to_string() })?;
-        let text = super::xml::clean_text(text.trim_start_matches("<RESPONSE>").split("</RESPONSE>").next().unwrap_or(""));
+            .map_err(|e| TallyError::Unreadable {
+                detail: e.to_string(),
+            })?;
+        let text = super::xml::clean_text(
+            text.trim_start_matches("<RESPONSE>")
+                .split("</RESPONSE>")
+                .next()
+                .unwrap_or(""),
+        );
         let product = text.trim_end_matches("Server is Running").trim();
         if product.is_empty() {
-            return Err(TallyError::Unreadable { detail: "the greeting does not name a product".into() });
+            return Err(TallyError::Unreadable {
+                detail: "the greeting does not name a product".into(),
+            });
         }
         Ok(product.to_string())
     }
 
     pub async fn companies(&self) -> Result<Vec<TallyCompany>, TallyError> {
-        self.export(Query::Companies, None, TallyCompany::from_element).await
+        self.export(Query::Companies, None, TallyCompany::from_element)
+            .await
     }
 
     pub async fn groups(&self, company: &str) -> Result<Vec<TallyGroup>, TallyError> {
-        self.export(Query::Groups, Some(company), TallyGroup::from_element).await
+        self.export(Query::Groups, Some(company), TallyGroup::from_element)
+            .await
     }
 
-    pub async fn ledgers(&self, company: &str, under: Option<&str>) -> Result<Vec<TallyLedger>, TallyError> {
-        let q = Query::Ledgers { under: under.map(str::to_string) };
-        self.export(q, Some(company), TallyLedger::from_element).await
+    pub async fn ledgers(
+        &self,
+        company: &str,
+        under: Option<&str>,
+    ) -> Result<Vec<TallyLedger>, TallyError> {
+        let q = Query::Ledgers {
+            under: under.map(str::to_string),
+        };
+        self.export(q, Some(company), TallyLedger::from_element)
+            .await
     }
 
     /// Closing balances at `at`, in Tally's sign; `from` is the start of that financial year.
-    pub async fn balances(&self, company: &str, from: Date, at: Date, under: Option<&str>) -> Result<Vec<TallyLedger>, TallyError> {
-        let q = Query::Balances { from, at, under: under.map(str::to_string) };
-        self.export(q, Some(company), TallyLedger::from_element).await
+    pub async fn balances(
+        &self,
+        company: &str,
+        from: Date,
+        at: Date,
+        under: Option<&str>,
+    ) -> Result<Vec<TallyLedger>, TallyError> {
+        let q = Query::Balances {
+            from,
+            at,
+            under: under.map(str::to_string),
+        };
+        self.export(q, Some(company), TallyLedger::from_element)
+            .await
     }
 
     /// Sends one Export request and converts each object of the answer as it arrives.
@@ -158,14 +204,24 @@ impl TallyClient {
             .await
             .map_err(|e| self.send_error(e))?;
         if !res.status().is_success() {
-            return Err(TallyError::Unreadable { detail: format!("HTTP status {}", res.status()) });
+            return Err(TallyError::Unreadable {
+                detail: format!("HTTP status {}", res.status()),
+            });
         }
-        let content_type = res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let stream = StreamReader::new(res.bytes_stream().map_err(std::io::Error::other));
         let failure = Arc::new(Mutex::new(None));
-        let watched = Watched { inner: SyncIoBridge::new(stream), failure: failure.clone() };
+        let watched = Watched {
+            inner: SyncIoBridge::new(stream),
+            failure: failure.clone(),
+        };
         let parsed = tokio::task::spawn_blocking(move || -> Result<Vec<T>, AnswerError> {
-            let text = utf8_reader(watched, content_type.as_deref()).map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+            let text = utf8_reader(watched, content_type.as_deref())
+                .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
             let mut out = Vec::new();
             read_answer(text, &mut |el| {
                 out.push(convert(&el).map_err(|e| AnswerError::Unreadable(e.to_string()))?);
@@ -174,22 +230,34 @@ impl TallyClient {
             Ok(out)
         })
         .await
-        .map_err(|e| TallyError::Unreadable { detail: format!("parser task: {e}") })?;
+        .map_err(|e| TallyError::Unreadable {
+            detail: format!("parser task: {e}"),
+        })?;
         if let Some(io) = failure.lock().ok().and_then(|mut f| f.take()) {
-            let timed_out = io.kind() == std::io::ErrorKind::TimedOut || io.to_string().contains("timed out");
+            let timed_out =
+                io.kind() == std::io::ErrorKind::TimedOut || io.to_string().contains("timed out");
             return Err(if timed_out {
-                TallyError::Timeout { url: self.url.clone(), secs: self.timeout.as_secs() }
+                TallyError::Timeout {
+                    url: self.url.clone(),
+                    secs: self.timeout.as_secs(),
+                }
             } else {
-                TallyError::Unreadable { detail: format!("the answer broke off: {io}") }
+                TallyError::Unreadable {
+                    detail: format!("the answer broke off: {io}"),
+                }
             });
         }
         parsed.map_err(|e| match e {
-            AnswerError::LineError(msg) if company.is_some() && mentions_company(&msg) => TallyError::CompanyNotOpen {
-                company: company.unwrap_or_default().to_string(),
-                tally_message: msg,
-            },
+            AnswerError::LineError(msg) if company.is_some() && mentions_company(&msg) => {
+                TallyError::CompanyNotOpen {
+                    company: company.unwrap_or_default().to_string(),
+                    tally_message: msg,
+                }
+            }
             AnswerError::Unreadable(detail) => TallyError::Unreadable { detail },
-            other => TallyError::Refused { message: other.to_string() },
+            other => TallyError::Refused {
+                message: other.to_string(),
+            },
         })
     }
 }

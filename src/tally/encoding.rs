@@ -22,8 +22,12 @@ impl TextEncoding {
             [b, 0, ..] if *b != 0 => return TextEncoding::Utf16Le,
             _ => {}
         }
-        let charset = content_type
-            .and_then(|ct| ct.to_ascii_lowercase().split("charset=").nth(1).map(|c| c.trim_matches(['"', ' ', ';']).to_string()));
+        let charset = content_type.and_then(|ct| {
+            ct.to_ascii_lowercase()
+                .split("charset=")
+                .nth(1)
+                .map(|c| c.trim_matches(['"', ' ', ';']).to_string())
+        });
         match charset.as_deref() {
             Some(c) if c.starts_with("utf-16") || c == "unicode" => TextEncoding::Utf16Le,
             _ => TextEncoding::Utf8,
@@ -80,7 +84,10 @@ mod tests {
 
     fn decode(bytes: &[u8]) -> String {
         let mut s = String::new();
-        utf8_reader(bytes, None).unwrap().read_to_string(&mut s).unwrap();
+        utf8_reader(bytes, None)
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         s
     }
 
@@ -88,7 +95,10 @@ mod tests {
     fn reads_every_encoding_tally_writes() {
         let text = "<A>₹ नमस्ते</A>";
         assert_eq!(decode(text.as_bytes()), text);
-        assert_eq!(decode(&[&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()), text);
+        assert_eq!(
+            decode(&[&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()),
+            text
+        );
         let utf16 = TextEncoding::Utf16Le.encode(text);
         assert_eq!(decode(&utf16), text);
         assert_eq!(decode(&utf16[2..]), text, "UTF-16LE without BOM");

@@ -11,7 +11,11 @@ use crate::protocol::Amount;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     #[error("{kind} `{name}` has no {field} in Tally's answer")]
-    Missing { kind: &'static str, name: String, field: &'static str },
+    Missing {
+        kind: &'static str,
+        name: String,
+        field: &'static str,
+    },
     #[error("{kind} `{name}`: {source}")]
     Amount {
         kind: &'static str,
@@ -20,7 +24,12 @@ pub enum RecordError {
         source: BadTallyAmount,
     },
     #[error("{kind} `{name}` has an unreadable {field} `{value}`")]
-    Bad { kind: &'static str, name: String, field: &'static str, value: String },
+    Bad {
+        kind: &'static str,
+        name: String,
+        field: &'static str,
+        value: String,
+    },
 }
 
 fn name_of(e: &Element) -> String {
@@ -45,29 +54,46 @@ fn number(e: &Element, field: &str) -> Option<u64> {
 }
 
 fn aliases(e: &Element, name: &str) -> Vec<String> {
-    e.language_names().into_iter().filter(|n| n != name).collect()
+    e.language_names()
+        .into_iter()
+        .filter(|n| n != name)
+        .collect()
 }
 
-fn amount(e: &Element, field: &str, kind: &'static str, name: &str) -> Result<Option<Amount>, RecordError> {
+fn amount(
+    e: &Element,
+    field: &str,
+    kind: &'static str,
+    name: &str,
+) -> Result<Option<Amount>, RecordError> {
     match e.child(field) {
         None => Ok(None),
-        Some(c) => parse_tally_amount(&c.text).map(Some).map_err(|source| RecordError::Amount {
-            kind,
-            name: name.to_string(),
-            source,
-        }),
+        Some(c) => parse_tally_amount(&c.text)
+            .map(Some)
+            .map_err(|source| RecordError::Amount {
+                kind,
+                name: name.to_string(),
+                source,
+            }),
     }
 }
 
-fn date(e: &Element, field: &'static str, kind: &'static str, name: &str) -> Result<Option<Date>, RecordError> {
+fn date(
+    e: &Element,
+    field: &'static str,
+    kind: &'static str,
+    name: &str,
+) -> Result<Option<Date>, RecordError> {
     match e.child_text(field) {
         None => Ok(None),
-        Some(t) => parse_tally_date(t).map(Some).ok_or_else(|| RecordError::Bad {
-            kind,
-            name: name.to_string(),
-            field,
-            value: t.to_string(),
-        }),
+        Some(t) => parse_tally_date(t)
+            .map(Some)
+            .ok_or_else(|| RecordError::Bad {
+                kind,
+                name: name.to_string(),
+                field,
+                value: t.to_string(),
+            }),
     }
 }
 
@@ -88,7 +114,11 @@ impl TallyCompany {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let name = name_of(e);
         if name.is_empty() {
-            return Err(RecordError::Missing { kind: "company", name, field: "name" });
+            return Err(RecordError::Missing {
+                kind: "company",
+                name,
+                field: "name",
+            });
         }
         Ok(TallyCompany {
             guid: e.child_text("GUID").map(str::to_string),
@@ -129,12 +159,19 @@ impl TallyGroup {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let name = name_of(e);
         if name.is_empty() {
-            return Err(RecordError::Missing { kind: "group", name, field: "name" });
+            return Err(RecordError::Missing {
+                kind: "group",
+                name,
+                field: "name",
+            });
         }
         Ok(TallyGroup {
             guid: e.child_text("GUID").map(str::to_string),
             parent: parent_of(e),
-            reserved_name: e.attr("RESERVEDNAME").filter(|r| !r.is_empty()).map(str::to_string),
+            reserved_name: e
+                .attr("RESERVEDNAME")
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
             is_revenue: logical(e, "ISREVENUE"),
             is_deemed_positive: logical(e, "ISDEEMEDPOSITIVE"),
             affects_gross_profit: logical(e, "AFFECTSGROSSPROFIT"),
@@ -162,7 +199,11 @@ impl TallyLedger {
         let name = name_of(e);
         let guid = e
             .child_text("GUID")
-            .ok_or_else(|| RecordError::Missing { kind: "ledger", name: name.clone(), field: "GUID" })?
+            .ok_or_else(|| RecordError::Missing {
+                kind: "ledger",
+                name: name.clone(),
+                field: "GUID",
+            })?
             .to_string();
         Ok(TallyLedger {
             guid,
@@ -196,12 +237,18 @@ impl TallyVoucher {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let guid = e.child_text("GUID").unwrap_or_default().to_string();
         let label = e.child_text("VOUCHERNUMBER").unwrap_or(&guid).to_string();
-        let date = date(e, "DATE", "voucher", &label)?
-            .ok_or_else(|| RecordError::Missing { kind: "voucher", name: label.clone(), field: "DATE" })?;
+        let date = date(e, "DATE", "voucher", &label)?.ok_or_else(|| RecordError::Missing {
+            kind: "voucher",
+            name: label.clone(),
+            field: "DATE",
+        })?;
         let mut entries = Vec::new();
         for list in ["ALLLEDGERENTRIES.LIST", "LEDGERENTRIES.LIST"] {
             for entry in e.children_named(list) {
-                let ledger = entry.child_text("LEDGERNAME").unwrap_or_default().to_string();
+                let ledger = entry
+                    .child_text("LEDGERNAME")
+                    .unwrap_or_default()
+                    .to_string();
                 let amount = amount(entry, "AMOUNT", "voucher", &label)?.unwrap_or(Amount::ZERO);
                 entries.push(VoucherEntry { ledger, amount });
             }

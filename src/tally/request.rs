@@ -15,7 +15,11 @@ pub enum Query {
     Ledgers { under: Option<String> },
     /// Every ledger's closing balance at `at` (`from` is the start of that financial year),
     /// all or those under one group.
-    Balances { from: Date, at: Date, under: Option<String> },
+    Balances {
+        from: Date,
+        at: Date,
+        under: Option<String>,
+    },
 }
 
 /// The collection id the request names; the simulator keys on the TDL, not on this.
@@ -56,7 +60,10 @@ pub fn escape(text: &str) -> String {
 pub fn build(query: &Query, company: Option<&str>) -> String {
     let mut vars = String::from("<SVEXPORTFORMAT>$$SysName:XML</SVEXPORTFORMAT>");
     if let Some(c) = company {
-        vars.push_str(&format!("<SVCURRENTCOMPANY>{}</SVCURRENTCOMPANY>", escape(c)));
+        vars.push_str(&format!(
+            "<SVCURRENTCOMPANY>{}</SVCURRENTCOMPANY>",
+            escape(c)
+        ));
     }
     let mut filter = String::new();
     match query {
@@ -101,7 +108,11 @@ mod tests {
     fn balances_carry_the_period() {
         let d = |s| crate::protocol::calendar::parse_date(s).unwrap();
         let r = build(
-            &Query::Balances { from: d("2025-04-01"), at: d("2026-01-31"), under: Some("Sundry Debtors".into()) },
+            &Query::Balances {
+                from: d("2025-04-01"),
+                at: d("2026-01-31"),
+                under: Some("Sundry Debtors".into()),
+            },
             Some("X"),
         );
         assert!(r.contains("<SVFROMDATE TYPE=\"Date\">20250401</SVFROMDATE><SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));

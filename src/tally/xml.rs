@@ -19,7 +19,10 @@ pub struct Element {
 
 impl Element {
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn child(&self, name: &str) -> Option<&Element> {
@@ -28,7 +31,9 @@ impl Element {
 
     /// The text of the first child called `name`, if it has any.
     pub fn child_text(&self, name: &str) -> Option<&str> {
-        self.child(name).map(|c| c.text.as_str()).filter(|t| !t.is_empty())
+        self.child(name)
+            .map(|c| c.text.as_str())
+            .filter(|t| !t.is_empty())
     }
 
     pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
@@ -76,7 +81,10 @@ pub struct AnswerInfo {
 /// Removes control characters (Tally's `&#4;` marker among them) and surrounding white space.
 pub fn clean_text(raw: &str) -> String {
     if raw.chars().any(|c| c.is_control() && !c.is_whitespace()) {
-        let kept: String = raw.chars().filter(|c| !c.is_control() || c.is_whitespace()).collect();
+        let kept: String = raw
+            .chars()
+            .filter(|c| !c.is_control() || c.is_whitespace())
+            .collect();
         kept.trim().to_string()
     } else {
         raw.trim().to_string()
@@ -132,7 +140,10 @@ pub fn read_answer<R: BufRead>(
 
     loop {
         let event = reader.read_event_into(&mut buf).map_err(|e| {
-            AnswerError::Unreadable(format!("{e} (at byte {} of the UTF-8 text)", reader.error_position()))
+            AnswerError::Unreadable(format!(
+                "{e} (at byte {} of the UTF-8 text)",
+                reader.error_position()
+            ))
         })?;
         match event {
             Event::Start(e) => {
@@ -143,13 +154,16 @@ pub fn read_answer<R: BufRead>(
                     if path.is_empty() {
                         info.root = String::from_utf8_lossy(&name).into_owned();
                     }
-                    capturing = matches!(name.as_slice(), b"LINEERROR" | b"STATUS") || path.is_empty();
+                    capturing =
+                        matches!(name.as_slice(), b"LINEERROR" | b"STATUS") || path.is_empty();
                     captured.clear();
                     path.push(name);
                 }
             }
             Event::Text(t) => {
-                let text = t.decode().map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                let text = t
+                    .decode()
+                    .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
                 if let Some(el) = building.last_mut() {
                     el.text.push_str(&text);
                 } else if capturing {
@@ -157,7 +171,9 @@ pub fn read_answer<R: BufRead>(
                 }
             }
             Event::CData(t) => {
-                let text = t.decode().map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                let text = t
+                    .decode()
+                    .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
                 if let Some(el) = building.last_mut() {
                     el.text.push_str(&text);
                 } else if capturing {
@@ -168,7 +184,9 @@ pub fn read_answer<R: BufRead>(
                 let resolved: String = match r.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
                     _ => {
-                        let name = r.decode().map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                        let name = r
+                            .decode()
+                            .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
                         match quick_xml::escape::resolve_predefined_entity(&name) {
                             Some(s) => s.to_string(),
                             // An entity Tally never defines: keep it as written.
@@ -213,7 +231,9 @@ pub fn read_answer<R: BufRead>(
         buf.clear();
     }
     if !path.is_empty() || !building.is_empty() {
-        return Err(AnswerError::Unreadable("the answer ended in the middle of the document".into()));
+        return Err(AnswerError::Unreadable(
+            "the answer ended in the middle of the document".into(),
+        ));
     }
     if let Some(msg) = line_error {
         return Err(AnswerError::LineError(msg));
@@ -223,7 +243,11 @@ pub fn read_answer<R: BufRead>(
         "EXCEPTION" => return Err(AnswerError::Exception(root_text)),
         "RESPONSE" => return Err(AnswerError::Response(root_text)),
         "" => return Err(AnswerError::Unreadable("the answer is empty".into())),
-        other => return Err(AnswerError::Unreadable(format!("unexpected root element <{other}>"))),
+        other => {
+            return Err(AnswerError::Unreadable(format!(
+                "unexpected root element <{other}>"
+            )))
+        }
     }
     if status.as_deref() == Some("0") {
         return Err(AnswerError::Failed);
@@ -264,19 +288,38 @@ mod tests {
     fn tally_errors_are_typed() {
         let line = "<ENVELOPE><HEADER><VERSION>1</VERSION><STATUS>0</STATUS></HEADER><BODY><DATA>\
             <LINEERROR>Could not set &apos;SVCurrentCompany&apos; to &apos;X&apos;</LINEERROR></DATA></BODY></ENVELOPE>";
-        assert_eq!(objects(line), Err(AnswerError::LineError("Could not set 'SVCurrentCompany' to 'X'".into())));
+        assert_eq!(
+            objects(line),
+            Err(AnswerError::LineError(
+                "Could not set 'SVCurrentCompany' to 'X'".into()
+            ))
+        );
         assert_eq!(
             objects("<RESPONSE>Unknown Request, cannot be processed</RESPONSE>"),
-            Err(AnswerError::Response("Unknown Request, cannot be processed".into()))
+            Err(AnswerError::Response(
+                "Unknown Request, cannot be processed".into()
+            ))
         );
-        assert_eq!(objects("<EXCEPTION>Memory</EXCEPTION>"), Err(AnswerError::Exception("Memory".into())));
+        assert_eq!(
+            objects("<EXCEPTION>Memory</EXCEPTION>"),
+            Err(AnswerError::Exception("Memory".into()))
+        );
         assert_eq!(
             objects("<ENVELOPE><HEADER><STATUS>0</STATUS></HEADER></ENVELOPE>"),
             Err(AnswerError::Failed)
         );
-        assert!(matches!(objects("<ENVELOPE><BODY>"), Err(AnswerError::Unreadable(_))));
-        assert!(matches!(objects("garbage \u{0}\u{1} here"), Err(AnswerError::Unreadable(_))));
+        assert!(matches!(
+            objects("<ENVELOPE><BODY>"),
+            Err(AnswerError::Unreadable(_))
+        ));
+        assert!(matches!(
+            objects("garbage \u{0}\u{1} here"),
+            Err(AnswerError::Unreadable(_))
+        ));
         assert!(matches!(objects(""), Err(AnswerError::Unreadable(_))));
-        assert!(matches!(objects("<A></B>"), Err(AnswerError::Unreadable(_))));
+        assert!(matches!(
+            objects("<A></B>"),
+            Err(AnswerError::Unreadable(_))
+        ));
     }
 }

@@ -1,0 +1,234 @@
+//! The simulator on HTTP, as Tally's port behaves: GET greets, POST answers XML. A fault can be
+//! switched on to make it slow, answer "company not open", or answer garbage; refusing
+//! connections is simply the simulator not running ([`SimServer::stop`]).
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::providers::Serialized;
+use rocket::http::{ContentType, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{get, post, routes, State};
+
+use super::books::Books;
+use super::respond::{answer, company_not_open, encode_like, parse_request, UNKNOWN_REQUEST};
+
+/// What the simulator names itself as, wherever Tally names its product: it must never pass
+/// for real books.
+pub const PRODUCT: &str = "tally-sim (aicfo Tally simulator, NOT real Tally data)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// Wait this long before every answer.
+    Slow(Duration),
+    /// Answer every company request as Tally does when the company is not open.
+    CompanyNotOpen,
+    /// Answer bytes that are not XML.
+    Garbage,
+}
+
+impl FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Fault, String> {
+        let s = s.trim();
+        match s {
+            "" | "none" => Ok(Fault::None),
+            "company-not-open" => Ok(Fault::CompanyNotOpen),
+            "garbage" => Ok(Fault::Garbage),
+            _ => match s.strip_prefix("slow:").map(str::parse::<u64>) {
+                Some(Ok(ms)) => Ok(Fault::Slow(Duration::from_millis(ms))),
+                _ => Err(format!(
+                    "`{s}` is not a fault; use none, slow:<ms>, company-not-open or garbage"
+                )),
+            },
+        }
+    }
+}
+
+pub struct SimState {
+    companies: RwLock<Vec<Arc<Books>>>,
+    fault: RwLock<Fault>,
+    requests: AtomicU64,
+}
+
+impl SimState {
+    pub fn new(companies: Vec<Books>) -> SimState {
+        SimState {
+            companies: RwLock::new(companies.into_iter().map(Arc::new).collect()),
+            fault: RwLock::new(Fault::None),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub fn set_fault(&self, f: Fault) {
+        *self.fault.write().unwrap_or_else(|p| p.into_inner()) = f;
+    }
+
+    fn fault(&self) -> Fault {
+        self.fault.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the books (as if the bookkeeper entered vouchers).
+    pub fn set_companies(&self, companies: Vec<Books>) {
+        *self.companies.write().unwrap_or_else(|p| p.into_inner()) =
+            companies.into_iter().map(Arc::new).collect();
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+struct RequestContentType(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for RequestContentType {
+    type Error = ();
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        Outcome::Success(RequestContentType(
+            req.headers().get_one("Content-Type").map(str::to_string),
+        ))
+    }
+}
+
+#[get("/")]
+fn greeting() -> (ContentType, String) {
+    (
+        ContentType::XML,
+        format!("<RESPONSE>{PRODUCT} Server is Running</RESPONSE>"),
+    )
+}
+
+#[post("/", data = "<body>")]
+async fn export(
+    state: &State<Arc<SimState>>,
+    ct: RequestContentType,
+    body: Vec<u8>,
+) -> (ContentType, Vec<u8>) {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let fault = state.fault();
+    if let Fault::Slow(d) = fault {
+        tokio::time::sleep(d).await;
+    }
+    if fault == Fault::Garbage {
+        return (
+            ContentType::XML,
+            b"\x00\x01\x02 this is not <XML at all &&& \xff\xfe".to_vec(),
+        );
+    }
+    let text = match parse_request(&body, ct.0.as_deref()) {
+        Err(_) => UNKNOWN_REQUEST.to_string(),
+        Ok(req) => {
+            if fault == Fault::CompanyNotOpen
+                && !req.collection_type.eq_ignore_ascii_case("company")
+            {
+                company_not_open(req.company.as_deref().unwrap_or(""))
+            } else if fault == Fault::CompanyNotOpen {
+                super::respond::answer(&req, &[])
+            } else {
+                let companies = state
+                    .companies
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                // Big answers are built off the async workers.
+                tokio::task::spawn_blocking(move || answer(&req, &companies))
+                    .await
+                    .unwrap_or_default()
+            }
+        }
+    };
+    let (enc, bytes) = encode_like(&body, ct.0.as_deref(), &text);
+    let ct = ContentType::parse_flexible(enc.content_type()).unwrap_or(ContentType::XML);
+    (ct, bytes)
+}
+
+/// Switches a fault on a running simulator: the body is `none`, `slow:<ms>`, `company-not-open`
+/// or `garbage`.
+#[post("/_sim/fault", data = "<body>")]
+fn set_fault(state: &State<Arc<SimState>>, body: String) -> Result<String, (Status, String)> {
+    let f: Fault = body.parse().map_err(|e| (Status::BadRequest, e))?;
+    state.set_fault(f.clone());
+    Ok(format!("{f:?}\n"))
+}
+
+pub struct SimServer {
+    pub url: String,
+    pub port: u16,
+    pub state: Arc<SimState>,
+    shutdown: rocket::Shutdown,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimServer {
+    /// Starts on `address:port` (port 0 picks a free one) and returns once it listens.
+    pub async fn start(
+        state: Arc<SimState>,
+        address: &str,
+        port: u16,
+        log: bool,
+    ) -> Result<SimServer, String> {
+        let figment = rocket::Config::figment()
+            .merge(Serialized::global("address", address))
+            .merge(Serialized::global("port", port))
+            .merge(Serialized::global(
+                "log_level",
+                if log { "normal" } else { "off" },
+            ))
+            .merge(Serialized::global("ident", "tally-sim"))
+            .merge(Serialized::global("limits.bytes", "1 MiB"))
+            .merge(Serialized::global("shutdown.grace", 0))
+            .merge(Serialized::global("shutdown.mercy", 0))
+            .merge(Serialized::global("shutdown.ctrlc", log));
+        let (tx, rx) = tokio::sync::oneshot::channel::<u16>();
+        let tx = std::sync::Mutex::new(Some(tx));
+        let rocket = rocket::custom(figment)
+            .manage(state.clone())
+            .mount("/", routes![greeting, export, set_fault])
+            .attach(AdHoc::on_liftoff("report port", move |r| {
+                let port = r.config().port;
+                if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                    let _ = tx.send(port);
+                }
+                Box::pin(async {})
+            }))
+            .ignite()
+            .await
+            .map_err(|e| format!("tally-sim cannot start: {e}"))?;
+        let shutdown = rocket.shutdown();
+        let task = tokio::spawn(async move {
+            if let Err(e) = rocket.launch().await {
+                eprintln!("tally-sim stopped: {e}");
+            }
+        });
+        let port = rx
+            .await
+            .map_err(|_| format!("tally-sim could not listen on {address}:{port}"))?;
+        Ok(SimServer {
+            url: format!("http://{address}:{port}"),
+            port,
+            state,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn set_fault(&self, f: Fault) {
+        self.state.set_fault(f);
+    }
+
+    /// Stops listening: from now on connections are refused, as when Tally is closed.
+    pub async fn stop(self) {
+        self.shutdown.notify();
+        let _ = self.task.await;
+    }
+
+    /// Waits until the simulator is stopped from outside (Ctrl+C).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
