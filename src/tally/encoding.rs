@@ -64,17 +64,58 @@ impl TextEncoding {
     }
 }
 
+/// A body as UTF-8 text: UTF-8 as it is (less a BOM), UTF-16LE transcoded a buffer at a time.
+pub enum Utf8Reader<R: Read> {
+    Utf8(BufReader<R>),
+    Transcoded(BufReader<encoding_rs_io::DecodeReaderBytes<BufReader<R>, Vec<u8>>>),
+}
+
+impl<R: Read> Read for Utf8Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Utf8Reader::Utf8(r) => r.read(buf),
+            Utf8Reader::Transcoded(r) => r.read(buf),
+        }
+    }
+}
+
+impl<R: Read> BufRead for Utf8Reader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        match self {
+            Utf8Reader::Utf8(r) => r.fill_buf(),
+            Utf8Reader::Transcoded(r) => r.fill_buf(),
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        match self {
+            Utf8Reader::Utf8(r) => r.consume(n),
+            Utf8Reader::Transcoded(r) => r.consume(n),
+        }
+    }
+}
+
 /// Wraps a raw body as UTF-8 text. The encoding is sniffed from the first bytes unless given.
-/// A UTF-8 BOM is dropped; malformed sequences become U+FFFD rather than failing the read.
-pub fn utf8_reader<R: Read>(raw: R, content_type: Option<&str>) -> std::io::Result<impl BufRead> {
+/// UTF-8 passes through untouched (the XML reader checks it); UTF-16 is transcoded, with
+/// malformed sequences becoming U+FFFD rather than failing the read.
+pub fn utf8_reader<R: Read>(raw: R, content_type: Option<&str>) -> std::io::Result<Utf8Reader<R>> {
     let mut raw = BufReader::with_capacity(64 * 1024, raw);
-    let prefix = raw.fill_buf()?.to_vec();
+    let prefix = raw.fill_buf()?;
     let encoding = TextEncoding::sniff(&prefix[..prefix.len().min(4)], content_type);
+    if encoding == TextEncoding::Utf8 {
+        if prefix.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            raw.consume(3);
+        }
+        return Ok(Utf8Reader::Utf8(raw));
+    }
     let decoder = DecodeReaderBytesBuilder::new()
         .encoding(Some(encoding.encoding()))
         .bom_override(true)
         .build(raw);
-    Ok(BufReader::with_capacity(64 * 1024, decoder))
+    Ok(Utf8Reader::Transcoded(BufReader::with_capacity(
+        64 * 1024,
+        decoder,
+    )))
 }
 
 #[cfg(test)]

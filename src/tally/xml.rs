@@ -78,21 +78,41 @@ pub struct AnswerInfo {
     pub objects: usize,
 }
 
+/// True when `s` holds a control character other than white space (C0, DEL or C1), found
+/// byte-wise because almost no text has one.
+fn has_control(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
+            || c == 0x7f
+            || (c == 0xc2 && matches!(b.get(i + 1), Some(0x80..=0x9f)))
+    })
+}
+
 /// Removes control characters (Tally's `&#4;` marker among them) and surrounding white space.
 pub fn clean_text(raw: &str) -> String {
-    if raw.chars().any(|c| c.is_control() && !c.is_whitespace()) {
-        let kept: String = raw
-            .chars()
-            .filter(|c| !c.is_control() || c.is_whitespace())
-            .collect();
-        kept.trim().to_string()
-    } else {
-        raw.trim().to_string()
+    clean_owned(raw.to_string())
+}
+
+/// [`clean_text`] reusing the string's buffer.
+pub fn clean_owned(mut s: String) -> String {
+    if has_control(&s) {
+        s.retain(|c| !c.is_control() || c.is_whitespace());
     }
+    let end = s.trim_end().len();
+    s.truncate(end);
+    let start = s.len() - s.trim_start().len();
+    if start > 0 {
+        s.drain(..start);
+    }
+    s
 }
 
 fn start_element(e: &BytesStart<'_>) -> Element {
-    let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+    let name = match std::str::from_utf8(e.name().as_ref()) {
+        Ok(n) => n.to_owned(),
+        Err(_) => String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+    };
     let attrs = e
         .attributes()
         .with_checks(false)
@@ -103,7 +123,7 @@ fn start_element(e: &BytesStart<'_>) -> Element {
                 Ok(v) => v.into_owned(),
                 Err(_) => String::from_utf8_lossy(&a.value).into_owned(),
             };
-            (key, clean_text(&value))
+            (key, clean_owned(value))
         })
         .collect();
     Element {
@@ -161,13 +181,20 @@ pub fn read_answer<R: BufRead>(
                 }
             }
             Event::Text(t) => {
-                let text = t
-                    .decode()
-                    .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
-                if let Some(el) = building.last_mut() {
-                    el.text.push_str(&text);
-                } else if capturing {
-                    captured.push_str(&text);
+                let target = match building.last_mut() {
+                    Some(el) => Some(&mut el.text),
+                    None if capturing => Some(&mut captured),
+                    None => None,
+                };
+                if let Some(target) = target {
+                    // Leading white space is trimmed anyway; not collecting it spares an
+                    // allocation for every indented parent element.
+                    if !(target.is_empty() && t.iter().all(u8::is_ascii_whitespace)) {
+                        let text = t
+                            .decode()
+                            .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                        target.push_str(&text);
+                    }
                 }
             }
             Event::CData(t) => {
@@ -202,7 +229,7 @@ pub fn read_answer<R: BufRead>(
             }
             Event::End(_) => {
                 if let Some(mut el) = building.pop() {
-                    el.text = clean_text(&el.text);
+                    el.text = clean_owned(std::mem::take(&mut el.text));
                     match building.last_mut() {
                         Some(parent) => parent.children.push(el),
                         None => {
