@@ -3,6 +3,7 @@
 //! - [`protocol`]: the JSON shared by the appliance and the connector.
 //! - `tally` (feature `tally`): reading Tally's XML interface.
 //! - `server` (feature `server`): the Rocket appliance on SQLite.
+//! - `connector` (feature `connector`): the agent beside Tally.
 //! - `sim` (feature `sim`): `tally-sim`, a Tally stand-in for tests and demonstrations.
 
 pub mod protocol;
@@ -15,3 +16,6 @@ pub mod server;
 
 #[cfg(feature = "sim")]
 pub mod sim;
+
+#[cfg(feature = "connector")]
+pub mod connector;

@@ -30,12 +30,18 @@ pub fn wire_group(g: &TallyGroup) -> Result<GroupRecord, RecordError> {
     })
 }
 
+/// The ledger on the wire. A ledger directly under Tally's root (only the reserved
+/// `Profit & Loss A/c`) names `Primary` as its group, since a ledger always has one.
 pub fn wire_ledger(l: &TallyLedger) -> LedgerRecord {
+    let group = l
+        .parent
+        .clone()
+        .unwrap_or_else(|| crate::protocol::groups::PRIMARY.to_string());
     LedgerRecord {
         guid: l.guid.clone(),
         name: l.name.clone(),
-        parent: l.parent.clone(),
-        group_name: l.parent.clone(),
+        parent: Some(group.clone()),
+        group_name: Some(group),
         kind: Some("Ledger".into()),
     }
 }

@@ -1,0 +1,313 @@
+//! aicfo-connector (AICFOConnector.exe): reads Tally on this PC and delivers the books to the
+//! aicfo appliance. Started with no arguments (double-clicked) it runs; see `--help`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use aicfo::connector::agent::{Agent, SyncReport, APP_VERSION};
+use aicfo::connector::config::Config;
+use aicfo::connector::extract::choose_company;
+use aicfo::connector::setup::{os_name, setup, SetupArgs};
+use aicfo::connector::state::StateStore;
+use aicfo::connector::{logging, outbox::Outbox};
+use aicfo::tally::TallyClient;
+
+#[derive(Parser)]
+#[command(
+    name = "aicfo-connector",
+    version,
+    about = "Reads Tally on this PC and delivers the books to the aicfo appliance"
+)]
+struct Cli {
+    /// Folder holding config.json, the state file, logs and the outbox [default: the program's folder]
+    #[arg(long, global = true, env = "AICFO_CONNECTOR_HOME")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sync on schedule and send heartbeats until stopped (the default)
+    Run,
+    /// Enrol this PC with the appliance (asks for what is not given)
+    Setup(SetupFlags),
+    /// One sync now; the exit code tells how it went (0 ok, 3 Tally, 4 appliance away, 5 setup needed)
+    Once {
+        /// Read everything even if Tally reports no change
+        #[arg(long)]
+        full: bool,
+    },
+    /// List the companies open in Tally
+    Companies,
+    /// Test Tally, the appliance and the credentials, and say what is wrong
+    Check,
+    /// Print the version
+    Version,
+}
+
+#[derive(Args)]
+struct SetupFlags {
+    /// The appliance's API address, e.g. http://aicfo-server:8000/api
+    #[arg(long)]
+    api_url: Option<String>,
+    #[arg(long)]
+    username: Option<String>,
+    /// The password (prefer --password-stdin: a password on the command line can be seen by others)
+    #[arg(long, conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    password_stdin: bool,
+    /// The company's id on the appliance
+    #[arg(long)]
+    company_id: Option<String>,
+    /// The company's name in Tally, when several are open
+    #[arg(long)]
+    tally_company: Option<String>,
+    /// Tally's address [default: http://localhost:9000]
+    #[arg(long)]
+    tally_url: Option<String>,
+    /// Never ask; fail naming what is missing
+    #[arg(long)]
+    non_interactive: bool,
+}
+
+fn home_dir(cli: &Option<PathBuf>) -> Result<PathBuf, String> {
+    match cli {
+        Some(h) => Ok(h.clone()),
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot find the program's folder: {e}"))?
+            .parent()
+            .map(|p| p.to_path_buf())
+            .ok_or_else(|| "cannot find the program's folder".into()),
+    }
+}
+
+/// Ctrl+C, closing the console window, a service stop (SIGTERM).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_close, ctrl_shutdown};
+        match (ctrl_close(), ctrl_shutdown()) {
+            (Ok(mut close), Ok(mut shutdown)) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = close.recv() => {}
+                    _ = shutdown.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
+fn agent(home: &std::path::Path) -> Result<(Arc<Agent>, flexi_logger::LoggerHandle), (u8, String)> {
+    let cfg = Config::load(home, true).map_err(|e| (2, e.to_string()))?;
+    let logger = logging::init(home, &cfg.log_level, true).map_err(|e| (1, e))?;
+    let agent = Agent::new(cfg, home.to_path_buf()).map_err(|e| (1, e))?;
+    Ok((Arc::new(agent), logger))
+}
+
+async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
+    let home = home_dir(&cli.home).map_err(|e| (1, e))?;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Version => {
+            println!("aicfo-connector {APP_VERSION} ({})", os_name());
+            Ok(0)
+        }
+        Command::Run => {
+            let (agent, _logger) = agent(&home)?;
+            log::info!("aicfo-connector {APP_VERSION} started in {}; syncing every {} min, heartbeat every {} s", home.display(), agent.cfg.sync_interval_minutes, agent.cfg.heartbeat_interval_seconds);
+            agent.run(stop_signal()).await;
+            log::info!("stopped");
+            Ok(0)
+        }
+        Command::Once { full } => {
+            let (agent, _logger) = agent(&home)?;
+            let stopped = stop_signal();
+            tokio::select! {
+                result = agent.sync_once("manual", full) => match result {
+                    Ok(SyncReport::Queued { .. }) => Ok(4),
+                    Ok(_) => Ok(0),
+                    Err(e) => Ok(e.exit_code()),
+                },
+                _ = stopped => Err((1, "stopped before the sync finished".into())),
+            }
+        }
+        Command::Setup(f) => {
+            let password = if f.password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| (1, format!("cannot read the password: {e}")))?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                f.password
+            };
+            let args = SetupArgs {
+                api_url: f.api_url,
+                username: f.username,
+                password,
+                company_id: f.company_id,
+                tally_company: f.tally_company,
+                tally_url: f.tally_url,
+                non_interactive: f.non_interactive || f.password_stdin,
+            };
+            setup(&home, args).await.map_err(|e| (1, e))?;
+            Ok(0)
+        }
+        Command::Companies => {
+            let cfg = match Config::load(&home, false) {
+                Ok(c) => c,
+                Err(e) if e.key.is_none() && e.problem.contains("does not exist") => {
+                    Config::default()
+                }
+                Err(e) => return Err((2, e.to_string())),
+            };
+            let tally = TallyClient::new(&cfg.tally_url, Duration::from_secs(30))
+                .map_err(|e| (3, e.to_string()))?;
+            let open = tally.companies().await.map_err(|e| (3, e.to_string()))?;
+            if open.is_empty() {
+                println!("No company is open in Tally at {}.", cfg.tally_url);
+            }
+            for c in open {
+                let date =
+                    |d: Option<time::Date>| d.map(|d| d.to_string()).unwrap_or_else(|| "?".into());
+                println!(
+                    "{}    (books from {}, financial year from {})",
+                    c.name,
+                    date(c.books_from),
+                    date(c.financial_year_from)
+                );
+            }
+            Ok(0)
+        }
+        Command::Check => check(&home).await,
+    }
+}
+
+/// Each check on its own line, then what to do about the first problem.
+async fn check(home: &std::path::Path) -> Result<u8, (u8, String)> {
+    let mut problems = 0;
+    let mut line = |ok: bool, what: &str, detail: String| {
+        if !ok {
+            problems += 1;
+        }
+        println!("{} {what}: {detail}", if ok { "[ ok ]" } else { "[FAIL]" });
+    };
+    let cfg = match Config::load(home, true) {
+        Ok(c) => {
+            line(
+                true,
+                "config.json",
+                format!("{}", Config::path(home).display()),
+            );
+            c
+        }
+        Err(e) => {
+            line(false, "config.json", e.to_string());
+            return Ok(2);
+        }
+    };
+    let tally = TallyClient::new(&cfg.tally_url, Duration::from_secs(20))
+        .map_err(|e| (1, e.to_string()))?;
+    match tally.product().await {
+        Ok(p) => {
+            line(true, "Tally", format!("{p} answers at {}", cfg.tally_url));
+            match tally
+                .companies()
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|open| {
+                    choose_company(&open, &cfg.tally_company).map_err(|e| e.to_string())
+                }) {
+                Ok(c) => line(true, "Tally company", format!("`{}` is open", c.name)),
+                Err(e) => line(false, "Tally company", e),
+            }
+        }
+        Err(e) => line(false, "Tally", e.to_string()),
+    }
+    let agent = Agent::new(cfg.clone(), home.to_path_buf()).map_err(|e| (1, e))?;
+    match agent.appliance.health().await {
+        Ok(()) => {
+            line(true, "appliance", format!("answers at {}", cfg.api_url));
+            match agent.heartbeat_once().await {
+                Ok(_) => line(
+                    true,
+                    "credentials",
+                    "the appliance accepts this connector".into(),
+                ),
+                Err(e) => line(false, "credentials", e.to_string()),
+            }
+        }
+        Err(e) => line(false, "appliance", e.to_string()),
+    }
+    let waiting = Outbox::new(home).pending().map(|p| p.len()).unwrap_or(0);
+    line(
+        waiting == 0,
+        "outbox",
+        format!("{waiting} payload(s) waiting to be delivered"),
+    );
+    let state = StateStore::new(home).load();
+    if let Some(last) = state.last_sync {
+        println!(
+            "       last sync: {} at {}{}",
+            last.outcome,
+            last.at,
+            last.error.map(|e| format!(" ({e})")).unwrap_or_default()
+        );
+    }
+    Ok(if problems == 0 { 0 } else { 1 })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let double_clicked = cli.command.is_none() && std::io::stdin().is_terminal();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aicfo-connector cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err((code, message)) => {
+            log::error!("{message}");
+            eprintln!("aicfo-connector: {message}");
+            if double_clicked {
+                // A window opened by a double-click would close before this could be read.
+                eprintln!("Press Enter to close this window.");
+                let _ = std::io::stdin().read_line(&mut String::new());
+            }
+            code
+        }
+    };
+    ExitCode::from(code)
+}

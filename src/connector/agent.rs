@@ -1,0 +1,575 @@
+//! The agent: sync runs, the outbox, heartbeats, and the schedule that drives them. A sync and
+//! the heartbeat run on their own timers, so a long sync never delays a heartbeat; problems with
+//! Tally or the appliance fail a run and are retried on schedule, never ending the process.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::appliance::{Appliance, ApplianceError, RetryPolicy};
+use super::config::Config;
+use super::extract::{choose_company, closed_months, extract, ExtractError};
+use super::outbox::{without_run_id, Outbox, Pending};
+use super::state::{LastSyncState, State, StateStore};
+use crate::protocol::*;
+use crate::tally::TallyClient;
+
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A full extraction runs at least this often, even when Tally says nothing changed.
+const FULL_SYNC_EVERY_SECS: i64 = 24 * 60 * 60;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncReport {
+    /// The data reached the appliance.
+    Delivered {
+        sync_run_id: Option<String>,
+        months: usize,
+        balances: u64,
+    },
+    /// Tally's books had not changed since the last sync.
+    Unchanged,
+    /// Read from Tally, but the appliance is away: waiting in the outbox.
+    Queued { pending: usize, reason: String },
+}
+
+/// What a pass over the outbox did.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub delivered: usize,
+    /// Refused for good (and set aside): these never reach the appliance as they are.
+    pub refused: Vec<ApplianceError>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SyncFailure {
+    #[error("{0}")]
+    Tally(#[from] ExtractError),
+    #[error("{0}")]
+    Appliance(#[from] ApplianceError),
+    #[error("{0}")]
+    Local(String),
+}
+
+impl SyncFailure {
+    /// The exit code of `once`: 3 Tally, 4 appliance away, 5 needs setup, 1 anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SyncFailure::Tally(_) => 3,
+            SyncFailure::Appliance(ApplianceError::NeedsSetup { .. }) => 5,
+            SyncFailure::Appliance(e) if e.is_transient() => 4,
+            _ => 1,
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Today as the bookkeeper's PC sees it: Tally's dates are local dates.
+pub fn local_today() -> time::Date {
+    time::OffsetDateTime::now_local()
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .date()
+}
+
+pub struct Agent {
+    pub cfg: Config,
+    pub home: PathBuf,
+    pub appliance: Appliance,
+    pub tally: TallyClient,
+    pub outbox: Outbox,
+    state: Arc<Mutex<State>>,
+    store: Arc<StateStore>,
+    /// What the heartbeat reports.
+    status: Mutex<HeartbeatRequest>,
+    /// One sync or outbox delivery at a time.
+    sync_lock: Arc<tokio::sync::Mutex<()>>,
+    current_run: Mutex<Option<String>>,
+}
+
+impl Agent {
+    pub fn new(cfg: Config, home: PathBuf) -> Result<Agent, String> {
+        let store = Arc::new(StateStore::new(&home));
+        let state = store.load();
+        store
+            .save(&state)
+            .map_err(|e| format!("cannot write {}: {e}", store.path().display()))?;
+        let state = Arc::new(Mutex::new(state));
+        let policy = RetryPolicy {
+            retries: cfg.max_retry_attempts,
+            first_delay: Duration::from_secs(u64::from(cfg.retry_delay_seconds)),
+        };
+        let manual = Some(cfg.connector_token.clone())
+            .filter(|t| !t.is_empty() && t != "your-connector-token");
+        let appliance = Appliance::new(&cfg.api_url, policy, manual, state.clone(), store.clone());
+        let tally = TallyClient::new(
+            &cfg.tally_url,
+            Duration::from_secs(u64::from(cfg.tally_timeout_seconds)),
+        )
+        .map_err(|e| e.to_string())?;
+        let last = state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_sync
+            .clone();
+        let status = HeartbeatRequest {
+            company_id: Some(cfg.company_id.clone()),
+            app_version: Some(APP_VERSION.into()),
+            interval_seconds: Some(cfg.heartbeat_interval_seconds),
+            state: Some("starting".into()),
+            last_sync: last.map(|l| LastSync {
+                at: l.at,
+                outcome: l.outcome,
+                sync_run_id: l.sync_run_id,
+                error: l.error,
+            }),
+            ..HeartbeatRequest::default()
+        };
+        Ok(Agent {
+            outbox: Outbox::new(&home),
+            cfg,
+            home,
+            appliance,
+            tally,
+            state,
+            store,
+            status: Mutex::new(status),
+            sync_lock: Arc::new(tokio::sync::Mutex::new(())),
+            current_run: Mutex::new(None),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, HeartbeatRequest> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record_last_sync(&self, last: LastSyncState) {
+        self.status().last_sync = Some(LastSync {
+            at: last.at.clone(),
+            outcome: last.outcome.clone(),
+            sync_run_id: last.sync_run_id.clone(),
+            error: last.error.clone(),
+        });
+        let snapshot = {
+            let mut s = self.state();
+            s.last_sync = Some(last);
+            s.clone()
+        };
+        if let Err(e) = self.store.save(&snapshot) {
+            log::error!("cannot save {}: {e}", self.store.path().display());
+        }
+    }
+
+    /// One sync: read Tally, queue the payload, deliver the queue, report the run.
+    pub async fn sync_once(
+        &self,
+        trigger: &str,
+        force_full: bool,
+    ) -> Result<SyncReport, SyncFailure> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        self.status().state = Some("syncing".into());
+        let run = match self
+            .appliance
+            .sync_start(&SyncStartRequest {
+                company_id: Some(self.cfg.company_id.clone()),
+                trigger: Some(trigger.into()),
+            })
+            .await
+        {
+            Ok(r) => Some(r.sync_run_id),
+            Err(e) if e.is_transient() => {
+                log::warn!("the appliance is not reachable ({e}); reading Tally anyway and keeping the data in the outbox");
+                None
+            }
+            Err(e) => {
+                log::error!("sync not started: {e}");
+                self.status().state = Some(e.to_string());
+                return Err(e.into());
+            }
+        };
+        *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run.clone();
+        let result = self.sync_run(run.as_deref(), force_full).await;
+        *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let (outcome, error) = match &result {
+            Ok(SyncReport::Delivered { .. }) => ("succeeded", None),
+            Ok(SyncReport::Unchanged) => ("unchanged", None),
+            Ok(SyncReport::Queued { reason, .. }) => ("queued", Some(reason.clone())),
+            Err(e) => ("failed", Some(e.to_string())),
+        };
+        if let Some(run_id) = &run {
+            let complete = SyncCompleteRequest {
+                sync_run_id: run_id.clone(),
+                status: if matches!(
+                    result,
+                    Ok(SyncReport::Delivered { .. } | SyncReport::Unchanged)
+                ) {
+                    SyncOutcome::Succeeded
+                } else {
+                    SyncOutcome::Failed
+                },
+                error: error.clone(),
+                counts: None,
+            };
+            if let Err(e) = self.appliance.sync_complete(&complete).await {
+                log::warn!("could not report the end of sync run {run_id}: {e}");
+            }
+        }
+        let mut last = self.state().last_sync.clone().unwrap_or_default();
+        last.at = now_rfc3339();
+        last.outcome = outcome.into();
+        last.error = error;
+        last.sync_run_id = run;
+        self.record_last_sync(last);
+        self.status().state = Some(match &result {
+            Ok(_) => "idle".into(),
+            Err(e) => e.to_string(),
+        });
+        match &result {
+            Ok(SyncReport::Delivered {
+                months, balances, ..
+            }) => log::info!("sync done: {balances} balances in {months} months delivered"),
+            Ok(SyncReport::Unchanged) => {
+                log::info!("sync done: nothing changed in Tally since the last sync")
+            }
+            Ok(SyncReport::Queued { pending, reason }) => {
+                log::warn!("sync read Tally, but {pending} payload(s) wait in the outbox: {reason}")
+            }
+            Err(e) => log::error!("sync failed: {e}"),
+        }
+        result
+    }
+
+    async fn sync_run(
+        &self,
+        run: Option<&str>,
+        force_full: bool,
+    ) -> Result<SyncReport, SyncFailure> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, u8)>();
+        let progress_run = run.map(str::to_string);
+        // Progress goes to the appliance as it comes, without holding up the reading.
+        let forward = async {
+            while let Some((stage, percent)) = rx.recv().await {
+                if let Some(id) = &progress_run {
+                    let req = SyncProgressRequest {
+                        sync_run_id: id.clone(),
+                        stage,
+                        percent: Some(percent),
+                        message: None,
+                        counts: None,
+                    };
+                    if let Err(e) = self.appliance.sync_progress(&req).await {
+                        log::debug!("progress not reported: {e}");
+                    }
+                }
+            }
+        };
+        let work = async move {
+            let mut report = |stage: &str, pct: u8| {
+                log::info!("{stage} ({pct}%)");
+                let _ = tx.send((stage.to_string(), pct));
+            };
+            self.read_and_queue(run, force_full, &mut report).await
+        };
+        let (result, ()) = tokio::join!(work, forward);
+        match result? {
+            None => {
+                self.deliver_outbox().await.ok();
+                Ok(SyncReport::Unchanged)
+            }
+            Some((months, balances)) => match self.deliver_outbox().await {
+                Ok(d) => match d.refused.into_iter().next() {
+                    // The appliance refused data for good: the sync failed, whatever else went.
+                    Some(refusal) => Err(refusal.into()),
+                    None => Ok(SyncReport::Delivered {
+                        sync_run_id: run.map(str::to_string),
+                        months,
+                        balances,
+                    }),
+                },
+                Err(e) if e.is_transient() => Ok(SyncReport::Queued {
+                    pending: self.outbox.pending().map(|p| p.len()).unwrap_or(0),
+                    reason: e.to_string(),
+                }),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    /// Reads Tally and puts the payload in the outbox; `None` when Tally has not changed.
+    async fn read_and_queue(
+        &self,
+        run: Option<&str>,
+        force_full: bool,
+        report: &mut (dyn FnMut(&str, u8) + Send),
+    ) -> Result<Option<(usize, u64)>, SyncFailure> {
+        report("connecting to Tally", 2);
+        let product = self.tally.product().await.map_err(|e| {
+            let mut s = self.status();
+            s.tally_reachable = Some(false);
+            s.company_open = None;
+            SyncFailure::Tally(e.into())
+        });
+        let product = product?;
+        {
+            let mut s = self.status();
+            s.tally_reachable = Some(true);
+            s.tally_product = Some(product.clone());
+        }
+        let open = self.tally.companies().await.map_err(ExtractError::from)?;
+        let company = choose_company(&open, &self.cfg.tally_company)
+            .inspect_err(|_| self.status().company_open = Some(false))?;
+        {
+            let mut s = self.status();
+            s.company_open = Some(true);
+            s.tally_company = Some(company.name.clone());
+        }
+        let today = local_today();
+        let last = self.state().last_sync.clone().unwrap_or_default();
+        let unchanged = last.tally_company.as_deref() == Some(company.name.as_str())
+            && last.alt_mst_id.is_some()
+            && last.alt_mst_id == company.alt_mst_id
+            && last.alt_vch_id == company.alt_vch_id
+            && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
+            && last
+                .full_sync_at
+                .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS);
+        if unchanged && !force_full {
+            report(
+                "unchanged: nothing was altered in Tally since the last sync",
+                100,
+            );
+            return Ok(None);
+        }
+        report(&format!("reading `{}` from {product}", company.name), 5);
+        let closed = closed_months(today, &company, self.cfg.closed_months);
+        let mut extraction = extract(&self.tally, company, today, &closed, report).await?;
+        extraction.payload.company_id = Some(self.cfg.company_id.clone());
+        extraction.payload.sync_run_id = run.map(str::to_string);
+        report("saving the data for sending", 92);
+        let payload = extraction.payload;
+        let months = 1 + payload.chart_of_accounts.balances.closed_months.len();
+        let balances = extraction.counts.balances.unwrap_or(0);
+        let outbox = Outbox::new(&self.home);
+        let queued = tokio::task::spawn_blocking(move || -> std::io::Result<Pending> {
+            let keys: Vec<String> = payload
+                .chart_of_accounts
+                .balances
+                .closed_months
+                .iter()
+                .chain([&payload.chart_of_accounts.balances.current])
+                .map(|m| m.month_key.clone())
+                .collect();
+            let older = outbox.pending()?;
+            let pending = outbox.push(&payload)?;
+            // Older payloads whose months this one carries too are superseded: sending them
+            // would only be overwritten by this one.
+            for p in older {
+                if months_of(&outbox, &p).is_ok_and(|m| m.iter().all(|k| keys.contains(k))) {
+                    log::info!("dropping an older undelivered payload that this sync supersedes");
+                    outbox.delivered(&p)?;
+                }
+            }
+            Ok(pending)
+        })
+        .await
+        .map_err(|e| SyncFailure::Local(format!("outbox task: {e}")))?
+        .map_err(|e| {
+            SyncFailure::Local(format!(
+                "cannot write the outbox in {}: {e}",
+                self.outbox.dir().display()
+            ))
+        })?;
+        log::debug!("queued {}", queued.path.display());
+        let mut last = last;
+        last.tally_company = Some(extraction.company.name.clone());
+        last.alt_mst_id = extraction.company.alt_mst_id;
+        last.alt_vch_id = extraction.company.alt_vch_id;
+        last.full_sync_at = Some(unix_now());
+        last.full_sync_month = Some(MonthKey::of(today).to_string());
+        self.state().last_sync = Some(last);
+        report("sending to the appliance", 95);
+        Ok(Some((months, balances)))
+    }
+
+    /// Delivers waiting payloads, oldest first. Stops at the first transient failure (they
+    /// stay queued); a payload the appliance refuses for good is set aside with the reason.
+    pub async fn deliver_outbox(&self) -> Result<Delivery, ApplianceError> {
+        let mut delivered = 0;
+        let mut refused = Vec::new();
+        for p in self.outbox.pending().unwrap_or_default() {
+            let bytes = match self.outbox.read(&p) {
+                Ok(b) => b,
+                Err(e) => {
+                    log::error!("cannot read {}: {e}", p.path.display());
+                    continue;
+                }
+            };
+            let result = match self.appliance.sync_payload(bytes.clone()).await {
+                // The run it was read in has ended meanwhile: deliver it on its own.
+                Err(ApplianceError::Rejected { status: 409, .. }) => match without_run_id(&bytes) {
+                    Ok(b) => self.appliance.sync_payload(b).await,
+                    Err(e) => Err(ApplianceError::Rejected {
+                        status: 409,
+                        code: "outbox".into(),
+                        message: e.to_string(),
+                        details: vec![],
+                    }),
+                },
+                other => other,
+            };
+            match result {
+                Ok(accepted) => {
+                    log::info!(
+                        "delivered {} balances for {} month(s){}",
+                        accepted.balances,
+                        accepted.months.len(),
+                        if accepted.unbalanced_months.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; {} month(s) do not balance in Tally",
+                                accepted.unbalanced_months.len()
+                            )
+                        }
+                    );
+                    if let Err(e) = self.outbox.delivered(&p) {
+                        log::error!("delivered, but cannot remove {}: {e}", p.path.display());
+                    }
+                    delivered += 1;
+                }
+                Err(e @ ApplianceError::Rejected { .. }) => {
+                    log::error!(
+                        "the appliance refused a payload for good ({e}); it is set aside in {}",
+                        self.outbox.dir().join("rejected").display()
+                    );
+                    let _ = self.outbox.reject(&p, &format!("{e:?}"));
+                    refused.push(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Delivery { delivered, refused })
+    }
+
+    /// One heartbeat with the agent's state.
+    pub async fn heartbeat_once(&self) -> Result<HeartbeatResponse, ApplianceError> {
+        let body = self.status().clone();
+        self.appliance.heartbeat(&body).await
+    }
+
+    /// Runs until `stop` resolves: heartbeats and syncs on their own timers.
+    pub async fn run(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
+        let hb_agent = self.clone();
+        let heartbeats = tokio::spawn(async move { hb_agent.heartbeat_loop().await });
+        let sync_agent = self.clone();
+        let syncs = async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(
+                u64::from(sync_agent.cfg.sync_interval_minutes) * 60,
+            ));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut first = true;
+            loop {
+                tick.tick().await;
+                let trigger = if first { "startup" } else { "schedule" };
+                first = false;
+                let _ = sync_agent.sync_once(trigger, false).await;
+            }
+        };
+        tokio::select! {
+            _ = syncs => {}
+            _ = stop => {
+                log::info!("stopping");
+            }
+        }
+        heartbeats.abort();
+        // A sync cut short is reported as such, not left to be found abandoned.
+        let interrupted = self
+            .current_run
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(run) = interrupted {
+            let req = SyncCompleteRequest {
+                sync_run_id: run.clone(),
+                status: SyncOutcome::Failed,
+                error: Some("the connector was stopped during the sync".into()),
+                counts: None,
+            };
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), self.appliance.sync_complete(&req))
+                    .await;
+            log::warn!("sync run {run} was stopped before it finished");
+        }
+        self.status().state = Some("stopped".into());
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.heartbeat_once()).await;
+    }
+
+    async fn heartbeat_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(u64::from(
+            self.cfg.heartbeat_interval_seconds,
+        )));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut was_ok = true;
+        loop {
+            tick.tick().await;
+            match self.heartbeat_once().await {
+                Ok(_) => {
+                    if !was_ok {
+                        log::info!("the appliance answers heartbeats again");
+                    }
+                    was_ok = true;
+                    // The appliance is back: deliver what waits, unless a sync is doing it.
+                    if self.outbox.pending().is_ok_and(|p| !p.is_empty()) {
+                        if let Ok(guard) = self.sync_lock.clone().try_lock_owned() {
+                            let agent = self.clone();
+                            tokio::spawn(async move {
+                                let _guard = guard;
+                                match agent.deliver_outbox().await {
+                                    Ok(d) if d.delivered > 0 => {
+                                        log::info!("delivered {} waiting payload(s)", d.delivered)
+                                    }
+                                    Ok(_) => {}
+                                    Err(e) => log::warn!("waiting payloads not delivered yet: {e}"),
+                                }
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    if was_ok {
+                        log::error!("heartbeat failed: {e}");
+                    } else {
+                        log::debug!("heartbeat failed again: {e}");
+                    }
+                    was_ok = false;
+                }
+            }
+        }
+    }
+}
+
+fn months_of(outbox: &Outbox, p: &Pending) -> std::io::Result<Vec<String>> {
+    use std::io::Read;
+    let bytes = outbox.read(p)?;
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut text)?;
+    let payload: SyncPayload = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
+    let b = payload.chart_of_accounts.balances;
+    Ok(b.closed_months
+        .into_iter()
+        .chain([b.current])
+        .map(|m| m.month_key)
+        .collect())
+}

@@ -1,0 +1,484 @@
+//! Talking to the appliance: the connector token (a pasted one from config.json, or one obtained
+//! with the refresh token), retries with exponential backoff and jitter, and errors that say
+//! what the bookkeeper should do.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use rand::Rng;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::state::{State, StateStore};
+use crate::protocol::*;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApplianceError {
+    #[error("The appliance at {url} cannot be reached ({detail}). Check that the aicfo appliance is switched on and that this PC is on the office network.")]
+    Unreachable { url: String, detail: String },
+    #[error("The appliance had a problem ({status}): {message}")]
+    Server { status: u16, message: String },
+    #[error("This connector must be set up again: {reason} Run `AICFOConnector.exe setup`.")]
+    NeedsSetup { reason: String },
+    #[error("The appliance refused the request ({status} {code}): {message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+        details: Vec<ErrorDetail>,
+    },
+}
+
+impl ApplianceError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApplianceError::Unreachable { .. } => "appliance_unreachable",
+            ApplianceError::Server { .. } => "appliance_error",
+            ApplianceError::NeedsSetup { .. } => "needs_setup",
+            ApplianceError::Rejected { .. } => "rejected",
+        }
+    }
+
+    /// Worth trying again later: the appliance was away or broken, not the request.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ApplianceError::Unreachable { .. } | ApplianceError::Server { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Retries after the first try.
+    pub retries: u32,
+    pub first_delay: Duration,
+}
+
+impl RetryPolicy {
+    pub const NONE: RetryPolicy = RetryPolicy {
+        retries: 0,
+        first_delay: Duration::ZERO,
+    };
+
+    /// `first_delay * 2^attempt`, capped at five minutes, plus up to half again of jitter so
+    /// that many connectors coming back after an outage do not arrive together.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base = self
+            .first_delay
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(Duration::from_secs(300));
+        let jitter = rand::thread_rng().gen_range(0.0..0.5);
+        base + base.mul_f64(jitter)
+    }
+}
+
+pub enum Body {
+    Json(Vec<u8>),
+    /// JSON already gzip-compressed (the sync payload, straight from the outbox).
+    GzipJson(Vec<u8>),
+    Empty,
+}
+
+impl Body {
+    pub fn json<T: Serialize>(value: &T) -> Body {
+        Body::Json(serde_json::to_vec(value).unwrap_or_default())
+    }
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The `exp` claim of a JWT, read without verifying it (only the appliance can verify).
+pub fn jwt_expiry(token: &str) -> Option<i64> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get("exp")?
+        .as_i64()
+}
+
+pub struct Appliance {
+    http: reqwest::Client,
+    api: String,
+    policy: RetryPolicy,
+    manual_token: Option<String>,
+    state: Arc<Mutex<State>>,
+    store: Arc<StateStore>,
+    /// Held while a token is chosen or refreshed, so two tasks never spend one refresh token.
+    token_lock: tokio::sync::Mutex<()>,
+}
+
+enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Connector,
+}
+
+impl Appliance {
+    pub fn new(
+        api_url: &str,
+        policy: RetryPolicy,
+        manual_token: Option<String>,
+        state: Arc<Mutex<State>>,
+        store: Arc<StateStore>,
+    ) -> Appliance {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .user_agent(concat!("aicfo-connector/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .build()
+            .expect("a plain HTTP client always builds");
+        Appliance {
+            http,
+            api: api_url.trim_end_matches('/').to_string(),
+            policy,
+            manual_token: manual_token.filter(|t| !t.trim().is_empty()),
+            state,
+            store,
+            token_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn api_url(&self) -> &str {
+        &self.api
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn persist(&self) {
+        let snapshot = self.lock_state().clone();
+        if let Err(e) = self.store.save(&snapshot) {
+            log::error!("cannot save {}: {e}", self.store.path().display());
+        }
+    }
+
+    fn mark_needs_setup(&self, reason: &str) -> ApplianceError {
+        {
+            let mut s = self.lock_state();
+            s.connector_token = None;
+            s.connector_token_expires_at = None;
+            s.needs_setup = Some(reason.to_string());
+        }
+        self.persist();
+        ApplianceError::NeedsSetup {
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A connector token with at least a minute left: the one held, the one pasted into
+    /// config.json, or a new one for the refresh token.
+    async fn connector_token(&self, force_refresh: bool) -> Result<String, ApplianceError> {
+        let _guard = self.token_lock.lock().await;
+        let now = unix_now();
+        let refresh = {
+            let s = self.lock_state();
+            if !force_refresh {
+                if let (Some(t), Some(exp)) = (&s.connector_token, s.connector_token_expires_at) {
+                    if exp > now + 60 {
+                        return Ok(t.clone());
+                    }
+                }
+            }
+            s.refresh_token.clone()
+        };
+        if let Some(refresh) = refresh {
+            return self.refresh(&refresh).await;
+        }
+        if let Some(manual) = &self.manual_token {
+            if force_refresh {
+                return Err(ApplianceError::NeedsSetup {
+                    reason: "the appliance no longer accepts the connector_token in config.json (expired or revoked).".into(),
+                });
+            }
+            return match jwt_expiry(manual) {
+                Some(exp) if exp <= now + 5 => Err(ApplianceError::NeedsSetup {
+                    reason:
+                        "the connector_token in config.json has expired (they last 15 minutes)."
+                            .into(),
+                }),
+                _ => Ok(manual.clone()),
+            };
+        }
+        let reason = self.lock_state().needs_setup.clone();
+        Err(ApplianceError::NeedsSetup {
+            reason: reason
+                .unwrap_or_else(|| "it has not been enrolled with the appliance yet.".into()),
+        })
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<String, ApplianceError> {
+        let body = Body::json(&RefreshRequest {
+            refresh_token: refresh_token.to_string(),
+        });
+        match self
+            .send::<ConnectorTokens>("/connector/token/refresh", body, Auth::None, self.policy)
+            .await
+        {
+            Ok(t) => {
+                {
+                    let mut s = self.lock_state();
+                    s.connector_token = Some(t.connector_token.clone());
+                    s.connector_token_expires_at = Some(unix_now() + t.expires_in as i64);
+                    s.refresh_token = Some(t.refresh_token);
+                    s.connector_id = Some(t.connector_id);
+                    s.needs_setup = None;
+                }
+                self.persist();
+                log::debug!("connector token renewed");
+                Ok(t.connector_token)
+            }
+            Err(ApplianceError::Rejected {
+                status: 401,
+                message,
+                ..
+            }) => Err(self.mark_needs_setup(&message)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One request with retries for what may pass: no answer, 5xx, 429.
+    async fn send<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Body,
+        auth: Auth<'_>,
+        policy: RetryPolicy,
+    ) -> Result<R, ApplianceError> {
+        let url = format!("{}{path}", self.api);
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            let token = match auth {
+                Auth::None => None,
+                Auth::Bearer(t) => Some(t.to_string()),
+                // Boxed: renewing a token sends a request itself.
+                Auth::Connector => Some(Box::pin(self.connector_token(false)).await?),
+            };
+            let mut req = match &body {
+                Body::Empty => self.http.get(&url),
+                Body::Json(b) => self
+                    .http
+                    .post(&url)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(b.clone()),
+                Body::GzipJson(b) => self
+                    .http
+                    .post(&url)
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(CONTENT_ENCODING, "gzip")
+                    .body(b.clone()),
+            };
+            if let Some(t) = &token {
+                req = req.bearer_auth(t);
+            }
+            let (err, wait) = match req.send().await {
+                Err(e) => (
+                    ApplianceError::Unreachable {
+                        url: self.api.clone(),
+                        detail: e.to_string(),
+                    },
+                    None,
+                ),
+                Ok(res) => {
+                    let status = res.status().as_u16();
+                    let retry_after = res
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok());
+                    let bytes = res.bytes().await.unwrap_or_default();
+                    if (200..300).contains(&status) {
+                        return serde_json::from_slice(&bytes).map_err(|e| {
+                            ApplianceError::Server {
+                                status,
+                                message: format!("its answer could not be read: {e}"),
+                            }
+                        });
+                    }
+                    let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
+                    let (code, message, details) = match body {
+                        Some(b) => (b.error, b.message, b.details),
+                        None => (
+                            String::new(),
+                            String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                            Vec::new(),
+                        ),
+                    };
+                    match status {
+                        401 if matches!(auth, Auth::Connector) => {
+                            if code == "connector_revoked" || refreshed {
+                                return Err(self.mark_needs_setup(&message));
+                            }
+                            // The token may have lapsed in between: renew it once and try again.
+                            refreshed = true;
+                            self.lock_state().connector_token = None;
+                            Box::pin(self.connector_token(true)).await?;
+                            continue;
+                        }
+                        429 => (
+                            ApplianceError::Server { status, message },
+                            retry_after.map(|s| Duration::from_secs(s.min(120))),
+                        ),
+                        500.. => (ApplianceError::Server { status, message }, None),
+                        _ => {
+                            return Err(ApplianceError::Rejected {
+                                status,
+                                code,
+                                message,
+                                details,
+                            })
+                        }
+                    }
+                }
+            };
+            if attempt >= policy.retries {
+                return Err(err);
+            }
+            let delay = wait.unwrap_or_else(|| policy.delay(attempt));
+            log::warn!(
+                "{path}: {err}; trying again in {:.0} s",
+                delay.as_secs_f64()
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    pub async fn health(&self) -> Result<(), ApplianceError> {
+        let url = format!("{}/health", self.api);
+        match self
+            .http
+            .get(&url)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(ApplianceError::Server {
+                status: r.status().as_u16(),
+                message: "the health check failed".into(),
+            }),
+            Err(e) => Err(ApplianceError::Unreachable {
+                url: self.api.clone(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<LoginResponse, ApplianceError> {
+        let body = Body::json(&LoginRequest {
+            username: username.into(),
+            password: password.into(),
+        });
+        self.send("/auth/login", body, Auth::None, self.policy)
+            .await
+    }
+
+    pub async fn companies(&self, user_jwt: &str) -> Result<Vec<CompanySummary>, ApplianceError> {
+        self.send(
+            "/companies",
+            Body::Empty,
+            Auth::Bearer(user_jwt),
+            self.policy,
+        )
+        .await
+    }
+
+    /// Enrols this device and keeps the tokens (the refresh token only in the state file).
+    pub async fn enrol(
+        &self,
+        req: &ConnectorAuthRequest,
+    ) -> Result<ConnectorTokens, ApplianceError> {
+        let tokens: ConnectorTokens = self
+            .send("/connector/auth", Body::json(req), Auth::None, self.policy)
+            .await?;
+        {
+            let mut s = self.lock_state();
+            s.connector_id = Some(tokens.connector_id.clone());
+            s.refresh_token = Some(tokens.refresh_token.clone());
+            s.connector_token = Some(tokens.connector_token.clone());
+            s.connector_token_expires_at = Some(unix_now() + tokens.expires_in as i64);
+            s.needs_setup = None;
+        }
+        self.persist();
+        Ok(tokens)
+    }
+
+    /// Heartbeats are not retried: the next one is never far away.
+    pub async fn heartbeat(
+        &self,
+        hb: &HeartbeatRequest,
+    ) -> Result<HeartbeatResponse, ApplianceError> {
+        self.send(
+            "/connector/heartbeat",
+            Body::json(hb),
+            Auth::Connector,
+            RetryPolicy::NONE,
+        )
+        .await
+    }
+
+    pub async fn sync_start(
+        &self,
+        req: &SyncStartRequest,
+    ) -> Result<SyncStartResponse, ApplianceError> {
+        self.send(
+            "/connector/sync/start",
+            Body::json(req),
+            Auth::Connector,
+            self.policy,
+        )
+        .await
+    }
+
+    /// Progress is best effort: one try, a failure only logged by the caller.
+    pub async fn sync_progress(
+        &self,
+        req: &SyncProgressRequest,
+    ) -> Result<serde_json::Value, ApplianceError> {
+        self.send(
+            "/connector/sync/progress",
+            Body::json(req),
+            Auth::Connector,
+            RetryPolicy::NONE,
+        )
+        .await
+    }
+
+    pub async fn sync_complete(
+        &self,
+        req: &SyncCompleteRequest,
+    ) -> Result<serde_json::Value, ApplianceError> {
+        self.send(
+            "/connector/sync/complete",
+            Body::json(req),
+            Auth::Connector,
+            self.policy,
+        )
+        .await
+    }
+
+    pub async fn sync_payload(&self, gzip_json: Vec<u8>) -> Result<SyncAccepted, ApplianceError> {
+        self.send(
+            "/connector/sync",
+            Body::GzipJson(gzip_json),
+            Auth::Connector,
+            self.policy,
+        )
+        .await
+    }
+}

@@ -1,0 +1,282 @@
+//! Reading one company out of Tally and building the appliance's payload: company facts,
+//! groups, ledgers, today's balances for the current month and the month-end balances of the
+//! closed months. Tally is asked one date at a time, never for everything at once.
+
+use std::collections::HashSet;
+
+use time::{Date, Duration, Month};
+
+use crate::protocol::calendar::format_date;
+use crate::protocol::*;
+use crate::tally::convert::{wire_balance, wire_group, wire_ledger};
+use crate::tally::{TallyClient, TallyCompany, TallyError};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("{0}")]
+    Tally(#[from] TallyError),
+    #[error("No company is open in Tally. Open the company in Tally (F3: Select Company).")]
+    NoCompanyOpen,
+    #[error("Several companies are open in Tally ({open}). Choose the one to read: run setup, or set `tally_company` in config.json.")]
+    SeveralOpen { open: String },
+    #[error("The company `{wanted}` is not open in Tally (open: {open}). Open it in Tally, or correct `tally_company` in config.json.")]
+    NotOpen { wanted: String, open: String },
+    #[error("Tally's data cannot be sent: {0}")]
+    Data(String),
+}
+
+impl ExtractError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExtractError::Tally(t) => t.kind(),
+            ExtractError::NoCompanyOpen | ExtractError::NotOpen { .. } => "company_not_open",
+            ExtractError::SeveralOpen { .. } => "company_not_chosen",
+            ExtractError::Data(_) => "tally_data",
+        }
+    }
+}
+
+/// Picks the Tally company to read: the configured one, or the only one open.
+pub fn choose_company(open: &[TallyCompany], wanted: &str) -> Result<TallyCompany, ExtractError> {
+    let names = || {
+        open.iter()
+            .map(|c| format!("`{}`", c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !wanted.is_empty() {
+        return open
+            .iter()
+            .find(|c| c.name == wanted)
+            .or_else(|| open.iter().find(|c| c.name.eq_ignore_ascii_case(wanted)))
+            .cloned()
+            .ok_or_else(|| ExtractError::NotOpen {
+                wanted: wanted.to_string(),
+                open: if open.is_empty() {
+                    "none".into()
+                } else {
+                    names()
+                },
+            });
+    }
+    match open {
+        [] => Err(ExtractError::NoCompanyOpen),
+        [one] => Ok(one.clone()),
+        _ => Err(ExtractError::SeveralOpen { open: names() }),
+    }
+}
+
+/// The first day of the financial year `day` is in, for a company whose years start on
+/// `fy_from`'s month and day (1 April when Tally does not say).
+pub fn fy_start(fy_from: Option<Date>, day: Date) -> Date {
+    let (m, d) = fy_from.map_or((Month::April, 1), |f| (f.month(), f.day()));
+    let clamp = |y: i32| Date::from_calendar_date(y, m, d.min(m.length(y))).expect("clamped");
+    let this = clamp(day.year());
+    if this <= day {
+        this
+    } else {
+        clamp(day.year() - 1)
+    }
+}
+
+/// The closed months to send: `count` of them before today's month, or by default every month
+/// from the start of the previous financial year; never before the books begin.
+pub fn closed_months(today: Date, company: &TallyCompany, count: Option<u32>) -> Vec<MonthKey> {
+    let current = MonthKey::of(today);
+    let first = match count {
+        Some(n) => (0..n).fold(current, |m, _| m.previous()),
+        None => {
+            let this_fy = fy_start(company.financial_year_from, today);
+            MonthKey::of(fy_start(
+                company.financial_year_from,
+                this_fy - Duration::days(1),
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    let mut m = first;
+    while m < current {
+        if company.books_from.is_none_or(|b| m.last_day() >= b) {
+            out.push(m);
+        }
+        m = m.next();
+    }
+    out
+}
+
+pub struct Extraction {
+    pub company: TallyCompany,
+    pub payload: SyncPayload,
+    pub counts: SyncCounts,
+}
+
+/// Reads everything, reporting each stage with a percentage as it goes.
+pub async fn extract(
+    tally: &TallyClient,
+    company: TallyCompany,
+    today: Date,
+    closed: &[MonthKey],
+    progress: &mut (dyn FnMut(&str, u8) + Send),
+) -> Result<Extraction, ExtractError> {
+    let name = company.name.clone();
+    let steps = 2 + closed.len() + 1;
+    let pct = |done: usize| (10 + done * 80 / steps) as u8;
+
+    progress("reading groups", pct(0));
+    let groups = tally.groups(&name).await?;
+    let groups: Vec<GroupRecord> = groups
+        .iter()
+        .map(wire_group)
+        .collect::<Result<_, _>>()
+        .map_err(|e| ExtractError::Data(e.to_string()))?;
+
+    progress("reading ledgers", pct(1));
+    let ledgers = tally.ledgers(&name, None).await?;
+    let known: HashSet<&str> = ledgers.iter().map(|l| l.guid.as_str()).collect();
+    let wire_ledgers: Vec<LedgerRecord> = ledgers.iter().map(wire_ledger).collect();
+
+    let mut months = Vec::with_capacity(closed.len() + 1);
+    let dates: Vec<(MonthKey, Date)> = closed
+        .iter()
+        .map(|m| (*m, m.last_day()))
+        .chain([(MonthKey::of(today), today)])
+        .collect();
+    for (i, (month, at)) in dates.iter().enumerate() {
+        progress(
+            &format!("reading balances for {month} ({}/{})", i + 1, dates.len()),
+            pct(2 + i),
+        );
+        let balances = tally
+            .balances(&name, fy_start(company.financial_year_from, *at), *at, None)
+            .await?;
+        let items: Vec<BalanceItem> = balances
+            .iter()
+            // A ledger created after the masters were read waits for the next sync.
+            .filter(|l| known.contains(l.guid.as_str()))
+            .filter_map(wire_balance)
+            .collect();
+        months.push(MonthBalances {
+            month_key: month.to_string(),
+            as_of_date: format_date(*at),
+            items,
+        });
+    }
+    let current = months.pop().expect("today's month is always read");
+    let counts = SyncCounts {
+        groups: Some(groups.len() as u64),
+        ledgers: Some(wire_ledgers.len() as u64),
+        months: Some(months.len() as u64 + 1),
+        balances: Some(
+            months
+                .iter()
+                .chain([&current])
+                .map(|m| m.items.len() as u64)
+                .sum(),
+        ),
+    };
+    let payload = SyncPayload {
+        chart_of_accounts: ChartOfAccounts {
+            source: Some("tally".into()),
+            generated_at: Some(
+                time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            ),
+            company: Some(CompanyFacts {
+                tally_company_name: Some(company.name.clone()),
+                books_from: company.books_from.map(format_date),
+                financial_year_from: company.financial_year_from.map(format_date),
+            }),
+            groups,
+            ledgers: wire_ledgers,
+            balances: Balances {
+                current: current.clone(),
+                closed_months: months,
+            },
+        },
+        as_of_date: Some(current.as_of_date.clone()),
+        company_id: None,
+        sync_run_id: None,
+    };
+    Ok(Extraction {
+        company,
+        payload,
+        counts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        crate::protocol::calendar::parse_date(s).unwrap()
+    }
+
+    fn company(books: &str) -> TallyCompany {
+        TallyCompany {
+            name: "X".into(),
+            guid: None,
+            books_from: Some(d(books)),
+            financial_year_from: Some(d("2026-04-01")),
+            alt_mst_id: None,
+            alt_vch_id: None,
+        }
+    }
+
+    #[test]
+    fn closed_months_go_back_to_the_previous_financial_year() {
+        let months = closed_months(d("2026-11-26"), &company("2020-04-01"), None);
+        assert_eq!(months.first().unwrap().to_string(), "2025-04");
+        assert_eq!(months.last().unwrap().to_string(), "2026-10");
+        assert_eq!(months.len(), 19);
+        // In April, the previous year is all of last year.
+        let april = closed_months(d("2026-04-03"), &company("2020-04-01"), None);
+        assert_eq!(
+            (april.first().unwrap().to_string(), april.len()),
+            ("2025-04".into(), 12)
+        );
+        // Never before the books begin; a fixed count when configured.
+        assert_eq!(
+            closed_months(d("2026-11-26"), &company("2026-09-15"), None).len(),
+            2
+        );
+        assert_eq!(
+            closed_months(d("2026-11-26"), &company("2020-04-01"), Some(3)).len(),
+            3
+        );
+        assert!(closed_months(d("2026-11-26"), &company("2020-04-01"), Some(0)).is_empty());
+    }
+
+    #[test]
+    fn choosing_the_company() {
+        let a = TallyCompany {
+            name: "Alpha".into(),
+            ..company("2020-04-01")
+        };
+        let b = TallyCompany {
+            name: "Beta & Co".into(),
+            ..company("2020-04-01")
+        };
+        assert_eq!(
+            choose_company(std::slice::from_ref(&a), "").unwrap().name,
+            "Alpha"
+        );
+        assert!(matches!(
+            choose_company(&[], ""),
+            Err(ExtractError::NoCompanyOpen)
+        ));
+        let err = choose_company(&[a.clone(), b.clone()], "").unwrap_err();
+        assert!(err.to_string().contains("`Alpha`, `Beta & Co`"), "{err}");
+        assert_eq!(
+            choose_company(&[a.clone(), b.clone()], "beta & co")
+                .unwrap()
+                .name,
+            "Beta & Co"
+        );
+        assert!(matches!(
+            choose_company(&[a], "Gamma"),
+            Err(ExtractError::NotOpen { .. })
+        ));
+    }
+}

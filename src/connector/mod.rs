@@ -1,0 +1,15 @@
+//! `aicfo-connector`: the agent beside Tally on the bookkeeper's PC. It reads the books through
+//! Tally's XML port and delivers them to the appliance, unattended, for months.
+//!
+//! - [`config`]: config.json; [`state`]: device id, tokens, last sync.
+//! - [`appliance`]: the appliance's API with tokens and retries; [`outbox`]: undelivered payloads.
+//! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment.
+
+pub mod agent;
+pub mod appliance;
+pub mod config;
+pub mod extract;
+pub mod logging;
+pub mod outbox;
+pub mod setup;
+pub mod state;

@@ -1,0 +1,223 @@
+//! `setup`: enrol this PC with the appliance once. Asks for what it is not given (or, with
+//! `--non-interactive`, says which flags are missing), logs in, picks the appliance company and
+//! the Tally company, enrols, and writes config.json and the state file. The user's password is
+//! used for the login only and never stored.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::agent::APP_VERSION;
+use super::appliance::{Appliance, RetryPolicy};
+use super::config::{normalise_api_url, Config};
+use super::extract::choose_company;
+use super::state::StateStore;
+use crate::protocol::ConnectorAuthRequest;
+use crate::tally::TallyClient;
+
+#[derive(Debug, Clone, Default)]
+pub struct SetupArgs {
+    pub api_url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub company_id: Option<String>,
+    pub tally_company: Option<String>,
+    pub tally_url: Option<String>,
+    pub non_interactive: bool,
+}
+
+fn ask(question: &str, default: Option<&str>) -> Result<String, String> {
+    match default.filter(|d| !d.is_empty()) {
+        Some(d) => print!("{question} [{d}]: "),
+        None => print!("{question}: "),
+    }
+    std::io::stdout().flush().ok();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    let line = line.trim().to_string();
+    Ok(if line.is_empty() {
+        default.unwrap_or("").to_string()
+    } else {
+        line
+    })
+}
+
+fn device_name() -> String {
+    std::env::var("COMPUTERNAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "this PC".into())
+}
+
+pub fn os_name() -> String {
+    format!("{} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+pub async fn setup(home: &Path, args: SetupArgs) -> Result<(), String> {
+    let interactive = !args.non_interactive && std::io::stdin().is_terminal();
+    let existing = Config::load(home, false).ok();
+    let mut cfg = existing.clone().unwrap_or_default();
+    let missing: Vec<&str> = [
+        (
+            "--api-url",
+            args.api_url.is_none() && cfg.api_url.is_empty(),
+        ),
+        ("--username", args.username.is_none()),
+        ("--password (or --password-stdin)", args.password.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, missing)| missing.then_some(flag))
+    .collect();
+    if !interactive && !missing.is_empty() {
+        return Err(format!(
+            "setup needs {} when it cannot ask (non-interactive)",
+            missing.join(", ")
+        ));
+    }
+    let api_url = match args.api_url {
+        Some(u) => u,
+        None if !interactive => cfg.api_url.clone(),
+        None => ask(
+            "Appliance address (e.g. http://aicfo-server:8000/api)",
+            Some(&cfg.api_url),
+        )?,
+    };
+    cfg.api_url = normalise_api_url(&api_url);
+    if let Some(t) = args.tally_url {
+        cfg.tally_url = t;
+    }
+    // Checks every value the same way config.json is checked.
+    let text = serde_json::to_string(&cfg).map_err(|e| e.to_string())?;
+    Config::parse(&text, "setup", false).map_err(|e| e.to_string())?;
+    let username = match args.username {
+        Some(u) => u,
+        None => ask("Your appliance username", None)?,
+    };
+    let password = match args.password {
+        Some(p) => p,
+        None => rpassword::prompt_password("Your appliance password: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?,
+    };
+
+    let store = Arc::new(StateStore::new(home));
+    let state = Arc::new(Mutex::new(store.load()));
+    let policy = RetryPolicy {
+        retries: 1,
+        first_delay: Duration::from_secs(2),
+    };
+    let appliance = Appliance::new(&cfg.api_url, policy, None, state.clone(), store.clone());
+    println!("Connecting to the appliance at {} ...", cfg.api_url);
+    let login = appliance
+        .login(&username, &password)
+        .await
+        .map_err(|e| format!("login failed: {e}"))?;
+    let companies = appliance
+        .companies(&login.token)
+        .await
+        .map_err(|e| e.to_string())?;
+    let list = || {
+        companies
+            .iter()
+            .map(|c| format!("{} ({})", c.id, c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let company_id = match args.company_id.or_else(|| Some(cfg.company_id.clone()).filter(|c| !c.is_empty())) {
+        Some(id) if companies.iter().any(|c| c.id == id) => id,
+        Some(id) => return Err(format!("`{id}` is not a company you may use on the appliance; yours: {}", list())),
+        None => match companies.as_slice() {
+            [] => return Err(format!("user `{username}` has no company on the appliance; ask an administrator to assign one")),
+            [only] => only.id.clone(),
+            _ if interactive => {
+                for (i, c) in companies.iter().enumerate() {
+                    println!("  {}. {} ({})", i + 1, c.name, c.id);
+                }
+                let pick = ask("Which company does this PC's Tally hold? Number or id", None)?;
+                pick.parse::<usize>()
+                    .ok()
+                    .and_then(|n| companies.get(n.wrapping_sub(1)))
+                    .or_else(|| companies.iter().find(|c| c.id == pick))
+                    .map(|c| c.id.clone())
+                    .ok_or_else(|| format!("`{pick}` is not one of the companies listed"))?
+            }
+            _ => return Err(format!("choose the company with --company-id; yours: {}", list())),
+        },
+    };
+    cfg.company_id = company_id.clone();
+
+    // The Tally company: checked now if Tally is running, otherwise left for the first sync.
+    let wanted = args
+        .tally_company
+        .unwrap_or_else(|| cfg.tally_company.clone());
+    let tally =
+        TallyClient::new(&cfg.tally_url, Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    match tally.companies().await {
+        Ok(open) => match choose_company(&open, &wanted) {
+            Ok(c) => {
+                cfg.tally_company = if open.len() > 1 || !wanted.is_empty() {
+                    c.name
+                } else {
+                    String::new()
+                }
+            }
+            Err(_) if interactive && open.len() > 1 => {
+                for (i, c) in open.iter().enumerate() {
+                    println!("  {}. {}", i + 1, c.name);
+                }
+                let pick = ask(
+                    "Several companies are open in Tally. Which one should be read? Number",
+                    None,
+                )?;
+                let c = pick
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| open.get(n.wrapping_sub(1)))
+                    .ok_or("that is not one of the companies listed")?;
+                cfg.tally_company = c.name.clone();
+            }
+            Err(e) => return Err(e.to_string()),
+        },
+        Err(e) => {
+            println!("Note: {e}");
+            println!("Setup goes on; the connector will read Tally once it is running.");
+            cfg.tally_company = wanted;
+        }
+    }
+
+    let device_id = state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .device_id
+        .clone();
+    let tokens = appliance
+        .enrol(&ConnectorAuthRequest {
+            company_id,
+            device_id,
+            device_name: Some(device_name()),
+            os: Some(os_name()),
+            app_version: Some(APP_VERSION.into()),
+            user_jwt: login.token,
+        })
+        .await
+        .map_err(|e| format!("enrolment failed: {e}"))?;
+    // The pasted token of the manual flow is superseded by the enrolment.
+    cfg.connector_token = String::new();
+    cfg.save(home)
+        .map_err(|e| format!("cannot write {}: {e}", Config::path(home).display()))?;
+    println!(
+        "Enrolled as connector {} for company `{}`.",
+        tokens.connector_id, cfg.company_id
+    );
+    if !cfg.tally_company.is_empty() {
+        println!("Tally company to read: {}", cfg.tally_company);
+    }
+    println!("Settings saved in {}. Start the connector with `AICFOConnector.exe` (or run-connector.bat).", Config::path(home).display());
+    Ok(())
+}

@@ -1,0 +1,552 @@
+//! The connector as a real process between a real appliance and tally-sim: setup, a sync whose
+//! snapshots equal the simulator's trial balances ledger by ledger, and every fault.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::TestServer;
+use serde_json::{json, Value};
+
+use aicfo::protocol::calendar::parse_date;
+use aicfo::protocol::Amount;
+use aicfo::sim::{
+    expected_trial_balance, generate, Books, Fault, GenSpec, SimCompany, SimServer, SimState,
+};
+
+const CONNECTOR: &str = env!("CARGO_BIN_EXE_aicfo-connector");
+
+fn company() -> SimCompany {
+    generate(&GenSpec {
+        name: "Sharma & Sons".into(),
+        seed: 7,
+        ledgers: 120,
+        vouchers: 3000,
+        years: 3,
+        first_year: 2024,
+    })
+}
+
+async fn sim() -> SimServer {
+    let state = Arc::new(SimState::new(vec![Books::new(company()).unwrap()]));
+    SimServer::start(state, "127.0.0.1", 0, false)
+        .await
+        .unwrap()
+}
+
+struct World {
+    srv: TestServer,
+    sim: SimServer,
+    admin: String,
+    home: tempfile::TempDir,
+    _data: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let data = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(data.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+    World {
+        srv,
+        sim: sim().await,
+        admin,
+        home: tempfile::tempdir().unwrap(),
+        _data: data,
+    }
+}
+
+/// Runs the connector to the end in a blocking thread (the servers keep serving meanwhile).
+async fn connector(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let (home, args, stdin) = (
+        home.to_path_buf(),
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        stdin.map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(CONNECTOR)
+            .arg("--home")
+            .arg(&home)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+impl World {
+    async fn setup(&self) {
+        let out = connector(
+            self.home.path(),
+            &[
+                "setup",
+                "--api-url",
+                &format!("{}/api", self.srv.url),
+                "--username",
+                "admin",
+                "--password-stdin",
+                "--company-id",
+                "sharma",
+                "--tally-url",
+                &self.sim.url,
+            ],
+            Some(&format!("{}\n", self.srv.admin_password())),
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        // Fast retries keep the fault tests short.
+        self.edit_config(|c| {
+            c["retry_delay_seconds"] = json!(1);
+            c["max_retry_attempts"] = json!(1);
+        });
+    }
+
+    fn edit_config(&self, f: impl FnOnce(&mut Value)) {
+        let path = self.home.path().join("config.json");
+        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut c);
+        std::fs::write(path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    }
+
+    async fn once(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["once"];
+        args.extend_from_slice(extra);
+        connector(self.home.path(), &args, None).await
+    }
+
+    async fn status(&self) -> Value {
+        self.srv
+            .get("/connector/status?companyId=sharma", Some(&self.admin))
+            .await
+            .1
+    }
+}
+
+/// Every month the appliance holds equals the simulator's trial balance at that month's date.
+async fn assert_snapshots_match_tally(w: &World) -> usize {
+    let books = Books::new(company()).unwrap();
+    let (_, months) = w
+        .srv
+        .get("/companies/sharma/snapshots", Some(&w.admin))
+        .await;
+    let months = months.as_array().unwrap().clone();
+    for m in &months {
+        let key = m["monthKey"].as_str().unwrap();
+        let at = parse_date(m["asOfDate"].as_str().unwrap()).unwrap();
+        let (_, tb) = w
+            .srv
+            .get(
+                &format!("/companies/sharma/snapshots/{key}"),
+                Some(&w.admin),
+            )
+            .await;
+        assert_eq!(tb["balanced"], true, "{key} must balance");
+        let got: std::collections::HashMap<String, Amount> = tb["ledgers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["ledgerGuid"].as_str().unwrap().to_string(),
+                    l["balance"].to_string().parse().unwrap(),
+                )
+            })
+            .collect();
+        let expected = expected_trial_balance(&books, at);
+        assert_eq!(got.len(), expected.len(), "{key}: every ledger is listed");
+        for e in expected {
+            assert_eq!(
+                got.get(&e.ledger_guid),
+                Some(&e.balance),
+                "{key}: {} ({})",
+                e.ledger_name,
+                e.ledger_guid
+            );
+        }
+    }
+    months.len()
+}
+
+#[tokio::test]
+async fn setup_then_once_gives_the_appliance_tallys_trial_balances() {
+    let w = world().await;
+    w.setup().await;
+    // What setup left behind: settings in config.json, credentials only in the state file.
+    let config = std::fs::read_to_string(w.home.path().join("config.json")).unwrap();
+    assert!(
+        !config.contains(&w.srv.admin_password()),
+        "the password is never stored"
+    );
+    let cfg: Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(cfg["company_id"], "sharma");
+    assert_eq!(cfg["api_url"], format!("{}/api", w.srv.url));
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(w.home.path().join("connector-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(state["refreshToken"].as_str().is_some_and(|t| t.len() > 20));
+
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let months = assert_snapshots_match_tally(&w).await;
+    // Back to the start of the previous financial year, plus the current month.
+    assert!(months >= 13, "{months} months");
+    let status = w.status().await;
+    assert_eq!(status["lastSyncRun"]["status"], "succeeded", "{status:#}");
+    assert_eq!(status["lastSyncRun"]["percent"], 100);
+    let companies = w.srv.get("/companies", Some(&w.admin)).await.1;
+    assert_eq!(companies[0]["tallyCompanyName"], "Sharma & Sons");
+    // Logs: a timestamped main log; the error log exists and is empty.
+    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
+    assert!(
+        log.lines().all(|l| l.len() > 24 && l.as_bytes()[4] == b'-'),
+        "{log}"
+    );
+    assert!(log.contains("sync done"), "{log}");
+    assert!(!log.contains(&w.srv.admin_password()));
+    assert_eq!(
+        std::fs::read_to_string(w.home.path().join("logs/connector-error.log")).unwrap_or_default(),
+        ""
+    );
+
+    // Nothing changed in Tally: the next sync only says so.
+    let before = w.srv.count("SELECT count(*) FROM ingestion_logs");
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(w.srv.count("SELECT count(*) FROM ingestion_logs"), before);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing changed"),
+        "{}",
+        text(&out)
+    );
+    // --full reads anyway.
+    let out = w.once(&["--full"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        w.srv.count("SELECT count(*) FROM ingestion_logs"),
+        before + 1
+    );
+}
+
+#[tokio::test]
+async fn appliance_down_during_a_sync_then_back_data_arrives_once() {
+    let w = world().await;
+    w.setup().await;
+    let port: u16 = w.srv.url.rsplit(':').next().unwrap().parse().unwrap();
+    let data_dir = w.srv.data_dir.clone();
+    let World {
+        srv,
+        sim,
+        admin,
+        home,
+        _data,
+    } = w;
+    srv.stop().await;
+
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let queued: Vec<_> = std::fs::read_dir(home.path().join("outbox"))
+        .unwrap()
+        .collect();
+    assert_eq!(queued.len(), 1);
+
+    // A second sync while still away supersedes the first payload rather than piling up.
+    let out = connector(home.path(), &["once", "--full"], None).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let queued: Vec<_> = std::fs::read_dir(home.path().join("outbox"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_file())
+        .collect();
+    assert_eq!(queued.len(), 1);
+
+    let srv = TestServer::start_with(&data_dir, &[("port", json!(port))]).await;
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        srv.count("SELECT count(*) FROM ingestion_logs"),
+        1,
+        "delivered exactly once"
+    );
+    assert!(std::fs::read_dir(home.path().join("outbox"))
+        .unwrap()
+        .all(|e| !e.unwrap().path().is_file()));
+    let w = World {
+        srv,
+        sim,
+        admin,
+        home,
+        _data,
+    };
+    assert!(assert_snapshots_match_tally(&w).await >= 13);
+}
+
+#[tokio::test]
+async fn tally_problems_fail_the_run_with_the_reason() {
+    let w = world().await;
+    w.setup().await;
+
+    w.sim.set_fault(Fault::CompanyNotOpen);
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let status = w.status().await;
+    assert_eq!(status["lastSyncRun"]["status"], "failed");
+    assert!(
+        status["lastSyncRun"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No company is open"),
+        "{status:#}"
+    );
+
+    w.sim.set_fault(Fault::Garbage);
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(w.status().await["lastSyncRun"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("could not be read"));
+
+    let World {
+        srv,
+        sim,
+        admin,
+        home,
+        _data,
+    } = w;
+    sim.stop().await;
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let (_, status) = srv
+        .get("/connector/status?companyId=sharma", Some(&admin))
+        .await;
+    assert!(
+        status["lastSyncRun"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Tally is not answering"),
+        "{status:#}"
+    );
+    let errors = std::fs::read_to_string(home.path().join("logs/connector-error.log")).unwrap();
+    assert!(
+        errors.contains("sync failed: Tally is not answering"),
+        "{errors}"
+    );
+    assert_eq!(srv.count("SELECT count(*) FROM snapshots"), 0);
+}
+
+#[tokio::test]
+async fn a_revoked_connector_stops_and_says_to_set_it_up_again() {
+    let w = world().await;
+    w.setup().await;
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(w.home.path().join("connector-state.json")).unwrap(),
+    )
+    .unwrap();
+    let id = state["connectorId"].as_str().unwrap();
+    assert_eq!(
+        w.srv
+            .post(
+                &format!("/connectors/{id}/revoke"),
+                Some(&w.admin),
+                &json!({})
+            )
+            .await
+            .0,
+        200
+    );
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(
+        text(&out).contains("must be set up again"),
+        "{}",
+        text(&out)
+    );
+    // Set up again, and it works.
+    w.setup().await;
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn an_expired_connector_token_is_renewed_mid_run() {
+    let w = world().await;
+    w.setup().await;
+    // The connector believes its token good for an hour; the appliance says it expired.
+    let secrets: Value = serde_json::from_str(
+        &std::fs::read_to_string(w.srv.data_dir.join("secrets.json")).unwrap(),
+    )
+    .unwrap();
+    let key = jsonwebtoken::EncodingKey::from_secret(
+        secrets["connector_token_secret"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
+    );
+    let path = w.home.path().join("connector-state.json");
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let stale = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": state["connectorId"], "cid": "sharma", "typ": "connector", "iat": now - 1000, "exp": now - 10}),
+        &key,
+    )
+    .unwrap();
+    state["connectorToken"] = json!(stale);
+    state["connectorTokenExpiresAt"] = json!(now + 3600);
+    std::fs::write(&path, state.to_string()).unwrap();
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_ne!(state["connectorToken"], json!(stale));
+}
+
+#[tokio::test]
+async fn the_guides_manual_flow_with_a_pasted_token() {
+    let w = world().await;
+    let (token, _, _) = w.srv.enrol(&w.admin, "sharma", "pasted-device").await;
+    std::fs::write(
+        w.home.path().join("config.json"),
+        json!({
+            "api_url": format!("{}/api", w.srv.url), "company_id": "sharma", "connector_token": token,
+            "tally_url": w.sim.url, "sync_interval_minutes": 30, "heartbeat_interval_seconds": 30,
+            "max_retry_attempts": 1, "retry_delay_seconds": 1, "log_level": "info"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = w.once(&[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(assert_snapshots_match_tally(&w).await >= 13);
+}
+
+#[tokio::test]
+async fn a_corrupt_config_is_a_clear_message_and_a_non_zero_exit() {
+    let home = tempfile::tempdir().unwrap();
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("config.json: the file does not exist"),
+        "{}",
+        text(&out)
+    );
+
+    std::fs::write(
+        home.path().join("config.json"),
+        "{ \"api_url\": \"http://x/api\", ",
+    )
+    .unwrap();
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("not valid JSON"), "{}", text(&out));
+
+    std::fs::write(
+        home.path().join("config.json"),
+        json!({"api_url": "http://x/api", "company_id": "c", "sync_interval_minutes": "often"})
+            .to_string(),
+    )
+    .unwrap();
+    let out = connector(home.path(), &["run"], None).await;
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(
+        t.contains("`sync_interval_minutes` must be a whole number") && t.contains("Fix:"),
+        "{t}"
+    );
+
+    let out = connector(home.path(), &["version"], None).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("aicfo-connector "));
+}
+
+#[tokio::test]
+async fn run_keeps_heartbeating_through_a_long_sync_and_stops_cleanly() {
+    let w = world().await;
+    w.setup().await;
+    w.edit_config(|c| c["heartbeat_interval_seconds"] = json!(5));
+    // Every Tally answer takes 4 s: the first sync takes well over 20 s.
+    w.sim.set_fault(Fault::Slow(Duration::from_secs(4)));
+    let mut child = Command::new(CONNECTOR)
+        .arg("--home")
+        .arg(w.home.path())
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut beats = Vec::new();
+    for _ in 0..32 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let s = w.status().await;
+        if let Some(hb) = s["connectors"][0]["lastHeartbeat"].as_str() {
+            if beats.last().map(String::as_str) != Some(hb) {
+                beats.push(hb.to_string());
+            }
+        }
+    }
+    let s = w.status().await;
+    assert_eq!(
+        s["lastSyncRun"]["status"], "running",
+        "the sync is still going: {s:#}"
+    );
+    assert!(
+        beats.len() >= 3,
+        "heartbeats kept coming during the sync: {beats:?}"
+    );
+    let agent = &s["connectors"][0]["agentState"];
+    assert_eq!(agent["state"], "syncing");
+    assert_eq!(agent["tallyReachable"], true);
+    assert!(
+        agent["tallyProduct"]
+            .as_str()
+            .unwrap()
+            .contains("tally-sim"),
+        "{agent}"
+    );
+    assert_eq!(s["connectors"][0]["online"], true);
+
+    // A service stop in the middle of the sync: it ends the run and exits cleanly.
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let s = w.status().await;
+    assert_eq!(s["lastSyncRun"]["status"], "failed");
+    assert_eq!(
+        s["lastSyncRun"]["error"],
+        "the connector was stopped during the sync"
+    );
+    assert_eq!(s["connectors"][0]["agentState"]["state"], "stopped");
+}
