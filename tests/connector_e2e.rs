@@ -550,3 +550,130 @@ async fn run_keeps_heartbeating_through_a_long_sync_and_stops_cleanly() {
     );
     assert_eq!(s["connectors"][0]["agentState"]["state"], "stopped");
 }
+
+#[tokio::test]
+async fn companies_and_check_say_what_is_there_and_what_is_wrong() {
+    let w = world().await;
+    w.setup().await;
+    let out = connector(w.home.path(), &["companies"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Sharma & Sons    (books from 2024-04-01"),
+        "{}",
+        text(&out)
+    );
+
+    let out = connector(w.home.path(), &["check"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    for line in [
+        "[ ok ] config.json",
+        "[ ok ] Tally: tally-sim",
+        "[ ok ] Tally company: `Sharma & Sons` is open",
+        "[ ok ] appliance",
+        "[ ok ] credentials",
+        "[ ok ] outbox: 0",
+    ] {
+        assert!(report.contains(line), "missing `{line}` in\n{report}");
+    }
+
+    w.sim.set_fault(Fault::CompanyNotOpen);
+    let out = connector(w.home.path(), &["check"], None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("[FAIL] Tally company: No company is open in Tally"),
+        "{}",
+        text(&out)
+    );
+
+    let World { srv, sim, home, .. } = w;
+    sim.stop().await;
+    srv.stop().await;
+    let out = connector(home.path(), &["check"], None).await;
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        report.contains("[FAIL] Tally: Tally is not answering"),
+        "{report}"
+    );
+    assert!(
+        report.contains("[FAIL] appliance: The appliance at"),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn with_several_companies_open_the_one_to_read_must_be_chosen() {
+    let data = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(data.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Beta Exports", "beta").await;
+    let alpha = generate(&GenSpec {
+        name: "Alpha Traders".into(),
+        seed: 1,
+        ledgers: 30,
+        vouchers: 300,
+        years: 2,
+        first_year: 2025,
+    });
+    let beta = generate(&GenSpec {
+        name: "Beta Exports".into(),
+        seed: 2,
+        ledgers: 40,
+        vouchers: 400,
+        years: 2,
+        first_year: 2025,
+    });
+    let books = vec![
+        Books::new(alpha).unwrap(),
+        Books::new(beta.clone()).unwrap(),
+    ];
+    let sim = SimServer::start(Arc::new(SimState::new(books)), "127.0.0.1", 0, false)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let base = [
+        "setup",
+        "--api-url",
+        &format!("{}/api", srv.url),
+        "--username",
+        "admin",
+        "--password-stdin",
+        "--tally-url",
+        &sim.url,
+    ];
+    let password = format!("{}\n", srv.admin_password());
+
+    let out = connector(home.path(), &base, Some(&password)).await;
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(
+        t.contains("Several companies are open in Tally (`Alpha Traders`, `Beta Exports`)"),
+        "{t}"
+    );
+
+    let mut args = base.to_vec();
+    args.extend(["--tally-company", "Beta Exports"]);
+    let out = connector(home.path(), &args, Some(&password)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (_, companies) = srv.get("/companies", Some(&admin)).await;
+    assert_eq!(companies[0]["tallyCompanyName"], "Beta Exports");
+    let ledgers = srv.count("SELECT count(*) FROM ledgers");
+    assert_eq!(ledgers as usize, Books::new(beta).unwrap().ledgers.len());
+}
+
+#[tokio::test]
+async fn setup_without_a_terminal_names_the_missing_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let out = connector(home.path(), &["setup", "--username", "admin"], None).await;
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(
+        t.contains("setup needs --api-url, --password (or --password-stdin)"),
+        "{t}"
+    );
+    assert!(!home.path().join("config.json").exists());
+}
