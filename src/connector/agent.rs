@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::appliance::{Appliance, ApplianceError, RetryPolicy};
+use super::appliance::{Appliance, ApplianceError, Body, RetryPolicy};
 use super::config::Config;
 use super::extract::{choose_company, closed_months, extract, ExtractError};
-use super::outbox::{without_run_id, Outbox, Pending};
+use super::outbox::{without_run_id, Outbox};
 use super::state::{LastSyncState, State, StateStore};
 use crate::protocol::*;
 use crate::tally::TallyClient;
@@ -354,44 +354,39 @@ impl Agent {
         }
         report(&format!("reading `{}` from {product}", company.name), 5);
         let closed = closed_months(today, &company, self.cfg.closed_months);
-        let mut extraction = extract(&self.tally, company, today, &closed, report).await?;
-        extraction.payload.company_id = Some(self.cfg.company_id.clone());
-        extraction.payload.sync_run_id = run.map(str::to_string);
+        let older = self.outbox.pending().unwrap_or_default();
+        let extraction = extract(
+            &self.tally,
+            company,
+            today,
+            &closed,
+            (Some(&self.cfg.company_id), run),
+            &self.outbox,
+            report,
+        )
+        .await?;
         report("saving the data for sending", 92);
-        let payload = extraction.payload;
-        let months = 1 + payload.chart_of_accounts.balances.closed_months.len();
+        let months = closed.len() + 1;
         let balances = extraction.counts.balances.unwrap_or(0);
-        let outbox = Outbox::new(&self.home);
-        let queued = tokio::task::spawn_blocking(move || -> std::io::Result<Pending> {
-            let keys: Vec<String> = payload
-                .chart_of_accounts
-                .balances
-                .closed_months
-                .iter()
-                .chain([&payload.chart_of_accounts.balances.current])
-                .map(|m| m.month_key.clone())
-                .collect();
-            let older = outbox.pending()?;
-            let pending = outbox.push(&payload)?;
-            // Older payloads whose months this one carries too are superseded: sending them
-            // would only be overwritten by this one.
-            for p in older {
-                if months_of(&outbox, &p).is_ok_and(|m| m.iter().all(|k| keys.contains(k))) {
-                    log::info!("dropping an older undelivered payload that this sync supersedes");
-                    outbox.delivered(&p)?;
+        // Older payloads whose months this one carries too are superseded: sending them would
+        // only be overwritten by this one.
+        let carried = self
+            .outbox
+            .months_of(&extraction.queued)
+            .unwrap_or_default();
+        for p in older {
+            if self
+                .outbox
+                .months_of(&p)
+                .is_ok_and(|m| m.iter().all(|k| carried.contains(k)))
+            {
+                log::info!("dropping an older undelivered payload that this sync supersedes");
+                if let Err(e) = self.outbox.delivered(&p) {
+                    log::error!("cannot remove {}: {e}", p.path.display());
                 }
             }
-            Ok(pending)
-        })
-        .await
-        .map_err(|e| SyncFailure::Local(format!("outbox task: {e}")))?
-        .map_err(|e| {
-            SyncFailure::Local(format!(
-                "cannot write the outbox in {}: {e}",
-                self.outbox.dir().display()
-            ))
-        })?;
-        log::debug!("queued {}", queued.path.display());
+        }
+        log::debug!("queued {}", extraction.queued.path.display());
         let mut last = last;
         last.tally_company = Some(extraction.company.name.clone());
         last.alt_mst_id = extraction.company.alt_mst_id;
@@ -409,24 +404,23 @@ impl Agent {
         let mut delivered = 0;
         let mut refused = Vec::new();
         for p in self.outbox.pending().unwrap_or_default() {
-            let bytes = match self.outbox.read(&p) {
-                Ok(b) => b,
-                Err(e) => {
-                    log::error!("cannot read {}: {e}", p.path.display());
-                    continue;
-                }
-            };
-            let result = match self.appliance.sync_payload(bytes.clone()).await {
+            let result = match self
+                .appliance
+                .sync_payload(Body::GzipJsonFile(p.path.clone()))
+                .await
+            {
                 // The run it was read in has ended meanwhile: deliver it on its own.
-                Err(ApplianceError::Rejected { status: 409, .. }) => match without_run_id(&bytes) {
-                    Ok(b) => self.appliance.sync_payload(b).await,
-                    Err(e) => Err(ApplianceError::Rejected {
-                        status: 409,
-                        code: "outbox".into(),
-                        message: e.to_string(),
-                        details: vec![],
-                    }),
-                },
+                Err(ApplianceError::Rejected { status: 409, .. }) => {
+                    match self.outbox.read(&p).and_then(|b| without_run_id(&b)) {
+                        Ok(b) => self.appliance.sync_payload(Body::GzipJson(b)).await,
+                        Err(e) => Err(ApplianceError::Rejected {
+                            status: 409,
+                            code: "outbox".into(),
+                            message: e.to_string(),
+                            details: vec![],
+                        }),
+                    }
+                }
                 other => other,
             };
             match result {
@@ -558,18 +552,4 @@ impl Agent {
             }
         }
     }
-}
-
-fn months_of(outbox: &Outbox, p: &Pending) -> std::io::Result<Vec<String>> {
-    use std::io::Read;
-    let bytes = outbox.read(p)?;
-    let mut text = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut text)?;
-    let payload: SyncPayload = serde_json::from_slice(&text).map_err(std::io::Error::other)?;
-    let b = payload.chart_of_accounts.balances;
-    Ok(b.closed_months
-        .into_iter()
-        .chain([b.current])
-        .map(|m| m.month_key)
-        .collect())
 }

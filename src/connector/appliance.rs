@@ -77,8 +77,11 @@ impl RetryPolicy {
 
 pub enum Body {
     Json(Vec<u8>),
-    /// JSON already gzip-compressed (the sync payload, straight from the outbox).
+    /// JSON already gzip-compressed (a payload changed in memory).
     GzipJson(Vec<u8>),
+    /// A gzip-compressed JSON file streamed from disk (a payload in the outbox): a big
+    /// company's payload never has to sit in memory to be sent.
+    GzipJsonFile(std::path::PathBuf),
     Empty,
 }
 
@@ -277,6 +280,28 @@ impl Appliance {
                     .header(CONTENT_TYPE, "application/json")
                     .header(CONTENT_ENCODING, "gzip")
                     .body(b.clone()),
+                Body::GzipJsonFile(path) => {
+                    let file = tokio::fs::File::open(path).await.map_err(|e| {
+                        ApplianceError::Rejected {
+                            status: 0,
+                            code: "outbox".into(),
+                            message: format!("cannot read {}: {e}", path.display()),
+                            details: vec![],
+                        }
+                    })?;
+                    let length = file.metadata().await.map(|m| m.len()).ok();
+                    let mut req = self
+                        .http
+                        .post(&url)
+                        .header(CONTENT_TYPE, "application/json")
+                        .header(CONTENT_ENCODING, "gzip");
+                    if let Some(len) = length {
+                        req = req.header(reqwest::header::CONTENT_LENGTH, len);
+                    }
+                    req.body(reqwest::Body::wrap_stream(
+                        tokio_util::io::ReaderStream::new(file),
+                    ))
+                }
             };
             if let Some(t) = &token {
                 req = req.bearer_auth(t);
@@ -472,13 +497,8 @@ impl Appliance {
         .await
     }
 
-    pub async fn sync_payload(&self, gzip_json: Vec<u8>) -> Result<SyncAccepted, ApplianceError> {
-        self.send(
-            "/connector/sync",
-            Body::GzipJson(gzip_json),
-            Auth::Connector,
-            self.policy,
-        )
-        .await
+    pub async fn sync_payload(&self, body: Body) -> Result<SyncAccepted, ApplianceError> {
+        self.send("/connector/sync", body, Auth::Connector, self.policy)
+            .await
     }
 }

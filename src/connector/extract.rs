@@ -6,9 +6,10 @@ use std::collections::HashSet;
 
 use time::{Date, Duration, Month};
 
+use super::outbox::{Outbox, PayloadHead, Pending};
 use crate::protocol::calendar::format_date;
 use crate::protocol::*;
-use crate::tally::convert::{wire_balance, wire_group, wire_ledger};
+use crate::tally::convert::{into_wire_ledger, to_wire_sign, wire_group};
 use crate::tally::{TallyClient, TallyCompany, TallyError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum ExtractError {
     NotOpen { wanted: String, open: String },
     #[error("Tally's data cannot be sent: {0}")]
     Data(String),
+    #[error("{0}")]
+    Outbox(String),
 }
 
 impl ExtractError {
@@ -32,6 +35,7 @@ impl ExtractError {
             ExtractError::NoCompanyOpen | ExtractError::NotOpen { .. } => "company_not_open",
             ExtractError::SeveralOpen { .. } => "company_not_chosen",
             ExtractError::Data(_) => "tally_data",
+            ExtractError::Outbox(_) => "outbox",
         }
     }
 }
@@ -106,102 +110,116 @@ pub fn closed_months(today: Date, company: &TallyCompany, count: Option<u32>) ->
 
 pub struct Extraction {
     pub company: TallyCompany,
-    pub payload: SyncPayload,
     pub counts: SyncCounts,
+    /// The payload, queued in the outbox.
+    pub queued: Pending,
 }
 
-/// Reads everything, reporting each stage with a percentage as it goes.
+/// Reads everything into a payload written straight into the outbox, a month at a time,
+/// reporting each stage with a percentage as it goes.
 pub async fn extract(
     tally: &TallyClient,
     company: TallyCompany,
     today: Date,
     closed: &[MonthKey],
+    ids: (Option<&str>, Option<&str>),
+    outbox: &Outbox,
     progress: &mut (dyn FnMut(&str, u8) + Send),
 ) -> Result<Extraction, ExtractError> {
     let name = company.name.clone();
     let steps = 2 + closed.len() + 1;
     let pct = |done: usize| (10 + done * 80 / steps) as u8;
+    let io = |e: std::io::Error| {
+        ExtractError::Outbox(format!(
+            "cannot write the outbox in {}: {e}",
+            outbox.dir().display()
+        ))
+    };
 
     progress("reading groups", pct(0));
-    let groups = tally.groups(&name).await?;
-    let groups: Vec<GroupRecord> = groups
+    let groups: Vec<GroupRecord> = tally
+        .groups(&name)
+        .await?
         .iter()
         .map(wire_group)
         .collect::<Result<_, _>>()
         .map_err(|e| ExtractError::Data(e.to_string()))?;
 
     progress("reading ledgers", pct(1));
-    let ledgers = tally.ledgers(&name, None).await?;
-    let known: HashSet<&str> = ledgers.iter().map(|l| l.guid.as_str()).collect();
-    let wire_ledgers: Vec<LedgerRecord> = ledgers.iter().map(wire_ledger).collect();
+    let ledgers: Vec<LedgerRecord> = tally
+        .ledgers(&name, None)
+        .await?
+        .into_iter()
+        .map(into_wire_ledger)
+        .collect();
+    let ledger_count = ledgers.len();
 
-    let mut months = Vec::with_capacity(closed.len() + 1);
+    let facts = CompanyFacts {
+        tally_company_name: Some(company.name.clone()),
+        books_from: company.books_from.map(format_date),
+        financial_year_from: company.financial_year_from.map(format_date),
+    };
+    let generated_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let as_of = format_date(today);
+    let mut writer = outbox
+        .begin(&PayloadHead {
+            company_id: ids.0,
+            sync_run_id: ids.1,
+            as_of_date: Some(&as_of),
+            source: Some("tally"),
+            generated_at: Some(&generated_at),
+            company: Some(&facts),
+            groups: &groups,
+            ledgers: &ledgers,
+        })
+        .map_err(io)?;
+    // Only the GUIDs are needed from here on.
+    let known: HashSet<String> = ledgers.into_iter().map(|l| l.guid).collect();
+
     let dates: Vec<(MonthKey, Date)> = closed
         .iter()
         .map(|m| (*m, m.last_day()))
         .chain([(MonthKey::of(today), today)])
         .collect();
+    let mut balances_sent = 0u64;
+    let mut queued = None;
     for (i, (month, at)) in dates.iter().enumerate() {
         progress(
             &format!("reading balances for {month} ({}/{})", i + 1, dates.len()),
             pct(2 + i),
         );
         let balances = tally
-            .balances(&name, fy_start(company.financial_year_from, *at), *at, None)
+            .closing_balances(&name, fy_start(company.financial_year_from, *at), *at, None)
             .await?;
-        let items: Vec<BalanceItem> = balances
-            .iter()
-            // A ledger created after the masters were read waits for the next sync.
-            .filter(|l| known.contains(l.guid.as_str()))
-            .filter_map(wire_balance)
-            .collect();
-        months.push(MonthBalances {
-            month_key: month.to_string(),
-            as_of_date: format_date(*at),
-            items,
-        });
+        // A ledger created after the masters were read waits for the next sync; a zero
+        // balance is left out (a missing ledger has a zero balance).
+        let items = || {
+            balances
+                .iter()
+                .filter(|b| !b.closing.is_zero() && known.contains(&b.guid))
+                .map(|b| (b.guid.as_str(), to_wire_sign(b.closing)))
+        };
+        balances_sent += items().count() as u64;
+        let (key, date) = (month.to_string(), format_date(*at));
+        if i + 1 < dates.len() {
+            writer.month(&key, &date, items()).map_err(io)?;
+        } else {
+            queued = Some(writer.finish(&key, &date, items()).map_err(io)?);
+            break;
+        }
     }
-    let current = months.pop().expect("today's month is always read");
     let counts = SyncCounts {
         groups: Some(groups.len() as u64),
-        ledgers: Some(wire_ledgers.len() as u64),
-        months: Some(months.len() as u64 + 1),
-        balances: Some(
-            months
-                .iter()
-                .chain([&current])
-                .map(|m| m.items.len() as u64)
-                .sum(),
-        ),
-    };
-    let payload = SyncPayload {
-        chart_of_accounts: ChartOfAccounts {
-            source: Some("tally".into()),
-            generated_at: Some(
-                time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-            ),
-            company: Some(CompanyFacts {
-                tally_company_name: Some(company.name.clone()),
-                books_from: company.books_from.map(format_date),
-                financial_year_from: company.financial_year_from.map(format_date),
-            }),
-            groups,
-            ledgers: wire_ledgers,
-            balances: Balances {
-                current: current.clone(),
-                closed_months: months,
-            },
-        },
-        as_of_date: Some(current.as_of_date.clone()),
-        company_id: None,
-        sync_run_id: None,
+        ledgers: Some(ledger_count as u64),
+        months: Some(dates.len() as u64),
+        balances: Some(balances_sent),
     };
     Ok(Extraction {
         company,
-        payload,
         counts,
+        queued: queued.expect("today's month is always read last"),
     })
 }
 

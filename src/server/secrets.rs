@@ -33,6 +33,17 @@ pub fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// A password a person can type and a shell or command line cannot misread (no leading `-`,
+/// no punctuation): 20 letters and digits, about 119 bits.
+fn readable_password() -> String {
+    use rand::Rng;
+    rand::rngs::OsRng
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
+}
+
 /// Creates `path` with `contents`, readable and writable by the owner only.
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut opts = fs::OpenOptions::new();
@@ -105,7 +116,7 @@ pub fn ensure_admin(db: &Db, data_dir: &Path) -> Result<(), String> {
             passwords::check_strength(p).map_err(|e| format!("AICFO_ADMIN_PASSWORD: {e}"))?;
             p.clone()
         }
-        None => random_token(15),
+        None => readable_password(),
     };
     let hash = passwords::hash(&password).map_err(|e| e.message)?;
     db.write_blocking(move |tx| {

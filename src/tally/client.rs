@@ -11,7 +11,7 @@ use time::Date;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::encoding::{utf8_reader, TextEncoding};
-use super::records::{RecordError, TallyCompany, TallyGroup, TallyLedger};
+use super::records::{LedgerBalance, RecordError, TallyCompany, TallyGroup, TallyLedger};
 use super::request::{build, Query};
 use super::xml::{read_answer, AnswerError, Element};
 
@@ -184,6 +184,24 @@ impl TallyClient {
             under: under.map(str::to_string),
         };
         self.export(q, Some(company), TallyLedger::from_element)
+            .await
+    }
+
+    /// Closing balances at `at` as (GUID, amount in Tally's sign): the lean form of
+    /// [`TallyClient::balances`] for a connector reading many months of a big company.
+    pub async fn closing_balances(
+        &self,
+        company: &str,
+        from: Date,
+        at: Date,
+        under: Option<&str>,
+    ) -> Result<Vec<LedgerBalance>, TallyError> {
+        let q = Query::Balances {
+            from,
+            at,
+            under: under.map(str::to_string),
+        };
+        self.export(q, Some(company), LedgerBalance::from_element)
             .await
     }
 

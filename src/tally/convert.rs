@@ -46,6 +46,20 @@ pub fn wire_ledger(l: &TallyLedger) -> LedgerRecord {
     }
 }
 
+/// [`wire_ledger`] taking the record apart instead of copying it.
+pub fn into_wire_ledger(l: TallyLedger) -> LedgerRecord {
+    let group = l
+        .parent
+        .unwrap_or_else(|| crate::protocol::groups::PRIMARY.to_string());
+    LedgerRecord {
+        guid: l.guid,
+        name: l.name,
+        parent: Some(group.clone()),
+        group_name: Some(group),
+        kind: Some("Ledger".into()),
+    }
+}
+
 /// The ledger's closing balance on the wire; a ledger without one has a zero balance and is left out.
 pub fn wire_balance(l: &TallyLedger) -> Option<BalanceItem> {
     let closing = l.closing_balance.filter(|a| !a.is_zero())?;

@@ -13,4 +13,4 @@ pub mod request;
 pub mod xml;
 
 pub use client::{TallyClient, TallyError};
-pub use records::{TallyCompany, TallyGroup, TallyLedger, TallyVoucher};
+pub use records::{LedgerBalance, TallyCompany, TallyGroup, TallyLedger, TallyVoucher};

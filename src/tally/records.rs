@@ -216,6 +216,29 @@ impl TallyLedger {
     }
 }
 
+/// One ledger's closing balance, without the rest of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerBalance {
+    pub guid: String,
+    /// Tally's sign: a debit is negative. Zero when Tally leaves it empty.
+    pub closing: Amount,
+}
+
+impl LedgerBalance {
+    pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let guid = e.child_text("GUID").ok_or_else(|| RecordError::Missing {
+            kind: "ledger",
+            name: name_of(e),
+            field: "GUID",
+        })?;
+        let closing = amount(e, "CLOSINGBALANCE", "ledger", guid)?.unwrap_or(Amount::ZERO);
+        Ok(LedgerBalance {
+            guid: guid.to_string(),
+            closing,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoucherEntry {
     pub ledger: String,
