@@ -1,0 +1,163 @@
+//! The Windows build (AICFOConnector.exe, cross-compiled) under Wine, against the real appliance
+//! and tally-sim on this machine: setup, a sync whose months balance and match the simulator,
+//! and a bad config.json. Needs `packaging/build-windows.sh` and Wine; `.ci/run` provides both
+//! and runs this with `--ignored`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use common::TestServer;
+
+use aicfo::protocol::calendar::parse_date;
+use aicfo::protocol::Amount;
+use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer, SimState};
+
+fn exe() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist/windows/AICFOConnector.exe");
+    assert!(
+        path.exists(),
+        "{} is missing: run packaging/build-windows.sh first",
+        path.display()
+    );
+    path
+}
+
+/// Runs the exe from its own folder (as unpacked from the ZIP, its folder is its home).
+async fn wine(folder: &Path, prefix: &Path, args: &[&str]) -> Output {
+    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wine/run-under-wine.sh");
+    let (folder, prefix, args) = (
+        folder.to_path_buf(),
+        prefix.to_path_buf(),
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    );
+    tokio::task::spawn_blocking(move || {
+        Command::new(runner)
+            .arg(folder.join("AICFOConnector.exe"))
+            .args(&args)
+            .env("WINEPREFIX", prefix)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs the Windows build and Wine: .ci/run builds it and runs this with --ignored"]
+async fn the_windows_connector_syncs_under_wine() {
+    let company = generate(&GenSpec {
+        name: "Sharma & Sons".into(),
+        seed: 11,
+        ledgers: 80,
+        vouchers: 1500,
+        years: 3,
+        first_year: 2024,
+    });
+    let books = Books::new(company.clone()).unwrap();
+    let sim = SimServer::start(
+        Arc::new(SimState::new(vec![Books::new(company).unwrap()])),
+        "127.0.0.1",
+        0,
+        false,
+    )
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(data.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+
+    let folder = tempfile::tempdir().unwrap();
+    let prefix = tempfile::tempdir().unwrap();
+    std::fs::copy(exe(), folder.path().join("AICFOConnector.exe")).unwrap();
+
+    let out = wine(folder.path(), prefix.path(), &["version"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(windows x86_64)"),
+        "{}",
+        text(&out)
+    );
+
+    // A config.json with a mistake: the message names it, the exit code says so.
+    std::fs::write(
+        folder.path().join("config.json"),
+        r#"{"api_url": "http://127.0.0.1:1/api", "company_id": "x", "log_level": "loud"}"#,
+    )
+    .unwrap();
+    let out = wine(folder.path(), prefix.path(), &["once"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`log_level` is \"loud\", which is not a level"),
+        "{}",
+        text(&out)
+    );
+
+    let password = format!("--password={}", srv.admin_password());
+    let api = format!("{}/api", srv.url);
+    let out = wine(
+        folder.path(),
+        prefix.path(),
+        &[
+            "setup",
+            "--api-url",
+            &api,
+            "--username",
+            "admin",
+            &password,
+            "--company-id",
+            "sharma",
+            "--tally-url",
+            &sim.url,
+            "--non-interactive",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = wine(folder.path(), prefix.path(), &["once"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(folder.path().join("logs/connector.log").exists());
+
+    let (_, months) = srv.get("/companies/sharma/snapshots", Some(&admin)).await;
+    let months = months.as_array().unwrap();
+    assert!(months.len() >= 13, "{months:?}");
+    for m in months {
+        let key = m["monthKey"].as_str().unwrap();
+        let (_, tb) = srv
+            .get(&format!("/companies/sharma/snapshots/{key}"), Some(&admin))
+            .await;
+        let at = parse_date(m["asOfDate"].as_str().unwrap()).unwrap();
+        for e in expected_trial_balance(&books, at) {
+            let line = tb["ledgers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["ledgerGuid"] == e.ledger_guid.as_str())
+                .unwrap();
+            assert_eq!(
+                line["balance"].to_string().parse::<Amount>().unwrap(),
+                e.balance,
+                "{key} {}",
+                e.ledger_name
+            );
+        }
+    }
+    let (_, status) = srv
+        .get("/connector/status?companyId=sharma", Some(&admin))
+        .await;
+    assert_eq!(status["connectors"][0]["os"], "windows x86_64");
+    sim.stop().await;
+    srv.stop().await;
+}
