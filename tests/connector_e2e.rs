@@ -479,6 +479,14 @@ async fn a_corrupt_config_is_a_clear_message_and_a_non_zero_exit() {
     .unwrap();
     let out = connector(home.path(), &["run"], None).await;
     assert_eq!(out.status.code(), Some(2));
+    // Started with no arguments (double-clicked) it runs, and says the same.
+    let bare = connector(home.path(), &[], None).await;
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(
+        text(&bare).contains("`sync_interval_minutes` must be a whole number"),
+        "{}",
+        text(&bare)
+    );
     let t = text(&out);
     assert!(
         t.contains("`sync_interval_minutes` must be a whole number") && t.contains("Fix:"),

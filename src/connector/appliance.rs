@@ -502,3 +502,44 @@ impl Appliance {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_up_to_half_again_of_jitter_and_is_capped() {
+        let p = RetryPolicy {
+            retries: 5,
+            first_delay: Duration::from_secs(5),
+        };
+        for (attempt, base) in [(0u32, 5u64), (1, 10), (2, 20), (3, 40)] {
+            for _ in 0..50 {
+                let d = p.delay(attempt);
+                assert!(
+                    d >= Duration::from_secs(base)
+                        && d < Duration::from_secs_f64(base as f64 * 1.5),
+                    "attempt {attempt}: {d:?}"
+                );
+            }
+        }
+        assert!(
+            p.delay(30) < Duration::from_secs(450),
+            "capped at five minutes plus jitter"
+        );
+        let spread: std::collections::HashSet<u128> =
+            (0..20).map(|_| p.delay(1).as_millis()).collect();
+        assert!(spread.len() > 1, "jitter spreads connectors out");
+    }
+
+    #[test]
+    fn jwt_expiry_is_read_without_verifying() {
+        // {"exp":1700000000} as a JWT payload.
+        let token = format!(
+            "x.{}.y",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"exp":1700000000}"#)
+        );
+        assert_eq!(jwt_expiry(&token), Some(1_700_000_000));
+        assert_eq!(jwt_expiry("your-connector-token"), None);
+    }
+}

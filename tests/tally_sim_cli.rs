@@ -1,0 +1,97 @@
+//! The `tally-sim` program: generate a data file, print the expected trial balance, serve it.
+
+use std::process::Command;
+
+use aicfo::protocol::Amount;
+
+const SIM: &str = env!("CARGO_BIN_EXE_tally-sim");
+
+#[test]
+fn generate_then_expected_gives_a_trial_balance_that_sums_to_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("books.json");
+    let out = Command::new(SIM)
+        .args([
+            "generate",
+            "--seed",
+            "5",
+            "--ledgers",
+            "60",
+            "--vouchers",
+            "900",
+            "--out",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for date in ["2024-03-31", "2024-04-30", "2025-11-15"] {
+        let out = Command::new(SIM)
+            .args(["expected", "--date", date, "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let csv = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "ledger_guid,balance,ledger_name");
+        // 60 generated ledgers, the proprietor's capital and Profit & Loss A/c.
+        assert_eq!(lines.len() - 1, 62);
+        let total: Amount = lines[1..]
+            .iter()
+            .map(|l| l.split(',').nth(1).unwrap().parse::<Amount>().unwrap())
+            .sum();
+        assert_eq!(total, Amount::ZERO, "{date}");
+    }
+    // The same seed gives the same books.
+    let again = dir.path().join("again.json");
+    assert!(Command::new(SIM)
+        .args([
+            "generate",
+            "--seed",
+            "5",
+            "--ledgers",
+            "60",
+            "--vouchers",
+            "900",
+            "--out"
+        ])
+        .arg(&again)
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(
+        std::fs::read(&data).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let out = Command::new(SIM)
+        .args(["expected", "--seed", "1", "--date", "2025-02-30"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`2025-02-30` is not a date"));
+    let out = Command::new(SIM)
+        .args(["serve", "--data", "/no/such/file.json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /no/such/file.json"));
+    let out = Command::new(SIM)
+        .args(["serve", "--seed", "1", "--fault", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a fault"));
+}
