@@ -690,3 +690,65 @@ async fn setup_without_a_terminal_names_the_missing_flags() {
     );
     assert!(!home.path().join("config.json").exists());
 }
+
+/// `setup` as a person runs it: in a terminal, answering its questions (a real pty via `script`).
+#[tokio::test]
+async fn interactive_setup_asks_for_what_it_needs() {
+    let w = world().await;
+    w.srv.create_company(&w.admin, "Other Co", "other").await;
+    let command = format!(
+        "{CONNECTOR} --home {} setup --tally-url {}",
+        w.home.path().display(),
+        w.sim.url
+    );
+    let answers = vec![
+        format!("{}/api", w.srv.url),
+        "admin".to_string(),
+        w.srv.admin_password(),
+        // The user sees two appliance companies and picks one by its id.
+        "sharma".to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        for line in answers {
+            // One answer per question, as typed.
+            std::thread::sleep(Duration::from_millis(1500));
+            stdin.write_all(format!("{line}\r").as_bytes()).unwrap();
+            stdin.flush().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let screen = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    for question in [
+        "Appliance address",
+        "Your appliance username",
+        "Your appliance password",
+        "Which company does this PC's Tally hold?",
+    ] {
+        assert!(
+            screen.contains(question),
+            "`{question}` was not asked:\n{screen}"
+        );
+    }
+    assert!(
+        !screen.contains(&w.srv.admin_password()),
+        "the password is not echoed"
+    );
+    assert!(screen.contains("Enrolled as connector"), "{screen}");
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.home.path().join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["company_id"], "sharma");
+}
