@@ -109,21 +109,15 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
-        let mut req = self.http.post(self.api(path)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        Self::send(self.http.post(self.api(path)).json(body), token).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        let mut req = self.http.get(self.api(path));
+        Self::send(self.http.get(self.api(path)), token).await
+    }
+
+    /// Status and body (JSON when it is JSON, else the text as a JSON string).
+    async fn send(mut req: reqwest::RequestBuilder, token: Option<&str>) -> (u16, Value) {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
