@@ -701,14 +701,19 @@ async fn interactive_setup_asks_for_what_it_needs() {
         w.home.path().display(),
         w.sim.url
     );
+    // Each answer is typed once its question is on the screen.
     let answers = vec![
-        format!("{}/api", w.srv.url),
-        "admin".to_string(),
-        w.srv.admin_password(),
+        ("Appliance address", format!("{}/api", w.srv.url)),
+        ("Your appliance username", "admin".to_string()),
+        ("Your appliance password", w.srv.admin_password()),
         // The user sees two appliance companies and picks one by its id.
-        "sharma".to_string(),
+        (
+            "Which company does this PC's Tally hold?",
+            "sharma".to_string(),
+        ),
     ];
     let out = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
         let mut child = Command::new("script")
             .args(["-q", "-e", "-c", &command, "/dev/null"])
             .stdin(Stdio::piped())
@@ -716,21 +721,67 @@ async fn interactive_setup_asks_for_what_it_needs() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let screen = Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = {
+            let screen = screen.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stdout.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    screen
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            })
+        };
         let mut stdin = child.stdin.take().unwrap();
-        for line in answers {
-            // One answer per question, as typed.
-            std::thread::sleep(Duration::from_millis(1500));
-            stdin.write_all(format!("{line}\r").as_bytes()).unwrap();
+        for (question, answer) in answers {
+            let asked = std::time::Instant::now();
+            while !screen.lock().unwrap().contains(question) {
+                assert!(
+                    asked.elapsed() < Duration::from_secs(60),
+                    "`{question}` never came:\n{}",
+                    screen.lock().unwrap()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            stdin.write_all(format!("{answer}\r").as_bytes()).unwrap();
             stdin.flush().unwrap();
         }
-        std::thread::sleep(Duration::from_millis(1500));
+        // Bounded: a question nobody answers must fail the test, not hang it.
+        let waited = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if waited.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                break child.wait().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         drop(stdin);
-        child.wait_with_output().unwrap()
+        reader.join().unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let screen = screen.lock().unwrap().clone();
+        (status, screen, stderr)
     })
     .await
     .unwrap();
-    let screen = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{screen}");
+    let (status, screen, stderr) = out;
+    let screen = format!("{screen}\n{stderr}");
+    assert_eq!(status.code(), Some(0), "{screen}");
     for question in [
         "Appliance address",
         "Your appliance username",
