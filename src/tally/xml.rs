@@ -3,6 +3,7 @@
 //! `<TALLYMESSAGE>`) as a small tree as soon as it closes, so memory follows the largest object,
 //! not the answer. Tally's error answers become [`AnswerError`]s carrying Tally's own message.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
 use quick_xml::events::{BytesStart, Event};
@@ -12,7 +13,8 @@ use quick_xml::Reader;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Element {
     pub name: String,
-    pub attrs: Vec<(String, String)>,
+    /// Tally's common keys and values (`TYPE="String"`...) are borrowed, not allocated.
+    pub attrs: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     pub text: String,
     pub children: Vec<Element>,
 }
@@ -22,7 +24,7 @@ impl Element {
         self.attrs
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     pub fn child(&self, name: &str) -> Option<&Element> {
@@ -108,6 +110,30 @@ pub fn clean_owned(mut s: String) -> String {
     s
 }
 
+/// Attribute keys and values that Tally writes on nearly every element: matching them to a
+/// static string spares two allocations per attribute on the hot path.
+const COMMON: [&str; 12] = [
+    "TYPE",
+    "NAME",
+    "RESERVEDNAME",
+    "String",
+    "Amount",
+    "Number",
+    "Logical",
+    "Date",
+    "",
+    "Yes",
+    "No",
+    "Quantity",
+];
+
+fn interned(bytes: &[u8]) -> Option<Cow<'static, str>> {
+    COMMON
+        .iter()
+        .find(|c| c.as_bytes() == bytes)
+        .map(|c| Cow::Borrowed(*c))
+}
+
 fn start_element(e: &BytesStart<'_>) -> Element {
     let name = match std::str::from_utf8(e.name().as_ref()) {
         Ok(n) => n.to_owned(),
@@ -118,12 +144,17 @@ fn start_element(e: &BytesStart<'_>) -> Element {
         .with_checks(false)
         .flatten()
         .map(|a| {
-            let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-            let value = match a.unescape_value() {
-                Ok(v) => v.into_owned(),
-                Err(_) => String::from_utf8_lossy(&a.value).into_owned(),
-            };
-            (key, clean_owned(value))
+            let key = interned(a.key.as_ref()).unwrap_or_else(|| {
+                Cow::Owned(String::from_utf8_lossy(a.key.as_ref()).into_owned())
+            });
+            let value = interned(&a.value).unwrap_or_else(|| {
+                let raw = match a.unescape_value() {
+                    Ok(v) => v.into_owned(),
+                    Err(_) => String::from_utf8_lossy(&a.value).into_owned(),
+                };
+                Cow::Owned(clean_owned(raw))
+            });
+            (key, value)
         })
         .collect();
     Element {
