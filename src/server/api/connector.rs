@@ -222,19 +222,28 @@ pub async fn sync(
     } = body;
     conn.check_company(payload.company_id.as_deref())?;
     let company = conn.company_id.clone();
-    let result = state
-        .db
-        .write(move |tx| {
-            let validated = ingest::validate(&payload)?;
-            let origin = ingest::Origin {
-                company_id: &conn.company_id,
-                connector_id: &conn.connector_id,
-                wire_bytes,
-                received,
-            };
-            ingest::store(tx, &origin, &payload, &validated)
-        })
-        .await;
+    // Checked before taking the database's one writer, which heartbeats and other syncs share.
+    let checked =
+        tokio::task::spawn_blocking(move || ingest::validate(&payload).map(|v| (payload, v)))
+            .await
+            .map_err(|e| ApiError::internal("payload check task", e))?;
+    let result = match checked {
+        Err(e) => Err(e),
+        Ok((payload, validated)) => {
+            state
+                .db
+                .write(move |tx| {
+                    let origin = ingest::Origin {
+                        company_id: &conn.company_id,
+                        connector_id: &conn.connector_id,
+                        wire_bytes,
+                        received,
+                    };
+                    ingest::store(tx, &origin, &payload, &validated)
+                })
+                .await
+        }
+    };
     match &result {
         Ok(a) => log::info!(
             "company {company}: stored {} ledgers and {} balances for {} months in {} ms",
