@@ -151,9 +151,10 @@ fn data_survives_a_stop_and_restart() {
 
 #[test]
 fn first_start_generates_an_admin_password_shown_once_and_kept_private() {
-    let dir = tempfile::tempdir().unwrap();
-    let app = start(dir.path(), &[]);
-    let file = dir.path().join("admin-password.txt");
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let app = start(&dir, &[]);
+    let file = dir.join("admin-password.txt");
     let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
     assert!(password.len() >= 16);
     #[cfg(unix)]
@@ -164,18 +165,23 @@ fn first_start_generates_an_admin_password_shown_once_and_kept_private() {
             0o600
         );
         assert_eq!(
-            std::fs::metadata(dir.path().join("secrets.json"))
+            std::fs::metadata(dir.join("secrets.json"))
                 .unwrap()
                 .permissions()
                 .mode()
                 & 0o777,
             0o600
         );
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o700,
+            "a data folder the appliance creates is private"
+        );
     }
     app.login(&password);
     app.terminate();
     // A second start does not show or change it.
-    let app = start(dir.path(), &[]);
+    let app = start(&dir, &[]);
     app.login(&password);
     app.terminate();
 }

@@ -32,12 +32,20 @@ pub const DATABASE_FILE: &str = "aicfo.sqlite3";
 /// Errors are sentences for the person starting the appliance.
 pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
     let cfg = AppConfig::from_figment(&figment)?;
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-        format!(
-            "cannot create the data folder {}: {e}",
-            cfg.data_dir.display()
-        )
-    })?;
+    if !cfg.data_dir.exists() {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            format!(
+                "cannot create the data folder {}: {e}",
+                cfg.data_dir.display()
+            )
+        })?;
+        // The books of every client firm live here: readable by the appliance's user only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir)?;
     let db = Db::open(&cfg.data_dir.join(DATABASE_FILE))?;
     secrets::ensure_admin(&db, &cfg.data_dir)?;
