@@ -230,6 +230,14 @@ async fn setup_then_once_gives_the_appliance_tallys_trial_balances() {
         "{log}"
     );
     assert!(log.contains("sync done"), "{log}");
+    // Progress on the console as the sync goes.
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        console.contains("reading balances for")
+            && console.contains("(1/")
+            && console.contains("%)"),
+        "{console}"
+    );
     assert!(!log.contains(&w.srv.admin_password()));
     assert_eq!(
         std::fs::read_to_string(w.home.path().join("logs/connector-error.log")).unwrap_or_default(),
@@ -802,4 +810,50 @@ async fn interactive_setup_asks_for_what_it_needs() {
         serde_json::from_str(&std::fs::read_to_string(w.home.path().join("config.json")).unwrap())
             .unwrap();
     assert_eq!(cfg["company_id"], "sharma");
+}
+
+#[tokio::test]
+async fn logs_rotate_and_only_five_old_files_are_kept() {
+    let w = world().await;
+    w.setup().await;
+    w.edit_config(|c| c["log_level"] = json!("debug"));
+    let home = w.home.path().to_path_buf();
+    // Each debug-level sync writes well over 2 KiB several times over: far more than five rotations.
+    for _ in 0..8 {
+        let out = tokio::task::spawn_blocking({
+            let home = home.clone();
+            move || {
+                Command::new(CONNECTOR)
+                    .arg("--home")
+                    .arg(&home)
+                    .args(["once", "--full"])
+                    .env("AICFO_CONNECTOR_LOG_ROTATE_BYTES", "2048")
+                    .output()
+                    .unwrap()
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let names: Vec<String> = std::fs::read_dir(home.join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    let rotated = names
+        .iter()
+        .filter(|n| n.starts_with("connector_r") && n.ends_with(".log"))
+        .count();
+    assert!(names.contains(&"connector.log".to_string()), "{names:?}");
+    assert_eq!(
+        rotated, 5,
+        "five rotated files are kept, older ones removed: {names:?}"
+    );
+    let current = std::fs::metadata(home.join("logs/connector.log"))
+        .unwrap()
+        .len();
+    assert!(
+        current < 64 * 1024,
+        "the current log stays near its cap: {current} bytes"
+    );
 }

@@ -12,6 +12,16 @@ use log::{LevelFilter, Record};
 
 pub const LOG_DIR: &str = "logs";
 const ROTATE_AT: u64 = 10 * 1024 * 1024;
+
+/// The rotation size: 10 MB, or `AICFO_CONNECTOR_LOG_ROTATE_BYTES` (lets a test see rotation
+/// without writing 10 MB).
+fn rotate_at() -> u64 {
+    std::env::var("AICFO_CONNECTOR_LOG_ROTATE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1024)
+        .unwrap_or(ROTATE_AT)
+}
 const KEEP: usize = 5;
 /// The current file is plain `connector.log`, as the guide names it; rotated ones carry the
 /// time of rotation (`connector_r2026-11-26_04-40-00.log`).
@@ -66,7 +76,7 @@ pub fn init(home: &Path, level: &str, console: bool) -> Result<LoggerHandle, Str
         .format(file_line)
         .append()
         .rotate(
-            Criterion::Size(ROTATE_AT),
+            Criterion::Size(rotate_at()),
             NAMING,
             Cleanup::KeepLogFiles(KEEP),
         )
@@ -92,7 +102,7 @@ pub fn init(home: &Path, level: &str, console: bool) -> Result<LoggerHandle, Str
     .format_for_files(file_line)
     .append()
     .rotate(
-        Criterion::Size(ROTATE_AT),
+        Criterion::Size(rotate_at()),
         NAMING,
         Cleanup::KeepLogFiles(KEEP),
     )
