@@ -29,5 +29,10 @@ cp "$BUILT" "$OUT/AICFOConnector.exe"
 cp packaging/windows/config.json packaging/windows/run-connector.bat packaging/windows/README.txt "$OUT/"
 # The ZIP the guide describes: the exe, config.json, run-connector.bat and README.txt.
 rm -f dist/AICFOConnector.zip
-(cd "$OUT" && python3 -m zipfile -c ../AICFOConnector.zip AICFOConnector.exe config.json run-connector.bat README.txt)
+(cd "$OUT" && python3 -c '
+import sys, zipfile
+with zipfile.ZipFile("../AICFOConnector.zip", "w", zipfile.ZIP_DEFLATED) as z:
+    for name in sys.argv[1:]:
+        z.write(name)
+' AICFOConnector.exe config.json run-connector.bat README.txt)
 echo "built $OUT/AICFOConnector.exe and dist/AICFOConnector.zip"

@@ -75,13 +75,42 @@ async fn the_windows_connector_syncs_under_wine() {
     .await
     .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let srv = TestServer::start(data.path()).await;
+    let package = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist/AICFOConnector.zip");
+    assert!(
+        exe().exists() && package.exists(),
+        "run packaging/build-windows.sh first"
+    );
+    let srv = TestServer::start_with(
+        data.path(),
+        &[("connector_package", serde_json::json!(package))],
+    )
+    .await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Sharma & Sons", "sharma").await;
 
+    // As a bookkeeper gets it: the ZIP downloaded from the appliance, unpacked into a folder.
     let folder = tempfile::tempdir().unwrap();
     let prefix = tempfile::tempdir().unwrap();
-    std::fs::copy(exe(), folder.path().join("AICFOConnector.exe")).unwrap();
+    let zip = srv
+        .http
+        .get(format!("{}/download/connector", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+    archive.extract(folder.path()).unwrap();
+    for name in [
+        "AICFOConnector.exe",
+        "config.json",
+        "run-connector.bat",
+        "README.txt",
+    ] {
+        assert!(folder.path().join(name).exists(), "{name} is in the ZIP");
+    }
+    let downloaded_config = std::fs::read_to_string(folder.path().join("config.json")).unwrap();
 
     let out = wine(folder.path(), prefix.path(), &["version"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -105,15 +134,14 @@ async fn the_windows_connector_syncs_under_wine() {
         text(&out)
     );
 
+    // Back to the downloaded config.json: it already knows the appliance, so setup needs no --api-url.
+    std::fs::write(folder.path().join("config.json"), &downloaded_config).unwrap();
     let password = format!("--password={}", srv.admin_password());
-    let api = format!("{}/api", srv.url);
     let out = wine(
         folder.path(),
         prefix.path(),
         &[
             "setup",
-            "--api-url",
-            &api,
             "--username",
             "admin",
             &password,

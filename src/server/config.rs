@@ -26,6 +26,8 @@ pub struct AppConfig {
     pub cors_origin: Option<String>,
     /// URL connectors use to reach the appliance.
     pub public_url: Option<String>,
+    /// The connector ZIP served at `/download/connector` (built by packaging/build-windows.sh).
+    pub connector_package: PathBuf,
 }
 
 impl Default for AppConfig {
@@ -41,6 +43,7 @@ impl Default for AppConfig {
             login_window_secs: 15 * 60,
             cors_origin: None,
             public_url: None,
+            connector_package: PathBuf::from("dist/AICFOConnector.zip"),
         }
     }
 }

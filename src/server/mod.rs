@@ -8,6 +8,7 @@ pub mod config;
 pub mod connectors;
 pub mod cors;
 pub mod db;
+pub mod download;
 pub mod error;
 pub mod ingest;
 pub mod runs;
@@ -55,6 +56,7 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
         .manage(state)
         .mount("/api", api::routes())
         .mount("/", web::routes())
+        .mount("/", download::routes())
         .register("/", catchers![error::default_catcher])
         .attach(AdHoc::on_liftoff("sync run sweeper", |rocket| {
             Box::pin(async move {
