@@ -184,32 +184,47 @@ pub fn answer(req: &SimRequest, companies: &[std::sync::Arc<Books>]) -> String {
     }
 }
 
+/// A master's opening tag and the GUID and PARENT fields every master carries.
+fn open_master(
+    out: &mut String,
+    req: &SimRequest,
+    tag: &str,
+    name: &str,
+    reserved: &str,
+    guid: &str,
+    parent: &str,
+) {
+    let _ = write!(
+        out,
+        "    <{tag} NAME=\"{}\" RESERVEDNAME=\"{}\">\r\n",
+        escape(name),
+        escape(reserved)
+    );
+    if wants(req, "GUID") {
+        let _ = write!(
+            out,
+            "     <GUID TYPE=\"String\">{}</GUID>\r\n",
+            escape(guid)
+        );
+    }
+    if wants(req, "PARENT") {
+        let _ = write!(
+            out,
+            "     <PARENT TYPE=\"String\">{}</PARENT>\r\n",
+            parent_text(parent)
+        );
+    }
+}
+
 fn groups_xml(req: &SimRequest, b: &Books) -> String {
     let mut out = String::with_capacity(b.groups.len() * 400);
     for (i, g) in b.groups.iter().enumerate() {
         let reserved = crate::protocol::groups::reserved_group(&g.name)
             .map(|r| r.name)
             .unwrap_or("");
-        let _ = write!(
-            out,
-            "    <GROUP NAME=\"{}\" RESERVEDNAME=\"{}\">\r\n",
-            escape(&g.name),
-            escape(reserved)
+        open_master(
+            &mut out, req, "GROUP", &g.name, reserved, &g.guid, &g.parent,
         );
-        if wants(req, "GUID") {
-            let _ = write!(
-                out,
-                "     <GUID TYPE=\"String\">{}</GUID>\r\n",
-                escape(&g.guid)
-            );
-        }
-        if wants(req, "PARENT") {
-            let _ = write!(
-                out,
-                "     <PARENT TYPE=\"String\">{}</PARENT>\r\n",
-                parent_text(&g.parent)
-            );
-        }
         for (field, value) in [
             ("ISREVENUE", g.is_revenue),
             ("ISDEEMEDPOSITIVE", g.is_deemed_positive),
@@ -271,26 +286,9 @@ fn ledgers_xml(req: &SimRequest, b: &Books, at: Option<Date>) -> String {
         } else {
             ""
         };
-        let _ = write!(
-            out,
-            "    <LEDGER NAME=\"{}\" RESERVEDNAME=\"{}\">\r\n",
-            escape(&l.name),
-            escape(reserved)
+        open_master(
+            &mut out, req, "LEDGER", &l.name, reserved, &l.guid, &l.parent,
         );
-        if wants(req, "GUID") {
-            let _ = write!(
-                out,
-                "     <GUID TYPE=\"String\">{}</GUID>\r\n",
-                escape(&l.guid)
-            );
-        }
-        if wants(req, "PARENT") {
-            let _ = write!(
-                out,
-                "     <PARENT TYPE=\"String\">{}</PARENT>\r\n",
-                parent_text(&l.parent)
-            );
-        }
         if wants(req, "OPENINGBALANCE") {
             let _ = write!(
                 out,
