@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use aicfo::protocol::Amount;
 use aicfo::tally::encoding::{utf8_reader, TextEncoding};
-use aicfo::tally::records::{TallyCompany, TallyGroup, TallyLedger, TallyVoucher};
+use aicfo::tally::records::{LedgerBalance, TallyCompany, TallyGroup, TallyLedger, TallyVoucher};
 use aicfo::tally::xml::{read_answer, AnswerError, Element};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -253,14 +253,19 @@ fn every_amount_form_and_name_quirk() {
         assert_eq!(ledgers[8].aliases, ["राम एंड कंपनी"], "{label}");
     }
     // On the wire a debit is positive, and a zero balance is left out.
-    let ledgers = read_ledgers(&fixture("quirks/ledgers-amounts.xml"));
-    let wire: Vec<_> = ledgers
+    let balances: Vec<LedgerBalance> = objects(&fixture("quirks/ledgers-amounts.xml"))
+        .unwrap()
+        .iter()
+        .map(|e| LedgerBalance::from_element(e).unwrap())
+        .collect();
+    let wire: Vec<_> = balances
         .iter()
         .filter_map(aicfo::tally::convert::wire_balance)
         .collect();
     assert_eq!(wire.len(), 7);
-    assert_eq!(wire[0].balance, rupees("12000.00"));
-    assert_eq!(wire[4].balance, rupees("-2500.00"));
+    assert_eq!(wire[0], ("aaaa-0001", rupees("12000.00")));
+    assert_eq!(wire[4].1, rupees("-2500.00"));
+    let ledgers = read_ledgers(&fixture("quirks/ledgers-amounts.xml"));
     // Exact to the paisa in Tally's sign:
     // -12000 + 4500.50 - 1,20,00,000 - 15000 + 2500 + 0 - 4,25,000 - 3,99,999.50 + 0.
     let total: Amount = ledgers.iter().map(|l| l.closing_balance.unwrap()).sum();

@@ -9,7 +9,7 @@ use time::{Date, Duration, Month};
 use super::outbox::{Outbox, PayloadHead, Pending};
 use crate::protocol::calendar::format_date;
 use crate::protocol::*;
-use crate::tally::convert::{into_wire_ledger, to_wire_sign, wire_group};
+use crate::tally::convert::{wire_balance, wire_group, wire_ledger};
 use crate::tally::{TallyClient, TallyCompany, TallyError};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -150,7 +150,7 @@ pub async fn extract(
         .ledgers(&name, None)
         .await?
         .into_iter()
-        .map(into_wire_ledger)
+        .map(wire_ledger)
         .collect();
     let ledger_count = ledgers.len();
 
@@ -198,8 +198,8 @@ pub async fn extract(
         let items = || {
             balances
                 .iter()
-                .filter(|b| !b.closing.is_zero() && known.contains(&b.guid))
-                .map(|b| (b.guid.as_str(), to_wire_sign(b.closing)))
+                .filter(|b| known.contains(&b.guid))
+                .filter_map(wire_balance)
         };
         balances_sent += items().count() as u64;
         let (key, date) = (month.to_string(), format_date(*at));

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use super::records::{RecordError, TallyGroup, TallyLedger};
+use super::records::{LedgerBalance, RecordError, TallyGroup, TallyLedger};
 use crate::protocol::groups::{reserved_group, Nature};
-use crate::protocol::{Amount, BalanceItem, GroupRecord, LedgerRecord};
+use crate::protocol::{Amount, GroupRecord, LedgerRecord};
 
 /// Tally writes a debit as negative; the wire and the appliance write it as positive.
 pub fn to_wire_sign(tally: Amount) -> Amount {
@@ -30,24 +30,10 @@ pub fn wire_group(g: &TallyGroup) -> Result<GroupRecord, RecordError> {
     })
 }
 
-/// The ledger on the wire. A ledger directly under Tally's root (only the reserved
-/// `Profit & Loss A/c`) names `Primary` as its group, since a ledger always has one.
-pub fn wire_ledger(l: &TallyLedger) -> LedgerRecord {
-    let group = l
-        .parent
-        .clone()
-        .unwrap_or_else(|| crate::protocol::groups::PRIMARY.to_string());
-    LedgerRecord {
-        guid: l.guid.clone(),
-        name: l.name.clone(),
-        parent: Some(group.clone()),
-        group_name: Some(group),
-        kind: Some("Ledger".into()),
-    }
-}
-
-/// [`wire_ledger`] taking the record apart instead of copying it.
-pub fn into_wire_ledger(l: TallyLedger) -> LedgerRecord {
+/// The ledger on the wire, taking the record apart rather than copying it. A ledger directly
+/// under Tally's root (only the reserved `Profit & Loss A/c`) names `Primary` as its group, since
+/// a ledger always has one.
+pub fn wire_ledger(l: TallyLedger) -> LedgerRecord {
     let group = l
         .parent
         .unwrap_or_else(|| crate::protocol::groups::PRIMARY.to_string());
@@ -60,13 +46,10 @@ pub fn into_wire_ledger(l: TallyLedger) -> LedgerRecord {
     }
 }
 
-/// The ledger's closing balance on the wire; a ledger without one has a zero balance and is left out.
-pub fn wire_balance(l: &TallyLedger) -> Option<BalanceItem> {
-    let closing = l.closing_balance.filter(|a| !a.is_zero())?;
-    Some(BalanceItem {
-        ledger_guid: l.guid.clone(),
-        balance: to_wire_sign(closing),
-    })
+/// A closing balance on the wire, as (GUID, debit-positive amount); a zero balance is left out
+/// (a ledger missing from a month has a zero balance).
+pub fn wire_balance(b: &LedgerBalance) -> Option<(&str, Amount)> {
+    (!b.closing.is_zero()).then(|| (b.guid.as_str(), to_wire_sign(b.closing)))
 }
 
 /// A group's nature from its own flags, or else from the nearest ancestor that has them, or
