@@ -131,24 +131,10 @@ pub fn trial_balance(c: &Connection, company_id: &str, month: MonthKey) -> ApiRe
     let found = c
         .query_row(
             &format!(
-                "SELECT id, {SUMMARY_COLS} FROM snapshots WHERE company_id = ?1 AND month_key = ?2"
+                "SELECT {SUMMARY_COLS}, id FROM snapshots WHERE company_id = ?1 AND month_key = ?2"
             ),
             params![company_id, key],
-            |r| {
-                let id: i64 = r.get(0)?;
-                let s = SnapshotSummary {
-                    month_key: r.get(1)?,
-                    as_of_date: r.get(2)?,
-                    closed: r.get(3)?,
-                    ledger_count: r.get(4)?,
-                    debit_total: Amount::from_paise(r.get(5)?),
-                    credit_total: Amount::from_paise(r.get(6)?),
-                    difference: Amount::from_paise(r.get(7)?),
-                    balanced: r.get::<_, i64>(7)? == 0,
-                    ingested_at: rfc3339(r.get(8)?),
-                };
-                Ok((id, s))
-            },
+            |r| Ok((r.get::<_, i64>(8)?, summary(r)?)),
         )
         .optional()?;
     let (snapshot_id, summary) = found.ok_or_else(|| {
