@@ -164,6 +164,20 @@ fn start_element(e: &BytesStart<'_>) -> Element {
     }
 }
 
+/// Where text goes: the innermost element of the object being built, else the captured text
+/// of a LINEERROR / STATUS / root, else nowhere.
+fn text_target<'a>(
+    building: &'a mut [Element],
+    captured: &'a mut String,
+    capturing: bool,
+) -> Option<&'a mut String> {
+    match building.last_mut() {
+        Some(el) => Some(&mut el.text),
+        None if capturing => Some(captured),
+        None => None,
+    }
+}
+
 fn is_container(name: &[u8]) -> bool {
     name == b"COLLECTION" || name == b"TALLYMESSAGE"
 }
@@ -212,50 +226,40 @@ pub fn read_answer<R: BufRead>(
                 }
             }
             Event::Text(t) => {
-                let target = match building.last_mut() {
-                    Some(el) => Some(&mut el.text),
-                    None if capturing => Some(&mut captured),
-                    None => None,
-                };
-                if let Some(target) = target {
+                if let Some(target) = text_target(&mut building, &mut captured, capturing) {
                     // Leading white space is trimmed anyway; not collecting it spares an
                     // allocation for every indented parent element.
                     if !(target.is_empty() && t.iter().all(u8::is_ascii_whitespace)) {
-                        let text = t
-                            .decode()
-                            .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
-                        target.push_str(&text);
+                        target.push_str(
+                            &t.decode()
+                                .map_err(|e| AnswerError::Unreadable(e.to_string()))?,
+                        );
                     }
                 }
             }
             Event::CData(t) => {
-                let text = t
-                    .decode()
-                    .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
-                if let Some(el) = building.last_mut() {
-                    el.text.push_str(&text);
-                } else if capturing {
-                    captured.push_str(&text);
+                if let Some(target) = text_target(&mut building, &mut captured, capturing) {
+                    target.push_str(
+                        &t.decode()
+                            .map_err(|e| AnswerError::Unreadable(e.to_string()))?,
+                    );
                 }
             }
             Event::GeneralRef(r) => {
-                let resolved: String = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => {
-                        let name = r
-                            .decode()
-                            .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
-                        match quick_xml::escape::resolve_predefined_entity(&name) {
-                            Some(s) => s.to_string(),
-                            // An entity Tally never defines: keep it as written.
-                            None => format!("&{name};"),
+                if let Some(target) = text_target(&mut building, &mut captured, capturing) {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => target.push(c),
+                        _ => {
+                            let name = r
+                                .decode()
+                                .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
+                            match quick_xml::escape::resolve_predefined_entity(&name) {
+                                Some(s) => target.push_str(s),
+                                // An entity Tally never defines: keep it as written.
+                                None => target.push_str(&format!("&{name};")),
+                            }
                         }
                     }
-                };
-                if let Some(el) = building.last_mut() {
-                    el.text.push_str(&resolved);
-                } else if capturing {
-                    captured.push_str(&resolved);
                 }
             }
             Event::End(_) => {
