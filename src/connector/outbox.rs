@@ -12,7 +12,7 @@ use flate2::Compression;
 use super::state::write_atomically;
 use serde::Serialize;
 
-use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord, SyncPayload};
+use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord};
 
 pub const OUTBOX_DIR: &str = "outbox";
 
@@ -37,27 +37,6 @@ impl Outbox {
 
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// Queues a whole payload after every payload already waiting.
-    pub fn push(&self, payload: &SyncPayload) -> std::io::Result<Pending> {
-        let b = &payload.chart_of_accounts.balances;
-        let mut w = self.begin(&PayloadHead::of(payload))?;
-        for m in &b.closed_months {
-            w.month(
-                &m.month_key,
-                &m.as_of_date,
-                m.items.iter().map(|i| (i.ledger_guid.as_str(), i.balance)),
-            )?;
-        }
-        w.finish(
-            &b.current.month_key,
-            &b.current.as_of_date,
-            b.current
-                .items
-                .iter()
-                .map(|i| (i.ledger_guid.as_str(), i.balance)),
-        )
     }
 
     /// Starts writing a payload straight into the outbox, a month at a time, so that a big
@@ -152,22 +131,6 @@ pub struct PayloadHead<'a> {
     pub company: Option<&'a CompanyFacts>,
     pub groups: &'a [GroupRecord],
     pub ledgers: &'a [LedgerRecord],
-}
-
-impl<'a> PayloadHead<'a> {
-    pub fn of(p: &'a SyncPayload) -> PayloadHead<'a> {
-        let c = &p.chart_of_accounts;
-        PayloadHead {
-            company_id: p.company_id.as_deref(),
-            sync_run_id: p.sync_run_id.as_deref(),
-            as_of_date: p.as_of_date.as_deref(),
-            source: c.source.as_deref(),
-            generated_at: c.generated_at.as_deref(),
-            company: c.company.as_ref(),
-            groups: &c.groups,
-            ledgers: &c.ledgers,
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -314,11 +277,6 @@ impl PayloadWriter {
             sync_run_id: self.sync_run_id.clone(),
         })
     }
-
-    /// The month keys written so far (the current month included once finished).
-    pub fn months(&self) -> &[String] {
-        &self.months
-    }
 }
 
 impl Drop for PayloadWriter {
@@ -350,7 +308,40 @@ pub fn without_run_id(gzip_json: &[u8]) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::SyncPayload;
     use std::io::Read;
+
+    /// A whole payload in memory, through the writer, the way the connector streams one.
+    fn push(outbox: &Outbox, payload: &SyncPayload) -> std::io::Result<Pending> {
+        let c = &payload.chart_of_accounts;
+        let head = PayloadHead {
+            company_id: payload.company_id.as_deref(),
+            sync_run_id: payload.sync_run_id.as_deref(),
+            as_of_date: payload.as_of_date.as_deref(),
+            source: c.source.as_deref(),
+            generated_at: c.generated_at.as_deref(),
+            company: c.company.as_ref(),
+            groups: &c.groups,
+            ledgers: &c.ledgers,
+        };
+        let b = &c.balances;
+        let mut w = outbox.begin(&head)?;
+        for m in &b.closed_months {
+            w.month(
+                &m.month_key,
+                &m.as_of_date,
+                m.items.iter().map(|i| (i.ledger_guid.as_str(), i.balance)),
+            )?;
+        }
+        w.finish(
+            &b.current.month_key,
+            &b.current.as_of_date,
+            b.current
+                .items
+                .iter()
+                .map(|i| (i.ledger_guid.as_str(), i.balance)),
+        )
+    }
 
     #[test]
     fn a_streamed_payload_reads_back_as_the_payload() {
@@ -372,8 +363,8 @@ mod tests {
             }
         }))
         .unwrap();
-        let first = outbox.push(&payload).unwrap();
-        let second = outbox.push(&payload).unwrap();
+        let first = push(&outbox, &payload).unwrap();
+        let second = push(&outbox, &payload).unwrap();
         assert_eq!((first.sequence, second.sequence), (1, 2));
         assert_eq!(first.sync_run_id.as_deref(), Some("run-1"));
         let mut text = Vec::new();

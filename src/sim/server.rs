@@ -52,7 +52,6 @@ impl FromStr for Fault {
 pub struct SimState {
     companies: RwLock<Vec<Arc<Books>>>,
     fault: RwLock<Fault>,
-    requests: AtomicU64,
     /// Time spent building and encoding answers, so benchmarks can take "Tally's" share out.
     busy_micros: AtomicU64,
 }
@@ -62,7 +61,6 @@ impl SimState {
         SimState {
             companies: RwLock::new(companies.into_iter().map(Arc::new).collect()),
             fault: RwLock::new(Fault::None),
-            requests: AtomicU64::new(0),
             busy_micros: AtomicU64::new(0),
         }
     }
@@ -73,16 +71,6 @@ impl SimState {
 
     fn fault(&self) -> Fault {
         self.fault.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Replaces the books (as if the bookkeeper entered vouchers).
-    pub fn set_companies(&self, companies: Vec<Books>) {
-        *self.companies.write().unwrap_or_else(|p| p.into_inner()) =
-            companies.into_iter().map(Arc::new).collect();
-    }
-
-    pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
     }
 
     /// Total time spent answering (building and encoding), faults' delays excluded.
@@ -117,7 +105,6 @@ async fn export(
     ct: RequestContentType,
     body: Vec<u8>,
 ) -> (ContentType, Vec<u8>) {
-    state.requests.fetch_add(1, Ordering::Relaxed);
     let fault = state.fault();
     if let Fault::Slow(d) = fault {
         tokio::time::sleep(d).await;
