@@ -38,6 +38,22 @@ pub fn find_user(c: &Connection, username: &str) -> ApiResult<Option<StoredUser>
     }))
 }
 
+/// The user behind a token, if the account still exists.
+pub fn user_by_id(c: &Connection, id: i64) -> ApiResult<Option<UserAuth>> {
+    let row: Option<(String, String)> = c
+        .query_row(
+            "SELECT username, role FROM users WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(username, role)| {
+        let role = Role::parse(&role).ok_or_else(|| ApiError::internal("user role", &role))?;
+        Ok(UserAuth { id, username, role })
+    })
+    .transpose()
+}
+
 pub fn company_exists(c: &Connection, id: &str) -> ApiResult<bool> {
     Ok(c.query_row(
         "SELECT EXISTS (SELECT 1 FROM companies WHERE id = ?1)",

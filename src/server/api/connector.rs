@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::protocol::*;
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
-use crate::server::auth::{ConnectorAuth, Role, UserAuth};
+use crate::server::auth::{ConnectorAuth, UserAuth};
 use crate::server::body::JsonBody;
 use crate::server::db::{now_ms, rfc3339};
 use crate::server::error::{ApiError, ApiResult};
@@ -57,20 +57,9 @@ pub async fn auth(
     let (connector_id, refresh) = state
         .db
         .write(move |tx| {
-            let user = tx
-                .query_row(
-                    "SELECT username, role FROM users WHERE id = ?1",
-                    [user_id],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
-                )
-                .map_err(|_| {
-                    ApiError::unauthorized("user_gone", "The account in userJwt no longer exists.")
-                })?;
-            let user = UserAuth {
-                id: user_id,
-                username: user.0,
-                role: Role::parse(&user.1).unwrap_or(Role::Staff),
-            };
+            let user = accounts::user_by_id(tx, user_id)?.ok_or_else(|| {
+                ApiError::unauthorized("user_gone", "The account in userJwt no longer exists.")
+            })?;
             accounts::ensure_can_see(tx, &user, &req.company_id)?;
             let (id, refresh) = connectors::register(tx, &req, user_id)?;
             Ok((id, refresh))

@@ -148,26 +148,16 @@ impl UserAuth {
         let state = state(req)?;
         let claims = state.keys.verify_user(bearer(req)?)?;
         let id = claims.sub;
-        let user = state
+        state
             .db
-            .read(move |c| {
-                use rusqlite::OptionalExtension;
-                Ok(c.query_row(
-                    "SELECT username, role FROM users WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            .read(move |c| super::accounts::user_by_id(c, id))
+            .await?
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "user_gone",
+                    "The account this token was issued to no longer exists.",
                 )
-                .optional()?)
             })
-            .await?;
-        let (username, role) = user.ok_or_else(|| {
-            ApiError::unauthorized(
-                "user_gone",
-                "The account this token was issued to no longer exists.",
-            )
-        })?;
-        let role = Role::parse(&role).ok_or_else(|| ApiError::internal("user role", role))?;
-        Ok(UserAuth { id, username, role })
     }
 }
 
