@@ -4,12 +4,14 @@
 //! Field names follow the deployment guide (camelCase). Unknown fields are ignored on the way in,
 //! so an older appliance accepts a newer connector.
 
+pub mod api;
 pub mod calendar;
 pub mod groups;
 pub mod money;
 
 use serde::{Deserialize, Serialize};
 
+pub use api::*;
 pub use calendar::MonthKey;
 pub use money::Amount;
 

@@ -6,6 +6,8 @@ use rocket::figment::providers::{Env, Serialized};
 use rocket::figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use super::start_error::StartError;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppConfig {
     /// SQLite database, generated secrets and the generated admin password live here.
@@ -62,20 +64,22 @@ pub fn figment() -> Figment {
 }
 
 impl AppConfig {
-    pub fn from_figment(figment: &Figment) -> Result<AppConfig, String> {
+    pub fn from_figment(figment: &Figment) -> Result<AppConfig, StartError> {
         let cfg: AppConfig = figment
             .extract()
-            .map_err(|e| format!("configuration is invalid: {e}"))?;
+            .map_err(|e| StartError::because("the configuration is invalid", e))?;
         if cfg.heartbeat_interval_secs == 0 {
-            return Err("heartbeat_interval_secs must be at least 1".into());
+            return Err(StartError::new(
+                "heartbeat_interval_secs must be at least 1",
+            ));
         }
         if cfg.connector_rate_per_sec == 0 || cfg.connector_rate_burst == 0 {
-            return Err(
-                "connector_rate_per_sec and connector_rate_burst must be at least 1".into(),
-            );
+            return Err(StartError::new(
+                "connector_rate_per_sec and connector_rate_burst must be at least 1",
+            ));
         }
         if cfg.login_max_failures == 0 {
-            return Err("login_max_failures must be at least 1".into());
+            return Err(StartError::new("login_max_failures must be at least 1"));
         }
         Ok(cfg)
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use super::error::{ApiError, ApiResult};
+use super::domain_error::{DomainError, DomainResult};
+use super::start_error::StartError;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -41,15 +42,18 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Db, String> {
+    /// Opens (creating if needed) the database file and brings its schema up to date. Refuses a
+    /// database a newer appliance has migrated: this binary would not know its tables.
+    pub fn open(path: &Path) -> Result<Db, StartError> {
+        let shown = path.display();
         let mut writer = Connection::open(path)
-            .map_err(|e| format!("cannot open database {}: {e}", path.display()))?;
-        configure(&writer)
-            .map_err(|e| format!("cannot configure database {}: {e}", path.display()))?;
-        let report = embedded::migrations::runner()
+            .and_then(|c| configure(&c).map(|()| c))
+            .map_err(|e| StartError::because(format!("cannot open the database {shown}"), e))?;
+        let runner = embedded::migrations::runner();
+        refuse_newer_schema(&writer, &runner, path)?;
+        let report = runner
             .run(&mut writer)
-            .map_err(|e| format!("database migration failed: {e}"))?;
+            .map_err(|e| StartError::because(format!("cannot migrate the database {shown}"), e))?;
         for m in report.applied_migrations() {
             log::info!("applied migration {}", m);
         }
@@ -68,44 +72,50 @@ impl Db {
 
     /// Runs `f` in one IMMEDIATE transaction on the writer; commits when `f` returns `Ok`,
     /// rolls everything back when it returns `Err`.
-    pub async fn write<T, F>(&self, f: F) -> ApiResult<T>
+    pub async fn write<T, F>(&self, f: F) -> DomainResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> DomainResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.write_blocking(f))
             .await
-            .map_err(|e| ApiError::internal("database writer task", e))?
+            .map_err(|e| DomainError::internal("database writer task", e))?
     }
 
     /// Runs `f` on a reader connection inside a read transaction (one consistent view).
-    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    pub async fn read<T, F>(&self, f: F) -> DomainResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> ApiResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> DomainResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.read_blocking(f))
             .await
-            .map_err(|e| ApiError::internal("database reader task", e))?
+            .map_err(|e| DomainError::internal("database reader task", e))?
     }
 
     /// The same as [`Db::write`] for callers that are not async (start-up, tools).
     pub fn write_blocking<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>,
-    ) -> ApiResult<T> {
+        f: impl FnOnce(&Transaction<'_>) -> DomainResult<T>,
+    ) -> DomainResult<T> {
         self.inner.write_blocking(f)
     }
 
-    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> DomainResult<T>,
+    ) -> DomainResult<T> {
         self.inner.read_blocking(f)
     }
 }
 
 impl Inner {
-    fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+    fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> DomainResult<T>,
+    ) -> DomainResult<T> {
         // A panic while holding the lock poisons it; the connection itself is still sound
         // (the transaction was dropped and rolled back), so keep using it.
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -115,7 +125,7 @@ impl Inner {
         Ok(out)
     }
 
-    fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> ApiResult<T>) -> ApiResult<T> {
+    fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> DomainResult<T>) -> DomainResult<T> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
@@ -143,19 +153,47 @@ impl Inner {
     }
 }
 
-pub fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000_000) as i64
+/// The highest schema version this database was migrated to, when refinery has recorded any.
+fn recorded_schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let has_history: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_history {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT MAX(version) FROM refinery_schema_history",
+        [],
+        |r| r.get(0),
+    )
 }
 
-const RFC3339_MILLIS: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-);
-
-/// RFC 3339 text (UTC, milliseconds) for a stored millisecond time.
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(RFC3339_MILLIS).ok())
-        .unwrap_or_default()
+fn refuse_newer_schema(
+    conn: &Connection,
+    runner: &refinery::Runner,
+    path: &Path,
+) -> Result<(), StartError> {
+    let found = recorded_schema_version(conn).map_err(|e| {
+        StartError::because(
+            format!("cannot read the schema version of {}", path.display()),
+            e,
+        )
+    })?;
+    let known = runner
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0);
+    match found {
+        Some(found) if found > known => Err(StartError::new(format!(
+            "the database {} has schema version {found}, written by a newer aicfo-server; this one \
+             knows versions up to {known}. Run the newer aicfo-server, or restore a backup made \
+             by this version.",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -1,5 +1,6 @@
-//! The one error type of the appliance. Every failure becomes CONTRACT.md's JSON
-//! `{"error", "message", "details"}` with the right status; nothing internal leaks to the client.
+//! The HTTP edge of every failure. Each becomes CONTRACT.md's JSON `{"error", "message",
+//! "details"}` with the right status; nothing internal leaks to the client. Domain code returns
+//! [`DomainError`]; it becomes an [`ApiError`] here, where internal causes are logged once.
 
 use std::io::Cursor;
 use std::sync::Mutex;
@@ -8,6 +9,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 
+use super::domain_error::{cause_chain, DomainError, Refusal};
 use crate::protocol::{ErrorBody, ErrorDetail};
 
 #[derive(Debug, Clone)]
@@ -79,8 +81,13 @@ impl ApiError {
         }
     }
 
+    /// The appliance's own fault: logged here with `context`, answered without the details.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         log::error!("{context}: {err}");
+        Self::internal_unlogged()
+    }
+
+    fn internal_unlogged() -> Self {
         Self::new(
             Status::InternalServerError,
             "internal_error",
@@ -97,9 +104,33 @@ impl ApiError {
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> Self {
-        ApiError::internal("database", e)
+fn status_of(refusal: Refusal) -> Status {
+    match refusal {
+        Refusal::Unauthorized => Status::Unauthorized,
+        Refusal::Forbidden => Status::Forbidden,
+        Refusal::NotFound => Status::NotFound,
+        Refusal::Conflict => Status::Conflict,
+        Refusal::Invalid => Status::UnprocessableEntity,
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Refused {
+                refusal,
+                code,
+                message,
+                details,
+            } => ApiError {
+                details,
+                ..Self::new(status_of(refusal), code, message)
+            },
+            internal => {
+                log::error!("{}", cause_chain(&internal));
+                Self::internal_unlogged()
+            }
+        }
     }
 }
 

@@ -1,22 +1,43 @@
 //! The appliance: Rocket on an embedded SQLite database.
+//!
+//! Layers, each depending only on those below it:
+//! - `api/`, `download`, `web`: HTTP handlers, thin; each states its access rule with a guard;
+//! - `guards`, `body`, `error`, `cors`: the HTTP edge (who is calling, request bodies, errors);
+//! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
+//!   `connectors` (connector_clients), `runs` (integration_sync_runs/_events), `chart`
+//!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `ingest`
+//!   (ingestion_logs, and the order a payload is stored in), `status` (reads only);
+//! - `auth/` (tokens, password hashes, throttles), `db`, `clock`, `random`, `problems`,
+//!   `domain_error`: no domain knowledge.
 
 pub mod accounts;
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod chart;
+pub mod clock;
+pub mod companies;
 pub mod config;
 pub mod connectors;
 pub mod cors;
 pub mod db;
+pub mod domain_error;
 pub mod download;
 pub mod error;
+pub mod first_admin;
+pub mod guards;
 pub mod ingest;
+pub mod problems;
+pub mod random;
 pub mod runs;
 pub mod secrets;
 pub mod snapshots;
+pub mod start_error;
 pub mod state;
+pub mod status;
 pub mod web;
 
+use std::path::Path;
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
@@ -25,31 +46,24 @@ use rocket::{catchers, Build, Rocket};
 
 use config::AppConfig;
 use db::Db;
+use domain_error::cause_chain;
 use state::AppState;
 
+pub use first_admin::ADMIN_PASSWORD_FILE;
+pub use secrets::SECRETS_FILE;
+pub use start_error::StartError;
+
+/// The database's file name in the data folder.
 pub const DATABASE_FILE: &str = "aicfo.sqlite3";
 
 /// Prepares the data folder, database, secrets and first admin, and assembles the server.
-/// Errors are sentences for the person starting the appliance.
-pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
+/// Errors say what start-up was doing and why it failed, for the person starting the appliance.
+pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
     let cfg = AppConfig::from_figment(&figment)?;
-    if !cfg.data_dir.exists() {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-            format!(
-                "cannot create the data folder {}: {e}",
-                cfg.data_dir.display()
-            )
-        })?;
-        // The books of every client firm live here: readable by the appliance's user only.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
-        }
-    }
+    prepare_data_dir(&cfg.data_dir)?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir)?;
     let db = Db::open(&cfg.data_dir.join(DATABASE_FILE))?;
-    secrets::ensure_admin(&db, &cfg.data_dir)?;
+    first_admin::ensure_admin(&db, &cfg.data_dir)?;
     let state = AppState::new(db, cfg.clone(), &secrets)?;
 
     let mut rocket = rocket::custom(figment)
@@ -73,6 +87,32 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
     Ok(rocket)
 }
 
+/// The data folder exists and is a folder; one the appliance creates is private to its user,
+/// since the books of every client firm live there.
+fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(StartError::new(format!(
+                "the data folder {} is not a folder; set AICFO_DATA_DIR to a folder",
+                dir.display()
+            )));
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        StartError::because(
+            format!("cannot create the data folder {}", dir.display()),
+            e,
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
 /// Marks runs abandoned when their connector has gone quiet. Checks four times per timeout
 /// (at most once a minute), so a run is abandoned at most a quarter-timeout late.
 fn spawn_sweeper(db: Db, abandon_after_secs: u64) {
@@ -88,7 +128,7 @@ fn spawn_sweeper(db: Db, abandon_after_secs: u64) {
             {
                 Ok(0) => {}
                 Ok(n) => log::warn!("marked {n} silent sync run(s) as abandoned"),
-                Err(e) => log::error!("sync run sweeper: {}", e.message),
+                Err(e) => log::error!("sync run sweeper: {}", cause_chain(&e)),
             }
         }
     });

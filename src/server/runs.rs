@@ -1,11 +1,25 @@
 //! Sync runs (`integration_sync_runs`) and their event trail (`integration_sync_events`).
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
-use super::db::{now_ms, rfc3339};
-use super::error::{ApiError, ApiResult};
-use crate::protocol::{SyncCounts, SyncOutcome};
+use super::clock::{now_ms, rfc3339};
+use super::domain_error::{DomainError, DomainResult};
+use crate::protocol::{RunStatus, RunView, SyncCounts, SyncOutcome};
+
+impl ToSql for RunStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for RunStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        RunStatus::parse(text)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown run status `{text}`").into()))
+    }
+}
 
 pub fn event(
     c: &Connection,
@@ -14,7 +28,7 @@ pub fn event(
     stage: Option<&str>,
     percent: Option<u8>,
     message: Option<&str>,
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     c.execute(
         "INSERT INTO integration_sync_events (run_id, kind, stage, percent, message, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -23,48 +37,57 @@ pub fn event(
     Ok(())
 }
 
+fn abandon(c: &Connection, run_id: &str, reason: &str, now: i64) -> DomainResult<()> {
+    c.execute(
+        "UPDATE integration_sync_runs SET status = ?2, error = ?3, updated_at = ?4, finished_at = ?4
+         WHERE id = ?1",
+        params![run_id, RunStatus::Abandoned, reason, now],
+    )?;
+    event(c, run_id, "abandoned", None, None, Some(reason))
+}
+
+fn running_ids(c: &Connection, sql: &str, param: &dyn ToSql) -> DomainResult<Vec<String>> {
+    let mut stmt = c.prepare(sql)?;
+    let ids = stmt
+        .query_map(params![RunStatus::Running, param], |r| r.get(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
+
 /// Starts a run. A run this connector left running is superseded: marked abandoned.
 pub fn start(
     c: &Connection,
     company_id: &str,
     connector_id: &str,
     trigger: Option<&str>,
-) -> ApiResult<String> {
+) -> DomainResult<String> {
     let now = now_ms();
-    let mut stmt = c.prepare(
-        "SELECT id FROM integration_sync_runs WHERE connector_id = ?1 AND status = 'running'",
+    let stale = running_ids(
+        c,
+        "SELECT id FROM integration_sync_runs WHERE status = ?1 AND connector_id = ?2",
+        &connector_id,
     )?;
-    let stale = stmt
-        .query_map([connector_id], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
     for id in stale {
-        c.execute(
-            "UPDATE integration_sync_runs SET status = 'abandoned', finished_at = ?2, updated_at = ?2,
-             error = 'superseded by a newer run of the same connector' WHERE id = ?1",
-            params![id, now],
-        )?;
-        event(
+        abandon(
             c,
             &id,
-            "abandoned",
-            None,
-            None,
-            Some("superseded by a newer run of the same connector"),
+            "superseded by a newer run of the same connector",
+            now,
         )?;
     }
     let id = uuid::Uuid::new_v4().to_string();
     c.execute(
         "INSERT INTO integration_sync_runs (id, company_id, connector_id, status, trigger, stage, percent, started_at, updated_at)
-         VALUES (?1, ?2, ?3, 'running', ?4, 'started', 0, ?5, ?5)",
-        params![id, company_id, connector_id, trigger, now],
+         VALUES (?1, ?2, ?3, ?4, ?5, 'started', 0, ?6, ?6)",
+        params![id, company_id, connector_id, RunStatus::Running, trigger, now],
     )?;
     event(c, &id, "started", Some("started"), Some(0), trigger)?;
     Ok(id)
 }
 
 /// The run's status, after checking it belongs to the company.
-pub fn status_of(c: &Connection, company_id: &str, run_id: &str) -> ApiResult<String> {
-    let row: Option<(String, String)> = c
+pub fn status_of(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<RunStatus> {
+    let row: Option<(String, RunStatus)> = c
         .query_row(
             "SELECT company_id, status FROM integration_sync_runs WHERE id = ?1",
             [run_id],
@@ -73,21 +96,25 @@ pub fn status_of(c: &Connection, company_id: &str, run_id: &str) -> ApiResult<St
         .optional()?;
     match row {
         Some((company, status)) if company == company_id => Ok(status),
-        _ => Err(ApiError::not_found(
+        _ => Err(DomainError::not_found(
             "sync_run_not_found",
             format!("There is no sync run `{run_id}` for company `{company_id}`."),
         )),
     }
 }
 
-fn require_running(status: &str, run_id: &str) -> ApiResult<()> {
-    if status == "running" {
-        Ok(())
-    } else {
-        Err(ApiError::conflict(
-            "sync_run_finished",
-            format!("Sync run `{run_id}` is already {status}; start a new run."),
-        ))
+fn finished(run_id: &str, status: RunStatus) -> DomainError {
+    DomainError::conflict(
+        "sync_run_finished",
+        format!("Sync run `{run_id}` is already {status}; start a new run."),
+    )
+}
+
+/// The run exists for the company and is still running: only then may data join it.
+pub fn require_running(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<()> {
+    match status_of(c, company_id, run_id)? {
+        RunStatus::Running => Ok(()),
+        status => Err(finished(run_id, status)),
     }
 }
 
@@ -95,22 +122,37 @@ fn counts_json(counts: Option<&SyncCounts>) -> Option<String> {
     counts.and_then(|c| serde_json::to_string(c).ok())
 }
 
+/// What a connector reports while a run goes on.
+pub struct Progress<'a> {
+    pub stage: &'a str,
+    pub percent: Option<u8>,
+    pub message: Option<&'a str>,
+    pub counts: Option<&'a SyncCounts>,
+}
+
 pub fn progress(
     c: &Connection,
     company_id: &str,
     run_id: &str,
-    stage: &str,
-    percent: Option<u8>,
-    message: Option<&str>,
-    counts: Option<&SyncCounts>,
-) -> ApiResult<()> {
-    require_running(&status_of(c, company_id, run_id)?, run_id)?;
+    p: &Progress<'_>,
+) -> DomainResult<()> {
+    if p.percent.is_some_and(|pc| pc > 100) {
+        return Err(DomainError::invalid_field(
+            "percent",
+            "must be between 0 and 100",
+        ));
+    }
+    let stage = p.stage.trim();
+    if stage.is_empty() {
+        return Err(DomainError::invalid_field("stage", "must not be empty"));
+    }
+    require_running(c, company_id, run_id)?;
     c.execute(
         "UPDATE integration_sync_runs SET stage = ?2, percent = COALESCE(?3, percent),
          counts = COALESCE(?4, counts), updated_at = ?5 WHERE id = ?1",
-        params![run_id, stage, percent, counts_json(counts), now_ms()],
+        params![run_id, stage, p.percent, counts_json(p.counts), now_ms()],
     )?;
-    event(c, run_id, "progress", Some(stage), percent, message)
+    event(c, run_id, "progress", Some(stage), p.percent, p.message)
 }
 
 /// Ends a run. A run the appliance had given up on (abandoned) may still be completed by a
@@ -122,95 +164,96 @@ pub fn complete(
     outcome: SyncOutcome,
     error: Option<&str>,
     counts: Option<&SyncCounts>,
-) -> ApiResult<()> {
-    let status = status_of(c, company_id, run_id)?;
-    if status != "abandoned" {
-        require_running(&status, run_id)?;
+) -> DomainResult<()> {
+    match status_of(c, company_id, run_id)? {
+        RunStatus::Running | RunStatus::Abandoned => {}
+        status => return Err(finished(run_id, status)),
     }
     let (status, stage) = match outcome {
-        SyncOutcome::Succeeded => ("succeeded", "completed"),
-        SyncOutcome::Failed => ("failed", "failed"),
+        SyncOutcome::Succeeded => (RunStatus::Succeeded, "completed"),
+        SyncOutcome::Failed => (RunStatus::Failed, "failed"),
     };
-    let now = now_ms();
     c.execute(
         "UPDATE integration_sync_runs SET status = ?2, stage = ?3,
-         percent = CASE WHEN ?2 = 'succeeded' THEN 100 ELSE percent END,
+         percent = CASE WHEN ?7 THEN 100 ELSE percent END,
          error = ?4, counts = COALESCE(?5, counts), updated_at = ?6, finished_at = ?6 WHERE id = ?1",
-        params![run_id, status, stage, error, counts_json(counts), now],
+        params![
+            run_id,
+            status,
+            stage,
+            error,
+            counts_json(counts),
+            now_ms(),
+            status == RunStatus::Succeeded
+        ],
     )?;
-    event(c, run_id, status, Some(stage), None, error)
+    event(c, run_id, status.as_str(), Some(stage), None, error)
+}
+
+/// Notes on the run what an ingestion stored: its counts, and an `ingested` event.
+pub fn record_ingestion(
+    c: &Connection,
+    run_id: &str,
+    counts: &SyncCounts,
+    message: &str,
+) -> DomainResult<()> {
+    c.execute(
+        "UPDATE integration_sync_runs SET counts = ?2, updated_at = ?3 WHERE id = ?1",
+        params![run_id, counts_json(Some(counts)), now_ms()],
+    )?;
+    event(c, run_id, "ingested", None, None, Some(message))
 }
 
 /// Marks runs with no word for `older_than_ms` as abandoned. Returns how many.
-pub fn abandon_stale(c: &Connection, older_than_ms: i64) -> ApiResult<usize> {
+pub fn abandon_stale(c: &Connection, older_than_ms: i64) -> DomainResult<usize> {
     let now = now_ms();
-    let mut stmt = c.prepare(
-        "SELECT id FROM integration_sync_runs WHERE status = 'running' AND updated_at < ?1",
+    let stale = running_ids(
+        c,
+        "SELECT id FROM integration_sync_runs WHERE status = ?1 AND updated_at < ?2",
+        &(now - older_than_ms),
     )?;
-    let stale = stmt
-        .query_map([now - older_than_ms], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let message = format!(
+    let reason = format!(
         "no progress from the connector for {} s",
         older_than_ms / 1000
     );
     for id in &stale {
-        c.execute(
-            "UPDATE integration_sync_runs SET status = 'abandoned', error = ?2, updated_at = ?3, finished_at = ?3 WHERE id = ?1",
-            params![id, message, now],
-        )?;
-        event(c, id, "abandoned", None, None, Some(&message))?;
+        abandon(c, id, &reason, now)?;
     }
     Ok(stale.len())
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunView {
-    pub sync_run_id: String,
-    pub connector_id: String,
-    pub status: String,
-    pub trigger: Option<String>,
-    pub stage: String,
-    pub percent: u8,
-    pub counts: Option<serde_json::Value>,
-    pub error: Option<String>,
-    pub started_at: String,
-    pub updated_at: String,
-    pub finished_at: Option<String>,
-    pub duration_ms: Option<i64>,
+fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
+    let started: i64 = r.get(8)?;
+    let finished: Option<i64> = r.get(10)?;
+    let counts: Option<String> = r.get(6)?;
+    Ok(RunView {
+        sync_run_id: r.get(0)?,
+        connector_id: r.get(1)?,
+        status: r.get(2)?,
+        trigger: r.get(3)?,
+        stage: r.get(4)?,
+        percent: r.get(5)?,
+        counts: counts.and_then(|s| serde_json::from_str(&s).ok()),
+        error: r.get(7)?,
+        started_at: rfc3339(started),
+        updated_at: rfc3339(r.get(9)?),
+        finished_at: finished.map(rfc3339),
+        duration_ms: finished.map(|f| f - started),
+    })
 }
 
 /// The newest run of the company, optionally only among runs with `status`.
 pub fn latest(
     c: &Connection,
     company_id: &str,
-    status: Option<&str>,
-) -> ApiResult<Option<RunView>> {
+    status: Option<RunStatus>,
+) -> DomainResult<Option<RunView>> {
     Ok(c.query_row(
         "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at
          FROM integration_sync_runs WHERE company_id = ?1 AND (?2 IS NULL OR status = ?2)
          ORDER BY started_at DESC, rowid DESC LIMIT 1",
         params![company_id, status],
-        |r| {
-            let started: i64 = r.get(8)?;
-            let finished: Option<i64> = r.get(10)?;
-            let counts: Option<String> = r.get(6)?;
-            Ok(RunView {
-                sync_run_id: r.get(0)?,
-                connector_id: r.get(1)?,
-                status: r.get(2)?,
-                trigger: r.get(3)?,
-                stage: r.get(4)?,
-                percent: r.get(5)?,
-                counts: counts.and_then(|s| serde_json::from_str(&s).ok()),
-                error: r.get(7)?,
-                started_at: rfc3339(started),
-                updated_at: rfc3339(r.get(9)?),
-                finished_at: finished.map(rfc3339),
-                duration_ms: finished.map(|f| f - started),
-            })
-        },
+        view,
     )
     .optional()?)
 }

@@ -1,16 +1,14 @@
-//! Signing secrets and the first admin. Environment values win; otherwise secrets are generated
-//! once and kept in the data folder, readable only by the appliance's user.
+//! Signing secrets. Environment values win; otherwise secrets are generated once and kept in the
+//! data folder, readable only by the appliance's user.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use super::auth::passwords;
-use super::db::{now_ms, Db};
+use super::random::random_token;
+use super::start_error::StartError;
 
 #[derive(Clone)]
 pub struct Secrets {
@@ -24,28 +22,10 @@ struct SecretsFile {
     connector_token_secret: String,
 }
 
-const SECRETS_FILE: &str = "secrets.json";
-pub const ADMIN_PASSWORD_FILE: &str = "admin-password.txt";
-
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// A password a person can type and a shell or command line cannot misread (no leading `-`,
-/// no punctuation): 20 letters and digits, about 119 bits.
-fn readable_password() -> String {
-    use rand::Rng;
-    rand::rngs::OsRng
-        .sample_iter(&rand::distributions::Alphanumeric)
-        .take(20)
-        .map(char::from)
-        .collect()
-}
+pub const SECRETS_FILE: &str = "secrets.json";
 
 /// Creates `path` with `contents`, readable and writable by the owner only.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -66,26 +46,14 @@ fn env_secret(name: &str) -> Option<Vec<u8>> {
 }
 
 impl Secrets {
-    pub fn load_or_create(data_dir: &Path) -> Result<Secrets, String> {
+    /// The secrets in force for the data folder: the environment's, else the stored ones, which
+    /// are generated on first start.
+    pub fn load_or_create(data_dir: &Path) -> Result<Secrets, StartError> {
         let path = data_dir.join(SECRETS_FILE);
         let stored = if path.exists() {
-            let text = fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            serde_json::from_str::<SecretsFile>(&text).map_err(|e| {
-                format!(
-                    "{} is damaged ({e}); restore it from a backup",
-                    path.display()
-                )
-            })?
+            read_stored(&path)?
         } else {
-            let fresh = SecretsFile {
-                jwt_secret: random_token(48),
-                connector_token_secret: random_token(48),
-            };
-            let text = serde_json::to_string_pretty(&fresh).map_err(|e| e.to_string())?;
-            write_private(&path, &text)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            fresh
+            create_stored(&path)?
         };
         Ok(Secrets {
             jwt: env_secret("JWT_SECRET").unwrap_or_else(|| stored.jwt_secret.into_bytes()),
@@ -95,57 +63,23 @@ impl Secrets {
     }
 }
 
-/// On an empty database, creates `admin` with `AICFO_ADMIN_PASSWORD` or a generated password,
-/// which is shown once on the console and left in a private file in the data folder.
-pub fn ensure_admin(db: &Db, data_dir: &Path) -> Result<(), String> {
-    let has_users = db
-        .read_blocking(|c| {
-            Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| {
-                r.get::<_, bool>(0)
-            })?)
-        })
-        .map_err(|e| e.message)?;
-    if has_users {
-        return Ok(());
-    }
-    let from_env = std::env::var("AICFO_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
-    let password = match &from_env {
-        Some(p) => {
-            passwords::check_strength(p).map_err(|e| format!("AICFO_ADMIN_PASSWORD: {e}"))?;
-            p.clone()
-        }
-        None => readable_password(),
-    };
-    let hash = passwords::hash(&password).map_err(|e| e.message)?;
-    db.write_blocking(move |tx| {
-        tx.execute(
-            "INSERT INTO users (username, password_hash, role, created_at) VALUES ('admin', ?1, 'admin', ?2)",
-            rusqlite::params![hash, now_ms()],
-        )?;
-        Ok(())
+fn read_stored(path: &Path) -> Result<SecretsFile, StartError> {
+    let shown = path.display();
+    let text = fs::read_to_string(path)
+        .map_err(|e| StartError::because(format!("cannot read {shown}"), e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        StartError::because(format!("{shown} is damaged; restore it from a backup"), e)
     })
-    .map_err(|e| e.message)?;
-    if from_env.is_none() {
-        let file = data_dir.join(ADMIN_PASSWORD_FILE);
-        let _ = fs::remove_file(&file);
-        write_private(&file, &format!("{password}\n"))
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        println!();
-        println!("==================================================================");
-        println!(" aicfo: created the administrator account");
-        println!("   username: admin");
-        println!("   password: {password}");
-        println!(
-            " It is shown only this once; it is also in {}",
-            file.display()
-        );
-        println!(" (readable only by this user). Delete that file once noted.");
-        println!("==================================================================");
-        println!();
-    } else {
-        log::info!("created user admin with the password from AICFO_ADMIN_PASSWORD");
-    }
-    Ok(())
+}
+
+fn create_stored(path: &Path) -> Result<SecretsFile, StartError> {
+    let fresh = SecretsFile {
+        jwt_secret: random_token(48),
+        connector_token_secret: random_token(48),
+    };
+    let write = serde_json::to_string_pretty(&fresh)
+        .map_err(std::io::Error::other)
+        .and_then(|text| write_private(path, &text));
+    write.map_err(|e| StartError::because(format!("cannot write {}", path.display()), e))?;
+    Ok(fresh)
 }

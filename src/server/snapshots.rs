@@ -1,29 +1,12 @@
-//! Reading the monthly snapshots back: the months held, and a month's trial balance.
-
-use std::collections::HashMap;
+//! Monthly snapshots (`snapshots`, `snapshot_balances`): storing a month's balances, and reading
+//! back the months held and a month's trial balance.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
 
-use super::db::rfc3339;
-use super::error::{ApiError, ApiResult};
-use crate::protocol::groups::{is_primary_parent, reserved_group};
-use crate::protocol::{Amount, MonthKey};
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SnapshotSummary {
-    pub month_key: String,
-    pub as_of_date: String,
-    /// A closed month holds month-end balances; the open (current) month a provisional reading.
-    pub closed: bool,
-    pub ledger_count: i64,
-    pub debit_total: Amount,
-    pub credit_total: Amount,
-    pub difference: Amount,
-    pub balanced: bool,
-    pub ingested_at: String,
-}
+use super::chart;
+use super::clock::rfc3339;
+use super::domain_error::{DomainError, DomainResult};
+use crate::protocol::{Amount, MonthKey, SnapshotSummary, TrialBalance, TrialBalanceLine};
 
 const SUMMARY_COLS: &str =
     "month_key, as_of_date, is_closed, ledger_count, debit_total, credit_total, difference, ingested_at";
@@ -43,7 +26,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotSummary> {
     })
 }
 
-pub fn list(c: &Connection, company_id: &str) -> ApiResult<Vec<SnapshotSummary>> {
+pub fn list(c: &Connection, company_id: &str) -> DomainResult<Vec<SnapshotSummary>> {
     let mut stmt = c.prepare(&format!(
         "SELECT {SUMMARY_COLS} FROM snapshots WHERE company_id = ?1 ORDER BY month_key"
     ))?;
@@ -53,98 +36,118 @@ pub fn list(c: &Connection, company_id: &str) -> ApiResult<Vec<SnapshotSummary>>
     Ok(rows)
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrialBalanceLine {
-    pub ledger_guid: String,
-    pub ledger_name: String,
-    /// From the top-level group down to the ledger's own group.
-    pub group_path: Vec<String>,
-    /// Positive = debit, negative = credit.
-    pub balance: Amount,
-    pub debit: Amount,
-    pub credit: Amount,
+/// One month's balances as an ingestion stores them.
+pub struct MonthSnapshot<'a> {
+    pub company_id: &'a str,
+    pub month: MonthKey,
+    pub as_of_date: &'a str,
+    pub closed: bool,
+    pub ingestion_id: i64,
+    pub ingested_at: i64,
+    /// (ledger row id, balance in paise); positive is debit.
+    pub balances: Vec<(i64, i64)>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrialBalance {
-    pub company_id: String,
-    #[serde(flatten)]
-    pub summary: SnapshotSummary,
-    pub ledgers: Vec<TrialBalanceLine>,
-}
-
-/// Group name (lowercased) -> (display name, parent name) for the company's current chart.
-fn group_tree(
-    c: &Connection,
-    company_id: &str,
-) -> ApiResult<HashMap<String, (String, Option<String>)>> {
-    let mut stmt = c.prepare(
-        "SELECT name, parent_name FROM account_groups WHERE company_id = ?1 AND gone_at IS NULL",
-    )?;
-    let rows = stmt
-        .query_map([company_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, parent)| (name.to_lowercase(), (name, parent)))
-        .collect())
-}
-
-fn group_path(
-    tree: &HashMap<String, (String, Option<String>)>,
-    group: &str,
-    cache: &mut HashMap<String, Vec<String>>,
-) -> Vec<String> {
-    if let Some(p) = cache.get(group) {
-        return p.clone();
-    }
-    let mut path = Vec::new();
-    let mut at = Some(group.to_string());
-    // The chart was checked for cycles on the way in; the bound only guards old data.
-    while let Some(name) = at.take().filter(|n| !is_primary_parent(Some(n))) {
-        if path.len() > 64 {
-            break;
-        }
-        if let Some((display, parent)) = tree.get(&name.to_lowercase()) {
-            path.push(display.clone());
-            at = parent.clone();
-        } else if let Some(reserved) = reserved_group(&name) {
-            path.push(reserved.name.to_string());
-            at = reserved.parent.map(str::to_string);
-        } else {
-            path.push(name);
-        }
-    }
-    path.reverse();
-    cache.insert(group.to_string(), path.clone());
-    path
-}
-
-/// Every ledger of the month: those with a stored balance, and those still in the chart with a
-/// zero balance (a ledger missing from a month's items has a zero balance).
-pub fn trial_balance(c: &Connection, company_id: &str, month: MonthKey) -> ApiResult<TrialBalance> {
-    let key = month.to_string();
-    let found = c
-        .query_row(
-            &format!(
-                "SELECT {SUMMARY_COLS}, id FROM snapshots WHERE company_id = ?1 AND month_key = ?2"
-            ),
-            params![company_id, key],
-            |r| Ok((r.get::<_, i64>(8)?, summary(r)?)),
+/// Debit and credit totals of a month, or the month's key when they overflow.
+fn totals(balances: &[(i64, i64)], month: MonthKey) -> DomainResult<(i64, i64)> {
+    let overflow = || {
+        DomainError::invalid_field(
+            "chartOfAccounts.balances",
+            format!("the balances of {month} add up to more than the appliance can hold"),
         )
-        .optional()?;
-    let (snapshot_id, summary) = found.ok_or_else(|| {
-        ApiError::not_found(
+    };
+    let (mut debit, mut credit) = (0i64, 0i64);
+    for &(_, paise) in balances {
+        if paise >= 0 {
+            debit = debit.checked_add(paise).ok_or_else(overflow)?;
+        } else {
+            credit = credit.checked_sub(paise).ok_or_else(overflow)?;
+        }
+    }
+    Ok((debit, credit))
+}
+
+/// Replaces the company's snapshot of the month; returns debit total minus credit total
+/// (non-zero: the month does not balance, and is stored flagged).
+pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
+    let (debit, credit) = totals(&m.balances, m.month)?;
+    let difference = debit - credit;
+    let key = m.month.to_string();
+    let count = m.balances.len() as i64;
+    let snapshot_id: i64 = c
+        .prepare_cached(
+            "INSERT INTO snapshots (company_id, month_key, as_of_date, is_closed, ledger_count, debit_total,
+             credit_total, difference, ingestion_id, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (company_id, month_key) DO UPDATE SET as_of_date = excluded.as_of_date,
+             is_closed = excluded.is_closed, ledger_count = excluded.ledger_count,
+             debit_total = excluded.debit_total, credit_total = excluded.credit_total,
+             difference = excluded.difference, ingestion_id = excluded.ingestion_id,
+             ingested_at = excluded.ingested_at
+             RETURNING id",
+        )?
+        .query_row(
+            params![m.company_id, key, m.as_of_date, m.closed, count, debit, credit, difference, m.ingestion_id, m.ingested_at],
+            |r| r.get(0),
+        )?;
+    c.prepare_cached("DELETE FROM snapshot_balances WHERE snapshot_id = ?1")?
+        .execute([snapshot_id])?;
+    let mut insert = c.prepare_cached(
+        "INSERT INTO snapshot_balances (snapshot_id, ledger_id, balance) VALUES (?1, ?2, ?3)",
+    )?;
+    for &(ledger_id, paise) in &m.balances {
+        insert.execute(params![snapshot_id, ledger_id, paise])?;
+    }
+    Ok(difference)
+}
+
+fn find(c: &Connection, company_id: &str, key: &str) -> DomainResult<(i64, SnapshotSummary)> {
+    c.query_row(
+        &format!(
+            "SELECT {SUMMARY_COLS}, id FROM snapshots WHERE company_id = ?1 AND month_key = ?2"
+        ),
+        params![company_id, key],
+        |r| Ok((r.get::<_, i64>(8)?, summary(r)?)),
+    )
+    .optional()?
+    .ok_or_else(|| {
+        DomainError::not_found(
             "snapshot_not_found",
             format!("Company `{company_id}` has no snapshot for {key}."),
         )
-    })?;
-    let tree = group_tree(c, company_id)?;
-    let mut cache = HashMap::new();
+    })
+}
+
+fn line(guid: String, name: String, group_path: Vec<String>, balance: Amount) -> TrialBalanceLine {
+    let debit = if balance.paise() > 0 {
+        balance
+    } else {
+        Amount::ZERO
+    };
+    let credit = if balance.paise() < 0 {
+        balance.abs()
+    } else {
+        Amount::ZERO
+    };
+    TrialBalanceLine {
+        ledger_guid: guid,
+        ledger_name: name,
+        group_path,
+        balance,
+        debit,
+        credit,
+    }
+}
+
+/// Every ledger of the month: those with a stored balance, and those still in the chart with a
+/// zero balance (a ledger missing from a month's items has a zero balance). The ledgers are
+/// the chart's; the join with them is read-only.
+pub fn trial_balance(
+    c: &Connection,
+    company_id: &str,
+    month: MonthKey,
+) -> DomainResult<TrialBalance> {
+    let (snapshot_id, summary) = find(c, company_id, &month.to_string())?;
+    let mut tree = chart::group_tree(c, company_id)?;
     let mut stmt = c.prepare(
         "SELECT l.guid, l.name, l.parent_name, COALESCE(b.balance, 0)
          FROM ledgers l LEFT JOIN snapshot_balances b ON b.snapshot_id = ?2 AND b.ledger_id = l.id
@@ -156,22 +159,7 @@ pub fn trial_balance(c: &Connection, company_id: &str, month: MonthKey) -> ApiRe
     while let Some(r) = rows.next()? {
         let parent: String = r.get(2)?;
         let balance = Amount::from_paise(r.get(3)?);
-        ledgers.push(TrialBalanceLine {
-            ledger_guid: r.get(0)?,
-            ledger_name: r.get(1)?,
-            group_path: group_path(&tree, &parent, &mut cache),
-            balance,
-            debit: if balance.paise() > 0 {
-                balance
-            } else {
-                Amount::ZERO
-            },
-            credit: if balance.paise() < 0 {
-                balance.abs()
-            } else {
-                Amount::ZERO
-            },
-        });
+        ledgers.push(line(r.get(0)?, r.get(1)?, tree.path(&parent), balance));
     }
     Ok(TrialBalance {
         company_id: company_id.to_string(),

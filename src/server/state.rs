@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use super::auth::throttle::{ConnectorLimiter, LoginThrottle};
 use super::auth::tokens::TokenKeys;
-use super::auth::RevokedConnectors;
 use super::config::AppConfig;
+use super::connectors::{self, OnlineRule, RevokedConnectors};
 use super::db::Db;
 use super::secrets::Secrets;
+use super::start_error::StartError;
 
 pub struct AppState {
     pub db: Db,
@@ -19,17 +20,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Db, cfg: AppConfig, secrets: &Secrets) -> Result<AppState, String> {
+    pub fn new(db: Db, cfg: AppConfig, secrets: &Secrets) -> Result<AppState, StartError> {
         let revoked = db
-            .read_blocking(|c| {
-                let mut stmt =
-                    c.prepare("SELECT id FROM connector_clients WHERE revoked_at IS NOT NULL")?;
-                let ids = stmt
-                    .query_map([], |r| r.get::<_, String>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(ids)
-            })
-            .map_err(|e| e.message)?;
+            .read_blocking(connectors::revoked_ids)
+            .map_err(|e| StartError::because("cannot read the revoked connectors", e))?;
         Ok(AppState {
             keys: TokenKeys::new(&secrets.jwt, &secrets.connector),
             login: LoginThrottle::new(
@@ -41,5 +35,13 @@ impl AppState {
             db,
             cfg,
         })
+    }
+
+    /// When a connector counts as online, from the settings.
+    pub fn online_rule(&self) -> OnlineRule {
+        OnlineRule {
+            default_interval_secs: self.cfg.heartbeat_interval_secs,
+            grace_secs: self.cfg.online_grace_secs,
+        }
     }
 }

@@ -4,47 +4,44 @@ use std::time::Instant;
 
 use rocket::serde::json::Json;
 use rocket::{get, post, State};
-use serde::Serialize;
 
-use crate::protocol::*;
+use crate::protocol::{
+    ConnectorAuthRequest, ConnectorRevoked, ConnectorStatus, ConnectorTokens, HeartbeatRequest,
+    HeartbeatResponse, RefreshRequest, SyncAccepted, SyncCompleteRequest, SyncPayload,
+    SyncProgressRequest, SyncRunAck, SyncStartRequest, SyncStartResponse,
+};
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
-use crate::server::auth::{ConnectorAuth, UserAuth};
 use crate::server::body::JsonBody;
-use crate::server::db::{now_ms, rfc3339};
+use crate::server::clock::{now_ms, rfc3339};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::guards::{AdminUser, CompanyAccess, ConnectorAuth};
+use crate::server::runs::{self, Progress};
 use crate::server::state::AppState;
-use crate::server::{accounts, connectors, ingest, runs, snapshots};
+use crate::server::status::connector_status;
+use crate::server::{connectors, ingest};
 
-fn required(path: &str, value: &str, problems: &mut Vec<ErrorDetail>) {
-    if value.trim().is_empty() {
-        problems.push(ErrorDetail {
-            path: path.into(),
-            message: "must not be empty".into(),
-        });
-    } else if value.len() > 200 {
-        problems.push(ErrorDetail {
-            path: path.into(),
-            message: "must be at most 200 characters".into(),
-        });
-    }
+fn tokens(
+    state: &AppState,
+    connector_id: String,
+    company_id: &str,
+    refresh_token: String,
+) -> ApiResult<Json<ConnectorTokens>> {
+    Ok(Json(ConnectorTokens {
+        connector_token: state.keys.issue_connector(&connector_id, company_id)?,
+        expires_in: CONNECTOR_TOKEN_TTL_SECS,
+        refresh_token,
+        connector_id,
+    }))
 }
 
-/// Enrols (or re-enrols) a device for a company on the strength of a user's JWT.
+/// Enrols (or re-enrols) a device for a company on the strength of a user's JWT in the body.
 #[post("/connector/auth", data = "<body>")]
 pub async fn auth(
     state: &State<AppState>,
     body: JsonBody<ConnectorAuthRequest>,
 ) -> ApiResult<Json<ConnectorTokens>> {
     let req = body.value;
-    let mut problems = Vec::new();
-    required("companyId", &req.company_id, &mut problems);
-    required("deviceId", &req.device_id, &mut problems);
-    if !problems.is_empty() {
-        return Err(ApiError::invalid(
-            "The enrolment request is incomplete.",
-            problems,
-        ));
-    }
+    connectors::check_enrolment(&req)?;
     let claims = state
         .keys
         .verify_user(&req.user_jwt)
@@ -52,27 +49,18 @@ pub async fn auth(
             message: format!("userJwt: {}", e.message),
             ..e
         })?;
-    let user_id = claims.sub;
     let company_id = req.company_id.clone();
-    let (connector_id, refresh) = state
+    let enrolled = state
         .db
-        .write(move |tx| {
-            let user = accounts::user_by_id(tx, user_id)?.ok_or_else(|| {
-                ApiError::unauthorized("user_gone", "The account in userJwt no longer exists.")
-            })?;
-            accounts::ensure_can_see(tx, &user, &req.company_id)?;
-            let (id, refresh) = connectors::register(tx, &req, user_id)?;
-            Ok((id, refresh))
-        })
+        .write(move |tx| connectors::enrol(tx, &req, claims.sub))
         .await?;
-    state.revoked.remove(&connector_id);
-    let token = state.keys.issue_connector(&connector_id, &company_id)?;
-    Ok(Json(ConnectorTokens {
-        connector_token: token,
-        expires_in: CONNECTOR_TOKEN_TTL_SECS,
-        refresh_token: refresh,
-        connector_id,
-    }))
+    state.revoked.remove(&enrolled.connector_id);
+    tokens(
+        state,
+        enrolled.connector_id,
+        &company_id,
+        enrolled.refresh_token,
+    )
 }
 
 #[post("/connector/token/refresh", data = "<body>")]
@@ -81,16 +69,11 @@ pub async fn refresh(
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<Json<ConnectorTokens>> {
     let token = body.value.refresh_token;
-    let (connector_id, company_id, fresh) = state
+    let r = state
         .db
         .write(move |tx| connectors::rotate_refresh(tx, &token))
         .await?;
-    Ok(Json(ConnectorTokens {
-        connector_token: state.keys.issue_connector(&connector_id, &company_id)?,
-        expires_in: CONNECTOR_TOKEN_TTL_SECS,
-        refresh_token: fresh,
-        connector_id,
-    }))
+    tokens(state, r.connector_id, &r.company_id, r.refresh_token)
 }
 
 #[post("/connector/heartbeat", data = "<body>")]
@@ -127,45 +110,27 @@ pub async fn sync_start(
     Ok(Json(SyncStartResponse { sync_run_id: id }))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Ack {
-    pub ok: bool,
-    pub sync_run_id: String,
-}
-
 #[post("/connector/sync/progress", data = "<body>")]
 pub async fn sync_progress(
     state: &State<AppState>,
     conn: ConnectorAuth,
     body: JsonBody<SyncProgressRequest>,
-) -> ApiResult<Json<Ack>> {
+) -> ApiResult<Json<SyncRunAck>> {
     let req = body.value;
-    if req.percent.is_some_and(|p| p > 100) {
-        return Err(ApiError::invalid_field(
-            "percent",
-            "must be between 0 and 100",
-        ));
-    }
-    if req.stage.trim().is_empty() {
-        return Err(ApiError::invalid_field("stage", "must not be empty"));
-    }
     let id = req.sync_run_id.clone();
     state
         .db
         .write(move |tx| {
-            runs::progress(
-                tx,
-                &conn.company_id,
-                &req.sync_run_id,
-                req.stage.trim(),
-                req.percent,
-                req.message.as_deref(),
-                req.counts.as_ref(),
-            )
+            let progress = Progress {
+                stage: &req.stage,
+                percent: req.percent,
+                message: req.message.as_deref(),
+                counts: req.counts.as_ref(),
+            };
+            runs::progress(tx, &conn.company_id, &req.sync_run_id, &progress)
         })
         .await?;
-    Ok(Json(Ack {
+    Ok(Json(SyncRunAck {
         ok: true,
         sync_run_id: id,
     }))
@@ -176,7 +141,7 @@ pub async fn sync_complete(
     state: &State<AppState>,
     conn: ConnectorAuth,
     body: JsonBody<SyncCompleteRequest>,
-) -> ApiResult<Json<Ack>> {
+) -> ApiResult<Json<SyncRunAck>> {
     let req = body.value;
     let id = req.sync_run_id.clone();
     state
@@ -192,7 +157,7 @@ pub async fn sync_complete(
             )
         })
         .await?;
-    Ok(Json(Ack {
+    Ok(Json(SyncRunAck {
         ok: true,
         sync_run_id: id,
     }))
@@ -205,34 +170,19 @@ pub async fn sync(
     body: JsonBody<SyncPayload>,
 ) -> ApiResult<Json<SyncAccepted>> {
     let received = Instant::now();
-    let JsonBody {
-        value: payload,
-        wire_bytes,
-    } = body;
-    conn.check_company(payload.company_id.as_deref())?;
+    let JsonBody { value, wire_bytes } = body;
+    conn.check_company(value.company_id.as_deref())?;
     let company = conn.company_id.clone();
-    // Checked before taking the database's one writer, which heartbeats and other syncs share.
-    let checked =
-        tokio::task::spawn_blocking(move || ingest::validate(&payload).map(|v| (payload, v)))
-            .await
-            .map_err(|e| ApiError::internal("payload check task", e))?;
-    let result = match checked {
-        Err(e) => Err(e),
-        Ok((payload, validated)) => {
-            state
-                .db
-                .write(move |tx| {
-                    let origin = ingest::Origin {
-                        company_id: &conn.company_id,
-                        connector_id: &conn.connector_id,
-                        wire_bytes,
-                        received,
-                    };
-                    ingest::store(tx, &origin, &payload, &validated)
-                })
-                .await
-        }
-    };
+    let result = ingest::ingest(
+        &state.db,
+        conn.company_id,
+        conn.connector_id,
+        value,
+        wire_bytes,
+        received,
+    )
+    .await
+    .map_err(ApiError::from);
     match &result {
         Ok(a) => log::info!(
             "company {company}: stored {} ledgers and {} balances for {} months in {} ms",
@@ -246,71 +196,35 @@ pub async fn sync(
     Ok(Json(result?))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectorStatus {
-    pub company_id: String,
-    pub server_time: String,
-    pub connectors: Vec<connectors::ConnectorView>,
-    pub last_sync_run: Option<runs::RunView>,
-    pub last_successful_sync: Option<runs::RunView>,
-    pub months: Vec<snapshots::SnapshotSummary>,
-}
-
-#[get("/connector/status?<companyId>")]
-#[allow(non_snake_case)]
+#[get("/connector/status")]
 pub async fn status(
     state: &State<AppState>,
-    user: UserAuth,
-    companyId: Option<String>,
+    access: CompanyAccess,
 ) -> ApiResult<Json<ConnectorStatus>> {
-    let company = companyId.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
-        ApiError::invalid_field("companyId", "give the company as `?companyId=...`")
-    })?;
-    let (interval, grace) = (
-        state.cfg.heartbeat_interval_secs,
-        state.cfg.online_grace_secs,
-    );
+    let rule = state.online_rule();
+    let company = access.company_id;
     let status = state
         .db
-        .read(move |c| {
-            accounts::ensure_can_see(c, &user, &company)?;
-            Ok(ConnectorStatus {
-                connectors: connectors::list_for_company(c, &company, interval, grace)?,
-                last_sync_run: runs::latest(c, &company, None)?,
-                last_successful_sync: runs::latest(c, &company, Some("succeeded"))?,
-                months: snapshots::list(c, &company)?,
-                server_time: rfc3339(now_ms()),
-                company_id: company,
-            })
-        })
+        .read(move |c| connector_status(c, &company, rule))
         .await?;
     Ok(Json(status))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Revoked {
-    pub connector_id: String,
-    pub revoked: bool,
 }
 
 #[post("/connectors/<id>/revoke")]
 pub async fn revoke(
     state: &State<AppState>,
-    user: UserAuth,
-    id: String,
-) -> ApiResult<Json<Revoked>> {
-    user.require_admin()?;
-    let target = id.clone();
+    admin: AdminUser,
+    id: &str,
+) -> ApiResult<Json<ConnectorRevoked>> {
+    let target = id.to_string();
     state
         .db
         .write(move |tx| connectors::revoke(tx, &target))
         .await?;
-    state.revoked.insert(&id);
-    log::info!("user {} revoked connector {id}", user.username);
-    Ok(Json(Revoked {
-        connector_id: id,
+    state.revoked.insert(id);
+    log::info!("user {} revoked connector {id}", admin.0.username);
+    Ok(Json(ConnectorRevoked {
+        connector_id: id.to_string(),
         revoked: true,
     }))
 }

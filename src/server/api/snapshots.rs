@@ -8,25 +8,21 @@ use rocket::response::{self, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::{get, State};
 
-use crate::protocol::MonthKey;
-use crate::server::auth::UserAuth;
+use crate::protocol::calendar::BadMonthKey;
+use crate::protocol::{MonthKey, SnapshotSummary, TrialBalance};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::guards::CompanyAccess;
+use crate::server::snapshots;
 use crate::server::state::AppState;
-use crate::server::{accounts, snapshots};
 
-#[get("/companies/<id>/snapshots")]
+#[get("/companies/<_id>/snapshots")]
 pub async fn list(
     state: &State<AppState>,
-    user: UserAuth,
-    id: String,
-) -> ApiResult<Json<Vec<snapshots::SnapshotSummary>>> {
-    let months = state
-        .db
-        .read(move |c| {
-            accounts::ensure_can_see(c, &user, &id)?;
-            snapshots::list(c, &id)
-        })
-        .await?;
+    access: CompanyAccess,
+    _id: &str,
+) -> ApiResult<Json<Vec<SnapshotSummary>>> {
+    let company = access.company_id;
+    let months = state.db.read(move |c| snapshots::list(c, &company)).await?;
     Ok(Json(months))
 }
 
@@ -47,7 +43,7 @@ impl<'r> FromRequest<'r> for WantsCsv {
 }
 
 pub enum TrialBalanceResponse {
-    Json(Json<snapshots::TrialBalance>),
+    Json(Json<TrialBalance>),
     Csv { file_name: String, body: String },
 }
 
@@ -67,45 +63,44 @@ impl<'r> Responder<'r, 'static> for TrialBalanceResponse {
     }
 }
 
-#[get("/companies/<id>/snapshots/<month>?<format>")]
+/// CSV or JSON: `?format=` wins over `Accept`.
+fn wants_csv(format: Option<&str>, accept: WantsCsv) -> ApiResult<bool> {
+    match format {
+        None => Ok(accept.0),
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(ApiError::invalid_field(
+            "format",
+            format!("`{other}` is not a format; use `json` or `csv`"),
+        )),
+    }
+}
+
+#[get("/companies/<_id>/snapshots/<month>?<format>")]
 pub async fn month(
     state: &State<AppState>,
-    user: UserAuth,
+    access: CompanyAccess,
     accept: WantsCsv,
-    id: String,
-    month: String,
-    format: Option<String>,
+    _id: &str,
+    month: &str,
+    format: Option<&str>,
 ) -> ApiResult<TrialBalanceResponse> {
-    let csv = match format.as_deref() {
-        None => accept.0,
-        Some("csv") => true,
-        Some("json") => false,
-        Some(other) => {
-            return Err(ApiError::invalid_field(
-                "format",
-                format!("`{other}` is not a format; use `json` or `csv`"),
-            ))
-        }
-    };
+    let csv = wants_csv(format, accept)?;
     let key: MonthKey = month
         .parse()
-        .map_err(|e: crate::protocol::calendar::BadMonthKey| {
-            ApiError::invalid_field("month", e.to_string())
-        })?;
-    let company = id.clone();
+        .map_err(|e: BadMonthKey| ApiError::invalid_field("month", e.to_string()))?;
+    let company = access.company_id;
+    let file_name = format!("{company}-trial-balance-{key}.csv");
     let tb = state
         .db
-        .read(move |c| {
-            accounts::ensure_can_see(c, &user, &company)?;
-            snapshots::trial_balance(c, &company, key)
-        })
+        .read(move |c| snapshots::trial_balance(c, &company, key))
         .await?;
-    if csv {
-        Ok(TrialBalanceResponse::Csv {
-            file_name: format!("{id}-trial-balance-{key}.csv"),
+    Ok(if csv {
+        TrialBalanceResponse::Csv {
+            file_name,
             body: snapshots::to_csv(&tb),
-        })
+        }
     } else {
-        Ok(TrialBalanceResponse::Json(Json(tb)))
-    }
+        TrialBalanceResponse::Json(Json(tb))
+    })
 }

@@ -5,8 +5,8 @@ use jsonwebtoken::{
     decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::server::clock::unix_now;
 use crate::server::error::ApiError;
 
 pub const USER_TOKEN_TTL_SECS: u64 = 12 * 60 * 60;
@@ -41,10 +41,6 @@ pub struct TokenKeys {
     user_dec: DecodingKey,
     conn_enc: EncodingKey,
     conn_dec: DecodingKey,
-}
-
-fn unix_now() -> u64 {
-    time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64
 }
 
 fn validation() -> Validation {
@@ -105,22 +101,30 @@ impl TokenKeys {
         connector_id: &str,
         company_id: &str,
     ) -> Result<String, ApiError> {
-        self.issue_connector_with_ttl(connector_id, company_id, CONNECTOR_TOKEN_TTL_SECS)
+        let now = unix_now();
+        self.issue_connector_expiring_at(
+            connector_id,
+            company_id,
+            now,
+            now + CONNECTOR_TOKEN_TTL_SECS,
+        )
     }
 
-    pub fn issue_connector_with_ttl(
+    /// A connector token with the given times (Unix seconds). Tests use it to make a token that
+    /// has already expired, signed with the appliance's real secret.
+    pub fn issue_connector_expiring_at(
         &self,
         connector_id: &str,
         company_id: &str,
-        ttl: u64,
+        issued_at: u64,
+        expires_at: u64,
     ) -> Result<String, ApiError> {
-        let now = unix_now();
         let claims = ConnectorClaims {
             sub: connector_id.to_string(),
             cid: company_id.to_string(),
             typ: CONNECTOR_TYP.into(),
-            iat: now,
-            exp: now + ttl,
+            iat: issued_at,
+            exp: expires_at,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.conn_enc)
             .map_err(|e| ApiError::internal("signing connector token", e))
@@ -134,10 +138,4 @@ impl TokenKeys {
         }
         Ok(data.claims)
     }
-}
-
-/// Refresh tokens are random; only this digest of one is stored.
-pub fn refresh_token_digest(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,11 +5,9 @@ use std::collections::HashMap;
 
 use crate::protocol::calendar::{parse_date, MonthKey};
 use crate::protocol::groups::{is_primary_parent, reserved_group};
-use crate::protocol::{ErrorDetail, MonthBalances, SyncPayload};
-use crate::server::error::ApiError;
-
-/// Past this many problems the rest are only counted: the first ones are enough to act on.
-const MAX_DETAILS: usize = 100;
+use crate::protocol::{ChartOfAccounts, MonthBalances, SyncPayload};
+use crate::server::domain_error::DomainResult;
+use crate::server::problems::Problems;
 
 /// One month ready to store: the items as (index into `chartOfAccounts.ledgers`, paise).
 pub struct ValidMonth {
@@ -23,78 +21,87 @@ pub struct Validated {
     pub months: Vec<ValidMonth>,
 }
 
-#[derive(Default)]
-struct Problems {
-    details: Vec<ErrorDetail>,
-    total: usize,
-}
-
-impl Problems {
-    fn add(&mut self, path: impl FnOnce() -> String, message: impl FnOnce() -> String) {
-        self.total += 1;
-        if self.details.len() < MAX_DETAILS {
-            self.details.push(ErrorDetail {
-                path: path(),
-                message: message(),
-            });
-        }
-    }
-}
-
 fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
-pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
+pub fn validate(p: &SyncPayload) -> DomainResult<Validated> {
     let coa = &p.chart_of_accounts;
-    let mut problems = Problems::default();
+    let mut problems = Problems::new();
+    check_company_facts(coa, &mut problems);
+    let mut guids = Guids::default();
+    let groups = check_groups(coa, &mut guids, &mut problems);
+    check_group_parents(coa, &groups, &mut problems);
+    check_group_cycles(p, &groups, &mut problems);
+    let ledgers = check_ledgers(coa, &mut guids, &groups, &mut problems);
+    let months = check_months(p, &ledgers, &mut problems);
+    problems.into_counted_result("The payload", "nothing was stored")?;
+    Ok(Validated { months })
+}
 
-    if let Some(facts) = &coa.company {
-        for (field, value) in [
-            ("booksFrom", &facts.books_from),
-            ("financialYearFrom", &facts.financial_year_from),
-        ] {
-            if let Some(v) = value {
-                if let Err(e) = parse_date(v) {
-                    problems.add(
-                        || format!("chartOfAccounts.company.{field}"),
-                        || e.to_string(),
-                    );
-                }
-            }
+fn check_company_facts(coa: &ChartOfAccounts, problems: &mut Problems) {
+    let Some(facts) = &coa.company else {
+        return;
+    };
+    for (field, value) in [
+        ("booksFrom", &facts.books_from),
+        ("financialYearFrom", &facts.financial_year_from),
+    ] {
+        if let Some(Err(e)) = value.as_deref().map(parse_date) {
+            problems.add_with(
+                || format!("chartOfAccounts.company.{field}"),
+                || e.to_string(),
+            );
         }
     }
+}
 
-    // GUIDs are unique across groups and ledgers: Tally gives every master its own.
-    let mut guids: HashMap<&str, String> =
-        HashMap::with_capacity(coa.groups.len() + coa.ledgers.len());
-    let mut group_names: HashMap<String, usize> = HashMap::with_capacity(coa.groups.len());
-    fn check_guid<'p>(
-        guids: &mut HashMap<&'p str, String>,
-        guid: &'p str,
-        path: String,
-        problems: &mut Problems,
-    ) {
+/// GUIDs are unique across groups and ledgers: Tally gives every master its own.
+#[derive(Default)]
+struct Guids<'p>(HashMap<&'p str, String>);
+
+impl<'p> Guids<'p> {
+    fn check(&mut self, guid: &'p str, path: String, problems: &mut Problems) {
         if blank(guid) {
-            problems.add(|| path, || "guid is empty".into());
-        } else if let Some(first) = guids.get(guid) {
-            let first = first.clone();
-            problems.add(
+            problems.add_with(|| path, || "guid is empty".into());
+        } else if let Some(first) = self.0.get(guid) {
+            problems.add_with(
                 || path,
                 || format!("guid `{guid}` is used again (first at {first})"),
             );
         } else {
-            guids.insert(guid, path);
+            self.0.insert(guid, path);
         }
     }
+}
 
+/// The payload's group names (lowercased) and their index.
+struct GroupNames(HashMap<String, usize>);
+
+impl GroupNames {
+    /// A group is known when the payload has it or it is one of Tally's predefined groups.
+    fn knows(&self, name: &str) -> bool {
+        self.0.contains_key(&name.trim().to_lowercase()) || reserved_group(name).is_some()
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.0.get(&name.trim().to_lowercase()).copied()
+    }
+}
+
+fn check_groups<'p>(
+    coa: &'p ChartOfAccounts,
+    guids: &mut Guids<'p>,
+    problems: &mut Problems,
+) -> GroupNames {
+    let mut names = HashMap::with_capacity(coa.groups.len());
     for (i, g) in coa.groups.iter().enumerate() {
         let path = |f: &str| format!("chartOfAccounts.groups[{i}].{f}");
-        check_guid(&mut guids, &g.guid, path("guid"), &mut problems);
+        guids.check(&g.guid, path("guid"), problems);
         if blank(&g.name) {
-            problems.add(|| path("name"), || "name is empty".into());
-        } else if let Some(first) = group_names.insert(g.name.trim().to_lowercase(), i) {
-            problems.add(
+            problems.add_with(|| path("name"), || "name is empty".into());
+        } else if let Some(first) = names.insert(g.name.trim().to_lowercase(), i) {
+            problems.add_with(
                 || path("name"),
                 || {
                     format!(
@@ -105,53 +112,65 @@ pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
             );
         }
     }
-    let group_known = |name: &str| {
-        group_names.contains_key(&name.trim().to_lowercase()) || reserved_group(name).is_some()
-    };
+    GroupNames(names)
+}
 
+fn check_group_parents(coa: &ChartOfAccounts, groups: &GroupNames, problems: &mut Problems) {
     for (i, g) in coa.groups.iter().enumerate() {
         let parent = g.parent.as_deref();
-        if !is_primary_parent(parent) {
-            let parent = parent.unwrap_or_default();
-            if !group_known(parent) {
-                problems.add(
-                    || format!("chartOfAccounts.groups[{i}].parent"),
-                    || format!("parent group `{parent}` is neither in `groups` nor one of Tally's predefined groups"),
-                );
-            }
+        if is_primary_parent(parent) {
+            continue;
+        }
+        let parent = parent.unwrap_or_default();
+        if !groups.knows(parent) {
+            problems.add_with(
+                || format!("chartOfAccounts.groups[{i}].parent"),
+                || format!("parent group `{parent}` is neither in `groups` nor one of Tally's predefined groups"),
+            );
         }
     }
-    check_group_cycles(p, &group_names, &mut problems);
+}
 
-    let mut ledger_index: HashMap<&str, usize> = HashMap::with_capacity(coa.ledgers.len());
+/// Checks every ledger; returns the index of each ledger GUID in `chartOfAccounts.ledgers`.
+fn check_ledgers<'p>(
+    coa: &'p ChartOfAccounts,
+    guids: &mut Guids<'p>,
+    groups: &GroupNames,
+    problems: &mut Problems,
+) -> HashMap<&'p str, usize> {
+    let mut index = HashMap::with_capacity(coa.ledgers.len());
     for (i, l) in coa.ledgers.iter().enumerate() {
         let path = |f: &str| format!("chartOfAccounts.ledgers[{i}].{f}");
-        check_guid(&mut guids, &l.guid, path("guid"), &mut problems);
-        ledger_index.entry(l.guid.as_str()).or_insert(i);
+        guids.check(&l.guid, path("guid"), problems);
+        index.entry(l.guid.as_str()).or_insert(i);
         if blank(&l.name) {
-            problems.add(|| path("name"), || "name is empty".into());
+            problems.add_with(|| path("name"), || "name is empty".into());
         }
         match l.group() {
-            None => problems.add(|| path("parent"), || "the ledger's group (`parent`) is missing".into()),
-            Some(group) if !is_primary_parent(Some(group)) && !group_known(group) => problems.add(
+            None => problems.add_with(|| path("parent"), || "the ledger's group (`parent`) is missing".into()),
+            Some(group) if !is_primary_parent(Some(group)) && !groups.knows(group) => problems.add_with(
                 || path("parent"),
                 || format!("group `{group}` is neither in `groups` nor one of Tally's predefined groups"),
             ),
             Some(_) => {}
         }
     }
+    index
+}
 
-    let balances = &coa.balances;
-    let current = check_month(
-        &balances.current,
-        "chartOfAccounts.balances.current",
-        &ledger_index,
-        &mut problems,
-        false,
-    );
+/// The current month and the closed months, oldest first. A closed month must come before the
+/// current one and appear once.
+fn check_months(
+    p: &SyncPayload,
+    ledgers: &HashMap<&str, usize>,
+    problems: &mut Problems,
+) -> Vec<ValidMonth> {
+    let balances = &p.chart_of_accounts.balances;
+    let current_path = "chartOfAccounts.balances.current";
+    let current = check_month(&balances.current, current_path, ledgers, problems, false);
     if let (Some(top), Some(cur)) = (&p.as_of_date, &current) {
         if *top != cur.as_of_date {
-            problems.add(
+            problems.add_with(
                 || "asOfDate".into(),
                 || {
                     format!(
@@ -162,64 +181,55 @@ pub fn validate(p: &SyncPayload) -> Result<Validated, ApiError> {
             );
         }
     }
-    let mut months: Vec<ValidMonth> = Vec::with_capacity(balances.closed_months.len() + 1);
+    let mut months = Vec::with_capacity(balances.closed_months.len() + 1);
     let mut seen: HashMap<MonthKey, String> = HashMap::new();
     if let Some(cur) = &current {
         seen.insert(cur.key, "balances.current".into());
     }
     for (i, m) in balances.closed_months.iter().enumerate() {
         let path = format!("chartOfAccounts.balances.closedMonths[{i}]");
-        let Some(valid) = check_month(m, &path, &ledger_index, &mut problems, true) else {
+        let Some(valid) = check_month(m, &path, ledgers, problems, true) else {
             continue;
         };
-        if let Some(first) = seen.get(&valid.key) {
-            let first = first.clone();
-            problems.add(
-                || format!("{path}.monthKey"),
-                || format!("month {} appears again (first at {first})", valid.key),
-            );
-            continue;
+        if closed_month_fits(&valid, current.as_ref(), &seen, &path, problems) {
+            seen.insert(valid.key, format!("balances.closedMonths[{i}]"));
+            months.push(valid);
         }
-        if let Some(cur) = &current {
-            if valid.key >= cur.key {
-                problems.add(
-                    || format!("{path}.monthKey"),
-                    || {
-                        format!(
-                            "closed month {} is not before the current month {}",
-                            valid.key, cur.key
-                        )
-                    },
-                );
-                continue;
-            }
-        }
-        seen.insert(valid.key, format!("balances.closedMonths[{i}]"));
-        months.push(valid);
-    }
-    if problems.total > 0 {
-        let shown = problems.details.len();
-        let message = if problems.total > shown {
-            format!(
-                "The payload has {} problems (the first {shown} are listed); nothing was stored.",
-                problems.total
-            )
-        } else if problems.total == 1 {
-            format!(
-                "{}: {}; nothing was stored.",
-                problems.details[0].path, problems.details[0].message
-            )
-        } else {
-            format!(
-                "The payload has {} problems; nothing was stored.",
-                problems.total
-            )
-        };
-        return Err(ApiError::invalid(message, problems.details));
     }
     months.extend(current);
     months.sort_by_key(|m| m.key);
-    Ok(Validated { months })
+    months
+}
+
+fn closed_month_fits(
+    month: &ValidMonth,
+    current: Option<&ValidMonth>,
+    seen: &HashMap<MonthKey, String>,
+    path: &str,
+    problems: &mut Problems,
+) -> bool {
+    if let Some(first) = seen.get(&month.key) {
+        problems.add_with(
+            || format!("{path}.monthKey"),
+            || format!("month {} appears again (first at {first})", month.key),
+        );
+        return false;
+    }
+    match current {
+        Some(cur) if month.key >= cur.key => {
+            problems.add_with(
+                || format!("{path}.monthKey"),
+                || {
+                    format!(
+                        "closed month {} is not before the current month {}",
+                        month.key, cur.key
+                    )
+                },
+            );
+            false
+        }
+        _ => true,
+    }
 }
 
 fn check_month(
@@ -232,46 +242,26 @@ fn check_month(
     let key = match m.month_key.parse::<MonthKey>() {
         Ok(k) => Some(k),
         Err(e) => {
-            problems.add(|| format!("{path}.monthKey"), || e.to_string());
+            problems.add_with(|| format!("{path}.monthKey"), || e.to_string());
             None
         }
     };
     let date = match parse_date(&m.as_of_date) {
         Ok(d) => Some(d),
         Err(e) => {
-            problems.add(|| format!("{path}.asOfDate"), || e.to_string());
+            problems.add_with(|| format!("{path}.asOfDate"), || e.to_string());
             None
         }
     };
     if let (Some(k), Some(d)) = (key, date) {
         if !k.contains(d) {
-            problems.add(
+            problems.add_with(
                 || format!("{path}.asOfDate"),
                 || format!("{} is not inside month {k}", m.as_of_date),
             );
         }
     }
-    let mut items = Vec::with_capacity(m.items.len());
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(m.items.len());
-    for (j, item) in m.items.iter().enumerate() {
-        let guid = item.ledger_guid.as_str();
-        match ledgers.get(guid) {
-            None => problems.add(
-                || format!("{path}.items[{j}].ledgerGuid"),
-                || format!("`{guid}` is not the guid of a ledger in chartOfAccounts.ledgers"),
-            ),
-            Some(&idx) => {
-                if let Some(first) = seen.insert(guid, j) {
-                    problems.add(
-                        || format!("{path}.items[{j}].ledgerGuid"),
-                        || format!("ledger `{guid}` already has a balance in this month (items[{first}])"),
-                    );
-                } else {
-                    items.push((idx, item.balance.paise()));
-                }
-            }
-        }
-    }
+    let items = check_items(m, path, ledgers, problems);
     Some(ValidMonth {
         key: key?,
         as_of_date: m.as_of_date.clone(),
@@ -281,15 +271,45 @@ fn check_month(
     .filter(|_| date.is_some())
 }
 
+/// The month's items as (ledger index, paise); each must name a known ledger, once.
+fn check_items(
+    m: &MonthBalances,
+    path: &str,
+    ledgers: &HashMap<&str, usize>,
+    problems: &mut Problems,
+) -> Vec<(usize, i64)> {
+    let mut items = Vec::with_capacity(m.items.len());
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(m.items.len());
+    for (j, item) in m.items.iter().enumerate() {
+        let guid = item.ledger_guid.as_str();
+        let Some(&idx) = ledgers.get(guid) else {
+            problems.add_with(
+                || format!("{path}.items[{j}].ledgerGuid"),
+                || format!("`{guid}` is not the guid of a ledger in chartOfAccounts.ledgers"),
+            );
+            continue;
+        };
+        if let Some(first) = seen.insert(guid, j) {
+            problems.add_with(
+                || format!("{path}.items[{j}].ledgerGuid"),
+                || format!("ledger `{guid}` already has a balance in this month (items[{first}])"),
+            );
+        } else {
+            items.push((idx, item.balance.paise()));
+        }
+    }
+    items
+}
+
 /// A group tree must be a tree: following parents from any group ends at the root.
-fn check_group_cycles(p: &SyncPayload, names: &HashMap<String, usize>, problems: &mut Problems) {
+fn check_group_cycles(p: &SyncPayload, names: &GroupNames, problems: &mut Problems) {
     let groups = &p.chart_of_accounts.groups;
     let parent_of = |i: usize| -> Option<usize> {
         let parent = groups[i].parent.as_deref();
         if is_primary_parent(parent) {
             return None;
         }
-        names.get(&parent?.trim().to_lowercase()).copied()
+        names.index_of(parent?)
     };
     // 0 = unvisited, 1 = on the current path, 2 = known to reach the root.
     let mut mark = vec![0u8; groups.len()];
@@ -300,7 +320,7 @@ fn check_group_cycles(p: &SyncPayload, names: &HashMap<String, usize>, problems:
             match mark[i] {
                 2 => break,
                 1 => {
-                    problems.add(
+                    problems.add_with(
                         || format!("chartOfAccounts.groups[{i}].parent"),
                         || {
                             format!(

@@ -1,0 +1,178 @@
+//! The appliance's own API shapes beyond the connector's: administration requests and the
+//! answers the web page and scripts read. Kept here, beside the connector's wire types, so every
+//! JSON shape the appliance speaks is in one place.
+
+use serde::{Deserialize, Serialize};
+
+use super::Amount;
+
+/// `POST /api/companies` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewCompany {
+    pub name: String,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// `POST /api/users` (admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub role: String,
+    #[serde(default)]
+    pub company_ids: Vec<String>,
+}
+
+/// A user as `POST /api/users` and `GET /api/users` show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub company_ids: Vec<String>,
+}
+
+/// Answer to `sync/progress` and `sync/complete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRunAck {
+    pub ok: bool,
+    pub sync_run_id: String,
+}
+
+/// Answer to `POST /api/connectors/{id}/revoke`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorRevoked {
+    pub connector_id: String,
+    pub revoked: bool,
+}
+
+/// Where a sync run stands. Only `running` accepts progress; `abandoned` (the appliance gave up
+/// waiting) may still be completed by a connector that was only slow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Abandoned,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 4] = [
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `GET /api/connector/status?companyId=X`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorStatus {
+    pub company_id: String,
+    pub server_time: String,
+    pub connectors: Vec<ConnectorView>,
+    pub last_sync_run: Option<RunView>,
+    pub last_successful_sync: Option<RunView>,
+    pub months: Vec<SnapshotSummary>,
+}
+
+/// One enrolled connector as the status shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorView {
+    pub connector_id: String,
+    pub device_id: String,
+    pub device_name: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    pub online: bool,
+    pub revoked: bool,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub last_heartbeat: Option<String>,
+    pub heartbeat_interval_seconds: Option<u32>,
+    pub agent_state: Option<serde_json::Value>,
+}
+
+/// One sync run as the status shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    pub sync_run_id: String,
+    pub connector_id: String,
+    pub status: RunStatus,
+    pub trigger: Option<String>,
+    pub stage: String,
+    pub percent: u8,
+    pub counts: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub started_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+/// A month held for a company: `GET /api/companies/{id}/snapshots`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotSummary {
+    pub month_key: String,
+    pub as_of_date: String,
+    /// A closed month holds month-end balances; the open (current) month a provisional reading.
+    pub closed: bool,
+    pub ledger_count: i64,
+    pub debit_total: Amount,
+    pub credit_total: Amount,
+    pub difference: Amount,
+    pub balanced: bool,
+    pub ingested_at: String,
+}
+
+/// A month's trial balance: `GET /api/companies/{id}/snapshots/{YYYY-MM}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialBalance {
+    pub company_id: String,
+    #[serde(flatten)]
+    pub summary: SnapshotSummary,
+    pub ledgers: Vec<TrialBalanceLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialBalanceLine {
+    pub ledger_guid: String,
+    pub ledger_name: String,
+    /// From the top-level group down to the ledger's own group.
+    pub group_path: Vec<String>,
+    /// Positive = debit, negative = credit.
+    pub balance: Amount,
+    pub debit: Amount,
+    pub credit: Amount,
+}

@@ -1,0 +1,210 @@
+//! Who is calling, and may they: request guards. A handler states its access rule in its
+//! signature, so a handler that forgets the rule does not compile:
+//!
+//! - [`User`]: any signed-in person (user JWT);
+//! - [`AdminUser`]: a person with the admin role;
+//! - [`CompanyAccess`]: a person who may see the company named in the path
+//!   (`/companies/<id>/...`) or in the `companyId` query;
+//! - [`ConnectorAuth`]: an enrolled, unrevoked connector within its request rate.
+//!
+//! A refused guard parks its [`ApiError`] for the catcher, which answers with it.
+
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+
+use super::accounts::{self, User};
+use super::error::{park, ApiError, ApiResult};
+use super::state::AppState;
+
+pub fn bearer<'r>(req: &'r Request<'_>) -> ApiResult<&'r str> {
+    let header = req.headers().get_one("Authorization").ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing_token",
+            "Send `Authorization: Bearer <token>` with this request.",
+        )
+    })?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_token",
+                "The Authorization header must be `Bearer <token>`.",
+            )
+        })
+}
+
+fn state<'r>(req: &'r Request<'_>) -> ApiResult<&'r AppState> {
+    req.rocket()
+        .state::<AppState>()
+        .ok_or_else(|| ApiError::internal("request guard", "application state is not managed"))
+}
+
+fn finish<T>(req: &Request<'_>, result: ApiResult<T>) -> request::Outcome<T, ()> {
+    match result {
+        Ok(v) => Outcome::Success(v),
+        Err(e) => Outcome::Error((park(req, e), ())),
+    }
+}
+
+/// The person behind the request's user JWT; the account must still exist.
+async fn signed_in(req: &Request<'_>) -> ApiResult<User> {
+    let state = state(req)?;
+    let claims = state.keys.verify_user(bearer(req)?)?;
+    let id = claims.sub;
+    state
+        .db
+        .read(move |c| accounts::user_by_id(c, id))
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "user_gone",
+                "The account this token was issued to no longer exists.",
+            )
+        })
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for User {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let result = signed_in(req).await;
+        finish(req, result)
+    }
+}
+
+/// A signed-in administrator.
+pub struct AdminUser(pub User);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AdminUser {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let result = signed_in(req).await.and_then(|user| {
+            if user.is_admin() {
+                Ok(AdminUser(user))
+            } else {
+                Err(ApiError::forbidden(
+                    "admin_only",
+                    "Only an administrator may do this.",
+                ))
+            }
+        });
+        finish(req, result)
+    }
+}
+
+/// A signed-in person who may see the company the request names.
+pub struct CompanyAccess {
+    pub user: User,
+    pub company_id: String,
+}
+
+/// The company a request is about: the segment after `companies` in the routed path, else the
+/// `companyId` query.
+fn company_named(req: &Request<'_>) -> ApiResult<String> {
+    let segments: Vec<&str> = (0..).map_while(|n| req.routed_segment(n)).collect();
+    if let Some(i) = segments.iter().position(|s| *s == "companies") {
+        if let Some(id) = segments.get(i + 1) {
+            return Ok(id.to_string());
+        }
+    }
+    match req.query_value::<String>("companyId") {
+        Some(Ok(id)) if !id.trim().is_empty() => Ok(id),
+        _ => Err(ApiError::invalid_field(
+            "companyId",
+            "give the company as `?companyId=...`",
+        )),
+    }
+}
+
+async fn company_access(req: &Request<'_>) -> ApiResult<CompanyAccess> {
+    let user = signed_in(req).await?;
+    let company_id = company_named(req)?;
+    let (who, company) = (user.clone(), company_id.clone());
+    state(req)?
+        .db
+        .read(move |c| accounts::ensure_can_see(c, &who, &company))
+        .await?;
+    Ok(CompanyAccess { user, company_id })
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CompanyAccess {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let result = company_access(req).await;
+        finish(req, result)
+    }
+}
+
+/// An enrolled connector (connector token), bound to one company.
+#[derive(Debug, Clone)]
+pub struct ConnectorAuth {
+    pub connector_id: String,
+    pub company_id: String,
+}
+
+impl ConnectorAuth {
+    /// A body that names a company must name this connector's own.
+    pub fn check_company(&self, company_id: Option<&str>) -> ApiResult<()> {
+        match company_id {
+            Some(c) if c != self.company_id => Err(ApiError::forbidden(
+                "wrong_company",
+                format!(
+                    "This connector is enrolled for company `{}`, not `{c}`.",
+                    self.company_id
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn connector(req: &Request<'_>) -> ApiResult<ConnectorAuth> {
+    let state = state(req)?;
+    let claims = state.keys.verify_connector(bearer(req)?)?;
+    if state.revoked.contains(&claims.sub) {
+        return Err(ApiError::unauthorized(
+            "connector_revoked",
+            "An administrator revoked this connector; run the connector's setup again.",
+        ));
+    }
+    state.limiter.check(&claims.sub).map_err(|wait| {
+        ApiError::too_many(
+            format!("This connector is sending too many requests; wait {wait} s."),
+            wait,
+        )
+    })?;
+    Ok(ConnectorAuth {
+        connector_id: claims.sub,
+        company_id: claims.cid,
+    })
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ConnectorAuth {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let result = connector(req);
+        finish(req, result)
+    }
+}
+
+/// The caller's address, for login throttling.
+pub struct ClientAddress(pub Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ClientAddress {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        Outcome::Success(ClientAddress(req.client_ip().map(|ip| ip.to_string())))
+    }
+}

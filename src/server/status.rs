@@ -1,0 +1,24 @@
+//! What the admin sees for one company: its connectors, its last runs and the months held.
+
+use rusqlite::Connection;
+
+use super::clock::{now_ms, rfc3339};
+use super::connectors::{self, OnlineRule};
+use super::domain_error::DomainResult;
+use super::{runs, snapshots};
+use crate::protocol::{ConnectorStatus, RunStatus};
+
+pub fn connector_status(
+    c: &Connection,
+    company_id: &str,
+    rule: OnlineRule,
+) -> DomainResult<ConnectorStatus> {
+    Ok(ConnectorStatus {
+        connectors: connectors::list_for_company(c, company_id, rule)?,
+        last_sync_run: runs::latest(c, company_id, None)?,
+        last_successful_sync: runs::latest(c, company_id, Some(RunStatus::Succeeded))?,
+        months: snapshots::list(c, company_id)?,
+        server_time: rfc3339(now_ms()),
+        company_id: company_id.to_string(),
+    })
+}
