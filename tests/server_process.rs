@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use aicfo::server::{ADMIN_PASSWORD_FILE, DATABASE_FILE, SECRETS_FILE};
+use common::text;
 use serde_json::{json, Value};
 
 struct Appliance {
@@ -134,7 +136,7 @@ fn data_survives_a_stop_and_restart() {
 
     // Started again without the variable: the admin keeps the password set the first time.
     let app = start(dir.path(), &[]);
-    assert!(!dir.path().join("admin-password.txt").exists());
+    assert!(!dir.path().join(ADMIN_PASSWORD_FILE).exists());
     let admin = app.login("first-start-password");
     let (s, after) = app.get("/companies/sharma/snapshots/2026-03", &admin);
     assert_eq!(s, 200);
@@ -154,7 +156,7 @@ fn first_start_generates_an_admin_password_shown_once_and_kept_private() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("data");
     let app = start(&dir, &[]);
-    let file = dir.join("admin-password.txt");
+    let file = dir.join(ADMIN_PASSWORD_FILE);
     let password = std::fs::read_to_string(&file).unwrap().trim().to_string();
     assert!(password.len() >= 16);
     #[cfg(unix)]
@@ -165,7 +167,7 @@ fn first_start_generates_an_admin_password_shown_once_and_kept_private() {
             0o600
         );
         assert_eq!(
-            std::fs::metadata(dir.join("secrets.json"))
+            std::fs::metadata(dir.join(SECRETS_FILE))
                 .unwrap()
                 .permissions()
                 .mode()
@@ -205,4 +207,70 @@ fn a_bad_setting_stops_start_up_with_a_clear_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AICFO_ADMIN_PASSWORD"));
+}
+
+/// Starts the binary on `data_dir` expecting it to refuse; returns what it printed on stderr.
+fn refused_start(data_dir: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
+        .env("AICFO_DATA_DIR", data_dir)
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", "0")
+        .env_remove("AICFO_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.starts_with("aicfo-server cannot start: "), "{err}");
+    assert!(
+        !err.contains("server log"),
+        "the cause is on the console: {err}"
+    );
+    err
+}
+
+#[test]
+fn a_data_folder_that_is_a_file_stops_start_up_with_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data");
+    std::fs::write(&file, "not a folder").unwrap();
+    let err = refused_start(&file);
+    assert!(err.contains("is not a folder"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+}
+
+#[test]
+fn an_unreadable_database_stops_start_up_with_its_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = vec![0x5au8; 8192];
+    std::fs::write(dir.path().join(DATABASE_FILE), &garbage).unwrap();
+    let err = refused_start(dir.path());
+    assert!(err.contains("cannot open the database"), "{err}");
+    assert!(err.contains("file is not a database"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.path().join(DATABASE_FILE)).unwrap(),
+        garbage
+    );
+    assert!(!dir.path().join(ADMIN_PASSWORD_FILE).exists());
+}
+
+#[test]
+fn a_database_from_a_newer_appliance_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(
+        dir.path(),
+        &[("AICFO_ADMIN_PASSWORD", "first-start-password")],
+    );
+    app.terminate();
+    // A later aicfo-server applied a migration this one does not know.
+    let conn = rusqlite::Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+    conn.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
+         VALUES (999, 'from_the_future', '2030-01-01T00:00:00Z', '0')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = refused_start(dir.path());
+    assert!(err.contains("schema version 999"), "{err}");
+    assert!(err.contains("newer aicfo-server"), "{err}");
 }

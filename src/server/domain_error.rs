@@ -99,14 +99,18 @@ impl DomainError {
 /// An error and every cause under it, `outer: inner: innermost`, for logs and the console.
 pub fn cause_chain(err: &(dyn Error + 'static)) -> String {
     let mut text = err.to_string();
+    let mut last = text.clone();
     let mut cause = err.source();
     while let Some(c) = cause {
         let line = c.to_string();
-        // Some errors repeat their source's text in their own; say each thing once.
-        if !text.ends_with(&line) {
+        // Some errors repeat their source's text, or their source repeats theirs behind a
+        // prefix (rusqlite: "file is not a database" over "Error code 26: file is not a
+        // database"); say each thing once.
+        if !last.ends_with(&line) && !line.ends_with(&last) {
             text.push_str(": ");
             text.push_str(&line);
         }
+        last = line;
         cause = c.source();
     }
     text
