@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestServer;
+use common::{text, TestServer};
 use serde_json::{json, Value};
 
 use aicfo::protocol::calendar::parse_date;
@@ -90,15 +90,6 @@ async fn connector(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     })
     .await
     .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 impl World {
@@ -412,25 +403,11 @@ async fn an_expired_connector_token_is_renewed_mid_run() {
     let w = world().await;
     w.setup().await;
     // The connector believes its token good for an hour; the appliance says it expired.
-    let secrets: Value = serde_json::from_str(
-        &std::fs::read_to_string(w.srv.data_dir.join("secrets.json")).unwrap(),
-    )
-    .unwrap();
-    let key = jsonwebtoken::EncodingKey::from_secret(
-        secrets["connector_token_secret"]
-            .as_str()
-            .unwrap()
-            .as_bytes(),
-    );
     let path = w.home.path().join("connector-state.json");
     let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let connector_id = state["connectorId"].as_str().unwrap().to_string();
+    let stale = w.srv.expired_connector_token(&connector_id, "sharma");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let stale = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"sub": state["connectorId"], "cid": "sharma", "typ": "connector", "iat": now - 1000, "exp": now - 10}),
-        &key,
-    )
-    .unwrap();
     state["connectorToken"] = json!(stale);
     state["connectorTokenExpiresAt"] = json!(now + 3600);
     std::fs::write(&path, state.to_string()).unwrap();

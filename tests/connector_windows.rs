@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use common::TestServer;
+use common::{text, TestServer};
 
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
@@ -43,15 +43,6 @@ async fn wine(folder: &Path, prefix: &Path, args: &[&str]) -> Output {
     })
     .await
     .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n{}\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[tokio::test]

@@ -332,22 +332,7 @@ async fn tokens_are_checked_for_kind_company_expiry_and_revocation() {
     refused(&f, "/connector/sync", ct, &other, 403, "wrong_company").await;
 
     // An expired connector token, signed with the appliance's real secret.
-    let secrets: Value =
-        serde_json::from_str(&std::fs::read_to_string(srv.data_dir.join("secrets.json")).unwrap())
-            .unwrap();
-    let key = jsonwebtoken::EncodingKey::from_secret(
-        secrets["connector_token_secret"]
-            .as_str()
-            .unwrap()
-            .as_bytes(),
-    );
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let expired = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"sub": f.connector_id, "cid": "sharma", "typ": "connector", "iat": now - 2000, "exp": now - 1000}),
-        &key,
-    )
-    .unwrap();
+    let expired = srv.expired_connector_token(&f.connector_id, "sharma");
     refused(
         &f,
         "/connector/heartbeat",

@@ -86,7 +86,7 @@ async fn guide_curl_sequence_end_to_end() {
     assert_eq!(status["months"][0]["monthKey"], "2026-02");
     // started, progress, succeeded (the guide's payload names no run, so no "ingested" event).
     let kinds: Vec<String> = {
-        let conn = rusqlite::Connection::open(srv.data_dir.join("aicfo.sqlite3")).unwrap();
+        let conn = srv.db();
         let mut stmt = conn
             .prepare("SELECT kind FROM integration_sync_events ORDER BY id")
             .unwrap();
@@ -247,7 +247,7 @@ async fn same_payload_twice_leaves_the_same_state_and_gone_ledgers_are_marked() 
         200
     );
     let state = |srv: &TestServer| {
-        let conn = rusqlite::Connection::open(srv.data_dir.join("aicfo.sqlite3")).unwrap();
+        let conn = srv.db();
         let q = "SELECT s.month_key, l.guid, b.balance FROM snapshot_balances b JOIN snapshots s ON s.id = b.snapshot_id
                  JOIN ledgers l ON l.id = b.ledger_id ORDER BY 1, 2";
         let rows: Vec<(String, String, i64)> = conn

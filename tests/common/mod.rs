@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use aicfo::server::{ADMIN_PASSWORD_FILE, DATABASE_FILE};
 
 use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;
@@ -83,7 +86,7 @@ impl TestServer {
     }
 
     pub fn admin_password(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("admin-password.txt"))
+        std::fs::read_to_string(self.data_dir.join(ADMIN_PASSWORD_FILE))
             .expect("generated admin password file")
             .trim()
             .to_string()
@@ -164,7 +167,7 @@ impl TestServer {
 
     /// Every row of every table, as text: equal before and after means nothing changed.
     pub fn fingerprint(&self) -> String {
-        let conn = rusqlite::Connection::open(self.data_dir.join("aicfo.sqlite3")).unwrap();
+        let conn = self.db();
         let mut tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .unwrap()
@@ -192,8 +195,18 @@ impl TestServer {
         out
     }
 
+    /// A connection of the test's own to the server's database, for looking behind the API.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data_dir.join(DATABASE_FILE)).unwrap()
+    }
+
+    /// A connector token that expired a while ago, signed with this appliance's real secret.
+    pub fn expired_connector_token(&self, connector_id: &str, company_id: &str) -> String {
+        expired_connector_token(&self.data_dir, connector_id, company_id)
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
-        let conn = rusqlite::Connection::open(self.data_dir.join("aicfo.sqlite3")).unwrap();
+        let conn = self.db();
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
     }
 }
@@ -266,4 +279,24 @@ pub fn balanced_payload() -> Value {
       },
       "asOfDate": "2026-03-15"
     })
+}
+
+/// A connector token that expired a while ago, signed with the secret the appliance on
+/// `data_dir` uses (read through the appliance's own loader, not the file's layout).
+pub fn expired_connector_token(data_dir: &Path, connector_id: &str, company_id: &str) -> String {
+    let secrets = aicfo::server::secrets::Secrets::load_or_create(data_dir).unwrap();
+    let keys = aicfo::server::auth::tokens::TokenKeys::new(&secrets.jwt, &secrets.connector);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    keys.issue_connector_expiring_at(connector_id, company_id, now - 2000, now - 1000)
+        .unwrap()
+}
+
+/// A finished process's exit code and output, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
