@@ -12,7 +12,6 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 use super::error::{park, ApiError, ApiResult};
-use crate::protocol::ErrorDetail;
 
 /// Which entry of Rocket's `limits` caps a request type's body.
 pub trait BodyLimit {
@@ -88,10 +87,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
                     .next()
                     .unwrap_or(&message)
                     .to_string();
-                ApiError::invalid(
-                    format!("{path}: {message}"),
-                    vec![ErrorDetail { path, message }],
-                )
+                ApiError::invalid_field(&path, message)
             }
             _ => ApiError::bad_request(
                 "invalid_json",

@@ -55,23 +55,9 @@ impl ApiError {
         Self::new(Status::Conflict, code, message)
     }
 
-    /// A readable request whose content is wrong; `details` names each problem by JSON path.
-    pub fn invalid(message: impl Into<String>, details: Vec<ErrorDetail>) -> Self {
-        ApiError {
-            details,
-            ..Self::new(Status::UnprocessableEntity, "invalid_payload", message)
-        }
-    }
-
+    /// A readable request with one field wrong, located by its JSON path.
     pub fn invalid_field(path: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        Self::invalid(
-            format!("{path}: {message}"),
-            vec![ErrorDetail {
-                path: path.to_string(),
-                message,
-            }],
-        )
+        DomainError::invalid_field(path, message).into()
     }
 
     pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
