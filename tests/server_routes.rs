@@ -155,6 +155,15 @@ async fn each_route_refuses_who_its_guard_refuses() {
         .await;
     assert_eq!(s, 201, "{b}");
     let staff = srv.login("meera", "staff-password-1").await;
+    let (s, b) = srv
+        .post(
+            "/users",
+            Some(&admin),
+            &json!({"username": "ravi", "password": "staff-password-2", "role": "staff", "companyIds": ["sharma"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let own_staff = srv.login("ravi", "staff-password-2").await;
 
     for &(method, route, guard, path) in ROUTES {
         let what = format!("{method} {route} ({guard:?}) at {path}");
@@ -183,6 +192,8 @@ async fn each_route_refuses_who_its_guard_refuses() {
                 assert_eq!(other, 403, "{what}: {other_body}");
                 assert_eq!(other_body["error"], "company_not_assigned", "{what}");
                 assert!(!refused(by_admin), "{what}: {admin_body}");
+                let (own, own_body) = call(&srv, method, path, Some(&own_staff)).await;
+                assert!(!refused(own), "{what}: the company's own staff: {own_body}");
             }
             Connector => {
                 assert_eq!(anon, 401, "{what}: {anon_body}");

@@ -199,3 +199,26 @@ pub fn default_catcher(status: Status, req: &Request<'_>) -> ApiError {
     };
     ApiError::new(status, code, message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_keeps_its_code_and_details_and_an_internal_error_hides_its_cause() {
+        let refused: ApiError =
+            DomainError::invalid_field("companyIds[0]", "no such company").into();
+        assert_eq!(refused.status, Status::UnprocessableEntity);
+        assert_eq!(refused.code, "invalid_payload");
+        assert_eq!(refused.details[0].path, "companyIds[0]");
+
+        let io = std::io::Error::other("secret path /srv/data is full");
+        let internal: ApiError = DomainError::internal("writing the snapshot", io).into();
+        assert_eq!(internal.status, Status::InternalServerError);
+        assert!(
+            !internal.message.contains("/srv/data"),
+            "{}",
+            internal.message
+        );
+    }
+}
