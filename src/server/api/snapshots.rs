@@ -15,6 +15,8 @@ use crate::server::guards::CompanyAccess;
 use crate::server::snapshots;
 use crate::server::state::AppState;
 
+// CompanyAccess reads and checks the company in the path; Rocket still wants every path
+// parameter to be an argument, hence the unused `_id`.
 #[get("/companies/<_id>/snapshots")]
 pub async fn list(
     state: &State<AppState>,
