@@ -8,6 +8,8 @@ use time::Date;
 pub struct BadTallyAmount {
     pub text: String,
     pub reason: String,
+    /// More decimal places than paise hold: a base currency with three decimals.
+    pub too_precise: bool,
 }
 
 /// Reads every form Tally writes an amount in, keeping Tally's sign (a debit is negative):
@@ -18,6 +20,7 @@ pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
     let bad = |reason: &str| BadTallyAmount {
         text: text.to_string(),
         reason: reason.to_string(),
+        too_precise: false,
     };
     let mut s = text.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     if let Some((_, base)) = s.rsplit_once('=') {
@@ -60,9 +63,10 @@ pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
         return Err(bad("there is no number in it"));
     }
     let value = Amount::parse_decimal(&digits).map_err(|e| match e {
-        AmountError::TooPrecise(_) => {
-            bad("it has more than two decimal places in the base currency")
-        }
+        AmountError::TooPrecise(_) => BadTallyAmount {
+            too_precise: true,
+            ..bad("it has more than two decimal places in the base currency")
+        },
         other => bad(&other.to_string()),
     })?;
     let value = match side {
