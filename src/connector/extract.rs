@@ -190,7 +190,9 @@ pub async fn extract(
         .filter(|g| g.parent.is_none())
         .map(|g| g.name.clone())
         .collect();
-    let mut reader = MonthReader::new(tally, &name, &known, primary_groups);
+    let fy_from = company.financial_year_from;
+    let period_start = move |day: Date| fy_start(fy_from, day);
+    let mut reader = MonthReader::new(tally, &name, &known, primary_groups, &period_start);
 
     let dates: Vec<(MonthKey, Date)> = closed
         .iter()
@@ -206,9 +208,7 @@ pub async fn extract(
         );
         // Checked: complete, and computed at `at` as Tally confirms; otherwise the sync fails
         // here and the half-written payload never joins the outbox.
-        let balances = reader
-            .read(fy_start(company.financial_year_from, *at), *at)
-            .await?;
+        let balances = reader.read(*at).await?;
         // A ledger created after the masters were read waits for the next sync; a zero
         // balance is left out (a missing ledger has a zero balance).
         let items = || {

@@ -4,8 +4,9 @@
 //!   an empty element is zero, as Tally writes a zero balance;
 //! - Tally must say which date it computed (the computed `##SVToDate` field); when the
 //!   collection form does not say so, or names another day, the `TYPE Data` report form is
-//!   asked instead (for this and every later month of the sync), and when that does not
-//!   confirm the date either the sync fails with [`TallyError::DateUnconfirmed`];
+//!   asked instead (for this and every later month of the sync), once it has given the
+//!   collection's own numbers for the day the collection did compute (the cross-check); when
+//!   that does not confirm the date either the sync fails with [`TallyError::DateUnconfirmed`];
 //! - a request that times out on a big company is asked again split by primary group
 //!   (`CHILDOF`), plus the ledgers directly under Primary, for this and every later month.
 
@@ -30,6 +31,8 @@ pub struct MonthReader<'a> {
     report_form: bool,
     /// A whole-company request timed out: ask by primary group.
     split: bool,
+    /// The first day of the financial year a date falls in (the request's SVFROMDATE).
+    period_start: &'a (dyn Fn(Date) -> Date + Sync),
 }
 
 impl<'a> MonthReader<'a> {
@@ -38,6 +41,7 @@ impl<'a> MonthReader<'a> {
         company: &'a str,
         known: &'a HashMap<String, String>,
         primary_groups: Vec<String>,
+        period_start: &'a (dyn Fn(Date) -> Date + Sync),
     ) -> MonthReader<'a> {
         MonthReader {
             tally,
@@ -46,11 +50,13 @@ impl<'a> MonthReader<'a> {
             primary_groups,
             report_form: false,
             split: false,
+            period_start,
         }
     }
 
     /// Every known ledger's closing balance at `at`, confirmed and complete.
-    pub async fn read(&mut self, from: Date, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
+    pub async fn read(&mut self, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
+        let from = (self.period_start)(at);
         let mut why_not_collection = None;
         if !self.report_form {
             let answer = self.collection(from, at).await?;
@@ -60,8 +66,11 @@ impl<'a> MonthReader<'a> {
                     log::warn!(
                         "Tally's ledger collection for {at} is not confirmed ({why}); asking its report form instead"
                     );
-                    why_not_collection = Some(why);
                     self.report_form = true;
+                    if let Some(day) = single_date(&answer) {
+                        self.cross_check(at, day, &answer).await?;
+                    }
+                    why_not_collection = Some(why);
                 }
             }
         }
@@ -82,6 +91,51 @@ impl<'a> MonthReader<'a> {
             return Err(self.unconfirmed_error(at, detail(why)));
         }
         complete(answer, at, self.known)
+    }
+
+    /// Before the report form is trusted: asked for the day the collection did compute
+    /// (`day`), it must give the collection's own numbers, ledger for ledger.
+    async fn cross_check(
+        &self,
+        at: Date,
+        day: Date,
+        collection: &[LedgerBalance],
+    ) -> Result<(), TallyError> {
+        let failed = |detail: String| {
+            self.unconfirmed_error(
+                at,
+                format!("ledger collection computed {day}; cross-check of the report form at {day}: {detail}"),
+            )
+        };
+        let report = match self
+            .tally
+            .balance_report(self.company, (self.period_start)(day), day)
+            .await
+        {
+            Ok(r) => r,
+            Err(e @ (TallyError::Refused { .. } | TallyError::Unreadable { .. })) => {
+                return Err(failed(e.to_string()))
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(why) = unconfirmed(&report, day) {
+            return Err(failed(why));
+        }
+        let by_guid: HashMap<&str, Option<crate::protocol::Amount>> = report
+            .iter()
+            .map(|b| (b.guid.as_str(), b.closing))
+            .collect();
+        let differ = collection
+            .iter()
+            .filter(|c| by_guid.get(c.guid.as_str()) != Some(&c.closing))
+            .count();
+        if differ > 0 {
+            return Err(failed(format!(
+                "the two forms disagree on {differ} of {} ledgers",
+                collection.len()
+            )));
+        }
+        Ok(())
     }
 
     fn unconfirmed_error(&self, at: Date, detail: String) -> TallyError {
@@ -129,6 +183,15 @@ impl<'a> MonthReader<'a> {
         }
         Ok(all)
     }
+}
+
+/// The one date every ledger of the answer says it was computed at, if there is one.
+fn single_date(answer: &[LedgerBalance]) -> Option<Date> {
+    let first = answer.first()?.computed_at?;
+    answer
+        .iter()
+        .all(|b| b.computed_at == Some(first))
+        .then_some(first)
 }
 
 /// Why an answer does not confirm that Tally computed it at `at`, if it does not.
