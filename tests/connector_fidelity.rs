@@ -273,6 +273,15 @@ async fn when_no_request_form_confirms_the_date_the_sync_fails_saying_what_to_se
 }
 
 #[tokio::test]
+async fn a_report_form_that_disagrees_with_the_collection_is_not_trusted() {
+    fails_loudly_and_stores_nothing(
+        "report-misreads",
+        &["did not confirm", "the two forms disagree on"],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_tally_ignoring_svtodate_on_collections_is_read_through_its_report() {
     let w = world("Fidelity Traders").await;
     w.sim.set_fault(Fault::IgnoreToDate);
@@ -297,8 +306,9 @@ async fn a_timeout_on_a_big_company_is_retried_group_by_group() {
 
 #[tokio::test]
 async fn the_company_name_goes_back_to_tally_exactly_as_tally_gave_it() {
-    // Stray spaces, which a trimmed name would lose: Tally would then say the company is not open.
-    let w = world("  Fidelity Traders (2025-26) ").await;
+    // Stray spaces and a control character, which a cleaned name would lose: Tally would then
+    // say the company is not open.
+    let w = world("  Fidelity\u{4} Traders (2025-26) ").await;
     let out = w.sync().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     w.assert_exact().await;

@@ -225,14 +225,18 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
             Fault::IgnoreToDateAll => today,
             _ => at.unwrap_or(today),
         };
-        return report_xml(req, books, at);
+        let computed = match fault {
+            Fault::ReportMisreads => at - time::Duration::days(31),
+            _ => at,
+        };
+        return report_xml(req, books, at, computed);
     }
     match kind.as_str() {
         "group" => envelope(&groups_xml(req, books)),
         "ledger" => {
             // A Tally that does not take SVTODATE on a collection computes at its own today.
             let at = match fault {
-                Fault::IgnoreToDate | Fault::IgnoreToDateAll => today,
+                Fault::IgnoreToDate | Fault::IgnoreToDateAll | Fault::ReportMisreads => today,
                 _ => at.unwrap_or(today),
             };
             ledgers_answer(req, books, at, fault)
@@ -267,9 +271,10 @@ fn is_to_date(formula: &str) -> bool {
     formula.to_ascii_lowercase().contains("##svtodate")
 }
 
-/// A `TYPE Data` report over the ledgers: each line's fields by what their formula reads.
-fn report_xml(req: &SimRequest, b: &Books, at: Date) -> String {
-    let closing = b.closing_balances(at);
+/// A `TYPE Data` report over the ledgers: each line's fields by what their formula reads. It
+/// says it ran at `at` and gives the balances at `computed` (the same day, unless a fault).
+fn report_xml(req: &SimRequest, b: &Books, at: Date, computed: Date) -> String {
+    let closing = b.closing_balances(computed);
     let line = req.line_tag.as_deref().unwrap_or("ROW");
     let mut out = String::with_capacity(b.ledgers.len() * 200);
     out.push_str("<ENVELOPE>\r\n");

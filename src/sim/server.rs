@@ -37,6 +37,9 @@ pub enum Fault {
     IgnoreToDate,
     /// As `IgnoreToDate`, and reports ignore the period too: no form confirms a date.
     IgnoreToDateAll,
+    /// As `IgnoreToDate`, and reports name the date asked but give the balances of 31 days
+    /// earlier: the cross-check between the two forms must catch it.
+    ReportMisreads,
     /// Ledger collections carry no CLOSINGBALANCE element at all.
     DropClosing,
     /// Ledger collections leave CLOSINGBALANCE out on some ledgers.
@@ -45,7 +48,7 @@ pub enum Fault {
     LineErrorMidway,
 }
 
-pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-all, drop-closing, blank-closing or lineerror-midway";
+pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-all, report-misreads, drop-closing, blank-closing or lineerror-midway";
 
 impl FromStr for Fault {
     type Err = String;
@@ -62,6 +65,7 @@ impl FromStr for Fault {
             "garbage" => Fault::Garbage,
             "ignore-todate" => Fault::IgnoreToDate,
             "ignore-todate-all" => Fault::IgnoreToDateAll,
+            "report-misreads" => Fault::ReportMisreads,
             "drop-closing" => Fault::DropClosing,
             "blank-closing" => Fault::BlankClosing,
             "lineerror-midway" => Fault::LineErrorMidway,
