@@ -385,3 +385,19 @@ fn tally_unreachable_names_both_products_setup_paths() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_report_form_answer_reads_as_balances_with_their_date() {
+    let rows: Vec<LedgerBalance> = objects(&fixture("quirks/balance-report.xml"))
+        .unwrap()
+        .iter()
+        .map(|e| LedgerBalance::from_row(e).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].name, "Sharma & Sons");
+    assert_eq!(rows[0].closing, Some(rupees("-12000.50")));
+    assert_eq!(rows[1].closing, Some(Amount::ZERO));
+    assert!(rows
+        .iter()
+        .all(|r| r.computed_at.map(|d| d.to_string()).as_deref() == Some("2026-01-31")));
+}

@@ -276,11 +276,10 @@ fn is_to_date(formula: &str) -> bool {
 fn report_xml(req: &SimRequest, b: &Books, at: Date, computed: Date) -> String {
     let closing = b.closing_balances(computed);
     let line = req.line_tag.as_deref().unwrap_or("ROW");
+    // The form's XMLTAG, when it has one, is the answer's root, as Tally writes reports.
+    let root = req.form_tag.as_deref().unwrap_or("ENVELOPE");
     let mut out = String::with_capacity(b.ledgers.len() * 200);
-    out.push_str("<ENVELOPE>\r\n");
-    if let Some(f) = &req.form_tag {
-        let _ = write!(out, " <{f}>\r\n");
-    }
+    let _ = write!(out, "<{root}>\r\n");
     for (i, l) in b.ledgers.iter().enumerate() {
         let _ = write!(out, "  <{line}>\r\n");
         for (tag, set) in &req.report_fields {
@@ -301,10 +300,7 @@ fn report_xml(req: &SimRequest, b: &Books, at: Date, computed: Date) -> String {
         }
         let _ = write!(out, "  </{line}>\r\n");
     }
-    if let Some(f) = &req.form_tag {
-        let _ = write!(out, " </{f}>\r\n");
-    }
-    out.push_str("</ENVELOPE>\r\n");
+    let _ = write!(out, "</{root}>\r\n");
     out
 }
 

@@ -95,6 +95,8 @@ pub fn parse_tally_date(text: &str) -> Option<Date> {
     if parts.len() == 3 {
         let d: u8 = parts[0].parse().ok()?;
         let y: i32 = parts[2].parse().ok()?;
+        // Tally's short form `1-Apr-25`.
+        let y = if parts[2].len() == 2 { 2000 + y } else { y };
         let m = match parts[1].parse::<u8>() {
             Ok(m) => time::Month::try_from(m).ok()?,
             Err(_) => month_from_abbrev(parts[1])?,
@@ -159,6 +161,7 @@ mod tests {
         assert_eq!((d.year(), d.month() as u8, d.day()), (2025, 8, 2));
         assert_eq!(parse_tally_date("1-Apr-2025"), parse_tally_date("20250401"));
         assert_eq!(parse_tally_date("01-04-2025"), parse_tally_date("20250401"));
+        assert_eq!(parse_tally_date("1-Apr-25"), parse_tally_date("20250401"));
         assert_eq!(parse_tally_date("20251301"), None);
         assert_eq!(format_tally_date(d), "20250802");
     }

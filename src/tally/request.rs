@@ -187,12 +187,13 @@ fn build_report(id: &str, vars: &str) -> String {
         "<ENVELOPE><HEADER><VERSION>1</VERSION><TALLYREQUEST>Export</TALLYREQUEST><TYPE>Data</TYPE>\
 <ID>{id}</ID></HEADER><BODY><DESC><STATICVARIABLES>{vars}</STATICVARIABLES><TDL><TDLMESSAGE>\
 <REPORT NAME=\"{id}\"><FORMS>AicfoForm</FORMS></REPORT>\
-<FORM NAME=\"AicfoForm\"><PARTS>AicfoPart</PARTS><XMLTAG>AICFOBALANCES</XMLTAG></FORM>\
+<FORM NAME=\"AicfoForm\"><PARTS>AicfoPart</PARTS><XMLTAG>{root}</XMLTAG></FORM>\
 <PART NAME=\"AicfoPart\"><LINES>AicfoLine</LINES><REPEAT>AicfoLine : AicfoLedgers</REPEAT><SCROLLED>Vertical</SCROLLED></PART>\
 <LINE NAME=\"AicfoLine\"><FIELDS>{list}</FIELDS><XMLTAG>AICFOROW</XMLTAG></LINE>{defs}\
 <COLLECTION NAME=\"AicfoLedgers\"><TYPE>Ledger</TYPE><FETCH>GUID, CLOSINGBALANCE</FETCH></COLLECTION>\
 </TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
         list = names.join(","),
+        root = super::xml::REPORT_ROOT,
     )
 }
 

@@ -192,6 +192,9 @@ pub const RAW_NAME: &str = "NAME.RAW";
 /// A line of our own `TYPE Data` report is an object wherever Tally puts it.
 const REPORT_ROW: &[u8] = b"AICFOROW";
 
+/// Our report form's XMLTAG, which Tally makes the answer's root.
+pub const REPORT_ROOT: &str = "AICFOBALANCES";
+
 /// Reads a UTF-8 answer, calling `on_object` for each object as it completes. An error from
 /// `on_object` stops the read and is returned as it is.
 pub fn read_answer<R: BufRead>(
@@ -314,7 +317,9 @@ pub fn read_answer<R: BufRead>(
         return Err(AnswerError::LineError(msg));
     }
     match info.root.as_str() {
-        "ENVELOPE" => {}
+        // A `TYPE Data` report whose form has an XMLTAG answers with that tag as the root
+        // (tally-mcp-server reads its reports' rows from the root `DATA`).
+        "ENVELOPE" | REPORT_ROOT => {}
         "EXCEPTION" => return Err(AnswerError::Exception(root_text)),
         "RESPONSE" => return Err(AnswerError::Response(root_text)),
         "" => return Err(AnswerError::Unreadable("the answer is empty".into())),
