@@ -48,6 +48,7 @@ fn main() {
         let mut best: Option<(Duration, Duration, u64)> = None;
         for round in 1..=3 {
             let busy_before = state.busy();
+            let requests_before = state.requests();
             let t0 = Instant::now();
             let out = tokio::task::spawn_blocking({
                 let home = home.path().to_path_buf();
@@ -69,11 +70,12 @@ fn main() {
             let peak: u64 = stderr.lines().find_map(|l| l.strip_prefix("maxrss_kib=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
             let tally = state.busy() - busy_before;
             println!(
-                "full sync {round}: wall {:.2} s, of which tally-sim answering {:.2} s -> connector + appliance {:.2} s; connector peak RSS {:.1} MB",
+                "full sync {round}: wall {:.2} s, of which tally-sim answering {:.2} s -> connector + appliance {:.2} s; connector peak RSS {:.1} MB; {} requests to Tally",
                 wall.as_secs_f64(),
                 tally.as_secs_f64(),
                 (wall - tally).as_secs_f64(),
-                peak as f64 / 1024.0
+                peak as f64 / 1024.0,
+                state.requests() - requests_before
             );
             if best.is_none_or(|b| wall - tally < b.0 - b.1) {
                 best = Some((wall, tally, peak));

@@ -33,7 +33,7 @@ fn ledger_answer(ledgers: usize) -> String {
         &Query::Balances {
             from: d("2025-04-01"),
             at: d("2026-03-31"),
-            under: None,
+            scope: aicfo::tally::request::Scope::All,
         },
         Some("Bench"),
     );

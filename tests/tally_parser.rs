@@ -326,3 +326,78 @@ fn unreadable_amounts_name_the_ledger() {
         "{err}"
     );
 }
+
+#[test]
+fn a_three_decimal_base_currency_is_named_as_such_with_the_ledger() {
+    let xml = "<ENVELOPE><BODY><DATA><COLLECTION><LEDGER NAME=\"Kuwait Branch\"><GUID>g</GUID>\
+               <CLOSINGBALANCE>-1250.125</CLOSINGBALANCE></LEDGER></COLLECTION></DATA></BODY></ENVELOPE>";
+    let objs = objects(xml.as_bytes()).unwrap();
+    let err = LedgerBalance::from_element(&objs[0])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ledger `Kuwait Branch`")
+            && err.contains("-1250.125")
+            && err.contains("three"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_closing_balance_is_not_zero_and_an_empty_one_is() {
+    let xml = "<ENVELOPE><BODY><DATA><COLLECTION>\
+               <LEDGER NAME=\"Empty\"><GUID>a</GUID><CLOSINGBALANCE TYPE=\"Amount\"></CLOSINGBALANCE>\
+               <AICFOTODATE TYPE=\"Date\">20260131</AICFOTODATE></LEDGER>\
+               <LEDGER NAME=\"Absent\"><GUID>b</GUID></LEDGER>\
+               </COLLECTION></DATA></BODY></ENVELOPE>";
+    let b: Vec<LedgerBalance> = objects(xml.as_bytes())
+        .unwrap()
+        .iter()
+        .map(|e| LedgerBalance::from_element(e).unwrap())
+        .collect();
+    assert_eq!(b[0].closing, Some(Amount::ZERO));
+    assert_eq!(b[0].computed_at.unwrap().to_string(), "2026-01-31");
+    assert_eq!((b[1].closing, b[1].computed_at), (None, None));
+}
+
+#[test]
+fn a_company_name_keeps_what_tally_wrote() {
+    let xml = "<ENVELOPE><BODY><DATA><COLLECTION>\
+               <COMPANY NAME=\" Odd&#4; Co \"><GUID>c</GUID></COMPANY>\
+               </COLLECTION></DATA></BODY></ENVELOPE>";
+    let objs = objects(xml.as_bytes()).unwrap();
+    assert_eq!(objs[0].attr("NAME"), Some("Odd Co"));
+    assert_eq!(
+        TallyCompany::from_element(&objs[0]).unwrap().name,
+        " Odd\u{4} Co "
+    );
+}
+
+#[test]
+fn tally_unreachable_names_both_products_setup_paths() {
+    let msg = aicfo::tally::TallyError::NotRunning {
+        url: "http://localhost:9000".into(),
+    }
+    .to_string();
+    assert!(
+        msg.contains("TallyPrime, F1 Help > Settings > Connectivity")
+            && msg.contains("Tally.ERP 9, F12 Configure > Advanced Configuration"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_report_form_answer_reads_as_balances_with_their_date() {
+    let rows: Vec<LedgerBalance> = objects(&fixture("quirks/balance-report.xml"))
+        .unwrap()
+        .iter()
+        .map(|e| LedgerBalance::from_row(e).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].name, "Sharma & Sons");
+    assert_eq!(rows[0].closing, Some(rupees("-12000.50")));
+    assert_eq!(rows[1].closing, Some(Amount::ZERO));
+    assert!(rows
+        .iter()
+        .all(|r| r.computed_at.map(|d| d.to_string()).as_deref() == Some("2026-01-31")));
+}

@@ -283,3 +283,63 @@ async fn requests_tally_does_not_know_are_refused_with_its_message() {
     );
     sim.stop().await;
 }
+
+/// The two balance request forms against the simulator, honest and misbehaving: the collection
+/// says the date it computed, the report form takes the period where the collection does not
+/// (`ignore-todate`), and under `ignore-todate-all` neither does.
+#[tokio::test]
+async fn both_balance_forms_say_the_date_they_computed() {
+    use aicfo::tally::request::Scope;
+    let company = big_company();
+    let books = Books::new(company.clone()).unwrap();
+    let sim = serve(vec![company]).await;
+    let client = TallyClient::new(&sim.url, Duration::from_secs(30)).unwrap();
+    let name = "Sharma & Sons <Mumbai>";
+    let (fy, at) = (d("2025-04-01"), d("2025-06-30"));
+    let today = time::OffsetDateTime::now_utc().date();
+    let expected = expected_trial_balance(&books, at);
+    let as_expected = |read: &[aicfo::tally::LedgerBalance]| {
+        assert_eq!(read.len(), expected.len());
+        for (r, e) in read.iter().zip(&expected) {
+            assert_eq!(r.guid, e.ledger_guid);
+            assert_eq!(r.closing.map(to_wire_sign), Some(e.balance), "{}", r.name);
+        }
+    };
+    let dates = |read: &[aicfo::tally::LedgerBalance]| {
+        read.iter()
+            .map(|b| b.computed_at)
+            .collect::<std::collections::HashSet<_>>()
+    };
+
+    let collection = client
+        .closing_balances(name, fy, at, Scope::All)
+        .await
+        .unwrap();
+    as_expected(&collection);
+    assert_eq!(dates(&collection), [Some(at)].into());
+    let report = client.balance_report(name, fy, at).await.unwrap();
+    as_expected(&report);
+    assert_eq!(dates(&report), [Some(at)].into());
+    // Only the reserved Profit & Loss A/c hangs directly under Primary.
+    let top = client
+        .closing_balances(name, fy, at, Scope::DirectlyUnderPrimary)
+        .await
+        .unwrap();
+    assert_eq!(
+        top.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["Profit & Loss A/c"]
+    );
+
+    sim.set_fault(Fault::IgnoreToDate);
+    let collection = client
+        .closing_balances(name, fy, at, Scope::All)
+        .await
+        .unwrap();
+    assert_eq!(dates(&collection), [Some(today)].into());
+    let report = client.balance_report(name, fy, at).await.unwrap();
+    as_expected(&report);
+
+    sim.set_fault(Fault::IgnoreToDateAll);
+    let report = client.balance_report(name, fy, at).await.unwrap();
+    assert_eq!(dates(&report), [Some(today)].into());
+}

@@ -93,5 +93,23 @@ fn bad_input_is_a_clear_error() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a fault"));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("is not a fault") && said.contains("ignore-todate-all"),
+        "{said}"
+    );
+}
+
+#[test]
+fn every_documented_fault_is_understood() {
+    for fault in aicfo::sim::server::FAULTS
+        .split([',', ' '])
+        .filter(|f| !f.is_empty() && *f != "or")
+    {
+        let fault = fault.replace("<ms>", "10");
+        assert!(
+            fault.parse::<aicfo::sim::Fault>().is_ok(),
+            "`{fault}` is listed but not understood"
+        );
+    }
 }

@@ -55,7 +55,9 @@ enum Command {
         address: String,
         #[arg(long, default_value_t = 9000)]
         port: u16,
-        /// none, slow:<ms>, company-not-open or garbage (switch later with POST /_sim/fault).
+        /// One of: none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate,
+        /// ignore-todate-all, report-misreads, drop-closing, blank-closing, lineerror-midway (switch later with
+        /// POST /_sim/fault).
         #[arg(long, default_value = "none")]
         fault: Fault,
     },

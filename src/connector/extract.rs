@@ -2,13 +2,14 @@
 //! groups, ledgers, today's balances for the current month and the month-end balances of the
 //! closed months. Tally is asked one date at a time, never for everything at once.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use time::{Date, Duration, Month};
 
 use super::outbox::{Outbox, PayloadHead, Pending};
 use crate::protocol::calendar::format_date;
 use crate::protocol::*;
+use crate::tally::balances::MonthReader;
 use crate::tally::convert::{wire_balance, wire_group, wire_ledger};
 use crate::tally::{TallyClient, TallyCompany, TallyError};
 
@@ -53,6 +54,12 @@ pub fn choose_company(open: &[TallyCompany], wanted: &str) -> Result<TallyCompan
             .iter()
             .find(|c| c.name == wanted)
             .or_else(|| open.iter().find(|c| c.name.eq_ignore_ascii_case(wanted)))
+            .or_else(|| {
+                // A name typed by hand without the stray spaces Tally keeps in it.
+                let clean = crate::tally::xml::clean_text(wanted);
+                open.iter()
+                    .find(|c| crate::tally::xml::clean_text(&c.name).eq_ignore_ascii_case(&clean))
+            })
             .cloned()
             .ok_or_else(|| ExtractError::NotOpen {
                 wanted: wanted.to_string(),
@@ -155,7 +162,8 @@ pub async fn extract(
     let ledger_count = ledgers.len();
 
     let facts = CompanyFacts {
-        tally_company_name: Some(company.name.clone()),
+        // Control characters Tally keeps in a name have no place in the appliance's text.
+        tally_company_name: Some(crate::tally::xml::clean_text(&company.name)),
         books_from: company.books_from.map(format_date),
         financial_year_from: company.financial_year_from.map(format_date),
     };
@@ -175,8 +183,16 @@ pub async fn extract(
             ledgers: &ledgers,
         })
         .map_err(io)?;
-    // Only the GUIDs are needed from here on.
-    let known: HashSet<String> = ledgers.into_iter().map(|l| l.guid).collect();
+    // Only the GUIDs (and names, for messages) are needed from here on.
+    let known: HashMap<String, String> = ledgers.into_iter().map(|l| (l.guid, l.name)).collect();
+    let primary_groups = groups
+        .iter()
+        .filter(|g| g.parent.is_none())
+        .map(|g| g.name.clone())
+        .collect();
+    let fy_from = company.financial_year_from;
+    let period_start = move |day: Date| fy_start(fy_from, day);
+    let mut reader = MonthReader::new(tally, &name, &known, primary_groups, &period_start);
 
     let dates: Vec<(MonthKey, Date)> = closed
         .iter()
@@ -190,15 +206,15 @@ pub async fn extract(
             &format!("reading balances for {month} ({}/{})", i + 1, dates.len()),
             pct(2 + i),
         );
-        let balances = tally
-            .closing_balances(&name, fy_start(company.financial_year_from, *at), *at, None)
-            .await?;
+        // Checked: complete, and computed at `at` as Tally confirms; otherwise the sync fails
+        // here and the half-written payload never joins the outbox.
+        let balances = reader.read(*at).await?;
         // A ledger created after the masters were read waits for the next sync; a zero
         // balance is left out (a missing ledger has a zero balance).
         let items = || {
             balances
                 .iter()
-                .filter(|b| known.contains(&b.guid))
+                .filter(|b| known.contains_key(&b.guid))
                 .filter_map(wire_balance)
         };
         balances_sent += items().count() as u64;

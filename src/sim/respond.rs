@@ -8,6 +8,7 @@ use quick_xml::Reader;
 use time::Date;
 
 use super::books::Books;
+use super::server::Fault;
 use crate::protocol::Amount;
 use crate::tally::amount::{format_tally_date, parse_tally_date};
 use crate::tally::encoding::{utf8_reader, TextEncoding};
@@ -19,10 +20,29 @@ pub struct SimRequest {
     pub tally_request: String,
     pub header_type: String,
     pub collection_type: String,
+    /// Exactly as sent (Tally matches the name character for character).
     pub company: Option<String>,
     pub to_date: Option<String>,
     pub child_of: Option<String>,
     pub fetch: Vec<String>,
+    /// A collection's computed methods, `(name, formula)`.
+    pub computes: Vec<(String, String)>,
+    /// The formulae of `<SYSTEM TYPE="Formulae">` definitions a collection filters on.
+    pub filters: Vec<String>,
+    /// A `TYPE Data` report's fields, `(XMLTAG, SET formula)`, and its line and form tags.
+    pub report_fields: Vec<(String, String)>,
+    pub line_tag: Option<String>,
+    pub form_tag: Option<String>,
+}
+
+impl SimRequest {
+    /// A request for every ledger's closing balance at once (the big one on a big company).
+    pub fn is_whole_balance_request(&self) -> bool {
+        let balances = (self.collection_type.eq_ignore_ascii_case("ledger")
+            && self.fetch.iter().any(|f| f == "CLOSINGBALANCE"))
+            || self.header_type.eq_ignore_ascii_case("data");
+        balances && self.child_of.is_none() && self.filters.is_empty()
+    }
 }
 
 /// Reads the few parts of a request envelope the simulator acts on.
@@ -34,6 +54,7 @@ pub fn parse_request(body: &[u8], content_type: Option<&str>) -> Result<SimReque
     let mut req = SimRequest::default();
     let mut buf = Vec::new();
     let mut text_buf = String::new();
+    let mut field: (Option<String>, Option<String>) = (None, None);
     loop {
         match reader
             .read_event_into(&mut buf)
@@ -60,7 +81,23 @@ pub fn parse_request(body: &[u8], content_type: Option<&str>) -> Result<SimReque
                 match (parent, name.as_str()) {
                     ("HEADER", "TALLYREQUEST") => req.tally_request = value,
                     ("HEADER", "TYPE") => req.header_type = value,
-                    ("STATICVARIABLES", "SVCURRENTCOMPANY") => req.company = Some(value),
+                    ("STATICVARIABLES", "SVCURRENTCOMPANY") => req.company = Some(text_buf.clone()),
+                    ("COLLECTION", "COMPUTE") => {
+                        if let Some((n, f)) = value.split_once(':') {
+                            req.computes
+                                .push((n.trim().to_uppercase(), f.trim().to_string()));
+                        }
+                    }
+                    ("TDLMESSAGE", "SYSTEM") => req.filters.push(value),
+                    ("FIELD", "SET") => field.0 = Some(value),
+                    ("FIELD", "XMLTAG") => field.1 = Some(value),
+                    ("LINE", "XMLTAG") => req.line_tag = Some(value),
+                    ("FORM", "XMLTAG") => req.form_tag = Some(value),
+                    (_, "FIELD") => {
+                        if let (Some(set), Some(tag)) = std::mem::take(&mut field) {
+                            req.report_fields.push((tag, set));
+                        }
+                    }
                     ("STATICVARIABLES", "SVTODATE") => req.to_date = Some(value),
                     ("COLLECTION", "TYPE") => req.collection_type = value,
                     ("COLLECTION", "CHILDOF") => req.child_of = Some(value),
@@ -130,10 +167,16 @@ fn wants(req: &SimRequest, field: &str) -> bool {
     req.fetch.is_empty() || req.fetch.iter().any(|f| f == field || f == "*")
 }
 
-/// The answer for a parsed request against the open companies.
+/// The answer for a parsed request against the open companies, Tally behaving.
 pub fn answer(req: &SimRequest, companies: &[std::sync::Arc<Books>]) -> String {
+    answer_with(req, companies, &Fault::None)
+}
+
+/// The answer for a parsed request, with the misbehaviour `fault` asks for.
+pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault: &Fault) -> String {
+    let report = req.header_type.eq_ignore_ascii_case("Data") && !req.report_fields.is_empty();
     if !req.tally_request.eq_ignore_ascii_case("Export")
-        || !req.header_type.eq_ignore_ascii_case("Collection")
+        || !(req.header_type.eq_ignore_ascii_case("Collection") || report)
     {
         return UNKNOWN_REQUEST.to_string();
     }
@@ -165,23 +208,100 @@ pub fn answer(req: &SimRequest, companies: &[std::sync::Arc<Books>]) -> String {
             None => return line_error("No company is open"),
         },
     };
+    let at = match req.to_date.as_deref().map(parse_tally_date) {
+        Some(Some(d)) => Some(d),
+        Some(None) => {
+            return line_error(&format!(
+                "Invalid date '{}'",
+                req.to_date.as_deref().unwrap_or("")
+            ))
+        }
+        None => None,
+    };
+    let today = time::OffsetDateTime::now_utc().date();
+    if report {
+        // Reports take the period, unless the fault says even they do not.
+        let at = match fault {
+            Fault::IgnoreToDateAll => today,
+            _ => at.unwrap_or(today),
+        };
+        let computed = match fault {
+            Fault::ReportMisreads => at - time::Duration::days(31),
+            _ => at,
+        };
+        return report_xml(req, books, at, computed);
+    }
     match kind.as_str() {
         "group" => envelope(&groups_xml(req, books)),
         "ledger" => {
-            let at = match req.to_date.as_deref().map(parse_tally_date) {
-                Some(Some(d)) => Some(d),
-                Some(None) => {
-                    return line_error(&format!(
-                        "Invalid date '{}'",
-                        req.to_date.as_deref().unwrap_or("")
-                    ))
-                }
-                None => None,
+            // A Tally that does not take SVTODATE on a collection computes at its own today.
+            let at = match fault {
+                Fault::IgnoreToDate | Fault::IgnoreToDateAll | Fault::ReportMisreads => today,
+                _ => at.unwrap_or(today),
             };
-            envelope(&ledgers_xml(req, books, at))
+            ledgers_answer(req, books, at, fault)
         }
         _ => UNKNOWN_REQUEST.to_string(),
     }
+}
+
+/// A ledger collection's answer, with a balance fault applied.
+fn ledgers_answer(req: &SimRequest, b: &Books, at: Date, fault: &Fault) -> String {
+    let objects = ledgers_xml(req, b, at, fault);
+    if *fault == Fault::LineErrorMidway && wants_closing(req) {
+        // Some objects, then Tally gives up: the answer must not be taken as the whole.
+        let cut = objects
+            .match_indices("    </LEDGER>\r\n")
+            .nth(b.ledgers.len() / 2)
+            .map_or(objects.len(), |(i, m)| i + m.len());
+        return format!(
+            "<ENVELOPE>\r\n <HEADER>\r\n  <VERSION>1</VERSION>\r\n  <STATUS>1</STATUS>\r\n </HEADER>\r\n <BODY>\r\n  <DATA>\r\n   <COLLECTION>\r\n{}   </COLLECTION>\r\n   <LINEERROR>Memory Access Violation while computing balances</LINEERROR>\r\n  </DATA>\r\n </BODY>\r\n</ENVELOPE>\r\n",
+            &objects[..cut]
+        );
+    }
+    envelope(&objects)
+}
+
+fn wants_closing(req: &SimRequest) -> bool {
+    req.fetch.iter().any(|f| f == "CLOSINGBALANCE")
+}
+
+/// The formula asks for the period's end date (`##SVToDate`, possibly through a function).
+fn is_to_date(formula: &str) -> bool {
+    formula.to_ascii_lowercase().contains("##svtodate")
+}
+
+/// A `TYPE Data` report over the ledgers: each line's fields by what their formula reads. It
+/// says it ran at `at` and gives the balances at `computed` (the same day, unless a fault).
+fn report_xml(req: &SimRequest, b: &Books, at: Date, computed: Date) -> String {
+    let closing = b.closing_balances(computed);
+    let line = req.line_tag.as_deref().unwrap_or("ROW");
+    // The form's XMLTAG, when it has one, is the answer's root, as Tally writes reports.
+    let root = req.form_tag.as_deref().unwrap_or("ENVELOPE");
+    let mut out = String::with_capacity(b.ledgers.len() * 200);
+    let _ = write!(out, "<{root}>\r\n");
+    for (i, l) in b.ledgers.iter().enumerate() {
+        let _ = write!(out, "  <{line}>\r\n");
+        for (tag, set) in &req.report_fields {
+            let lower = set.to_ascii_lowercase();
+            let value = if is_to_date(set) {
+                at.to_string()
+            } else if lower.contains("$closingbalance") {
+                // Tally's sign (debit negative) as a plain number; zero as 0.
+                Amount::from_paise(-closing[i].paise()).to_string()
+            } else if lower == "$guid" {
+                escape(&l.guid)
+            } else if lower == "$name" {
+                escape(&l.name)
+            } else {
+                String::new()
+            };
+            let _ = write!(out, "   <{tag}>{value}</{tag}>\r\n");
+        }
+        let _ = write!(out, "  </{line}>\r\n");
+    }
+    let _ = write!(out, "</{root}>\r\n");
+    out
 }
 
 /// A master's opening tag and the GUID and PARENT fields every master carries.
@@ -271,13 +391,46 @@ fn inherited_flag(b: &Books, parent: &str, field: &str) -> Option<bool> {
     None
 }
 
-fn ledgers_xml(req: &SimRequest, b: &Books, at: Option<Date>) -> String {
+/// The ledgers a collection covers: under its CHILDOF group, or those directly under Primary
+/// when it filters on `$Parent` being Primary.
+fn ledgers_wanted(req: &SimRequest, b: &Books) -> Vec<usize> {
+    let at_primary = req.filters.iter().any(|f| {
+        let f = f.to_ascii_lowercase();
+        f.contains("$parent") && f.contains("primary")
+    });
     let wanted = b.ledgers_under(req.child_of.as_deref());
+    if at_primary {
+        wanted
+            .into_iter()
+            .filter(|&i| crate::protocol::groups::is_primary_parent(Some(&b.ledgers[i].parent)))
+            .collect()
+    } else {
+        wanted
+    }
+}
+
+/// Whether the fault leaves out ledger `i`'s closing balance.
+fn closing_left_out(fault: &Fault, i: usize) -> bool {
+    match fault {
+        Fault::DropClosing => true,
+        Fault::BlankClosing => i % 7 == 3,
+        _ => false,
+    }
+}
+
+fn ledgers_xml(req: &SimRequest, b: &Books, at: Date, fault: &Fault) -> String {
+    let wanted = ledgers_wanted(req, b);
     let closing = if wants(req, "CLOSINGBALANCE") {
-        Some(b.closing_balances(at.unwrap_or_else(|| time::OffsetDateTime::now_utc().date())))
+        Some(b.closing_balances(at))
     } else {
         None
     };
+    let to_date_fields: Vec<&str> = req
+        .computes
+        .iter()
+        .filter(|(_, f)| is_to_date(f))
+        .map(|(n, _)| n.as_str())
+        .collect();
     let mut out = String::with_capacity(wanted.len() * 300);
     for i in wanted {
         let l = &b.ledgers[i];
@@ -296,11 +449,18 @@ fn ledgers_xml(req: &SimRequest, b: &Books, at: Option<Date>) -> String {
                 tally_amount(Amount::from_paise(l.opening))
             );
         }
-        if let Some(c) = &closing {
+        if let Some(c) = closing.as_ref().filter(|_| !closing_left_out(fault, i)) {
             let _ = write!(
                 out,
                 "     <CLOSINGBALANCE TYPE=\"Amount\">{}</CLOSINGBALANCE>\r\n",
                 tally_amount(c[i])
+            );
+        }
+        for name in &to_date_fields {
+            let _ = write!(
+                out,
+                "     <{name} TYPE=\"Date\">{}</{name}>\r\n",
+                format_tally_date(at)
             );
         }
         out.push_str("    </LEDGER>\r\n");

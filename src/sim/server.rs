@@ -3,7 +3,7 @@
 //! connections is simply the simulator not running ([`SimServer::stop`]).
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{get, post, routes, State};
 
 use super::books::Books;
-use super::respond::{answer, company_not_open, encode_like, parse_request, UNKNOWN_REQUEST};
+use super::respond::{answer_with, company_not_open, encode_like, parse_request, UNKNOWN_REQUEST};
 
 /// What the simulator names itself as, wherever Tally names its product: it must never pass
 /// for real books.
@@ -25,27 +25,56 @@ pub enum Fault {
     None,
     /// Wait this long before every answer.
     Slow(Duration),
+    /// Wait this long before answering a request for every ledger's balance at once (a big
+    /// company's answer); requests for one group's ledgers answer at once.
+    SlowWhole(Duration),
     /// Answer every company request as Tally does when the company is not open.
     CompanyNotOpen,
     /// Answer bytes that are not XML.
     Garbage,
+    /// Ledger collections ignore SVTODATE: balances, and the computed `##SVToDate`, are the
+    /// simulator's today. Reports still take the period.
+    IgnoreToDate,
+    /// As `IgnoreToDate`, and reports ignore the period too: no form confirms a date.
+    IgnoreToDateAll,
+    /// As `IgnoreToDate`, and reports name the date asked but give the balances of 31 days
+    /// earlier: the cross-check between the two forms must catch it.
+    ReportMisreads,
+    /// Ledger collections carry no CLOSINGBALANCE element at all.
+    DropClosing,
+    /// Ledger collections leave CLOSINGBALANCE out on some ledgers.
+    BlankClosing,
+    /// A balance answer stops with a LINEERROR after half its ledgers.
+    LineErrorMidway,
 }
+
+pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-all, report-misreads, drop-closing, blank-closing or lineerror-midway";
 
 impl FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Fault, String> {
         let s = s.trim();
-        match s {
-            "" | "none" => Ok(Fault::None),
-            "company-not-open" => Ok(Fault::CompanyNotOpen),
-            "garbage" => Ok(Fault::Garbage),
-            _ => match s.strip_prefix("slow:").map(str::parse::<u64>) {
-                Some(Ok(ms)) => Ok(Fault::Slow(Duration::from_millis(ms))),
-                _ => Err(format!(
-                    "`{s}` is not a fault; use none, slow:<ms>, company-not-open or garbage"
-                )),
+        let ms = |prefix: &str| {
+            s.strip_prefix(prefix)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(Duration::from_millis)
+        };
+        Ok(match s {
+            "" | "none" => Fault::None,
+            "company-not-open" => Fault::CompanyNotOpen,
+            "garbage" => Fault::Garbage,
+            "ignore-todate" => Fault::IgnoreToDate,
+            "ignore-todate-all" => Fault::IgnoreToDateAll,
+            "report-misreads" => Fault::ReportMisreads,
+            "drop-closing" => Fault::DropClosing,
+            "blank-closing" => Fault::BlankClosing,
+            "lineerror-midway" => Fault::LineErrorMidway,
+            _ => match (ms("slow:"), ms("slow-whole:")) {
+                (Some(d), _) => Fault::Slow(d),
+                (_, Some(d)) => Fault::SlowWhole(d),
+                _ => return Err(format!("`{s}` is not a fault; use {FAULTS}")),
             },
-        }
+        })
     }
 }
 
@@ -54,6 +83,27 @@ pub struct SimState {
     fault: RwLock<Fault>,
     /// Time spent building and encoding answers, so benchmarks can take "Tally's" share out.
     busy_micros: AtomicU64,
+    /// XML requests being answered now, the most ever at once, and how many in all.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    requests: AtomicU64,
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a SimState);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a SimState) -> InFlight<'a> {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SimState {
@@ -62,6 +112,9 @@ impl SimState {
             companies: RwLock::new(companies.into_iter().map(Arc::new).collect()),
             fault: RwLock::new(Fault::None),
             busy_micros: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            requests: AtomicU64::new(0),
         }
     }
 
@@ -71,6 +124,16 @@ impl SimState {
 
     fn fault(&self) -> Fault {
         self.fault.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The most requests (greetings included) that were ever being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// XML requests answered so far (greetings not counted).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
     }
 
     /// Total time spent answering (building and encoding), faults' delays excluded.
@@ -92,7 +155,11 @@ impl<'r> FromRequest<'r> for RequestContentType {
 }
 
 #[get("/")]
-fn greeting() -> (ContentType, String) {
+async fn greeting(state: &State<Arc<SimState>>) -> (ContentType, String) {
+    let _counted = InFlight::enter(state);
+    if let Fault::Slow(d) = state.fault() {
+        tokio::time::sleep(d).await;
+    }
     (
         ContentType::XML,
         format!("<RESPONSE>{PRODUCT} Server is Running</RESPONSE>"),
@@ -105,6 +172,8 @@ async fn export(
     ct: RequestContentType,
     body: Vec<u8>,
 ) -> (ContentType, Vec<u8>) {
+    let _counted = InFlight::enter(state);
+    state.requests.fetch_add(1, Ordering::SeqCst);
     let fault = state.fault();
     if let Fault::Slow(d) = fault {
         tokio::time::sleep(d).await;
@@ -119,6 +188,11 @@ async fn export(
     let text = match parse_request(&body, ct.0.as_deref()) {
         Err(_) => UNKNOWN_REQUEST.to_string(),
         Ok(req) => {
+            if let Fault::SlowWhole(d) = fault {
+                if req.is_whole_balance_request() {
+                    tokio::time::sleep(d).await;
+                }
+            }
             if fault == Fault::CompanyNotOpen
                 && !req.collection_type.eq_ignore_ascii_case("company")
             {
@@ -132,7 +206,7 @@ async fn export(
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
                 // Big answers are built off the async workers.
-                tokio::task::spawn_blocking(move || answer(&req, &companies))
+                tokio::task::spawn_blocking(move || answer_with(&req, &companies, &fault))
                     .await
                     .unwrap_or_default()
             }
@@ -146,8 +220,7 @@ async fn export(
     (ct, bytes)
 }
 
-/// Switches a fault on a running simulator: the body is `none`, `slow:<ms>`, `company-not-open`
-/// or `garbage`.
+/// Switches a fault on a running simulator: the body is one of [`FAULTS`].
 #[post("/_sim/fault", data = "<body>")]
 fn set_fault(state: &State<Arc<SimState>>, body: String) -> Result<String, (Status, String)> {
     let f: Fault = body.parse().map_err(|e| (Status::BadRequest, e))?;

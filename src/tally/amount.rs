@@ -8,6 +8,8 @@ use time::Date;
 pub struct BadTallyAmount {
     pub text: String,
     pub reason: String,
+    /// More decimal places than paise hold: a base currency with three decimals.
+    pub too_precise: bool,
 }
 
 /// Reads every form Tally writes an amount in, keeping Tally's sign (a debit is negative):
@@ -18,6 +20,7 @@ pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
     let bad = |reason: &str| BadTallyAmount {
         text: text.to_string(),
         reason: reason.to_string(),
+        too_precise: false,
     };
     let mut s = text.trim_matches(|c: char| c.is_whitespace() || c.is_control());
     if let Some((_, base)) = s.rsplit_once('=') {
@@ -60,9 +63,10 @@ pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
         return Err(bad("there is no number in it"));
     }
     let value = Amount::parse_decimal(&digits).map_err(|e| match e {
-        AmountError::TooPrecise(_) => {
-            bad("it has more than two decimal places in the base currency")
-        }
+        AmountError::TooPrecise(_) => BadTallyAmount {
+            too_precise: true,
+            ..bad("it has more than two decimal places in the base currency")
+        },
         other => bad(&other.to_string()),
     })?;
     let value = match side {
@@ -91,6 +95,8 @@ pub fn parse_tally_date(text: &str) -> Option<Date> {
     if parts.len() == 3 {
         let d: u8 = parts[0].parse().ok()?;
         let y: i32 = parts[2].parse().ok()?;
+        // Tally's short form `1-Apr-25`.
+        let y = if parts[2].len() == 2 { 2000 + y } else { y };
         let m = match parts[1].parse::<u8>() {
             Ok(m) => time::Month::try_from(m).ok()?,
             Err(_) => month_from_abbrev(parts[1])?,
@@ -155,6 +161,7 @@ mod tests {
         assert_eq!((d.year(), d.month() as u8, d.day()), (2025, 8, 2));
         assert_eq!(parse_tally_date("1-Apr-2025"), parse_tally_date("20250401"));
         assert_eq!(parse_tally_date("01-04-2025"), parse_tally_date("20250401"));
+        assert_eq!(parse_tally_date("1-Apr-25"), parse_tally_date("20250401"));
         assert_eq!(parse_tally_date("20251301"), None);
         assert_eq!(format_tally_date(d), "20250802");
     }

@@ -11,15 +11,18 @@ use time::Date;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::encoding::{utf8_reader, TextEncoding};
+use super::lock::TallyLock;
 use super::records::{LedgerBalance, RecordError, TallyCompany, TallyGroup, TallyLedger};
-use super::request::{build, Query};
+use super::request::{build, Query, Scope};
 use super::xml::{read_answer, AnswerError, Element};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TallyError {
     #[error(
         "Tally is not answering at {url}. Check that Tally is running with a company open and that its \
-         XML port is on (TallyPrime: F1 Help > Settings > Connectivity, 'TallyPrime acts as' Server or Both, port 9000)."
+         XML port is on: in TallyPrime, F1 Help > Settings > Connectivity, 'TallyPrime acts as' Server or Both, \
+         port 9000; in Tally.ERP 9, F12 Configure > Advanced Configuration, 'Tally.ERP 9 is acting as' Server or Both, \
+         port 9000. Restart Tally after changing it."
     )]
     NotRunning { url: String },
     #[error("Tally at {url} did not answer within {secs} s; it may be busy with a report or a backup. The next sync will try again.")]
@@ -33,6 +36,25 @@ pub enum TallyError {
     Refused { message: String },
     #[error("Tally's answer could not be read ({detail}). If this keeps happening, send the connector's logs to support.")]
     Unreadable { detail: String },
+    /// Tally answered, but one of its records cannot be taken as it is.
+    #[error("{message}")]
+    Data { message: String },
+    /// A balance answer without some ledgers' closing balances: never read as zero.
+    #[error("Tally's answer for the balances at {at} left out the closing balance of {missing} of {total} ledgers ({names}). Nothing of this sync was sent. Try again; if it happens again, send the connector's logs to support.")]
+    Incomplete {
+        at: String,
+        missing: usize,
+        total: usize,
+        names: String,
+    },
+    /// Neither request form made Tally say it computed the balances at the date asked for.
+    #[error("Tally did not confirm that it computed the balances at {at} ({detail}). Nothing of this sync was sent, so no month was stored with numbers of another day. The Tally at {url} names itself `{product}`: send support that name with its release (TallyPrime: Help > About; Tally.ERP 9: the release on the Gateway of Tally screen) and the connector's logs.")]
+    DateUnconfirmed {
+        at: String,
+        detail: String,
+        url: String,
+        product: String,
+    },
 }
 
 impl TallyError {
@@ -44,6 +66,9 @@ impl TallyError {
             TallyError::CompanyNotOpen { .. } => "company_not_open",
             TallyError::Refused { .. } => "tally_error",
             TallyError::Unreadable { .. } => "tally_unreadable",
+            TallyError::Data { .. } => "tally_data",
+            TallyError::Incomplete { .. } => "tally_incomplete",
+            TallyError::DateUnconfirmed { .. } => "tally_date_unconfirmed",
         }
     }
 }
@@ -54,6 +79,10 @@ pub struct TallyClient {
     url: String,
     encoding: TextEncoding,
     timeout: Duration,
+    /// What Tally's greeting last named, for messages that must say which Tally it was.
+    product_seen: Arc<Mutex<Option<String>>>,
+    /// One request in flight to this Tally across every connector process on the PC.
+    lock: TallyLock,
 }
 
 /// Remembers the I/O error behind a failed read, which the XML layer only reports as text.
@@ -83,11 +112,14 @@ impl TallyClient {
             .map_err(|e| TallyError::Unreadable {
                 detail: format!("HTTP client: {e}"),
             })?;
+        let url = url.trim_end_matches('/').to_string();
         Ok(TallyClient {
             http,
-            url: url.trim_end_matches('/').to_string(),
+            lock: TallyLock::for_url(&url),
+            url,
             encoding: TextEncoding::Utf16Le,
             timeout,
+            product_seen: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -99,6 +131,11 @@ impl TallyClient {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The product Tally's greeting named last, if it has been asked.
+    pub fn last_product(&self) -> Option<String> {
+        self.product_seen.lock().ok().and_then(|p| p.clone())
     }
 
     fn send_error(&self, e: reqwest::Error) -> TallyError {
@@ -120,6 +157,7 @@ impl TallyClient {
 
     /// Which program answers: Tally's port greets a GET with "<product> Server is Running".
     pub async fn product(&self) -> Result<String, TallyError> {
+        let turn = self.lock.acquire().await;
         let res = self
             .http
             .get(&self.url)
@@ -127,6 +165,7 @@ impl TallyClient {
             .await
             .map_err(|e| self.send_error(e))?;
         let body = res.bytes().await.map_err(|e| self.send_error(e))?;
+        drop(turn);
         let mut text = String::new();
         utf8_reader(&body[..], None)
             .and_then(|mut r| r.read_to_string(&mut text))
@@ -144,6 +183,9 @@ impl TallyClient {
             return Err(TallyError::Unreadable {
                 detail: "the greeting does not name a product".into(),
             });
+        }
+        if let Ok(mut seen) = self.product_seen.lock() {
+            *seen = Some(product.to_string());
         }
         Ok(product.to_string())
     }
@@ -178,31 +220,36 @@ impl TallyClient {
         at: Date,
         under: Option<&str>,
     ) -> Result<Vec<TallyLedger>, TallyError> {
-        let q = Query::Balances {
-            from,
-            at,
-            under: under.map(str::to_string),
-        };
+        let scope = under.map_or(Scope::All, |g| Scope::Under(g.to_string()));
+        let q = Query::Balances { from, at, scope };
         self.export(q, Some(company), TallyLedger::from_element)
             .await
     }
 
-    /// Closing balances at `at` as (GUID, amount in Tally's sign): the lean form of
-    /// [`TallyClient::balances`] for a connector reading many months of a big company.
+    /// Closing balances at `at` as (GUID, amount in Tally's sign, the date Tally says it
+    /// computed): the lean form of [`TallyClient::balances`] for a connector reading many months
+    /// of a big company. Nothing is checked here; [`super::balances`] does.
     pub async fn closing_balances(
         &self,
         company: &str,
         from: Date,
         at: Date,
-        under: Option<&str>,
+        scope: Scope,
     ) -> Result<Vec<LedgerBalance>, TallyError> {
-        let q = Query::Balances {
-            from,
-            at,
-            under: under.map(str::to_string),
-        };
+        let q = Query::Balances { from, at, scope };
         self.export(q, Some(company), LedgerBalance::from_element)
             .await
+    }
+
+    /// The same balances through the `TYPE Data` report form.
+    pub async fn balance_report(
+        &self,
+        company: &str,
+        from: Date,
+        at: Date,
+    ) -> Result<Vec<LedgerBalance>, TallyError> {
+        let q = Query::BalanceReport { from, at };
+        self.export(q, Some(company), LedgerBalance::from_row).await
     }
 
     /// Sends one Export request and converts each object of the answer as it arrives.
@@ -213,6 +260,9 @@ impl TallyClient {
         convert: fn(&Element) -> Result<T, RecordError>,
     ) -> Result<Vec<T>, TallyError> {
         let body = self.encoding.encode(&build(&query, company));
+        // Held until the whole answer is read: Tally serves one request at a time, and
+        // overlapping ones fail ("Could not set 'SVCurrentCompany'").
+        let _turn = self.lock.acquire().await;
         let res = self
             .http
             .post(&self.url)
@@ -237,12 +287,21 @@ impl TallyClient {
             inner: SyncIoBridge::new(stream),
             failure: failure.clone(),
         };
+        let bad_record: Arc<Mutex<Option<RecordError>>> = Arc::new(Mutex::new(None));
+        let record_slot = bad_record.clone();
         let parsed = tokio::task::spawn_blocking(move || -> Result<Vec<T>, AnswerError> {
             let text = utf8_reader(watched, content_type.as_deref())
                 .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
             let mut out = Vec::new();
             read_answer(text, &mut |el| {
-                out.push(convert(&el).map_err(|e| AnswerError::Unreadable(e.to_string()))?);
+                let record = convert(&el).map_err(|e| {
+                    let text = e.to_string();
+                    if let Ok(mut slot) = record_slot.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    AnswerError::Unreadable(text)
+                })?;
+                out.push(record);
                 Ok(())
             })?;
             Ok(out)
@@ -251,6 +310,11 @@ impl TallyClient {
         .map_err(|e| TallyError::Unreadable {
             detail: format!("parser task: {e}"),
         })?;
+        if let Some(e) = bad_record.lock().ok().and_then(|mut r| r.take()) {
+            return Err(TallyError::Data {
+                message: format!("Tally's data cannot be sent: {e}"),
+            });
+        }
         if let Some(io) = failure.lock().ok().and_then(|mut f| f.take()) {
             let timed_out =
                 io.kind() == std::io::ErrorKind::TimedOut || io.to_string().contains("timed out");

@@ -48,8 +48,12 @@ pub fn wire_ledger(l: TallyLedger) -> LedgerRecord {
 
 /// A closing balance on the wire, as (GUID, debit-positive amount); a zero balance is left out
 /// (a ledger missing from a month has a zero balance).
+/// Only a checked answer reaches here ([`super::balances::complete`]); a balance Tally left out
+/// is never taken for zero.
 pub fn wire_balance(b: &LedgerBalance) -> Option<(&str, Amount)> {
-    (!b.closing.is_zero()).then(|| (b.guid.as_str(), to_wire_sign(b.closing)))
+    b.closing
+        .filter(|c| !c.is_zero())
+        .map(|c| (b.guid.as_str(), to_wire_sign(c)))
 }
 
 /// A group's nature from its own flags, or else from the nearest ancestor that has them, or

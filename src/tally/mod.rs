@@ -3,11 +3,15 @@
 //! - [`request`] builds Export/Collection requests; [`client`] sends them and classifies failures.
 //! - [`encoding`] and [`xml`] stream an answer (UTF-8 or UTF-16LE, Tally's `&#4;` quirk and all)
 //!   into objects; [`records`] types them; [`convert`] moves them to the wire convention.
+//! - [`balances`] reads a month's balances and refuses any it cannot confirm; [`lock`] keeps
+//!   to one request in flight per Tally on the PC.
 
 pub mod amount;
+pub mod balances;
 pub mod client;
 pub mod convert;
 pub mod encoding;
+pub mod lock;
 pub mod records;
 pub mod request;
 pub mod xml;

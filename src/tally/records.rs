@@ -23,6 +23,12 @@ pub enum RecordError {
         #[source]
         source: BadTallyAmount,
     },
+    #[error("{kind} `{name}` has the amount `{text}` with more than two decimal places: the company's base currency uses three (as the Kuwaiti, Bahraini or Omani dinar do), which aicfo cannot store exactly. Nothing of this sync was sent; tell support that this company needs three-decimal amounts.")]
+    ThreeDecimals {
+        kind: &'static str,
+        name: String,
+        text: String,
+    },
     #[error("{kind} `{name}` has an unreadable {field} `{value}`")]
     Bad {
         kind: &'static str,
@@ -68,13 +74,21 @@ fn amount(
 ) -> Result<Option<Amount>, RecordError> {
     match e.child(field) {
         None => Ok(None),
-        Some(c) => parse_tally_amount(&c.text)
-            .map(Some)
-            .map_err(|source| RecordError::Amount {
-                kind,
-                name: name.to_string(),
-                source,
-            }),
+        Some(c) => parse_tally_amount(&c.text).map(Some).map_err(|source| {
+            if source.too_precise {
+                RecordError::ThreeDecimals {
+                    kind,
+                    name: name.to_string(),
+                    text: source.text,
+                }
+            } else {
+                RecordError::Amount {
+                    kind,
+                    name: name.to_string(),
+                    source,
+                }
+            }
+        }),
     }
 }
 
@@ -111,8 +125,13 @@ pub struct TallyCompany {
 }
 
 impl TallyCompany {
+    /// The name is kept exactly as Tally wrote it (stray spaces, control characters): Tally
+    /// matches `SVCURRENTCOMPANY` against it character for character.
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
-        let name = name_of(e);
+        let name = e
+            .attr(super::xml::RAW_NAME)
+            .map(str::to_string)
+            .unwrap_or_else(|| name_of(e));
         if name.is_empty() {
             return Err(RecordError::Missing {
                 kind: "company",
@@ -216,25 +235,63 @@ impl TallyLedger {
     }
 }
 
-/// One ledger's closing balance, without the rest of the ledger.
+/// One ledger's closing balance, without the rest of the ledger, as the balance requests read
+/// it: the collection form ([`LedgerBalance::from_element`]) or the report form
+/// ([`LedgerBalance::from_row`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerBalance {
     pub guid: String,
-    /// Tally's sign: a debit is negative. Zero when Tally leaves it empty.
-    pub closing: Amount,
+    /// For messages only: the ledger's name as Tally wrote it beside the balance.
+    pub name: String,
+    /// Tally's sign: a debit is negative. Zero when Tally wrote the element empty (as it does for
+    /// a zero balance); `None` when Tally left the element out, which is never a number.
+    pub closing: Option<Amount>,
+    /// The date Tally says it computed the balance at (the request's computed `##SVToDate`
+    /// field); `None` when the answer does not say.
+    pub computed_at: Option<Date>,
+}
+
+/// The computed field that carries `##SVToDate` back in both balance request forms.
+pub const COMPUTED_TO_DATE: &str = "AICFOTODATE";
+
+/// A date Tally computed: `YYYYMMDD` (a Date-typed field), `YYYY-MM-DD` (the report form's
+/// `$$PyrlYYYYMMDDFormat`) or `D-Mon-YYYY`.
+fn computed_date(e: &Element) -> Option<Date> {
+    let text = e.child_text(COMPUTED_TO_DATE)?;
+    parse_tally_date(text).or_else(|| crate::protocol::calendar::parse_date(text.trim()).ok())
 }
 
 impl LedgerBalance {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let name = name_of(e);
         let guid = e.child_text("GUID").ok_or_else(|| RecordError::Missing {
             kind: "ledger",
-            name: name_of(e),
+            name: name.clone(),
             field: "GUID",
         })?;
-        let closing = amount(e, "CLOSINGBALANCE", "ledger", guid)?.unwrap_or(Amount::ZERO);
         Ok(LedgerBalance {
             guid: guid.to_string(),
-            closing,
+            closing: amount(e, "CLOSINGBALANCE", "ledger", &name)?,
+            computed_at: computed_date(e),
+            name,
+        })
+    }
+
+    /// One line of the report form: `AICFOGUID`, `AICFONAME`, `AICFOCLOSING`, `AICFOTODATE`.
+    pub fn from_row(e: &Element) -> Result<Self, RecordError> {
+        let name = e.child_text("AICFONAME").unwrap_or_default().to_string();
+        let guid = e
+            .child_text("AICFOGUID")
+            .ok_or_else(|| RecordError::Missing {
+                kind: "ledger",
+                name: name.clone(),
+                field: "GUID",
+            })?;
+        Ok(LedgerBalance {
+            guid: guid.to_string(),
+            closing: amount(e, "AICFOCLOSING", "ledger", &name)?,
+            computed_at: computed_date(e),
+            name,
         })
     }
 }

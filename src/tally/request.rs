@@ -1,8 +1,35 @@
-//! Requests to Tally: Export/Collection envelopes with an inline TDL collection.
+//! Requests to Tally: Export/Collection envelopes with an inline TDL collection, and the
+//! Export/Data report form used to confirm balances at a date.
+//!
+//! How the balance requests confirm their date (sources, read before choosing):
+//! - A collection can carry a computed method, `<COMPUTE>NAME : formula</COMPUTE>`, which Tally
+//!   writes into each object of the answer like a fetched field; public integrations use it to
+//!   read `##SVFROMDATE`/`##SVTODATE` back from Tally (e.g. a `CurrentPeriod` collection with
+//!   `<COMPUTE>TODATE : $$String:##SVTODATE</COMPUTE>`). Ours asks for `##SVToDate` itself, so
+//!   the date comes back as a Date-typed field (`YYYYMMDD`).
+//! - The second form is a `TYPE Data` report defined inline (REPORT / FORM / PART with
+//!   `REPEAT line : collection` / LINE / FIELD with `SET` and `XMLTAG`), as tally-database-loader
+//!   (`generateXMLfromYAML` in src/tally.mts, its amount formula with `$$IsDebit`/`$$NumValue`
+//!   and its date formula `$$PyrlYYYYMMDDFormat`) and tally-mcp-server (`pull/ledger-balance.xml`,
+//!   `pull/trial-balance.xml`, which both set `SVTODATE` on such a report) read balances.
+//!   Field reports say reports honour the period where a plain collection may not.
+//! - Ledgers directly under Primary: tally-mcp-server's trial balance tests
+//!   `$$IsEqual:$Parent:$$SysName:Primary`; we filter a collection on the same formula.
 
 use time::Date;
 
 use super::amount::format_tally_date;
+use super::records::COMPUTED_TO_DATE;
+
+/// Which ledgers a balance request covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// Those under one group, at any depth (`CHILDOF` with `BELONGSTO`).
+    Under(String),
+    /// Those whose parent is Tally's root itself (the reserved `Profit & Loss A/c`, mostly).
+    DirectlyUnderPrimary,
+}
 
 /// What to ask Tally for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,12 +41,11 @@ pub enum Query {
     /// Ledgers (name, GUID, parent, opening balance), all or those under one group.
     Ledgers { under: Option<String> },
     /// Every ledger's closing balance at `at` (`from` is the start of that financial year),
-    /// all or those under one group.
-    Balances {
-        from: Date,
-        at: Date,
-        under: Option<String>,
-    },
+    /// with the date Tally computed them at.
+    Balances { from: Date, at: Date, scope: Scope },
+    /// The same through a `TYPE Data` report: the second form, for a Tally whose collections
+    /// do not take the period.
+    BalanceReport { from: Date, at: Date },
 }
 
 /// The collection id the request names; the simulator keys on the TDL, not on this.
@@ -30,6 +56,7 @@ impl Query {
             Query::Groups => "AicfoGroups",
             Query::Ledgers { .. } => "AicfoLedgers",
             Query::Balances { .. } => "AicfoBalances",
+            Query::BalanceReport { .. } => "AicfoBalanceReport",
         }
     }
 
@@ -37,7 +64,7 @@ impl Query {
         match self {
             Query::Companies => "Company",
             Query::Groups => "Group",
-            Query::Ledgers { .. } | Query::Balances { .. } => "Ledger",
+            _ => "Ledger",
         }
     }
 
@@ -46,17 +73,49 @@ impl Query {
             Query::Companies => "NAME, GUID, BOOKSFROM, STARTINGFROM, ALTMSTID, ALTVCHID",
             Query::Groups => "NAME, GUID, PARENT, RESERVEDNAME, ISREVENUE, ISDEEMEDPOSITIVE, AFFECTSGROSSPROFIT, MASTERID",
             Query::Ledgers { .. } => "NAME, GUID, PARENT, OPENINGBALANCE",
-            Query::Balances { .. } => "GUID, CLOSINGBALANCE",
+            _ => "GUID, CLOSINGBALANCE, AICFOTODATE",
         }
     }
 }
 
 /// XML-escapes text for an element body (a bare `&` in a company name breaks Tally's parser).
+/// Control characters, which Tally itself writes as character references (`&#4;`), are sent
+/// the same way, so a name goes back exactly as Tally gave it.
 pub fn escape(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
+    let escaped = quick_xml::escape::escape(text);
+    if !escaped.chars().any(|c| c.is_control()) {
+        return escaped.into_owned();
+    }
+    escaped
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                format!("&#{};", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
-/// The whole request envelope. `company` is required for everything but [`Query::Companies`].
+fn period(from: Date, at: Date) -> String {
+    format!(
+        "<SVFROMDATE TYPE=\"Date\">{}</SVFROMDATE><SVTODATE TYPE=\"Date\">{}</SVTODATE>",
+        format_tally_date(from),
+        format_tally_date(at)
+    )
+}
+
+fn child_of(group: &str) -> String {
+    format!(
+        "<CHILDOF>{}</CHILDOF><BELONGSTO>Yes</BELONGSTO>",
+        escape(group)
+    )
+}
+
+const PRIMARY_FILTER: &str = "AicfoAtPrimary";
+
+/// The request envelope. `company` is required for everything but [`Query::Companies`].
 pub fn build(query: &Query, company: Option<&str>) -> String {
     let mut vars = String::from("<SVEXPORTFORMAT>$$SysName:XML</SVEXPORTFORMAT>");
     if let Some(c) = company {
@@ -66,26 +125,33 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
         ));
     }
     let mut filter = String::new();
+    let mut extra = String::new();
     match query {
-        Query::Balances { from, at, under } => {
-            vars.push_str(&format!(
-                "<SVFROMDATE TYPE=\"Date\">{}</SVFROMDATE><SVTODATE TYPE=\"Date\">{}</SVTODATE>",
-                format_tally_date(*from),
-                format_tally_date(*at)
-            ));
-            if let Some(g) = under {
-                filter = format!("<CHILDOF>{}</CHILDOF><BELONGSTO>Yes</BELONGSTO>", escape(g));
+        Query::BalanceReport { from, at } => {
+            vars.push_str(&period(*from, *at));
+            return build_report(query.id(), &vars);
+        }
+        Query::Balances { from, at, scope } => {
+            vars.push_str(&period(*from, *at));
+            filter = format!("<COMPUTE>{COMPUTED_TO_DATE} : ##SVToDate</COMPUTE>");
+            match scope {
+                Scope::All => {}
+                Scope::Under(g) => filter.push_str(&child_of(g)),
+                Scope::DirectlyUnderPrimary => {
+                    filter.push_str(&format!("<FILTER>{PRIMARY_FILTER}</FILTER>"));
+                    extra = format!(
+                        "<SYSTEM TYPE=\"Formulae\" NAME=\"{PRIMARY_FILTER}\">$$IsEqual:$Parent:$$SysName:Primary</SYSTEM>"
+                    );
+                }
             }
         }
-        Query::Ledgers { under: Some(g) } => {
-            filter = format!("<CHILDOF>{}</CHILDOF><BELONGSTO>Yes</BELONGSTO>", escape(g));
-        }
+        Query::Ledgers { under: Some(g) } => filter = child_of(g),
         _ => {}
     }
     format!(
         "<ENVELOPE><HEADER><VERSION>1</VERSION><TALLYREQUEST>Export</TALLYREQUEST><TYPE>Collection</TYPE>\
 <ID>{id}</ID></HEADER><BODY><DESC><STATICVARIABLES>{vars}</STATICVARIABLES><TDL><TDLMESSAGE>\
-<COLLECTION NAME=\"{id}\" ISMODIFY=\"No\"><TYPE>{ty}</TYPE>{filter}<FETCH>{fetch}</FETCH></COLLECTION>\
+<COLLECTION NAME=\"{id}\" ISMODIFY=\"No\"><TYPE>{ty}</TYPE>{filter}<FETCH>{fetch}</FETCH></COLLECTION>{extra}\
 </TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
         id = query.id(),
         ty = query.object_type(),
@@ -93,29 +159,95 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
     )
 }
 
+/// The report form: one `AICFOROW` per ledger with its GUID, name, closing balance in Tally's
+/// sign (debit negative, tally-database-loader's amount formula) and the `##SVToDate` the
+/// report ran at.
+fn build_report(id: &str, vars: &str) -> String {
+    let fields = [
+        ("AICFOGUID", "$Guid"),
+        ("AICFONAME", "$Name"),
+        (
+            "AICFOCLOSING",
+            "if $$IsEmpty:$ClosingBalance then 0 else $$StringFindAndReplace:(if $$IsDebit:$ClosingBalance then -$$NumValue:$ClosingBalance else $$NumValue:$ClosingBalance):\"(-)\":\"-\"",
+        ),
+        (COMPUTED_TO_DATE, "$$PyrlYYYYMMDDFormat:##SVToDate:\"-\""),
+    ];
+    let names: Vec<String> = (1..=fields.len()).map(|i| format!("AicfoFld{i}")).collect();
+    let defs: String = fields
+        .iter()
+        .zip(&names)
+        .map(|((tag, set), name)| {
+            format!(
+                "<FIELD NAME=\"{name}\"><SET>{}</SET><XMLTAG>{tag}</XMLTAG></FIELD>",
+                escape(set)
+            )
+        })
+        .collect();
+    format!(
+        "<ENVELOPE><HEADER><VERSION>1</VERSION><TALLYREQUEST>Export</TALLYREQUEST><TYPE>Data</TYPE>\
+<ID>{id}</ID></HEADER><BODY><DESC><STATICVARIABLES>{vars}</STATICVARIABLES><TDL><TDLMESSAGE>\
+<REPORT NAME=\"{id}\"><FORMS>AicfoForm</FORMS></REPORT>\
+<FORM NAME=\"AicfoForm\"><PARTS>AicfoPart</PARTS><XMLTAG>{root}</XMLTAG></FORM>\
+<PART NAME=\"AicfoPart\"><LINES>AicfoLine</LINES><REPEAT>AicfoLine : AicfoLedgers</REPEAT><SCROLLED>Vertical</SCROLLED></PART>\
+<LINE NAME=\"AicfoLine\"><FIELDS>{list}</FIELDS><XMLTAG>AICFOROW</XMLTAG></LINE>{defs}\
+<COLLECTION NAME=\"AicfoLedgers\"><TYPE>Ledger</TYPE><FETCH>GUID, CLOSINGBALANCE</FETCH></COLLECTION>\
+</TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
+        list = names.join(","),
+        root = super::xml::REPORT_ROOT,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn company_names_are_escaped() {
-        let r = build(&Query::Groups, Some("Sharma & Sons <HO>"));
-        assert!(r.contains("<SVCURRENTCOMPANY>Sharma &amp; Sons &lt;HO&gt;</SVCURRENTCOMPANY>"));
-        assert!(r.contains("<TYPE>Group</TYPE>"));
+    fn d(s: &str) -> Date {
+        crate::protocol::calendar::parse_date(s).unwrap()
     }
 
     #[test]
-    fn balances_carry_the_period() {
-        let d = |s| crate::protocol::calendar::parse_date(s).unwrap();
+    fn company_names_are_escaped_and_kept_exactly() {
+        let r = build(&Query::Groups, Some("Sharma & Sons <HO>"));
+        assert!(r.contains("<SVCURRENTCOMPANY>Sharma &amp; Sons &lt;HO&gt;</SVCURRENTCOMPANY>"));
+        assert!(r.contains("<TYPE>Group</TYPE>"));
+        let r = build(&Query::Groups, Some(" Odd\u{4} Co "));
+        assert!(
+            r.contains("<SVCURRENTCOMPANY> Odd&#4; Co </SVCURRENTCOMPANY>"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn balances_carry_the_period_and_ask_tally_to_say_it() {
         let r = build(
             &Query::Balances {
                 from: d("2025-04-01"),
                 at: d("2026-01-31"),
-                under: Some("Sundry Debtors".into()),
+                scope: Scope::Under("Sundry Debtors".into()),
             },
             Some("X"),
         );
         assert!(r.contains("<SVFROMDATE TYPE=\"Date\">20250401</SVFROMDATE><SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));
         assert!(r.contains("<CHILDOF>Sundry Debtors</CHILDOF>"));
+        assert!(r.contains("<COMPUTE>AICFOTODATE : ##SVToDate</COMPUTE>"));
+        let p = build(
+            &Query::Balances {
+                from: d("2025-04-01"),
+                at: d("2026-01-31"),
+                scope: Scope::DirectlyUnderPrimary,
+            },
+            Some("X"),
+        );
+        assert!(p.contains("$$IsEqual:$Parent:$$SysName:Primary</SYSTEM>"));
+        let report = build(
+            &Query::BalanceReport {
+                from: d("2025-04-01"),
+                at: d("2026-01-31"),
+            },
+            Some("X"),
+        );
+        assert!(report.contains("<TYPE>Data</TYPE>"));
+        assert!(report.contains("<SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));
+        assert!(report.contains("<XMLTAG>AICFOTODATE</XMLTAG>"));
     }
 }

@@ -139,24 +139,27 @@ fn start_element(e: &BytesStart<'_>) -> Element {
         Ok(n) => n.to_owned(),
         Err(_) => String::from_utf8_lossy(e.name().as_ref()).into_owned(),
     };
-    let attrs = e
-        .attributes()
-        .with_checks(false)
-        .flatten()
-        .map(|a| {
-            let key = interned(a.key.as_ref()).unwrap_or_else(|| {
-                Cow::Owned(String::from_utf8_lossy(a.key.as_ref()).into_owned())
-            });
-            let value = interned(&a.value).unwrap_or_else(|| {
+    let mut attrs = Vec::new();
+    for a in e.attributes().with_checks(false).flatten() {
+        let key = interned(a.key.as_ref())
+            .unwrap_or_else(|| Cow::Owned(String::from_utf8_lossy(a.key.as_ref()).into_owned()));
+        let value = match interned(&a.value) {
+            Some(v) => v,
+            None => {
                 let raw = match a.unescape_value() {
                     Ok(v) => v.into_owned(),
                     Err(_) => String::from_utf8_lossy(&a.value).into_owned(),
                 };
-                Cow::Owned(clean_owned(raw))
-            });
-            (key, value)
-        })
-        .collect();
+                let clean = clean_text(&raw);
+                // A name goes back to Tally in requests exactly as Tally wrote it.
+                if key == "NAME" && clean != raw {
+                    attrs.push((Cow::Borrowed(RAW_NAME), Cow::Owned(raw)));
+                }
+                Cow::Owned(clean)
+            }
+        };
+        attrs.push((key, value));
+    }
     Element {
         name,
         attrs,
@@ -181,6 +184,16 @@ fn text_target<'a>(
 fn is_container(name: &[u8]) -> bool {
     name == b"COLLECTION" || name == b"TALLYMESSAGE"
 }
+
+/// The attribute holding an object's `NAME` exactly as Tally wrote it (spaces, control
+/// characters and all), present only when that differs from the cleaned `NAME`.
+pub const RAW_NAME: &str = "NAME.RAW";
+
+/// A line of our own `TYPE Data` report is an object wherever Tally puts it.
+const REPORT_ROW: &[u8] = b"AICFOROW";
+
+/// Our report form's XMLTAG, which Tally makes the answer's root.
+pub const REPORT_ROOT: &str = "AICFOBALANCES";
 
 /// Reads a UTF-8 answer, calling `on_object` for each object as it completes. An error from
 /// `on_object` stops the read and is returned as it is.
@@ -212,7 +225,10 @@ pub fn read_answer<R: BufRead>(
         })?;
         match event {
             Event::Start(e) => {
-                if !building.is_empty() || path.last().is_some_and(|p| is_container(p)) {
+                if !building.is_empty()
+                    || path.last().is_some_and(|p| is_container(p))
+                    || e.name().as_ref() == REPORT_ROW
+                {
                     building.push(start_element(&e));
                 } else {
                     let name = e.name().as_ref().to_vec();
@@ -301,7 +317,9 @@ pub fn read_answer<R: BufRead>(
         return Err(AnswerError::LineError(msg));
     }
     match info.root.as_str() {
-        "ENVELOPE" => {}
+        // A `TYPE Data` report whose form has an XMLTAG answers with that tag as the root
+        // (tally-mcp-server reads its reports' rows from the root `DATA`).
+        "ENVELOPE" | REPORT_ROOT => {}
         "EXCEPTION" => return Err(AnswerError::Exception(root_text)),
         "RESPONSE" => return Err(AnswerError::Response(root_text)),
         "" => return Err(AnswerError::Unreadable("the answer is empty".into())),

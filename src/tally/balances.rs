@@ -1,0 +1,321 @@
+//! A month's closing balances, read so that a wrong answer never passes for a right one:
+//!
+//! - an answer that leaves out a ledger's `CLOSINGBALANCE` (or the ledger itself) fails;
+//!   an empty element is zero, as Tally writes a zero balance;
+//! - Tally must say which date it computed (the computed `##SVToDate` field); when the
+//!   collection form does not say so, or names another day, the `TYPE Data` report form is
+//!   asked instead (for this and every later month of the sync), once it has given the
+//!   collection's own numbers for the day the collection did compute (the cross-check); when
+//!   that does not confirm the date either the sync fails with [`TallyError::DateUnconfirmed`];
+//! - a request that times out on a big company is asked again split by primary group
+//!   (`CHILDOF`), plus the ledgers directly under Primary, for this and every later month.
+
+use std::collections::{HashMap, HashSet};
+
+use time::Date;
+
+use super::amount::format_tally_date;
+use super::records::LedgerBalance;
+use super::request::Scope;
+use super::{TallyClient, TallyError};
+
+/// Reads the month-end balances of one company, remembering across months which request
+/// forms work with this Tally.
+pub struct MonthReader<'a> {
+    tally: &'a TallyClient,
+    company: &'a str,
+    /// GUID -> name of every ledger in the masters: the answer must cover them all.
+    known: &'a HashMap<String, String>,
+    primary_groups: Vec<String>,
+    /// The collection form did not confirm a date: go straight to the report form.
+    report_form: bool,
+    /// A whole-company request timed out: ask by primary group.
+    split: bool,
+    /// The first day of the financial year a date falls in (the request's SVFROMDATE).
+    period_start: &'a (dyn Fn(Date) -> Date + Sync),
+}
+
+impl<'a> MonthReader<'a> {
+    pub fn new(
+        tally: &'a TallyClient,
+        company: &'a str,
+        known: &'a HashMap<String, String>,
+        primary_groups: Vec<String>,
+        period_start: &'a (dyn Fn(Date) -> Date + Sync),
+    ) -> MonthReader<'a> {
+        MonthReader {
+            tally,
+            company,
+            known,
+            primary_groups,
+            report_form: false,
+            split: false,
+            period_start,
+        }
+    }
+
+    /// Every known ledger's closing balance at `at`, confirmed and complete.
+    pub async fn read(&mut self, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
+        let from = (self.period_start)(at);
+        let mut why_not_collection = None;
+        if !self.report_form {
+            let answer = self.collection(from, at).await?;
+            match unconfirmed(&answer, at) {
+                None => return complete(answer, at, self.known),
+                Some(why) => {
+                    log::warn!(
+                        "Tally's ledger collection for {at} is not confirmed ({why}); asking its report form instead"
+                    );
+                    self.report_form = true;
+                    if let Some(day) = single_date(&answer) {
+                        self.cross_check(at, day, &answer).await?;
+                    }
+                    why_not_collection = Some(why);
+                }
+            }
+        }
+        let detail = |report: String| match &why_not_collection {
+            Some(c) => format!("ledger collection: {c}; report: {report}"),
+            None => format!("ledger collection: not confirmed before; report: {report}"),
+        };
+        let answer = match self.tally.balance_report(self.company, from, at).await {
+            Ok(a) => a,
+            // A Tally that cannot run the report (an older release refusing the TDL)
+            // leaves the date unconfirmed; anything else is the error it is.
+            Err(e @ (TallyError::Refused { .. } | TallyError::Unreadable { .. })) => {
+                return Err(self.unconfirmed_error(at, detail(e.to_string())))
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(why) = unconfirmed(&answer, at) {
+            return Err(self.unconfirmed_error(at, detail(why)));
+        }
+        complete(answer, at, self.known)
+    }
+
+    /// Before the report form is trusted: asked for the day the collection did compute
+    /// (`day`), it must give the collection's own numbers, ledger for ledger.
+    async fn cross_check(
+        &self,
+        at: Date,
+        day: Date,
+        collection: &[LedgerBalance],
+    ) -> Result<(), TallyError> {
+        let failed = |detail: String| {
+            self.unconfirmed_error(
+                at,
+                format!("ledger collection computed {day}; cross-check of the report form at {day}: {detail}"),
+            )
+        };
+        let report = match self
+            .tally
+            .balance_report(self.company, (self.period_start)(day), day)
+            .await
+        {
+            Ok(r) => r,
+            Err(e @ (TallyError::Refused { .. } | TallyError::Unreadable { .. })) => {
+                return Err(failed(e.to_string()))
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(why) = unconfirmed(&report, day) {
+            return Err(failed(why));
+        }
+        let by_guid: HashMap<&str, Option<crate::protocol::Amount>> = report
+            .iter()
+            .map(|b| (b.guid.as_str(), b.closing))
+            .collect();
+        let differ = collection
+            .iter()
+            .filter(|c| by_guid.get(c.guid.as_str()) != Some(&c.closing))
+            .count();
+        if differ > 0 {
+            return Err(failed(format!(
+                "the two forms disagree on {differ} of {} ledgers",
+                collection.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn unconfirmed_error(&self, at: Date, detail: String) -> TallyError {
+        TallyError::DateUnconfirmed {
+            at: at.to_string(),
+            detail,
+            url: self.tally.url().to_string(),
+            product: self
+                .tally
+                .last_product()
+                .unwrap_or_else(|| "(it did not say)".into()),
+        }
+    }
+
+    /// The collection form, for the whole company or, once that timed out, group by group.
+    async fn collection(&mut self, from: Date, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
+        if !self.split {
+            match self
+                .tally
+                .closing_balances(self.company, from, at, Scope::All)
+                .await
+            {
+                Err(TallyError::Timeout { secs, .. }) if !self.primary_groups.is_empty() => {
+                    log::warn!(
+                        "Tally took over {secs} s for every ledger's balance at {at}; asking again one primary group at a time"
+                    );
+                    self.split = true;
+                }
+                other => return other,
+            }
+        }
+        let scopes = self
+            .primary_groups
+            .iter()
+            .map(|g| Scope::Under(g.clone()))
+            .chain([Scope::DirectlyUnderPrimary]);
+        let mut seen = HashSet::new();
+        let mut all = Vec::new();
+        for scope in scopes {
+            let part = self
+                .tally
+                .closing_balances(self.company, from, at, scope)
+                .await?;
+            all.extend(part.into_iter().filter(|b| seen.insert(b.guid.clone())));
+        }
+        Ok(all)
+    }
+}
+
+/// The one date every ledger of the answer says it was computed at, if there is one.
+fn single_date(answer: &[LedgerBalance]) -> Option<Date> {
+    let first = answer.first()?.computed_at?;
+    answer
+        .iter()
+        .all(|b| b.computed_at == Some(first))
+        .then_some(first)
+}
+
+/// Why an answer does not confirm that Tally computed it at `at`, if it does not.
+pub fn unconfirmed(answer: &[LedgerBalance], at: Date) -> Option<String> {
+    if answer.is_empty() {
+        return Some("the answer holds no ledger".into());
+    }
+    let silent = answer.iter().filter(|b| b.computed_at.is_none()).count();
+    if silent > 0 {
+        return Some(format!(
+            "{silent} of {} ledgers came without the date Tally computed them at",
+            answer.len()
+        ));
+    }
+    answer
+        .iter()
+        .find_map(|b| b.computed_at.filter(|d| *d != at))
+        .map(|d| {
+            format!(
+                "Tally computed them at {d} (SVTODATE {} was not taken)",
+                format_tally_date(at)
+            )
+        })
+}
+
+/// The answer, if every known ledger is in it with a closing balance.
+pub fn complete(
+    answer: Vec<LedgerBalance>,
+    at: Date,
+    known: &HashMap<String, String>,
+) -> Result<Vec<LedgerBalance>, TallyError> {
+    let answered: HashMap<&str, &LedgerBalance> =
+        answer.iter().map(|b| (b.guid.as_str(), b)).collect();
+    let mut missing: Vec<&str> = known
+        .iter()
+        .filter(|(guid, _)| {
+            answered
+                .get(guid.as_str())
+                .is_none_or(|b| b.closing.is_none())
+        })
+        .map(|(_, name)| name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(answer);
+    }
+    missing.sort_unstable();
+    let shown = 10;
+    let mut names = missing
+        .iter()
+        .take(shown)
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > shown {
+        names.push_str(&format!(" and {} more", missing.len() - shown));
+    }
+    Err(TallyError::Incomplete {
+        at: at.to_string(),
+        missing: missing.len(),
+        total: known.len(),
+        names,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Amount;
+
+    fn d(s: &str) -> Date {
+        crate::protocol::calendar::parse_date(s).unwrap()
+    }
+
+    fn b(guid: &str, closing: Option<i64>, at: Option<&str>) -> LedgerBalance {
+        LedgerBalance {
+            guid: guid.into(),
+            name: format!("L{guid}"),
+            closing: closing.map(Amount::from_paise),
+            computed_at: at.map(d),
+        }
+    }
+
+    #[test]
+    fn a_date_is_confirmed_only_when_every_ledger_says_it() {
+        let at = d("2026-01-31");
+        assert_eq!(
+            unconfirmed(&[b("1", Some(0), Some("2026-01-31"))], at),
+            None
+        );
+        assert!(unconfirmed(&[b("1", Some(0), None)], at)
+            .unwrap()
+            .contains("without the date"));
+        assert!(unconfirmed(&[b("1", Some(0), Some("2026-11-26"))], at)
+            .unwrap()
+            .contains("2026-11-26"));
+        assert!(unconfirmed(&[], at).is_some());
+    }
+
+    #[test]
+    fn a_missing_balance_or_ledger_is_never_zero() {
+        let at = d("2026-01-31");
+        let known: HashMap<String, String> = [("1", "Cash"), ("2", "Bank"), ("3", "Sales")]
+            .into_iter()
+            .map(|(g, n)| (g.to_string(), n.to_string()))
+            .collect();
+        let ok = vec![
+            b("1", Some(5), None),
+            b("2", Some(0), None),
+            b("3", Some(-5), None),
+        ];
+        assert!(complete(ok, at, &known).is_ok());
+        let err =
+            complete(vec![b("1", Some(5), None), b("2", None, None)], at, &known).unwrap_err();
+        match &err {
+            TallyError::Incomplete {
+                missing,
+                total,
+                names,
+                ..
+            } => {
+                assert_eq!((*missing, *total), (2, 3));
+                assert_eq!(names, "`Bank`, `Sales`");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Right on a real Tally, or loudly wrong (issue 9): the connector as a real process between
+//! the real appliance and tally-sim misbehaving as real Tally installs are reported to. Every
+//! fault ends in exact data or in a clear failure with a non-zero exit, and never in a month
+//! stored with wrong numbers.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use common::TestServer;
+use serde_json::{json, Value};
+
+use aicfo::protocol::calendar::parse_date;
+use aicfo::protocol::Amount;
+use aicfo::sim::{
+    expected_trial_balance, generate, Books, Fault, GenSpec, SimCompany, SimServer, SimState,
+};
+
+const CONNECTOR: &str = env!("CARGO_BIN_EXE_aicfo-connector");
+
+fn company(name: &str) -> SimCompany {
+    generate(&GenSpec {
+        name: name.into(),
+        seed: 11,
+        ledgers: 60,
+        vouchers: 1500,
+        years: 3,
+        first_year: 2024,
+    })
+}
+
+struct World {
+    srv: TestServer,
+    sim: SimServer,
+    tally_name: String,
+    admin: String,
+    home: tempfile::TempDir,
+    _data: tempfile::TempDir,
+}
+
+async fn world(tally_name: &str) -> World {
+    let data = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(data.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Fidelity Traders", "fid").await;
+    let state = Arc::new(SimState::new(
+        vec![Books::new(company(tally_name)).unwrap()],
+    ));
+    let sim = SimServer::start(state, "127.0.0.1", 0, false)
+        .await
+        .unwrap();
+    let w = World {
+        srv,
+        sim,
+        tally_name: tally_name.into(),
+        admin,
+        home: tempfile::tempdir().unwrap(),
+        _data: data,
+    };
+    let out = connector(
+        w.home.path(),
+        &[
+            "setup",
+            "--api-url",
+            &format!("{}/api", w.srv.url),
+            "--username",
+            "admin",
+            "--password-stdin",
+            "--company-id",
+            "fid",
+            "--tally-url",
+            &w.sim.url,
+            "--non-interactive",
+        ],
+        Some(format!("{}\n", w.srv.admin_password())),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.edit_config(|c| {
+        c["retry_delay_seconds"] = json!(1);
+        c["max_retry_attempts"] = json!(1);
+    });
+    w
+}
+
+/// Runs the connector to the end in a blocking thread (the servers keep serving meanwhile).
+async fn connector(home: &Path, args: &[&str], stdin: Option<String>) -> Output {
+    let (home, args) = (
+        home.to_path_buf(),
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    );
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new(CONNECTOR)
+            .arg("--home")
+            .arg(&home)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+impl World {
+    fn edit_config(&self, f: impl FnOnce(&mut Value)) {
+        let path = self.home.path().join("config.json");
+        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        f(&mut c);
+        std::fs::write(path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    }
+
+    /// A full sync, whatever Tally's change counters say.
+    async fn sync(&self) -> Output {
+        connector(self.home.path(), &["once", "--full"], None).await
+    }
+
+    /// Every month the appliance holds, ledger GUID -> balance.
+    async fn snapshots(&self) -> HashMap<String, (String, HashMap<String, Amount>)> {
+        let (_, months) = self
+            .srv
+            .get("/companies/fid/snapshots", Some(&self.admin))
+            .await;
+        let mut out = HashMap::new();
+        for m in months.as_array().unwrap() {
+            let key = m["monthKey"].as_str().unwrap().to_string();
+            let (_, tb) = self
+                .srv
+                .get(
+                    &format!("/companies/fid/snapshots/{key}"),
+                    Some(&self.admin),
+                )
+                .await;
+            let ledgers = tb["ledgers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    (
+                        l["ledgerGuid"].as_str().unwrap().to_string(),
+                        l["balance"].to_string().parse().unwrap(),
+                    )
+                })
+                .collect();
+            out.insert(key, (m["asOfDate"].as_str().unwrap().to_string(), ledgers));
+        }
+        out
+    }
+
+    /// Every month held equals `tally-sim expected` at that month's date, ledger by ledger.
+    async fn assert_exact(&self) -> usize {
+        let books = Books::new(company(&self.tally_name)).unwrap();
+        let held = self.snapshots().await;
+        assert!(held.len() >= 13, "{} months held", held.len());
+        for (key, (as_of, got)) in &held {
+            let expected = expected_trial_balance(&books, parse_date(as_of).unwrap());
+            assert_eq!(got.len(), expected.len(), "{key}: every ledger is listed");
+            for e in expected {
+                assert_eq!(
+                    got.get(&e.ledger_guid),
+                    Some(&e.balance),
+                    "{key}: {} ({})",
+                    e.ledger_name,
+                    e.ledger_guid
+                );
+            }
+        }
+        held.len()
+    }
+
+    fn outbox_is_empty(&self) -> bool {
+        std::fs::read_dir(self.home.path().join("outbox"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .all(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            })
+            .unwrap_or(true)
+    }
+}
+
+/// Under `fault` the sync fails with a message containing `says`, exit 3, and neither a first
+/// sync nor a later one stores anything of it: the months already held stay exactly right.
+async fn fails_loudly_and_stores_nothing(fault: &str, says: &[&str]) {
+    let w = world("Fidelity Traders").await;
+    w.sim.set_fault(fault.parse().unwrap());
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(3), "{fault}: {}", text(&out));
+    let all = text(&out);
+    for s in says {
+        assert!(all.contains(s), "{fault}: `{s}` not said:\n{all}");
+    }
+    assert!(w.snapshots().await.is_empty(), "{fault}: nothing stored");
+    assert!(w.outbox_is_empty(), "{fault}: nothing queued");
+
+    // Right data first, then the fault again: no month is replaced.
+    w.sim.set_fault(Fault::None);
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let months = w.assert_exact().await;
+    let before = w.srv.count("SELECT count(*) FROM ingestion_logs");
+    w.sim.set_fault(fault.parse().unwrap());
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(3), "{fault}: {}", text(&out));
+    assert_eq!(w.assert_exact().await, months);
+    assert_eq!(
+        w.srv.count("SELECT count(*) FROM ingestion_logs"),
+        before,
+        "{fault}: nothing reached the appliance"
+    );
+    assert!(w.outbox_is_empty(), "{fault}: nothing queued");
+    let status = w
+        .srv
+        .get("/connector/status?companyId=fid", Some(&w.admin))
+        .await
+        .1;
+    assert_eq!(status["lastSyncRun"]["status"], "failed", "{status:#}");
+}
+
+#[tokio::test]
+async fn no_closing_balance_at_all_fails_the_sync() {
+    fails_loudly_and_stores_nothing(
+        "drop-closing",
+        &["left out the closing balance of 62 of 62 ledgers"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn closing_balances_missing_on_some_ledgers_fail_the_sync_naming_them() {
+    fails_loudly_and_stores_nothing(
+        "blank-closing",
+        &["left out the closing balance of 9 of 62 ledgers", "`"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_lineerror_midway_fails_the_sync() {
+    fails_loudly_and_stores_nothing("lineerror-midway", &["Memory Access Violation"]).await;
+}
+
+#[tokio::test]
+async fn when_no_request_form_confirms_the_date_the_sync_fails_saying_what_to_send() {
+    fails_loudly_and_stores_nothing(
+        "ignore-todate-all",
+        &[
+            "did not confirm that it computed the balances",
+            "tally-sim (aicfo Tally simulator",
+            "Help > About",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_report_form_that_disagrees_with_the_collection_is_not_trusted() {
+    fails_loudly_and_stores_nothing(
+        "report-misreads",
+        &["did not confirm", "the two forms disagree on"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_tally_ignoring_svtodate_on_collections_is_read_through_its_report() {
+    let w = world("Fidelity Traders").await;
+    w.sim.set_fault(Fault::IgnoreToDate);
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
+    assert!(log.contains("asking its report form instead"), "{log}");
+}
+
+#[tokio::test]
+async fn a_timeout_on_a_big_company_is_retried_group_by_group() {
+    let w = world("Fidelity Traders").await;
+    w.edit_config(|c| c["tally_timeout_seconds"] = json!(1));
+    w.sim.set_fault("slow-whole:2500".parse().unwrap());
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
+    assert!(log.contains("one primary group at a time"), "{log}");
+}
+
+#[tokio::test]
+async fn the_company_name_goes_back_to_tally_exactly_as_tally_gave_it() {
+    // Stray spaces and a control character, which a cleaned name would lose: Tally would then
+    // say the company is not open.
+    let w = world("  Fidelity\u{4} Traders (2025-26) ").await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+}
+
+#[tokio::test]
+async fn connector_processes_take_turns_with_tally() {
+    let w = world("Fidelity Traders").await;
+    w.sim.set_fault("slow:300".parse().unwrap());
+    let runs: Vec<_> = (0..3)
+        .map(|_| connector(w.home.path(), &["companies"], None))
+        .collect();
+    let sync = w.sync();
+    let (outs, sync) = tokio::join!(futures_util::future::join_all(runs), sync);
+    for out in outs.iter().chain([&sync]) {
+        assert_eq!(out.status.code(), Some(0), "{}", text(out));
+    }
+    assert!(String::from_utf8_lossy(&outs[0].stdout).contains("Fidelity Traders"));
+    assert_eq!(
+        w.sim.state.max_in_flight(),
+        1,
+        "never two requests at Tally at once"
+    );
+}
