@@ -29,7 +29,22 @@ pub enum ApplianceError {
         message: String,
         details: Vec<ErrorDetail>,
     },
+    /// Nothing was sent: this PC could not read what it was to send (an antivirus lock, a
+    /// damaged disk). Not the appliance's answer, so never a reason to set a payload aside.
+    #[error("This PC could not read what it was to send: {detail}")]
+    Local { detail: String },
 }
+
+/// The appliance's error codes that mean "this payload, as it is, will never be accepted":
+/// too large, not JSON, not gzip, or invalid. Anything else (a token, a rate limit, a run
+/// that has ended, a wrong company) is about the request, not the payload.
+const PAYLOAD_REFUSALS: [(u16, &str); 5] = [
+    (413, "payload_too_large"),
+    (422, "invalid_payload"),
+    (400, "invalid_json"),
+    (400, "bad_encoding"),
+    (415, "unsupported_encoding"),
+];
 
 impl ApplianceError {
     pub fn kind(&self) -> &'static str {
@@ -38,7 +53,20 @@ impl ApplianceError {
             ApplianceError::Server { .. } => "appliance_error",
             ApplianceError::NeedsSetup { .. } => "needs_setup",
             ApplianceError::Rejected { .. } => "rejected",
+            ApplianceError::Local { .. } => "local",
         }
+    }
+
+    /// The appliance refused this payload for good, recognised by its error code.
+    pub fn refuses_payload(&self) -> bool {
+        matches!(self, ApplianceError::Rejected { status, code, .. }
+            if PAYLOAD_REFUSALS.contains(&(*status, code.as_str())))
+    }
+
+    /// The sync run named in the request has ended (or is unknown) at the appliance.
+    pub fn run_is_over(&self) -> bool {
+        matches!(self, ApplianceError::Rejected { code, .. }
+            if code == "sync_run_finished" || code == "sync_run_not_found")
     }
 
     /// Worth trying again later: the appliance was away or broken, not the request.
@@ -105,6 +133,21 @@ pub fn jwt_expiry(token: &str) -> Option<i64> {
         .ok()?
         .get("exp")?
         .as_i64()
+}
+
+/// A payload file from the outbox, opened for streaming, with its length. Anything but a
+/// readable regular file is a local error: a directory opens on some systems and fails only
+/// halfway through the upload, which would look like the appliance going away.
+async fn open_payload(path: &std::path::Path) -> Result<(tokio::fs::File, u64), ApplianceError> {
+    let local = |e: std::io::Error| ApplianceError::Local {
+        detail: format!("cannot read {}: {e}", path.display()),
+    };
+    let file = tokio::fs::File::open(path).await.map_err(local)?;
+    let meta = file.metadata().await.map_err(local)?;
+    if !meta.is_file() {
+        return Err(local(std::io::Error::other("it is not a file")));
+    }
+    Ok((file, meta.len()))
 }
 
 pub struct Appliance {
@@ -281,26 +324,15 @@ impl Appliance {
                     .header(CONTENT_ENCODING, "gzip")
                     .body(b.clone()),
                 Body::GzipJsonFile(path) => {
-                    let file = tokio::fs::File::open(path).await.map_err(|e| {
-                        ApplianceError::Rejected {
-                            status: 0,
-                            code: "outbox".into(),
-                            message: format!("cannot read {}: {e}", path.display()),
-                            details: vec![],
-                        }
-                    })?;
-                    let length = file.metadata().await.map(|m| m.len()).ok();
-                    let mut req = self
-                        .http
+                    let (file, length) = open_payload(path).await?;
+                    self.http
                         .post(&url)
                         .header(CONTENT_TYPE, "application/json")
-                        .header(CONTENT_ENCODING, "gzip");
-                    if let Some(len) = length {
-                        req = req.header(reqwest::header::CONTENT_LENGTH, len);
-                    }
-                    req.body(reqwest::Body::wrap_stream(
-                        tokio_util::io::ReaderStream::new(file),
-                    ))
+                        .header(CONTENT_ENCODING, "gzip")
+                        .header(reqwest::header::CONTENT_LENGTH, length)
+                        .body(reqwest::Body::wrap_stream(
+                            tokio_util::io::ReaderStream::new(file),
+                        ))
                 }
             };
             if let Some(t) = &token {
@@ -530,6 +562,35 @@ mod tests {
         let spread: std::collections::HashSet<u128> =
             (0..20).map(|_| p.delay(1).as_millis()).collect();
         assert!(spread.len() > 1, "jitter spreads connectors out");
+    }
+
+    #[test]
+    fn only_the_appliances_payload_codes_set_a_payload_aside() {
+        let answer = |status: u16, code: &str| ApplianceError::Rejected {
+            status,
+            code: code.into(),
+            message: String::new(),
+            details: vec![],
+        };
+        assert!(answer(413, "payload_too_large").refuses_payload());
+        assert!(answer(422, "invalid_payload").refuses_payload());
+        for not_the_payload in [
+            answer(413, ""),
+            answer(403, "forbidden"),
+            answer(409, "sync_run_finished"),
+            answer(404, "not_found"),
+            ApplianceError::Local {
+                detail: "locked".into(),
+            },
+            ApplianceError::Server {
+                status: 503,
+                message: String::new(),
+            },
+        ] {
+            assert!(!not_the_payload.refuses_payload(), "{not_the_payload:?}");
+        }
+        assert!(answer(409, "sync_run_finished").run_is_over());
+        assert!(!answer(409, "conflict").run_is_over());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use super::state::write_atomically;
+use super::state::{write_atomically, TallyMarkers};
 use serde::Serialize;
 
 use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord};
@@ -99,14 +99,28 @@ impl Outbox {
 
     pub fn delivered(&self, p: &Pending) -> std::io::Result<()> {
         std::fs::remove_file(&p.path)?;
-        let _ = std::fs::remove_file(p.path.with_extension("").with_extension("months"));
+        p.remove_sidecars();
         Ok(())
     }
 
     /// The months a waiting payload carries, from the list written beside it.
     pub fn months_of(&self, p: &Pending) -> std::io::Result<Vec<String>> {
-        let text = std::fs::read_to_string(p.path.with_extension("").with_extension("months"))?;
+        let text = std::fs::read_to_string(p.sidecar("months"))?;
         Ok(text.lines().map(str::to_string).collect())
+    }
+
+    /// Keeps Tally's change markers beside a waiting payload until the appliance accepts it.
+    pub fn set_markers(&self, p: &Pending, markers: &TallyMarkers) -> std::io::Result<()> {
+        let text = serde_json::to_vec(markers).map_err(std::io::Error::other)?;
+        write_atomically(&p.sidecar("markers"), &text, false)
+    }
+
+    /// The markers a payload was read with; `None` when they were never written (a crash right
+    /// after the payload was queued, an older connector): delivering it then records nothing,
+    /// and the next sync reads Tally in full.
+    pub fn markers_of(&self, p: &Pending) -> Option<TallyMarkers> {
+        let text = std::fs::read(p.sidecar("markers")).ok()?;
+        serde_json::from_slice(&text).ok()
     }
 
     /// Moves a payload the appliance will never accept out of the way, with the reason beside it.
@@ -115,9 +129,22 @@ impl Outbox {
         std::fs::create_dir_all(&dir)?;
         let target = dir.join(p.path.file_name().unwrap_or_default());
         std::fs::rename(&p.path, &target)?;
-        let _ = std::fs::remove_file(p.path.with_extension("").with_extension("months"));
+        p.remove_sidecars();
         std::fs::write(target.with_extension("reason.txt"), reason)?;
         Ok(target)
+    }
+}
+
+impl Pending {
+    /// A file kept beside the payload: `0000000001-run.json.gz` has `0000000001-run.months`.
+    fn sidecar(&self, extension: &str) -> PathBuf {
+        self.path.with_extension("").with_extension(extension)
+    }
+
+    fn remove_sidecars(&self) {
+        for extension in ["months", "markers"] {
+            let _ = std::fs::remove_file(self.sidecar(extension));
+        }
     }
 }
 
