@@ -1,7 +1,7 @@
 //! The connector tells the truth about where the data is: a payload the appliance refused, or
 //! one still waiting in the outbox, is never reported as delivered; a run whose data arrives
 //! late is completed; a file this PC cannot read is its own problem, not the appliance's
-//! refusal. Real processes throughout: the appliance, tally-sim and the connector binary.
+//! refusal; a setup that cannot save its result leaves no connector registered. Real processes throughout: the appliance, tally-sim and the connector binary.
 
 mod common;
 
@@ -139,8 +139,18 @@ impl World {
     }
 
     async fn setup(&self) {
-        let out = connector(
-            self.home.path(),
+        let out = self.setup_in(self.home.path()).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        // Fast retries keep the fault tests short.
+        self.edit_config(|c| {
+            c["retry_delay_seconds"] = json!(1);
+            c["max_retry_attempts"] = json!(1);
+        });
+    }
+
+    async fn setup_in(&self, home: &Path) -> Output {
+        connector(
+            home,
             &[
                 "setup",
                 "--api-url",
@@ -155,13 +165,11 @@ impl World {
             ],
             Some(&format!("{}\n", self.password)),
         )
-        .await;
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        // Fast retries keep the fault tests short.
-        self.edit_config(|c| {
-            c["retry_delay_seconds"] = json!(1);
-            c["max_retry_attempts"] = json!(1);
-        });
+        .await
+    }
+
+    fn enrolled(&self) -> i64 {
+        self.srv().count("SELECT count(*) FROM connector_clients")
     }
 
     fn edit_config(&self, f: impl FnOnce(&mut Value)) {
@@ -402,4 +410,57 @@ async fn an_unreadable_outbox_file_waits_for_the_next_try_instead_of_being_refus
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(w.deliveries(), 2);
     assert!(waiting(w.home.path()).is_empty());
+}
+
+#[tokio::test]
+async fn setup_creates_a_home_folder_that_does_not_exist() {
+    let w = world().await;
+    let home = w.home.path().join("AICFO Connector/new folder");
+    let out = w.setup_in(&home).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(home.join("config.json").is_file());
+    assert!(home.join("connector-state.json").is_file());
+    assert!(!home.join("config.json.setup").exists());
+    let out = connector(&home, &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(w.deliveries(), 1);
+}
+
+#[tokio::test]
+async fn a_setup_that_cannot_save_its_result_enrols_nothing() {
+    let w = world().await;
+    let root = w.home.path();
+    // A folder that cannot be created: its parent is a file.
+    std::fs::write(root.join("a-file"), "").unwrap();
+    let out = w.setup_in(&root.join("a-file/connector")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot create the folder"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(w.enrolled(), 0);
+
+    // Files that cannot be written: something else has their names.
+    for (done, name) in ["config.json", "connector-state.json"]
+        .into_iter()
+        .enumerate()
+    {
+        let home = root.join(format!("blocked-{name}"));
+        std::fs::create_dir_all(home.join(name)).unwrap();
+        let out = w.setup_in(&home).await;
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            text(&out).contains(&format!("cannot write {}", home.join(name).display())),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(w.enrolled(), done as i64, "{name}");
+        // Once the obstacle is gone, the same setup works.
+        std::fs::remove_dir(home.join(name)).unwrap();
+        let out = w.setup_in(&home).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    // One device per home folder.
+    assert_eq!(w.enrolled(), 2);
 }

@@ -455,7 +455,8 @@ impl Appliance {
         .await
     }
 
-    /// Enrols this device and keeps the tokens (the refresh token only in the state file).
+    /// Enrols this device and takes the tokens into the state held in memory. Saving it is
+    /// the caller's: setup must know whether the refresh token reached the disk.
     pub async fn enrol(
         &self,
         req: &ConnectorAuthRequest,
@@ -463,16 +464,30 @@ impl Appliance {
         let tokens: ConnectorTokens = self
             .send("/connector/auth", Body::json(req), Auth::None, self.policy)
             .await?;
-        {
-            let mut s = self.lock_state();
-            s.connector_id = Some(tokens.connector_id.clone());
-            s.refresh_token = Some(tokens.refresh_token.clone());
-            s.connector_token = Some(tokens.connector_token.clone());
-            s.connector_token_expires_at = Some(unix_now() + tokens.expires_in as i64);
-            s.needs_setup = None;
-        }
-        self.persist();
+        let mut s = self.lock_state();
+        s.connector_id = Some(tokens.connector_id.clone());
+        s.refresh_token = Some(tokens.refresh_token.clone());
+        s.connector_token = Some(tokens.connector_token.clone());
+        s.connector_token_expires_at = Some(unix_now() + tokens.expires_in as i64);
+        s.needs_setup = None;
         Ok(tokens)
+    }
+
+    /// Revokes a connector with a user's token (an administrator's: the appliance refuses
+    /// anyone else).
+    pub async fn revoke(
+        &self,
+        user_jwt: &str,
+        connector_id: &str,
+    ) -> Result<serde_json::Value, ApplianceError> {
+        let path = format!("/connectors/{connector_id}/revoke");
+        self.send(
+            &path,
+            Body::json(&serde_json::json!({})),
+            Auth::Bearer(user_jwt),
+            RetryPolicy::NONE,
+        )
+        .await
     }
 
     /// Heartbeats are not retried: the next one is never far away.

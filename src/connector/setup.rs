@@ -12,8 +12,8 @@ use super::agent::APP_VERSION;
 use super::appliance::{Appliance, RetryPolicy};
 use super::config::{normalise_api_url, Config};
 use super::extract::choose_company;
-use super::state::StateStore;
-use crate::protocol::ConnectorAuthRequest;
+use super::state::{write_atomically, State, StateStore};
+use crate::protocol::{ConnectorAuthRequest, ConnectorTokens};
 use crate::tally::TallyClient;
 
 #[derive(Debug, Clone, Default)]
@@ -26,6 +26,9 @@ pub struct SetupArgs {
     pub tally_url: Option<String>,
     pub non_interactive: bool,
 }
+
+/// config.json as setup will leave it, written before enrolling and renamed into place after.
+const STAGED_CONFIG: &str = "config.json.setup";
 
 fn ask(question: &str, default: Option<&str>) -> Result<String, String> {
     match default.filter(|d| !d.is_empty()) {
@@ -60,6 +63,75 @@ pub fn os_name() -> String {
     format!("{} {}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
+/// The connector's folder, created if need be and shown writable before anything is asked or
+/// sent to the appliance.
+fn prepare_home(home: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(home)
+        .map_err(|e| format!("cannot create the folder {}: {e}", home.display()))?;
+    for file in [
+        Config::path(home),
+        StateStore::new(home).path().to_path_buf(),
+    ] {
+        if file.exists() && !file.is_file() {
+            return Err(format!("cannot write {}: it is not a file", file.display()));
+        }
+    }
+    let probe = home.join(".setup-probe");
+    std::fs::write(&probe, b"setup")
+        .map_err(|e| format!("cannot write in the folder {}: {e}", home.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Enrols, then saves. Both files are written once before enrolling (config.json to a staging
+/// file), so a folder that cannot hold the result fails with nothing registered at the
+/// appliance; should saving still fail after enrolling, the enrolment is revoked again.
+async fn enrol_and_save(
+    home: &Path,
+    appliance: &Appliance,
+    store: &StateStore,
+    state: &Mutex<State>,
+    cfg: &Config,
+    user_jwt: &str,
+) -> Result<ConnectorTokens, String> {
+    let staged = home.join(STAGED_CONFIG);
+    let text = serde_json::to_string_pretty(cfg).map_err(|e| e.to_string())?;
+    let snapshot = || state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    write_atomically(&staged, text.as_bytes(), false)
+        .map_err(|e| format!("cannot write {}: {e}", staged.display()))?;
+    store
+        .save(&snapshot())
+        .map_err(|e| format!("cannot write {}: {e}", store.path().display()))?;
+    let device_id = snapshot().device_id;
+    let tokens = appliance
+        .enrol(&ConnectorAuthRequest {
+            company_id: cfg.company_id.clone(),
+            device_id,
+            device_name: Some(device_name()),
+            os: Some(os_name()),
+            app_version: Some(APP_VERSION.into()),
+            user_jwt: user_jwt.to_string(),
+        })
+        .await
+        .map_err(|e| format!("enrolment failed: {e}"))?;
+    let saved = store
+        .save(&snapshot())
+        .map_err(|e| format!("cannot write {}: {e}", store.path().display()))
+        .and_then(|()| {
+            std::fs::rename(&staged, Config::path(home))
+                .map_err(|e| format!("cannot write {}: {e}", Config::path(home).display()))
+        });
+    let Err(problem) = saved else {
+        return Ok(tokens);
+    };
+    let _ = std::fs::remove_file(&staged);
+    let id = &tokens.connector_id;
+    Err(match appliance.revoke(user_jwt, id).await {
+        Ok(_) => format!("{problem}; the enrolment was undone at the appliance"),
+        Err(e) => format!("{problem}; connector {id} is enrolled but could not be revoked ({e}): ask an administrator to revoke it"),
+    })
+}
+
 pub async fn setup(home: &Path, args: SetupArgs) -> Result<(), String> {
     let interactive = !args.non_interactive && std::io::stdin().is_terminal();
     let existing = Config::load(home, false).ok();
@@ -81,6 +153,7 @@ pub async fn setup(home: &Path, args: SetupArgs) -> Result<(), String> {
             missing.join(", ")
         ));
     }
+    prepare_home(home)?;
     let api_url = match args.api_url {
         Some(u) => u,
         None if !interactive => cfg.api_url.clone(),
@@ -191,26 +264,9 @@ pub async fn setup(home: &Path, args: SetupArgs) -> Result<(), String> {
         }
     }
 
-    let device_id = state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .device_id
-        .clone();
-    let tokens = appliance
-        .enrol(&ConnectorAuthRequest {
-            company_id,
-            device_id,
-            device_name: Some(device_name()),
-            os: Some(os_name()),
-            app_version: Some(APP_VERSION.into()),
-            user_jwt: login.token,
-        })
-        .await
-        .map_err(|e| format!("enrolment failed: {e}"))?;
     // The pasted token of the manual flow is superseded by the enrolment.
     cfg.connector_token = String::new();
-    cfg.save(home)
-        .map_err(|e| format!("cannot write {}: {e}", Config::path(home).display()))?;
+    let tokens = enrol_and_save(home, &appliance, &store, &state, &cfg, &login.token).await?;
     println!(
         "Enrolled as connector {} for company `{}`.",
         tokens.connector_id, cfg.company_id
