@@ -1,7 +1,9 @@
 //! The connector tells the truth about where the data is: a payload the appliance refused, or
 //! one still waiting in the outbox, is never reported as delivered; a run whose data arrives
 //! late is completed; a file this PC cannot read is its own problem, not the appliance's
-//! refusal; a setup that cannot save its result leaves no connector registered. Real processes throughout: the appliance, tally-sim and the connector binary.
+//! refusal; a setup that cannot save its result leaves no connector registered; a long sync
+//! never holds up the heartbeat. Real processes throughout: the appliance, tally-sim and the
+//! connector binary.
 
 mod common;
 
@@ -463,4 +465,57 @@ async fn a_setup_that_cannot_save_its_result_enrols_nothing() {
     }
     // One device per home folder.
     assert_eq!(w.enrolled(), 2);
+}
+
+fn instant(rfc3339: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// A long sync of a large company must not hold up the heartbeat: the payload is compressed
+/// and written on its own thread, Tally's answers parsed on theirs.
+#[tokio::test]
+async fn heartbeats_keep_their_interval_through_a_long_sync_of_a_large_company() {
+    let w = world_with(&[], company(4_000, 40_000)).await;
+    w.setup().await;
+    let interval = 5;
+    w.edit_config(|c| c["heartbeat_interval_seconds"] = json!(interval));
+    // Tally answers slowly too: the sync lasts many heartbeat intervals.
+    w.sim.set_fault(Fault::Slow(Duration::from_millis(1500)));
+    let child = w.spawn_run();
+    let mut beats: Vec<String> = Vec::new();
+    let mut finished = None;
+    for _ in 0..1200 {
+        let s = w.status().await;
+        if let Some(hb) = s["connectors"][0]["lastHeartbeat"].as_str() {
+            if beats.last().map(String::as_str) != Some(hb) {
+                beats.push(hb.to_string());
+            }
+        }
+        if s["lastSyncRun"]["status"] == "succeeded" {
+            finished = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop(child).await;
+    let s = finished.unwrap_or_else(|| panic!("the sync never finished\n{}", w.log()));
+    let run = &s["lastSyncRun"];
+    let (from, to) = (
+        instant(run["startedAt"].as_str().unwrap()),
+        instant(run["finishedAt"].as_str().unwrap()),
+    );
+    let intervals = ((to - from).whole_seconds() / interval) as usize;
+    let during = beats
+        .iter()
+        .filter(|b| (from..=to).contains(&instant(b)))
+        .count();
+    assert!(
+        intervals >= 4,
+        "the sync lasted {intervals} intervals: too short to tell"
+    );
+    assert!(
+        during + 1 >= intervals,
+        "{during} heartbeats during a sync of {intervals} intervals: {beats:?}"
+    );
+    assert_eq!(w.deliveries(), 1);
 }

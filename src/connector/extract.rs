@@ -174,6 +174,7 @@ pub async fn extract(
             groups: &groups,
             ledgers: &ledgers,
         })
+        .await
         .map_err(io)?;
     // Only the GUIDs are needed from here on.
     let known: HashSet<String> = ledgers.into_iter().map(|l| l.guid).collect();
@@ -204,9 +205,9 @@ pub async fn extract(
         balances_sent += items().count() as u64;
         let (key, date) = (month.to_string(), format_date(*at));
         if i + 1 < dates.len() {
-            writer.month(&key, &date, items()).map_err(io)?;
+            writer.month(&key, &date, items()).await.map_err(io)?;
         } else {
-            queued = Some(writer.finish(&key, &date, items()).map_err(io)?);
+            queued = Some(writer.finish(&key, &date, items()).await.map_err(io)?);
             break;
         }
     }
