@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use rand::Rng;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::RequestBuilder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -148,6 +149,62 @@ async fn open_payload(path: &std::path::Path) -> Result<(tokio::fs::File, u64), 
         return Err(local(std::io::Error::other("it is not a file")));
     }
     Ok((file, meta.len()))
+}
+
+/// What the appliance answered: a success's body, or its error (the contract's JSON when it
+/// is that, else the start of whatever came).
+enum Answer {
+    Ok {
+        status: u16,
+        body: Vec<u8>,
+    },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+        details: Vec<ErrorDetail>,
+        retry_after: Option<u64>,
+    },
+}
+
+impl Answer {
+    async fn read(res: reqwest::Response) -> Answer {
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = res.bytes().await.unwrap_or_default();
+        if (200..300).contains(&status) {
+            return Answer::Ok {
+                status,
+                body: bytes.to_vec(),
+            };
+        }
+        let (code, message, details) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(b) => (b.error, b.message, b.details),
+            Err(_) => (
+                String::new(),
+                String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                Vec::new(),
+            ),
+        };
+        Answer::Refused {
+            status,
+            code,
+            message,
+            details,
+            retry_after,
+        }
+    }
+}
+
+fn parse_ok<R: DeserializeOwned>(status: u16, body: &[u8]) -> Result<R, ApplianceError> {
+    serde_json::from_slice(body).map_err(|e| ApplianceError::Server {
+        status,
+        message: format!("its answer could not be read: {e}"),
+    })
 }
 
 pub struct Appliance {
@@ -292,6 +349,25 @@ impl Appliance {
         }
     }
 
+    /// The request for `body`, before its token.
+    async fn request(&self, url: &str, body: &Body) -> Result<RequestBuilder, ApplianceError> {
+        let post_json = || self.http.post(url).header(CONTENT_TYPE, "application/json");
+        Ok(match body {
+            Body::Empty => self.http.get(url),
+            Body::Json(b) => post_json().body(b.clone()),
+            Body::GzipJson(b) => post_json().header(CONTENT_ENCODING, "gzip").body(b.clone()),
+            Body::GzipJsonFile(path) => {
+                let (file, length) = open_payload(path).await?;
+                post_json()
+                    .header(CONTENT_ENCODING, "gzip")
+                    .header(reqwest::header::CONTENT_LENGTH, length)
+                    .body(reqwest::Body::wrap_stream(
+                        tokio_util::io::ReaderStream::new(file),
+                    ))
+            }
+        })
+    }
+
     /// One request with retries for what may pass: no answer, 5xx, 429.
     async fn send<R: DeserializeOwned>(
         &self,
@@ -304,39 +380,14 @@ impl Appliance {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            let token = match auth {
-                Auth::None => None,
-                Auth::Bearer(t) => Some(t.to_string()),
+            let mut req = self.request(&url, &body).await?;
+            match auth {
+                Auth::None => {}
+                Auth::Bearer(t) => req = req.bearer_auth(t),
                 // Boxed: renewing a token sends a request itself.
-                Auth::Connector => Some(Box::pin(self.connector_token(false)).await?),
-            };
-            let mut req = match &body {
-                Body::Empty => self.http.get(&url),
-                Body::Json(b) => self
-                    .http
-                    .post(&url)
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(b.clone()),
-                Body::GzipJson(b) => self
-                    .http
-                    .post(&url)
-                    .header(CONTENT_TYPE, "application/json")
-                    .header(CONTENT_ENCODING, "gzip")
-                    .body(b.clone()),
-                Body::GzipJsonFile(path) => {
-                    let (file, length) = open_payload(path).await?;
-                    self.http
-                        .post(&url)
-                        .header(CONTENT_TYPE, "application/json")
-                        .header(CONTENT_ENCODING, "gzip")
-                        .header(reqwest::header::CONTENT_LENGTH, length)
-                        .body(reqwest::Body::wrap_stream(
-                            tokio_util::io::ReaderStream::new(file),
-                        ))
+                Auth::Connector => {
+                    req = req.bearer_auth(Box::pin(self.connector_token(false)).await?)
                 }
-            };
-            if let Some(t) = &token {
-                req = req.bearer_auth(t);
             }
             let (err, wait) = match req.send().await {
                 Err(e) => (
@@ -346,42 +397,30 @@ impl Appliance {
                     },
                     None,
                 ),
-                Ok(res) => {
-                    let status = res.status().as_u16();
-                    let retry_after = res
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
-                    let bytes = res.bytes().await.unwrap_or_default();
-                    if (200..300).contains(&status) {
-                        return serde_json::from_slice(&bytes).map_err(|e| {
-                            ApplianceError::Server {
-                                status,
-                                message: format!("its answer could not be read: {e}"),
-                            }
-                        });
-                    }
-                    let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-                    let (code, message, details) = match body {
-                        Some(b) => (b.error, b.message, b.details),
-                        None => (
-                            String::new(),
-                            String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                            Vec::new(),
-                        ),
-                    };
-                    match status {
-                        401 if matches!(auth, Auth::Connector) => {
-                            if code == "connector_revoked" || refreshed {
-                                return Err(self.mark_needs_setup(&message));
-                            }
-                            // The token may have lapsed in between: renew it once and try again.
-                            refreshed = true;
-                            self.lock_state().connector_token = None;
-                            Box::pin(self.connector_token(true)).await?;
-                            continue;
+                Ok(res) => match Answer::read(res).await {
+                    Answer::Ok { status, body } => return parse_ok(status, &body),
+                    Answer::Refused {
+                        status: 401,
+                        code,
+                        message,
+                        ..
+                    } if matches!(auth, Auth::Connector) => {
+                        if code == "connector_revoked" || refreshed {
+                            return Err(self.mark_needs_setup(&message));
                         }
+                        // The token may have lapsed in between: renew it once and try again.
+                        refreshed = true;
+                        self.lock_state().connector_token = None;
+                        Box::pin(self.connector_token(true)).await?;
+                        continue;
+                    }
+                    Answer::Refused {
+                        status,
+                        code,
+                        message,
+                        details,
+                        retry_after,
+                    } => match status {
                         429 => (
                             ApplianceError::Server { status, message },
                             retry_after.map(|s| Duration::from_secs(s.min(120))),
@@ -395,8 +434,8 @@ impl Appliance {
                                 details,
                             })
                         }
-                    }
-                }
+                    },
+                },
             };
             if attempt >= policy.retries {
                 return Err(err);
