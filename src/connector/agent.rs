@@ -12,7 +12,7 @@ use super::extract::{choose_company, closed_months, extract, ExtractError};
 use super::outbox::{without_run_id, Outbox, Pending};
 use super::state::{LastSyncState, State, StateStore, TallyMarkers};
 use crate::protocol::*;
-use crate::tally::TallyClient;
+use crate::tally::{TallyClient, TallyCompany};
 
 pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -49,6 +49,19 @@ pub enum SyncFailure {
     Appliance(#[from] ApplianceError),
     #[error("{0}")]
     Local(String),
+}
+
+/// Whether the appliance already holds what Tally has: the last accepted payload was read
+/// with Tally's present change markers, this month, within the day.
+fn appliance_holds(last: &LastSyncState, company: &TallyCompany, today: time::Date) -> bool {
+    last.tally_company.as_deref() == Some(company.name.as_str())
+        && last.alt_mst_id.is_some()
+        && last.alt_mst_id == company.alt_mst_id
+        && last.alt_vch_id == company.alt_vch_id
+        && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
+        && last
+            .full_sync_at
+            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS)
 }
 
 fn log_result(result: &Result<SyncReport, SyncFailure>) {
@@ -341,21 +354,18 @@ impl Agent {
         })
     }
 
-    /// Reads Tally and puts the payload in the outbox; `None` when Tally has not changed.
-    async fn read_and_queue(
+    /// Tally's product and the company to read, noted for the heartbeat as they are learnt.
+    async fn open_company(
         &self,
-        run: Option<&str>,
-        force_full: bool,
         report: &mut (dyn FnMut(&str, u8) + Send),
-    ) -> Result<Option<(usize, u64)>, SyncFailure> {
+    ) -> Result<(String, TallyCompany), SyncFailure> {
         report("connecting to Tally", 2);
         let product = self.tally.product().await.map_err(|e| {
             let mut s = self.status();
             s.tally_reachable = Some(false);
             s.company_open = None;
             SyncFailure::Tally(e.into())
-        });
-        let product = product?;
+        })?;
         {
             let mut s = self.status();
             s.tally_reachable = Some(true);
@@ -364,22 +374,23 @@ impl Agent {
         let open = self.tally.companies().await.map_err(ExtractError::from)?;
         let company = choose_company(&open, &self.cfg.tally_company)
             .inspect_err(|_| self.status().company_open = Some(false))?;
-        {
-            let mut s = self.status();
-            s.company_open = Some(true);
-            s.tally_company = Some(company.name.clone());
-        }
+        let mut s = self.status();
+        s.company_open = Some(true);
+        s.tally_company = Some(company.name.clone());
+        Ok((product, company))
+    }
+
+    /// Reads Tally and puts the payload in the outbox; `None` when Tally has not changed.
+    async fn read_and_queue(
+        &self,
+        run: Option<&str>,
+        force_full: bool,
+        report: &mut (dyn FnMut(&str, u8) + Send),
+    ) -> Result<Option<(usize, u64)>, SyncFailure> {
+        let (product, company) = self.open_company(report).await?;
         let today = local_today();
         let last = self.state().last_sync.clone().unwrap_or_default();
-        let unchanged = last.tally_company.as_deref() == Some(company.name.as_str())
-            && last.alt_mst_id.is_some()
-            && last.alt_mst_id == company.alt_mst_id
-            && last.alt_vch_id == company.alt_vch_id
-            && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
-            && last
-                .full_sync_at
-                .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS);
-        if unchanged && !force_full {
+        if !force_full && appliance_holds(&last, &company, today) {
             report(
                 "unchanged: nothing was altered in Tally since the last sync",
                 100,
