@@ -182,6 +182,7 @@ pub async fn extract(
             groups: &groups,
             ledgers: &ledgers,
         })
+        .await
         .map_err(io)?;
     // Only the GUIDs (and names, for messages) are needed from here on.
     let known: HashMap<String, String> = ledgers.into_iter().map(|l| (l.guid, l.name)).collect();
@@ -220,9 +221,9 @@ pub async fn extract(
         balances_sent += items().count() as u64;
         let (key, date) = (month.to_string(), format_date(*at));
         if i + 1 < dates.len() {
-            writer.month(&key, &date, items()).map_err(io)?;
+            writer.month(&key, &date, items()).await.map_err(io)?;
         } else {
-            queued = Some(writer.finish(&key, &date, items()).map_err(io)?);
+            queued = Some(writer.finish(&key, &date, items()).await.map_err(io)?);
             break;
         }
     }
