@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
 use aicfo::sim::{
-    expected_trial_balance, generate, Books, Fault, GenSpec, SimCompany, SimServer, SimState,
+    add_inventory, expected_month, expected_trial_balance, generate, Books, ExpectedMonth, Fault,
+    GenSpec, SimCompany, SimServer, SimState,
 };
 
 const CONNECTOR: &str = env!("CARGO_BIN_EXE_aicfo-connector");
@@ -35,27 +36,30 @@ fn company(name: &str) -> SimCompany {
 struct World {
     srv: TestServer,
     sim: SimServer,
-    tally_name: String,
+    /// The books tally-sim serves.
+    company: SimCompany,
     admin: String,
     home: tempfile::TempDir,
     _data: tempfile::TempDir,
 }
 
 async fn world(tally_name: &str) -> World {
+    world_of(company(tally_name)).await
+}
+
+async fn world_of(books: SimCompany) -> World {
     let data = tempfile::tempdir().unwrap();
     let srv = TestServer::start(data.path()).await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Fidelity Traders", "fid").await;
-    let state = Arc::new(SimState::new(
-        vec![Books::new(company(tally_name)).unwrap()],
-    ));
+    let state = Arc::new(SimState::new(vec![Books::new(books.clone()).unwrap()]));
     let sim = SimServer::start(state, "127.0.0.1", 0, false)
         .await
         .unwrap();
     let w = World {
         srv,
         sim,
-        tally_name: tally_name.into(),
+        company: books,
         admin,
         home: tempfile::tempdir().unwrap(),
         _data: data,
@@ -169,7 +173,7 @@ impl World {
 
     /// Every month held equals `tally-sim expected` at that month's date, ledger by ledger.
     async fn assert_exact(&self) -> usize {
-        let books = Books::new(company(&self.tally_name)).unwrap();
+        let books = Books::new(self.company.clone()).unwrap();
         let held = self.snapshots().await;
         assert!(held.len() >= 13, "{} months held", held.len());
         for (key, (as_of, got)) in &held {
@@ -332,4 +336,147 @@ async fn connector_processes_take_turns_with_tally() {
         1,
         "never two requests at Tally at once"
     );
+}
+
+/// An amount as the API writes it (an exact JSON number).
+fn amount(v: &Value) -> Amount {
+    v.to_string().parse().unwrap()
+}
+
+/// A trader whose accounts are integrated with inventory: 12 stock items, moved by its
+/// purchases and sales.
+fn inventory_company() -> SimCompany {
+    let mut c = company("Stock Traders");
+    add_inventory(&mut c, 11, 12);
+    c
+}
+
+impl World {
+    /// Every month's summary as the appliance shows it.
+    async fn summaries(&self) -> Vec<Value> {
+        let (status, months) = self
+            .srv
+            .get("/companies/fid/snapshots", Some(&self.admin))
+            .await;
+        assert_eq!(status, 200, "{months}");
+        months.as_array().unwrap().clone()
+    }
+
+    /// Each month is balanced exactly when tally-sim's Tally-style trial balance is, with the
+    /// stock and the opening difference Tally shows.
+    async fn assert_months_as_tally_shows_them(&self) -> Vec<ExpectedMonth> {
+        let books = Books::new(self.company.clone()).unwrap();
+        let mut seen = Vec::new();
+        for m in self.summaries().await {
+            let at = parse_date(m["asOfDate"].as_str().unwrap()).unwrap();
+            let expected = expected_month(&books, at);
+            let key = &m["monthKey"];
+            assert_eq!(m["balanced"], json!(expected.balanced), "{key}: {m:#}");
+            assert_eq!(amount(&m["difference"]), expected.difference, "{key}");
+            assert_eq!(
+                amount(&m["openingDifference"]),
+                expected.opening_difference,
+                "{key}"
+            );
+            let stock = expected
+                .stock
+                .filter(|s| !(s.opening.is_zero() && s.closing.is_zero()));
+            assert_eq!(
+                m.get("stock").cloned(),
+                stock.map(|s| serde_json::to_value(s).unwrap()),
+                "{key}"
+            );
+            seen.push(expected);
+        }
+        seen
+    }
+}
+
+#[tokio::test]
+async fn an_inventory_company_balances_as_tallys_own_trial_balance_does() {
+    let w = world_of(inventory_company()).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let months = w.assert_months_as_tally_shows_them().await;
+    assert!(months.iter().all(|m| m.balanced));
+    // The ledgers alone do not sum to zero: without the opening stock every month would be
+    // flagged, as it was before.
+    for m in w.summaries().await {
+        assert_ne!(amount(&m["debitTotal"]), amount(&m["creditTotal"]), "{m:#}");
+        assert!(m["stock"]["closing"].is_number(), "{m:#}");
+    }
+    // Across the financial year the opening stock changes to the last year's closing stock.
+    let openings: std::collections::HashSet<String> = months
+        .iter()
+        .map(|m| m.stock.unwrap().opening.to_string())
+        .collect();
+    assert!(openings.len() >= 2, "{openings:?}");
+
+    // The CSV lists the opening stock beside the ledgers, as Tally's trial balance does.
+    let csv = reqwest::Client::new()
+        .get(w.srv.api("/companies/fid/snapshots/2025-06?format=csv"))
+        .bearer_auth(&w.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(",Opening Stock,,"), "{csv}");
+    assert!(csv.contains(",TOTAL,,"), "{csv}");
+    assert!(csv.contains("Closing Stock"), "{csv}");
+}
+
+#[tokio::test]
+async fn openings_that_do_not_tally_show_as_the_opening_difference() {
+    let mut c = inventory_company();
+    let cash = c
+        .ledgers
+        .iter_mut()
+        .find(|l| l.parent == "Capital Account")
+        .unwrap();
+    // The capital typed 12,345.67 short of the assets: Tally's "Difference in opening balances".
+    cash.opening_balance = Amount::from_paise(cash.opening_balance.paise() + 1_234_567);
+    let w = world_of(c).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let months = w.assert_months_as_tally_shows_them().await;
+    assert!(months.iter().all(|m| m.balanced));
+    for m in w.summaries().await {
+        assert_eq!(
+            amount(&m["openingDifference"]),
+            "12345.67".parse().unwrap(),
+            "{m:#}"
+        );
+        assert_eq!(amount(&m["difference"]), Amount::ZERO, "{m:#}");
+    }
+    let csv = reqwest::Client::new()
+        .get(w.srv.api("/companies/fid/snapshots/2025-06?format=csv"))
+        .bearer_auth(&w.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains(",Difference in opening balances,,0.00,12345.67,-12345.67"),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn a_company_without_inventory_sends_no_stock() {
+    let w = world("Fidelity Traders").await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for m in w.assert_months_as_tally_shows_them().await {
+        assert!(m.stock.is_none() && m.balanced && m.opening_difference.is_zero());
+    }
+    for m in w.summaries().await {
+        assert!(m.get("stock").is_none(), "{m:#}");
+        assert_eq!(amount(&m["openingDifference"]), Amount::ZERO);
+    }
 }

@@ -12,7 +12,7 @@ use flate2::Compression;
 use super::state::write_atomically;
 use serde::Serialize;
 
-use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord};
+use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord, StockValues};
 
 pub const OUTBOX_DIR: &str = "outbox";
 
@@ -200,6 +200,7 @@ impl PayloadWriter {
         &mut self,
         key: &str,
         as_of: &str,
+        stock: Option<&StockValues>,
         items: impl Iterator<Item = (&'a str, Amount)>,
     ) -> std::io::Result<()> {
         let w = self.out()?;
@@ -207,6 +208,10 @@ impl PayloadWriter {
         json(w, key)?;
         w.write_all(b",\"asOfDate\":")?;
         json(w, as_of)?;
+        if let Some(stock) = stock {
+            w.write_all(b",\"stock\":")?;
+            json(w, stock)?;
+        }
         w.write_all(b",\"items\":[")?;
         for (i, (ledger_guid, balance)) in items.enumerate() {
             if i > 0 {
@@ -225,17 +230,18 @@ impl PayloadWriter {
         Ok(())
     }
 
-    /// One closed month.
+    /// One closed month, with its stock value when the company has one.
     pub fn month<'a>(
         &mut self,
         key: &str,
         as_of: &str,
+        stock: Option<&StockValues>,
         items: impl Iterator<Item = (&'a str, Amount)>,
     ) -> std::io::Result<()> {
         if !self.months.is_empty() {
             self.out()?.write_all(b",")?;
         }
-        self.write_month(key, as_of, items)
+        self.write_month(key, as_of, stock, items)
     }
 
     /// The current month ends the payload, which then joins the queue in one step.
@@ -243,10 +249,11 @@ impl PayloadWriter {
         mut self,
         key: &str,
         as_of: &str,
+        stock: Option<&StockValues>,
         items: impl Iterator<Item = (&'a str, Amount)>,
     ) -> std::io::Result<Pending> {
         self.out()?.write_all(b"],\"current\":")?;
-        self.write_month(key, as_of, items)?;
+        self.write_month(key, as_of, stock, items)?;
         self.out()?.write_all(b"}}}")?;
         let gz = self
             .gz
@@ -330,12 +337,14 @@ mod tests {
             w.month(
                 &m.month_key,
                 &m.as_of_date,
+                m.stock.as_ref(),
                 m.items.iter().map(|i| (i.ledger_guid.as_str(), i.balance)),
             )?;
         }
         w.finish(
             &b.current.month_key,
             &b.current.as_of_date,
+            b.current.stock.as_ref(),
             b.current
                 .items
                 .iter()

@@ -19,7 +19,7 @@
 use time::Date;
 
 use super::amount::format_tally_date;
-use super::records::COMPUTED_TO_DATE;
+use super::records::{COMPUTED_FROM_DATE, COMPUTED_TO_DATE, STOCK_CLOSING, STOCK_OPENING};
 
 /// Which ledgers a balance request covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub enum Query {
     /// The same through a `TYPE Data` report: the second form, for a Tally whose collections
     /// do not take the period.
     BalanceReport { from: Date, at: Date },
+    /// The stock's value at `from` (opening) and `at` (closing), with both dates as Tally took
+    /// them: one line of a `TYPE Data` report.
+    StockReport { from: Date, at: Date },
 }
 
 /// The collection id the request names; the simulator keys on the TDL, not on this.
@@ -57,6 +60,7 @@ impl Query {
             Query::Ledgers { .. } => "AicfoLedgers",
             Query::Balances { .. } => "AicfoBalances",
             Query::BalanceReport { .. } => "AicfoBalanceReport",
+            Query::StockReport { .. } => "AicfoStockReport",
         }
     }
 
@@ -131,6 +135,10 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
             vars.push_str(&period(*from, *at));
             return build_report(query.id(), &vars);
         }
+        Query::StockReport { from, at } => {
+            vars.push_str(&period(*from, *at));
+            return build_stock_report(query.id(), &vars);
+        }
         Query::Balances { from, at, scope } => {
             vars.push_str(&period(*from, *at));
             filter = format!("<COMPUTE>{COMPUTED_TO_DATE} : ##SVToDate</COMPUTE>");
@@ -159,21 +167,18 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
     )
 }
 
-/// The report form: one `AICFOROW` per ledger with its GUID, name, closing balance in Tally's
-/// sign (debit negative, tally-database-loader's amount formula) and the `##SVToDate` the
-/// report ran at.
-fn build_report(id: &str, vars: &str) -> String {
-    let fields = [
-        ("AICFOGUID", "$Guid"),
-        ("AICFONAME", "$Name"),
-        (
-            "AICFOCLOSING",
-            "if $$IsEmpty:$ClosingBalance then 0 else $$StringFindAndReplace:(if $$IsDebit:$ClosingBalance then -$$NumValue:$ClosingBalance else $$NumValue:$ClosingBalance):\"(-)\":\"-\"",
-        ),
-        (COMPUTED_TO_DATE, "$$PyrlYYYYMMDDFormat:##SVToDate:\"-\""),
-    ];
+/// tally-database-loader's amount formula around a method: Tally's sign (debit negative) as a
+/// plain number, zero as 0.
+fn signed_number(method: &str) -> String {
+    format!(
+        "if $$IsEmpty:{method} then 0 else $$StringFindAndReplace:(if $$IsDebit:{method} then -$$NumValue:{method} else $$NumValue:{method}):\"(-)\":\"-\""
+    )
+}
+
+/// The `<FIELD>` definitions of a report line, `AicfoFld1`.. in order, and their names.
+fn report_fields(fields: &[(&str, String)]) -> (String, String) {
     let names: Vec<String> = (1..=fields.len()).map(|i| format!("AicfoFld{i}")).collect();
-    let defs: String = fields
+    let defs = fields
         .iter()
         .zip(&names)
         .map(|((tag, set), name)| {
@@ -183,6 +188,59 @@ fn build_report(id: &str, vars: &str) -> String {
             )
         })
         .collect();
+    (defs, names.join(","))
+}
+
+/// The stock form: one `AICFOROW` with the Stock-in-Hand group's opening and closing balance
+/// and the period Tally took. For a company whose accounts are integrated with inventory that
+/// balance is the stock's value from the items (help.tallysolutions.com, "Integrate Accounts
+/// with Inventory"); tally-mcp-server's `pull/balance-sheet.xml` reads the closing stock the same
+/// way, `$ClosingBalance:Group:$$GroupStock` at SVTODATE, and the opening stock is the same
+/// group's `$OpeningBalance` at SVFROMDATE.
+fn build_stock_report(id: &str, vars: &str) -> String {
+    let (defs, list) = report_fields(&[
+        (
+            STOCK_OPENING,
+            signed_number("$OpeningBalance:Group:$$GroupStock"),
+        ),
+        (
+            STOCK_CLOSING,
+            signed_number("$ClosingBalance:Group:$$GroupStock"),
+        ),
+        (
+            COMPUTED_FROM_DATE,
+            "$$PyrlYYYYMMDDFormat:##SVFromDate:\"-\"".into(),
+        ),
+        (
+            COMPUTED_TO_DATE,
+            "$$PyrlYYYYMMDDFormat:##SVToDate:\"-\"".into(),
+        ),
+    ]);
+    format!(
+        "<ENVELOPE><HEADER><VERSION>1</VERSION><TALLYREQUEST>Export</TALLYREQUEST><TYPE>Data</TYPE>\
+<ID>{id}</ID></HEADER><BODY><DESC><STATICVARIABLES>{vars}</STATICVARIABLES><TDL><TDLMESSAGE>\
+<REPORT NAME=\"{id}\"><FORMS>AicfoForm</FORMS></REPORT>\
+<FORM NAME=\"AicfoForm\"><PARTS>AicfoPart</PARTS><XMLTAG>{root}</XMLTAG></FORM>\
+<PART NAME=\"AicfoPart\"><LINES>AicfoLine</LINES></PART>\
+<LINE NAME=\"AicfoLine\"><FIELDS>{list}</FIELDS><XMLTAG>AICFOROW</XMLTAG></LINE>{defs}\
+</TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
+        root = super::xml::REPORT_ROOT,
+    )
+}
+
+/// The report form: one `AICFOROW` per ledger with its GUID, name, closing balance in Tally's
+/// sign (debit negative, tally-database-loader's amount formula) and the `##SVToDate` the
+/// report ran at.
+fn build_report(id: &str, vars: &str) -> String {
+    let (defs, list) = report_fields(&[
+        ("AICFOGUID", "$Guid".into()),
+        ("AICFONAME", "$Name".into()),
+        ("AICFOCLOSING", signed_number("$ClosingBalance")),
+        (
+            COMPUTED_TO_DATE,
+            "$$PyrlYYYYMMDDFormat:##SVToDate:\"-\"".into(),
+        ),
+    ]);
     format!(
         "<ENVELOPE><HEADER><VERSION>1</VERSION><TALLYREQUEST>Export</TALLYREQUEST><TYPE>Data</TYPE>\
 <ID>{id}</ID></HEADER><BODY><DESC><STATICVARIABLES>{vars}</STATICVARIABLES><TDL><TDLMESSAGE>\
@@ -192,7 +250,6 @@ fn build_report(id: &str, vars: &str) -> String {
 <LINE NAME=\"AicfoLine\"><FIELDS>{list}</FIELDS><XMLTAG>AICFOROW</XMLTAG></LINE>{defs}\
 <COLLECTION NAME=\"AicfoLedgers\"><TYPE>Ledger</TYPE><FETCH>GUID, CLOSINGBALANCE</FETCH></COLLECTION>\
 </TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
-        list = names.join(","),
         root = super::xml::REPORT_ROOT,
     )
 }
