@@ -9,10 +9,10 @@ use std::time::Duration;
 use super::appliance::{Appliance, ApplianceError, Body, RetryPolicy};
 use super::config::Config;
 use super::extract::{choose_company, closed_months, extract, ExtractError};
-use super::outbox::{without_run_id, Outbox};
-use super::state::{LastSyncState, State, StateStore};
+use super::outbox::{without_run_id, Outbox, Pending};
+use super::state::{LastSyncState, State, StateStore, TallyMarkers};
 use crate::protocol::*;
-use crate::tally::TallyClient;
+use crate::tally::{TallyClient, TallyCompany};
 
 pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -49,6 +49,34 @@ pub enum SyncFailure {
     Appliance(#[from] ApplianceError),
     #[error("{0}")]
     Local(String),
+}
+
+/// Whether the appliance already holds what Tally has: the last accepted payload was read
+/// with Tally's present change markers, this month, within the day.
+fn appliance_holds(last: &LastSyncState, company: &TallyCompany, today: time::Date) -> bool {
+    last.tally_company.as_deref() == Some(company.name.as_str())
+        && last.alt_mst_id.is_some()
+        && last.alt_mst_id == company.alt_mst_id
+        && last.alt_vch_id == company.alt_vch_id
+        && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
+        && last
+            .full_sync_at
+            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS)
+}
+
+fn log_result(result: &Result<SyncReport, SyncFailure>) {
+    match result {
+        Ok(SyncReport::Delivered {
+            months, balances, ..
+        }) => log::info!("sync done: {balances} balances in {months} months delivered"),
+        Ok(SyncReport::Unchanged) => {
+            log::info!("sync done: nothing changed in Tally since the last sync")
+        }
+        Ok(SyncReport::Queued { pending, reason }) => {
+            log::warn!("sync read Tally, but {pending} payload(s) wait in the outbox: {reason}")
+        }
+        Err(e) => log::error!("sync failed: {e}"),
+    }
 }
 
 impl SyncFailure {
@@ -155,6 +183,18 @@ impl Agent {
         self.status.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Changes the last sync's record and saves the state.
+    fn update_last_sync(&self, change: impl FnOnce(&mut LastSyncState)) {
+        let snapshot = {
+            let mut s = self.state();
+            change(s.last_sync.get_or_insert_with(LastSyncState::default));
+            s.clone()
+        };
+        if let Err(e) = self.store.save(&snapshot) {
+            log::error!("cannot save {}: {e}", self.store.path().display());
+        }
+    }
+
     fn record_last_sync(&self, last: LastSyncState) {
         self.status().last_sync = Some(LastSync {
             at: last.at.clone(),
@@ -180,52 +220,19 @@ impl Agent {
     ) -> Result<SyncReport, SyncFailure> {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.status().state = Some("syncing".into());
-        let run = match self
-            .appliance
-            .sync_start(&SyncStartRequest {
-                company_id: Some(self.cfg.company_id.clone()),
-                trigger: Some(trigger.into()),
-            })
-            .await
-        {
-            Ok(r) => Some(r.sync_run_id),
-            Err(e) if e.is_transient() => {
-                log::warn!("the appliance is not reachable ({e}); reading Tally anyway and keeping the data in the outbox");
-                None
-            }
-            Err(e) => {
-                log::error!("sync not started: {e}");
-                self.status().state = Some(e.to_string());
-                return Err(e.into());
-            }
-        };
+        let run = self.start_run(trigger).await?;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run.clone();
         let result = self.sync_run(run.as_deref(), force_full).await;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if let Some(run_id) = &run {
+            self.report_run_end(run_id, &result).await;
+        }
         let (outcome, error) = match &result {
             Ok(SyncReport::Delivered { .. }) => ("succeeded", None),
             Ok(SyncReport::Unchanged) => ("unchanged", None),
             Ok(SyncReport::Queued { reason, .. }) => ("queued", Some(reason.clone())),
             Err(e) => ("failed", Some(e.to_string())),
         };
-        if let Some(run_id) = &run {
-            let complete = SyncCompleteRequest {
-                sync_run_id: run_id.clone(),
-                status: if matches!(
-                    result,
-                    Ok(SyncReport::Delivered { .. } | SyncReport::Unchanged)
-                ) {
-                    SyncOutcome::Succeeded
-                } else {
-                    SyncOutcome::Failed
-                },
-                error: error.clone(),
-                counts: None,
-            };
-            if let Err(e) = self.appliance.sync_complete(&complete).await {
-                log::warn!("could not report the end of sync run {run_id}: {e}");
-            }
-        }
         let mut last = self.state().last_sync.clone().unwrap_or_default();
         last.at = now_rfc3339();
         last.outcome = outcome.into();
@@ -236,19 +243,58 @@ impl Agent {
             Ok(_) => "idle".into(),
             Err(e) => e.to_string(),
         });
-        match &result {
-            Ok(SyncReport::Delivered {
-                months, balances, ..
-            }) => log::info!("sync done: {balances} balances in {months} months delivered"),
-            Ok(SyncReport::Unchanged) => {
-                log::info!("sync done: nothing changed in Tally since the last sync")
-            }
-            Ok(SyncReport::Queued { pending, reason }) => {
-                log::warn!("sync read Tally, but {pending} payload(s) wait in the outbox: {reason}")
-            }
-            Err(e) => log::error!("sync failed: {e}"),
-        }
+        log_result(&result);
         result
+    }
+
+    /// Opens a run at the appliance; `None` when it is away (the sync goes on into the outbox).
+    async fn start_run(&self, trigger: &str) -> Result<Option<String>, SyncFailure> {
+        let req = SyncStartRequest {
+            company_id: Some(self.cfg.company_id.clone()),
+            trigger: Some(trigger.into()),
+        };
+        match self.appliance.sync_start(&req).await {
+            Ok(r) => Ok(Some(r.sync_run_id)),
+            Err(e) if e.is_transient() => {
+                log::warn!("the appliance is not reachable ({e}); reading Tally anyway and keeping the data in the outbox");
+                Ok(None)
+            }
+            Err(e) => {
+                log::error!("sync not started: {e}");
+                self.status().state = Some(e.to_string());
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Tells the appliance how the run ended. A run whose payload waits in the outbox is left
+    /// running: it is completed when that payload is delivered (see `deliver_outbox`), and
+    /// marked abandoned by the appliance if it never is.
+    async fn report_run_end(&self, run_id: &str, result: &Result<SyncReport, SyncFailure>) {
+        let (status, error) = match result {
+            Ok(SyncReport::Queued { reason, .. }) => {
+                let req = SyncProgressRequest {
+                    sync_run_id: run_id.to_string(),
+                    stage: "waiting in the outbox".into(),
+                    percent: None,
+                    message: Some(reason.clone()),
+                    counts: None,
+                };
+                let _ = self.appliance.sync_progress(&req).await;
+                return;
+            }
+            Ok(_) => (SyncOutcome::Succeeded, None),
+            Err(e) => (SyncOutcome::Failed, Some(e.to_string())),
+        };
+        let complete = SyncCompleteRequest {
+            sync_run_id: run_id.to_string(),
+            status,
+            error,
+            counts: None,
+        };
+        if let Err(e) = self.appliance.sync_complete(&complete).await {
+            log::warn!("could not report the end of sync run {run_id}: {e}");
+        }
     }
 
     async fn sync_run(
@@ -283,28 +329,55 @@ impl Agent {
             self.read_and_queue(run, force_full, &mut report).await
         };
         let (result, ()) = tokio::join!(work, forward);
-        match result? {
-            None => {
-                self.deliver_outbox().await.ok();
-                Ok(SyncReport::Unchanged)
-            }
-            Some((months, balances)) => match self.deliver_outbox().await {
-                Ok(d) => match d.refused.into_iter().next() {
-                    // The appliance refused data for good: the sync failed, whatever else went.
-                    Some(refusal) => Err(refusal.into()),
-                    None => Ok(SyncReport::Delivered {
-                        sync_run_id: run.map(str::to_string),
-                        months,
-                        balances,
-                    }),
-                },
-                Err(e) if e.is_transient() => Ok(SyncReport::Queued {
+        let read = result?;
+        let delivery = match self.deliver_outbox().await {
+            Ok(d) => d,
+            Err(SyncFailure::Appliance(e)) if e.is_transient() => {
+                return Ok(SyncReport::Queued {
                     pending: self.outbox.pending().map(|p| p.len()).unwrap_or(0),
                     reason: e.to_string(),
-                }),
-                Err(e) => Err(e.into()),
-            },
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        // The appliance refused data for good: the sync failed, whatever else went.
+        if let Some(refusal) = delivery.refused.into_iter().next() {
+            return Err(refusal.into());
         }
+        Ok(match read {
+            None => SyncReport::Unchanged,
+            Some((months, balances)) => SyncReport::Delivered {
+                sync_run_id: run.map(str::to_string),
+                months,
+                balances,
+            },
+        })
+    }
+
+    /// Tally's product and the company to read, noted for the heartbeat as they are learnt.
+    async fn open_company(
+        &self,
+        report: &mut (dyn FnMut(&str, u8) + Send),
+    ) -> Result<(String, TallyCompany), SyncFailure> {
+        report("connecting to Tally", 2);
+        let product = self.tally.product().await.map_err(|e| {
+            let mut s = self.status();
+            s.tally_reachable = Some(false);
+            s.company_open = None;
+            SyncFailure::Tally(e.into())
+        })?;
+        {
+            let mut s = self.status();
+            s.tally_reachable = Some(true);
+            s.tally_product = Some(product.clone());
+        }
+        let open = self.tally.companies().await.map_err(ExtractError::from)?;
+        let company = choose_company(&open, &self.cfg.tally_company)
+            .inspect_err(|_| self.status().company_open = Some(false))?;
+        let mut s = self.status();
+        s.company_open = Some(true);
+        s.tally_company = Some(company.name.clone());
+        Ok((product, company))
     }
 
     /// Reads Tally and puts the payload in the outbox; `None` when Tally has not changed.
@@ -314,38 +387,10 @@ impl Agent {
         force_full: bool,
         report: &mut (dyn FnMut(&str, u8) + Send),
     ) -> Result<Option<(usize, u64)>, SyncFailure> {
-        report("connecting to Tally", 2);
-        let product = self.tally.product().await.map_err(|e| {
-            let mut s = self.status();
-            s.tally_reachable = Some(false);
-            s.company_open = None;
-            SyncFailure::Tally(e.into())
-        });
-        let product = product?;
-        {
-            let mut s = self.status();
-            s.tally_reachable = Some(true);
-            s.tally_product = Some(product.clone());
-        }
-        let open = self.tally.companies().await.map_err(ExtractError::from)?;
-        let company = choose_company(&open, &self.cfg.tally_company)
-            .inspect_err(|_| self.status().company_open = Some(false))?;
-        {
-            let mut s = self.status();
-            s.company_open = Some(true);
-            s.tally_company = Some(company.name.clone());
-        }
+        let (product, company) = self.open_company(report).await?;
         let today = local_today();
         let last = self.state().last_sync.clone().unwrap_or_default();
-        let unchanged = last.tally_company.as_deref() == Some(company.name.as_str())
-            && last.alt_mst_id.is_some()
-            && last.alt_mst_id == company.alt_mst_id
-            && last.alt_vch_id == company.alt_vch_id
-            && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
-            && last
-                .full_sync_at
-                .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS);
-        if unchanged && !force_full {
+        if !force_full && appliance_holds(&last, &company, today) {
             report(
                 "unchanged: nothing was altered in Tally since the last sync",
                 100,
@@ -368,12 +413,28 @@ impl Agent {
         report("saving the data for sending", 92);
         let months = closed.len() + 1;
         let balances = extraction.counts.balances.unwrap_or(0);
-        // Older payloads whose months this one carries too are superseded: sending them would
-        // only be overwritten by this one.
-        let carried = self
-            .outbox
-            .months_of(&extraction.queued)
-            .unwrap_or_default();
+        self.drop_superseded(older, &extraction.queued);
+        // What Tally said travels with the payload; it becomes "delivered" only on acceptance.
+        let markers = TallyMarkers {
+            tally_company: extraction.company.name.clone(),
+            alt_mst_id: extraction.company.alt_mst_id,
+            alt_vch_id: extraction.company.alt_vch_id,
+            read_at: unix_now(),
+            month: MonthKey::of(today).to_string(),
+        };
+        if let Err(e) = self.outbox.set_markers(&extraction.queued, &markers) {
+            // Delivered without them, the next sync simply reads Tally in full again.
+            log::warn!("cannot keep Tally's change markers beside the payload: {e}");
+        }
+        log::debug!("queued {}", extraction.queued.path.display());
+        report("sending to the appliance", 95);
+        Ok(Some((months, balances)))
+    }
+
+    /// Older payloads whose months `newest` carries too are superseded: sending them would
+    /// only be overwritten by it.
+    fn drop_superseded(&self, older: Vec<Pending>, newest: &Pending) {
+        let carried = self.outbox.months_of(newest).unwrap_or_default();
         for p in older {
             if self
                 .outbox
@@ -386,75 +447,117 @@ impl Agent {
                 }
             }
         }
-        log::debug!("queued {}", extraction.queued.path.display());
-        let mut last = last;
-        last.tally_company = Some(extraction.company.name.clone());
-        last.alt_mst_id = extraction.company.alt_mst_id;
-        last.alt_vch_id = extraction.company.alt_vch_id;
-        last.full_sync_at = Some(unix_now());
-        last.full_sync_month = Some(MonthKey::of(today).to_string());
-        self.state().last_sync = Some(last);
-        report("sending to the appliance", 95);
-        Ok(Some((months, balances)))
     }
 
-    /// Delivers waiting payloads, oldest first. Stops at the first transient failure (they
-    /// stay queued); a payload the appliance refuses for good is set aside with the reason.
-    pub async fn deliver_outbox(&self) -> Result<Delivery, ApplianceError> {
-        let mut delivered = 0;
-        let mut refused = Vec::new();
-        for p in self.outbox.pending().unwrap_or_default() {
-            let result = match self
-                .appliance
-                .sync_payload(Body::GzipJsonFile(p.path.clone()))
-                .await
-            {
-                // The run it was read in has ended meanwhile: deliver it on its own.
-                Err(ApplianceError::Rejected { status: 409, .. }) => {
-                    match self.outbox.read(&p).and_then(|b| without_run_id(&b)) {
-                        Ok(b) => self.appliance.sync_payload(Body::GzipJson(b)).await,
-                        Err(e) => Err(ApplianceError::Rejected {
-                            status: 409,
-                            code: "outbox".into(),
-                            message: e.to_string(),
-                            details: vec![],
-                        }),
-                    }
-                }
-                other => other,
-            };
-            match result {
+    /// Delivers waiting payloads, oldest first. Stops at the first failure that is not the
+    /// appliance refusing a payload for good (those are set aside with the reason); a payload
+    /// this PC cannot read stays where it is, for the next try.
+    pub async fn deliver_outbox(&self) -> Result<Delivery, SyncFailure> {
+        let current = self
+            .current_run
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let pending = self.outbox.pending().map_err(|e| {
+            SyncFailure::Local(format!(
+                "cannot read the outbox {}: {e}",
+                self.outbox.dir().display()
+            ))
+        })?;
+        let mut delivery = Delivery::default();
+        for p in pending {
+            match self.send_payload(&p).await {
                 Ok(accepted) => {
-                    log::info!(
-                        "delivered {} balances for {} month(s){}",
-                        accepted.balances,
-                        accepted.months.len(),
-                        if accepted.unbalanced_months.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                "; {} month(s) do not balance in Tally",
-                                accepted.unbalanced_months.len()
-                            )
-                        }
-                    );
-                    if let Err(e) = self.outbox.delivered(&p) {
-                        log::error!("delivered, but cannot remove {}: {e}", p.path.display());
-                    }
-                    delivered += 1;
+                    self.accepted(&p, &accepted, current.as_deref()).await;
+                    delivery.delivered += 1;
                 }
-                Err(e @ ApplianceError::Rejected { .. }) => {
-                    log::error!(
-                        "the appliance refused a payload for good ({e}); it is set aside in {}",
-                        self.outbox.dir().join("rejected").display()
-                    );
-                    let _ = self.outbox.reject(&p, &format!("{e:?}"));
-                    refused.push(e);
+                Err(e) if e.refuses_payload() => {
+                    self.set_aside(&p, &e);
+                    delivery.refused.push(e);
                 }
-                Err(e) => return Err(e),
+                Err(e @ ApplianceError::Local { .. }) => {
+                    return Err(SyncFailure::Local(e.to_string()))
+                }
+                Err(e) => return Err(e.into()),
             }
         }
-        Ok(Delivery { delivered, refused })
+        Ok(delivery)
+    }
+
+    async fn send_payload(&self, p: &Pending) -> Result<SyncAccepted, ApplianceError> {
+        let sent = self
+            .appliance
+            .sync_payload(Body::GzipJsonFile(p.path.clone()))
+            .await;
+        match sent {
+            // The run it was read in has ended meanwhile: deliver it on its own.
+            Err(e) if e.run_is_over() => {
+                let path = p.path.clone();
+                let body = tokio::task::spawn_blocking(move || {
+                    std::fs::read(&path).and_then(|b| without_run_id(&b))
+                })
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r);
+                match body {
+                    Ok(b) => self.appliance.sync_payload(Body::GzipJson(b)).await,
+                    Err(e) => Err(ApplianceError::Local {
+                        detail: format!("cannot read {}: {e}", p.path.display()),
+                    }),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The appliance holds the payload: what it was read from becomes the last delivered
+    /// state, and the run it was read in (if not the one going on) is completed.
+    async fn accepted(&self, p: &Pending, accepted: &SyncAccepted, current: Option<&str>) {
+        log::info!(
+            "delivered {} balances for {} month(s){}",
+            accepted.balances,
+            accepted.months.len(),
+            if accepted.unbalanced_months.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} month(s) do not balance in Tally",
+                    accepted.unbalanced_months.len()
+                )
+            }
+        );
+        if let Some(markers) = self.outbox.markers_of(p) {
+            self.update_last_sync(|last| last.delivered(markers));
+        }
+        if let Err(e) = self.outbox.delivered(p) {
+            log::error!("delivered, but cannot remove {}: {e}", p.path.display());
+        }
+        let Some(run) = p.sync_run_id.as_deref().filter(|r| Some(*r) != current) else {
+            return;
+        };
+        let req = SyncCompleteRequest {
+            sync_run_id: run.to_string(),
+            status: SyncOutcome::Succeeded,
+            error: None,
+            counts: None,
+        };
+        match self.appliance.sync_complete(&req).await {
+            Ok(_) => log::info!("sync run {run} completed: its data was delivered"),
+            Err(e) => log::debug!("sync run {run} not completed: {e}"),
+        }
+    }
+
+    /// A payload the appliance will never accept goes to `rejected/`; the next sync reads
+    /// Tally in full rather than trusting that the appliance holds what was read.
+    fn set_aside(&self, p: &Pending, refusal: &ApplianceError) {
+        log::error!(
+            "the appliance refused a payload for good ({refusal}); it is set aside in {}",
+            self.outbox.dir().join("rejected").display()
+        );
+        if let Err(e) = self.outbox.reject(p, &format!("{refusal:?}")) {
+            log::error!("cannot set {} aside: {e}", p.path.display());
+        }
+        self.update_last_sync(LastSyncState::forget_markers);
     }
 
     /// One heartbeat with the agent's state.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use rand::Rng;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::RequestBuilder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -29,7 +30,22 @@ pub enum ApplianceError {
         message: String,
         details: Vec<ErrorDetail>,
     },
+    /// Nothing was sent: this PC could not read what it was to send (an antivirus lock, a
+    /// damaged disk). Not the appliance's answer, so never a reason to set a payload aside.
+    #[error("This PC could not read what it was to send: {detail}")]
+    Local { detail: String },
 }
+
+/// The appliance's error codes that mean "this payload, as it is, will never be accepted":
+/// too large, not JSON, not gzip, or invalid. Anything else (a token, a rate limit, a run
+/// that has ended, a wrong company) is about the request, not the payload.
+const PAYLOAD_REFUSALS: [(u16, &str); 5] = [
+    (413, "payload_too_large"),
+    (422, "invalid_payload"),
+    (400, "invalid_json"),
+    (400, "bad_encoding"),
+    (415, "unsupported_encoding"),
+];
 
 impl ApplianceError {
     pub fn kind(&self) -> &'static str {
@@ -38,7 +54,20 @@ impl ApplianceError {
             ApplianceError::Server { .. } => "appliance_error",
             ApplianceError::NeedsSetup { .. } => "needs_setup",
             ApplianceError::Rejected { .. } => "rejected",
+            ApplianceError::Local { .. } => "local",
         }
+    }
+
+    /// The appliance refused this payload for good, recognised by its error code.
+    pub fn refuses_payload(&self) -> bool {
+        matches!(self, ApplianceError::Rejected { status, code, .. }
+            if PAYLOAD_REFUSALS.contains(&(*status, code.as_str())))
+    }
+
+    /// The sync run named in the request has ended (or is unknown) at the appliance.
+    pub fn run_is_over(&self) -> bool {
+        matches!(self, ApplianceError::Rejected { code, .. }
+            if code == "sync_run_finished" || code == "sync_run_not_found")
     }
 
     /// Worth trying again later: the appliance was away or broken, not the request.
@@ -105,6 +134,77 @@ pub fn jwt_expiry(token: &str) -> Option<i64> {
         .ok()?
         .get("exp")?
         .as_i64()
+}
+
+/// A payload file from the outbox, opened for streaming, with its length. Anything but a
+/// readable regular file is a local error: a directory opens on some systems and fails only
+/// halfway through the upload, which would look like the appliance going away.
+async fn open_payload(path: &std::path::Path) -> Result<(tokio::fs::File, u64), ApplianceError> {
+    let local = |e: std::io::Error| ApplianceError::Local {
+        detail: format!("cannot read {}: {e}", path.display()),
+    };
+    let file = tokio::fs::File::open(path).await.map_err(local)?;
+    let meta = file.metadata().await.map_err(local)?;
+    if !meta.is_file() {
+        return Err(local(std::io::Error::other("it is not a file")));
+    }
+    Ok((file, meta.len()))
+}
+
+/// What the appliance answered: a success's body, or its error (the contract's JSON when it
+/// is that, else the start of whatever came).
+enum Answer {
+    Ok {
+        status: u16,
+        body: Vec<u8>,
+    },
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+        details: Vec<ErrorDetail>,
+        retry_after: Option<u64>,
+    },
+}
+
+impl Answer {
+    async fn read(res: reqwest::Response) -> Answer {
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = res.bytes().await.unwrap_or_default();
+        if (200..300).contains(&status) {
+            return Answer::Ok {
+                status,
+                body: bytes.to_vec(),
+            };
+        }
+        let (code, message, details) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(b) => (b.error, b.message, b.details),
+            Err(_) => (
+                String::new(),
+                String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                Vec::new(),
+            ),
+        };
+        Answer::Refused {
+            status,
+            code,
+            message,
+            details,
+            retry_after,
+        }
+    }
+}
+
+fn parse_ok<R: DeserializeOwned>(status: u16, body: &[u8]) -> Result<R, ApplianceError> {
+    serde_json::from_slice(body).map_err(|e| ApplianceError::Server {
+        status,
+        message: format!("its answer could not be read: {e}"),
+    })
 }
 
 pub struct Appliance {
@@ -249,6 +349,25 @@ impl Appliance {
         }
     }
 
+    /// The request for `body`, before its token.
+    async fn request(&self, url: &str, body: &Body) -> Result<RequestBuilder, ApplianceError> {
+        let post_json = || self.http.post(url).header(CONTENT_TYPE, "application/json");
+        Ok(match body {
+            Body::Empty => self.http.get(url),
+            Body::Json(b) => post_json().body(b.clone()),
+            Body::GzipJson(b) => post_json().header(CONTENT_ENCODING, "gzip").body(b.clone()),
+            Body::GzipJsonFile(path) => {
+                let (file, length) = open_payload(path).await?;
+                post_json()
+                    .header(CONTENT_ENCODING, "gzip")
+                    .header(reqwest::header::CONTENT_LENGTH, length)
+                    .body(reqwest::Body::wrap_stream(
+                        tokio_util::io::ReaderStream::new(file),
+                    ))
+            }
+        })
+    }
+
     /// One request with retries for what may pass: no answer, 5xx, 429.
     async fn send<R: DeserializeOwned>(
         &self,
@@ -261,50 +380,14 @@ impl Appliance {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            let token = match auth {
-                Auth::None => None,
-                Auth::Bearer(t) => Some(t.to_string()),
+            let mut req = self.request(&url, &body).await?;
+            match auth {
+                Auth::None => {}
+                Auth::Bearer(t) => req = req.bearer_auth(t),
                 // Boxed: renewing a token sends a request itself.
-                Auth::Connector => Some(Box::pin(self.connector_token(false)).await?),
-            };
-            let mut req = match &body {
-                Body::Empty => self.http.get(&url),
-                Body::Json(b) => self
-                    .http
-                    .post(&url)
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(b.clone()),
-                Body::GzipJson(b) => self
-                    .http
-                    .post(&url)
-                    .header(CONTENT_TYPE, "application/json")
-                    .header(CONTENT_ENCODING, "gzip")
-                    .body(b.clone()),
-                Body::GzipJsonFile(path) => {
-                    let file = tokio::fs::File::open(path).await.map_err(|e| {
-                        ApplianceError::Rejected {
-                            status: 0,
-                            code: "outbox".into(),
-                            message: format!("cannot read {}: {e}", path.display()),
-                            details: vec![],
-                        }
-                    })?;
-                    let length = file.metadata().await.map(|m| m.len()).ok();
-                    let mut req = self
-                        .http
-                        .post(&url)
-                        .header(CONTENT_TYPE, "application/json")
-                        .header(CONTENT_ENCODING, "gzip");
-                    if let Some(len) = length {
-                        req = req.header(reqwest::header::CONTENT_LENGTH, len);
-                    }
-                    req.body(reqwest::Body::wrap_stream(
-                        tokio_util::io::ReaderStream::new(file),
-                    ))
+                Auth::Connector => {
+                    req = req.bearer_auth(Box::pin(self.connector_token(false)).await?)
                 }
-            };
-            if let Some(t) = &token {
-                req = req.bearer_auth(t);
             }
             let (err, wait) = match req.send().await {
                 Err(e) => (
@@ -314,42 +397,30 @@ impl Appliance {
                     },
                     None,
                 ),
-                Ok(res) => {
-                    let status = res.status().as_u16();
-                    let retry_after = res
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok());
-                    let bytes = res.bytes().await.unwrap_or_default();
-                    if (200..300).contains(&status) {
-                        return serde_json::from_slice(&bytes).map_err(|e| {
-                            ApplianceError::Server {
-                                status,
-                                message: format!("its answer could not be read: {e}"),
-                            }
-                        });
-                    }
-                    let body: Option<ErrorBody> = serde_json::from_slice(&bytes).ok();
-                    let (code, message, details) = match body {
-                        Some(b) => (b.error, b.message, b.details),
-                        None => (
-                            String::new(),
-                            String::from_utf8_lossy(&bytes).chars().take(200).collect(),
-                            Vec::new(),
-                        ),
-                    };
-                    match status {
-                        401 if matches!(auth, Auth::Connector) => {
-                            if code == "connector_revoked" || refreshed {
-                                return Err(self.mark_needs_setup(&message));
-                            }
-                            // The token may have lapsed in between: renew it once and try again.
-                            refreshed = true;
-                            self.lock_state().connector_token = None;
-                            Box::pin(self.connector_token(true)).await?;
-                            continue;
+                Ok(res) => match Answer::read(res).await {
+                    Answer::Ok { status, body } => return parse_ok(status, &body),
+                    Answer::Refused {
+                        status: 401,
+                        code,
+                        message,
+                        ..
+                    } if matches!(auth, Auth::Connector) => {
+                        if code == "connector_revoked" || refreshed {
+                            return Err(self.mark_needs_setup(&message));
                         }
+                        // The token may have lapsed in between: renew it once and try again.
+                        refreshed = true;
+                        self.lock_state().connector_token = None;
+                        Box::pin(self.connector_token(true)).await?;
+                        continue;
+                    }
+                    Answer::Refused {
+                        status,
+                        code,
+                        message,
+                        details,
+                        retry_after,
+                    } => match status {
                         429 => (
                             ApplianceError::Server { status, message },
                             retry_after.map(|s| Duration::from_secs(s.min(120))),
@@ -363,8 +434,8 @@ impl Appliance {
                                 details,
                             })
                         }
-                    }
-                }
+                    },
+                },
             };
             if attempt >= policy.retries {
                 return Err(err);
@@ -423,7 +494,8 @@ impl Appliance {
         .await
     }
 
-    /// Enrols this device and keeps the tokens (the refresh token only in the state file).
+    /// Enrols this device and takes the tokens into the state held in memory. Saving it is
+    /// the caller's: setup must know whether the refresh token reached the disk.
     pub async fn enrol(
         &self,
         req: &ConnectorAuthRequest,
@@ -431,16 +503,30 @@ impl Appliance {
         let tokens: ConnectorTokens = self
             .send("/connector/auth", Body::json(req), Auth::None, self.policy)
             .await?;
-        {
-            let mut s = self.lock_state();
-            s.connector_id = Some(tokens.connector_id.clone());
-            s.refresh_token = Some(tokens.refresh_token.clone());
-            s.connector_token = Some(tokens.connector_token.clone());
-            s.connector_token_expires_at = Some(unix_now() + tokens.expires_in as i64);
-            s.needs_setup = None;
-        }
-        self.persist();
+        let mut s = self.lock_state();
+        s.connector_id = Some(tokens.connector_id.clone());
+        s.refresh_token = Some(tokens.refresh_token.clone());
+        s.connector_token = Some(tokens.connector_token.clone());
+        s.connector_token_expires_at = Some(unix_now() + tokens.expires_in as i64);
+        s.needs_setup = None;
         Ok(tokens)
+    }
+
+    /// Revokes a connector with a user's token (an administrator's: the appliance refuses
+    /// anyone else).
+    pub async fn revoke(
+        &self,
+        user_jwt: &str,
+        connector_id: &str,
+    ) -> Result<serde_json::Value, ApplianceError> {
+        let path = format!("/connectors/{connector_id}/revoke");
+        self.send(
+            &path,
+            Body::json(&serde_json::json!({})),
+            Auth::Bearer(user_jwt),
+            RetryPolicy::NONE,
+        )
+        .await
     }
 
     /// Heartbeats are not retried: the next one is never far away.
@@ -530,6 +616,35 @@ mod tests {
         let spread: std::collections::HashSet<u128> =
             (0..20).map(|_| p.delay(1).as_millis()).collect();
         assert!(spread.len() > 1, "jitter spreads connectors out");
+    }
+
+    #[test]
+    fn only_the_appliances_payload_codes_set_a_payload_aside() {
+        let answer = |status: u16, code: &str| ApplianceError::Rejected {
+            status,
+            code: code.into(),
+            message: String::new(),
+            details: vec![],
+        };
+        assert!(answer(413, "payload_too_large").refuses_payload());
+        assert!(answer(422, "invalid_payload").refuses_payload());
+        for not_the_payload in [
+            answer(413, ""),
+            answer(403, "forbidden"),
+            answer(409, "sync_run_finished"),
+            answer(404, "not_found"),
+            ApplianceError::Local {
+                detail: "locked".into(),
+            },
+            ApplianceError::Server {
+                status: 503,
+                message: String::new(),
+            },
+        ] {
+            assert!(!not_the_payload.refuses_payload(), "{not_the_payload:?}");
+        }
+        assert!(answer(409, "sync_run_finished").run_is_over());
+        assert!(!answer(409, "conflict").run_is_over());
     }
 
     #[test]

@@ -210,6 +210,7 @@ pub async fn extract(
             groups: &groups,
             ledgers: &ledgers,
         })
+        .await
         .map_err(io)?;
     // Only the GUIDs (and names, for messages) are needed from here on.
     let known: HashMap<String, String> = ledgers.into_iter().map(|l| (l.guid, l.name)).collect();
@@ -254,11 +255,13 @@ pub async fn extract(
         if i + 1 < dates.len() {
             writer
                 .month(&key, &date, stock.as_ref(), items())
+                .await
                 .map_err(io)?;
         } else {
             queued = Some(
                 writer
                     .finish(&key, &date, stock.as_ref(), items())
+                    .await
                     .map_err(io)?,
             );
             break;

@@ -41,19 +41,56 @@ pub struct LastSyncState {
     pub error: Option<String>,
     #[serde(default)]
     pub sync_run_id: Option<String>,
-    /// Tally's change markers at the last sync that delivered data.
+    /// Tally's change markers of the last payload the appliance accepted (see [`TallyMarkers`]).
     #[serde(default)]
     pub tally_company: Option<String>,
     #[serde(default)]
     pub alt_mst_id: Option<u64>,
     #[serde(default)]
     pub alt_vch_id: Option<u64>,
-    /// Unix seconds of the last full extraction that reached the appliance (or its outbox).
+    /// Unix seconds of the last full extraction the appliance accepted.
     #[serde(default)]
     pub full_sync_at: Option<i64>,
     /// The month (`YYYY-MM`) that extraction was in.
     #[serde(default)]
     pub full_sync_month: Option<String>,
+}
+
+/// What Tally said about its books when a payload was read: ALTMSTID / ALTVCHID grow with every
+/// change to masters / vouchers. They travel beside the payload in the outbox and become the
+/// state's "last delivered" only once the appliance accepted that payload, so that a payload
+/// refused or still waiting is never mistaken for books the appliance already holds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TallyMarkers {
+    pub tally_company: String,
+    #[serde(default)]
+    pub alt_mst_id: Option<u64>,
+    #[serde(default)]
+    pub alt_vch_id: Option<u64>,
+    /// Unix seconds of the read.
+    pub read_at: i64,
+    /// The month (`YYYY-MM`) the read was in.
+    pub month: String,
+}
+
+impl LastSyncState {
+    /// The appliance accepted a payload read with these markers.
+    pub fn delivered(&mut self, m: TallyMarkers) {
+        self.tally_company = Some(m.tally_company);
+        self.alt_mst_id = m.alt_mst_id;
+        self.alt_vch_id = m.alt_vch_id;
+        self.full_sync_at = Some(m.read_at);
+        self.full_sync_month = Some(m.month);
+    }
+
+    /// Forgets what was delivered, so that the next sync reads Tally in full.
+    pub fn forget_markers(&mut self) {
+        self.alt_mst_id = None;
+        self.alt_vch_id = None;
+        self.full_sync_at = None;
+        self.full_sync_month = None;
+    }
 }
 
 /// Replaces `path` with `bytes` in one step (write beside it, then rename), so a crash or a
