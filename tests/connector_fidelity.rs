@@ -480,3 +480,88 @@ async fn a_company_without_inventory_sends_no_stock() {
         assert_eq!(amount(&m["openingDifference"]), Amount::ZERO);
     }
 }
+
+impl World {
+    /// Tally's books change while it runs.
+    fn change_books(&mut self, change: impl FnOnce(&mut SimCompany)) {
+        change(&mut self.company);
+        let books = Books::new(self.company.clone()).unwrap();
+        self.sim.state.set_companies(vec![books]);
+    }
+
+    /// A sync as the schedule runs it (Tally's change markers decide what is read); returns
+    /// the requests it made to Tally and the months the appliance was sent.
+    async fn scheduled_sync(&self) -> (u64, i64) {
+        let before = self.sim.state.requests();
+        let out = connector(self.home.path(), &["once"], None).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let months = self.srv.count(
+            "SELECT COALESCE((SELECT months_count FROM ingestion_logs ORDER BY id DESC LIMIT 1), 0)",
+        );
+        (self.sim.state.requests() - before, months)
+    }
+}
+
+/// A voucher between the first two ledgers, dated `date`.
+fn voucher(c: &SimCompany, date: &str) -> aicfo::sim::model::SimVoucher {
+    let entry = |i: usize, paise: i64| aicfo::sim::model::SimEntry {
+        ledger: c.ledgers[i].name.clone(),
+        amount: Amount::from_paise(paise),
+    };
+    aicfo::sim::model::SimVoucher {
+        date: date.into(),
+        voucher_type: "Journal".into(),
+        number: "late-1".into(),
+        entries: vec![entry(0, 123_456), entry(1, -123_456)],
+        stock: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_back_dated_voucher_rereads_only_from_its_month() {
+    let mut w = world_of(inventory_company()).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let held = w.assert_exact().await;
+    let ingestions = w.srv.count("SELECT count(*) FROM ingestion_logs");
+
+    // Nothing changed: one request (the companies and their change markers), nothing sent.
+    let (requests, _) = w.scheduled_sync().await;
+    assert_eq!(requests, 1);
+    assert_eq!(
+        w.srv.count("SELECT count(*) FROM ingestion_logs"),
+        ingestions
+    );
+
+    // A voucher back-dated six months: the month-ends from its month on are read again.
+    let today = time::OffsetDateTime::now_utc().date();
+    let back = aicfo::protocol::MonthKey::of(today)
+        .previous()
+        .previous()
+        .previous()
+        .previous()
+        .previous()
+        .previous();
+    let date = format!("{back}-15");
+    w.change_books(|c| {
+        let v = voucher(c, &date);
+        c.vouchers.push(v);
+    });
+    let (requests, months) = w.scheduled_sync().await;
+    assert_eq!(months, 7, "six closed months and the current one");
+    assert!(requests < 20, "{requests} requests");
+    assert_eq!(w.assert_exact().await, held, "the other months are kept");
+    w.assert_months_as_tally_shows_them().await;
+
+    // A new ledger (masters only): masters and today's balances.
+    w.change_books(|c| {
+        let mut l = c.ledgers[0].clone();
+        l.name = "New Customer".into();
+        l.guid = "new-customer".into();
+        l.opening_balance = Amount::ZERO;
+        c.ledgers.push(l);
+    });
+    let (_, months) = w.scheduled_sync().await;
+    assert_eq!(months, 1);
+    assert_eq!(w.assert_exact().await, held);
+}

@@ -145,6 +145,46 @@ async fn opening_difference(
     Ok(sum.checked_add(stock.opening))
 }
 
+/// What changed in Tally since the payload the appliance holds, and so what to read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// Nothing: the appliance holds what Tally has.
+    None,
+    /// Masters and today's balances, and the month-ends from this month on (`None`: only
+    /// masters changed, so no closed month).
+    Since(Option<MonthKey>),
+    /// Everything: nothing is known to be held, or what changed cannot be placed in time.
+    All,
+}
+
+/// Compares Tally's change markers with `held` (ALTMSTID, ALTVCHID of the payload the
+/// appliance accepted). When vouchers moved, Tally is asked for the dates of those altered
+/// since (one small request): a back-dated entry changes every month-end from its date on. A
+/// voucher deleted leaves no date to find, so then everything is read again.
+pub async fn changes_since(
+    tally: &TallyClient,
+    company: &TallyCompany,
+    held: Option<(u64, u64)>,
+) -> Result<Changes, ExtractError> {
+    let (Some((held_mst, held_vch)), Some(mst), Some(vch)) =
+        (held, company.alt_mst_id, company.alt_vch_id)
+    else {
+        return Ok(Changes::All);
+    };
+    if vch == held_vch {
+        return Ok(if mst == held_mst {
+            Changes::None
+        } else {
+            Changes::Since(None)
+        });
+    }
+    let dates = tally.altered_voucher_dates(&company.name, held_vch).await?;
+    Ok(match dates.into_iter().min() {
+        Some(earliest) => Changes::Since(Some(MonthKey::of(earliest))),
+        None => Changes::All,
+    })
+}
+
 pub struct Extraction {
     pub company: TallyCompany,
     pub counts: SyncCounts,

@@ -55,6 +55,9 @@ pub struct Books {
     /// Sum of every ledger's opening balance and the opening stock (positive = debit): what
     /// Tally shows as "Difference in opening balances".
     pub opening_difference: Amount,
+    /// Each voucher's date, by alteration id: the voucher at index `i` has ALTERID `i + 1` (the
+    /// data file's order is the order they were entered or last altered in).
+    pub voucher_dates: Vec<Date>,
     group_index: HashMap<String, usize>,
     pl: usize,
     stock: StockBook,
@@ -191,7 +194,13 @@ impl Books {
         let stock = StockBook::new(&company);
         let opening_difference =
             Amount::from_paise(ledgers.iter().map(|l| l.opening).sum::<i64>() + stock.opening);
+        let voucher_dates = company
+            .vouchers
+            .iter()
+            .map(|v| parse_date(&v.date).expect("checked"))
+            .collect();
         Ok(Books {
+            voucher_dates,
             has_stock: !company.stock_items.is_empty(),
             opening_difference,
             stock,

@@ -255,6 +255,7 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
     }
     match kind.as_str() {
         "group" => envelope(&groups_xml(req, books)),
+        "voucher" => envelope(&vouchers_xml(req, books)),
         "ledger" => {
             // A Tally that does not take SVTODATE on a collection computes at its own today.
             let at = match fault {
@@ -351,6 +352,48 @@ fn stock_report_xml(req: &SimRequest, b: &Books, from: Date, at: Date) -> String
         let _ = write!(out, "   <{tag}>{value}</{tag}>\r\n");
     }
     let _ = write!(out, "  </{line}>\r\n</{root}>\r\n");
+    out
+}
+
+/// The `N` of a filter `$AlterID > N`, if the collection has one.
+fn altered_after(req: &SimRequest) -> Option<u64> {
+    req.filters.iter().find_map(|f| {
+        let lower = f.to_ascii_lowercase();
+        let (left, right) = lower.split_once('>')?;
+        (left.trim() == "$alterid").then(|| right.trim().parse().ok())?
+    })
+}
+
+/// Vouchers with their DATE and ALTERID, those altered after the filter's id (all without
+/// one). Like the Tally of the field reports, the period variables are not applied.
+fn vouchers_xml(req: &SimRequest, b: &Books) -> String {
+    let after = altered_after(req).unwrap_or(0);
+    let mut out = String::new();
+    for (i, date) in b.voucher_dates.iter().enumerate() {
+        let alter_id = i as u64 + 1;
+        if alter_id <= after {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "    <VOUCHER REMOTEID=\"{}-v{alter_id}\" VCHTYPE=\"Journal\">\r\n",
+            escape(&b.guid)
+        );
+        if wants(req, "DATE") {
+            let _ = write!(
+                out,
+                "     <DATE TYPE=\"Date\">{}</DATE>\r\n",
+                format_tally_date(*date)
+            );
+        }
+        if wants(req, "ALTERID") {
+            let _ = write!(
+                out,
+                "     <ALTERID TYPE=\"Number\"> {alter_id}</ALTERID>\r\n"
+            );
+        }
+        out.push_str("    </VOUCHER>\r\n");
+    }
     out
 }
 

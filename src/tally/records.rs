@@ -329,6 +329,28 @@ impl LedgerBalance {
     }
 }
 
+/// A voucher altered since an id: only the date it is dated on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlteredVoucher {
+    pub date: Date,
+}
+
+impl AlteredVoucher {
+    pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let label = e
+            .attr("REMOTEID")
+            .or(e.child_text("ALTERID"))
+            .unwrap_or_default()
+            .to_string();
+        let date = date(e, "DATE", "voucher", &label)?.ok_or(RecordError::Missing {
+            kind: "voucher",
+            name: label,
+            field: "DATE",
+        })?;
+        Ok(AlteredVoucher { date })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VoucherEntry {
     pub ledger: String,

@@ -49,6 +49,11 @@ pub enum Query {
     /// The stock's value at `from` (opening) and `at` (closing), with both dates as Tally took
     /// them: one line of a `TYPE Data` report.
     StockReport { from: Date, at: Date },
+    /// The DATE of every voucher whose ALTERID is above `after`: what changed since then, and
+    /// so which month-ends to read again. Filtered on the id, not on dates: field reports say
+    /// voucher collections may not take SVFROMDATE/SVTODATE. tally-database-loader's
+    /// incremental sync likewise keys on AlterID.
+    AlteredVouchers { after: u64 },
 }
 
 /// The collection id the request names; the simulator keys on the TDL, not on this.
@@ -61,6 +66,7 @@ impl Query {
             Query::Balances { .. } => "AicfoBalances",
             Query::BalanceReport { .. } => "AicfoBalanceReport",
             Query::StockReport { .. } => "AicfoStockReport",
+            Query::AlteredVouchers { .. } => "AicfoAlteredVouchers",
         }
     }
 
@@ -68,6 +74,7 @@ impl Query {
         match self {
             Query::Companies => "Company",
             Query::Groups => "Group",
+            Query::AlteredVouchers { .. } => "Voucher",
             _ => "Ledger",
         }
     }
@@ -77,6 +84,7 @@ impl Query {
             Query::Companies => "NAME, GUID, BOOKSFROM, STARTINGFROM, ALTMSTID, ALTVCHID",
             Query::Groups => "NAME, GUID, PARENT, RESERVEDNAME, ISREVENUE, ISDEEMEDPOSITIVE, AFFECTSGROSSPROFIT, MASTERID",
             Query::Ledgers { .. } => "NAME, GUID, PARENT, OPENINGBALANCE",
+            Query::AlteredVouchers { .. } => "DATE, ALTERID",
             _ => "GUID, CLOSINGBALANCE, AICFOTODATE",
         }
     }
@@ -118,6 +126,7 @@ fn child_of(group: &str) -> String {
 }
 
 const PRIMARY_FILTER: &str = "AicfoAtPrimary";
+const ALTERED_FILTER: &str = "AicfoAltered";
 
 /// The request envelope. `company` is required for everything but [`Query::Companies`].
 pub fn build(query: &Query, company: Option<&str>) -> String {
@@ -154,6 +163,12 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
             }
         }
         Query::Ledgers { under: Some(g) } => filter = child_of(g),
+        Query::AlteredVouchers { after } => {
+            filter = format!("<FILTER>{ALTERED_FILTER}</FILTER>");
+            extra = format!(
+                "<SYSTEM TYPE=\"Formulae\" NAME=\"{ALTERED_FILTER}\">$AlterID &gt; {after}</SYSTEM>"
+            );
+        }
         _ => {}
     }
     format!(
@@ -306,5 +321,14 @@ mod tests {
         assert!(report.contains("<TYPE>Data</TYPE>"));
         assert!(report.contains("<SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));
         assert!(report.contains("<XMLTAG>AICFOTODATE</XMLTAG>"));
+    }
+
+    #[test]
+    fn altered_vouchers_are_asked_by_alteration_id_not_by_date() {
+        let r = build(&Query::AlteredVouchers { after: 1234 }, Some("X"));
+        assert!(r.contains("<TYPE>Voucher</TYPE>"));
+        assert!(r.contains("$AlterID &gt; 1234</SYSTEM>"), "{r}");
+        assert!(r.contains("<FETCH>DATE, ALTERID</FETCH>"));
+        assert!(!r.contains("SVFROMDATE"));
     }
 }
