@@ -564,4 +564,12 @@ async fn a_back_dated_voucher_rereads_only_from_its_month() {
     let (_, months) = w.scheduled_sync().await;
     assert_eq!(months, 1);
     assert_eq!(w.assert_exact().await, held);
+
+    // A voucher removed leaves no date to find: everything is read again.
+    w.change_books(|c| {
+        c.vouchers.remove(3);
+    });
+    let (_, months) = w.scheduled_sync().await;
+    assert_eq!(months as usize, held);
+    assert_eq!(w.assert_exact().await, held);
 }
