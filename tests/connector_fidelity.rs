@@ -573,3 +573,20 @@ async fn a_back_dated_voucher_rereads_only_from_its_month() {
     assert_eq!(months as usize, held);
     assert_eq!(w.assert_exact().await, held);
 }
+
+#[tokio::test]
+async fn books_beginning_mid_year_take_their_opening_stock_from_that_day() {
+    let mut c = inventory_company();
+    c.books_from = "2025-06-10".into();
+    c.vouchers.retain(|v| v.date.as_str() >= "2025-06-10");
+    let w = world_of(c).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let months = w.assert_months_as_tally_shows_them().await;
+    assert!(months.iter().all(|m| m.balanced));
+    assert_eq!(
+        w.summaries().await[0]["monthKey"],
+        "2025-06",
+        "no month before the books"
+    );
+}

@@ -262,6 +262,7 @@ pub async fn extract(
     let fy_from = company.financial_year_from;
     let period_start = move |day: Date| fy_start(fy_from, day);
     let mut reader = MonthReader::new(tally, &name, &known, primary_groups, &period_start);
+    let books_from = company.books_from;
 
     let dates: Vec<(MonthKey, Date)> = closed
         .iter()
@@ -280,7 +281,10 @@ pub async fn extract(
         let balances = reader.read(*at).await?;
         // The stock's value beside the ledgers, checked as they are; a company without
         // inventory (both zero) sends none.
-        let stock = read_stock(tally, &name, period_start(*at), *at).await?;
+        // The period starts no earlier than the books do (Tally may take a from-date before
+        // them as the books' beginning, and the stock form confirms the from-date it took).
+        let from = period_start(*at).max(books_from.unwrap_or(Date::MIN));
+        let stock = read_stock(tally, &name, from, *at).await?;
         let stock = Some(stock).filter(|s| !(s.opening.is_zero() && s.closing.is_zero()));
         // A ledger created after the masters were read waits for the next sync; a zero
         // balance is left out (a missing ledger has a zero balance).
