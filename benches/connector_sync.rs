@@ -2,6 +2,8 @@
 //! financial years) from tally-sim to a real appliance, with the connector's release binary as
 //! its own process. Prints the wall time less the simulator's time building its answers (Tally's
 //! share), the connector's peak memory, and its resident memory once idle. Asserts nothing.
+//! First it counts the requests to Tally per sync for the changes of a day (issue 9, item 5);
+//! `CONNECTOR_SYNC_COUNTS_ONLY=1` stops after them (`cargo bench --profile dev` suffices).
 //!
 //! Targets (issue 4): the full sync under 5 s; an idle connector under 15 MB resident.
 
@@ -24,9 +26,132 @@ fn rss_kib(pid: u32, field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Runs the connector once in `home` (`--full` when asked) and returns the requests it made.
+async fn requests_of_sync(home: &std::path::Path, state: &SimState, full: bool) -> u64 {
+    let before = state.requests();
+    let home = home.to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut args = vec!["--home", home.to_str().unwrap(), "once"];
+        if full {
+            args.push("--full");
+        }
+        Command::new(CONNECTOR).args(&args).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    state.requests() - before
+}
+
+/// Requests to Tally per sync (issue 9, item 5) for the changes a day brings, on a company read
+/// back to the previous financial year (20 month-ends). "Before" is what the connector did
+/// before reading changes by alteration id: one request when nothing changed, else a full read.
+async fn request_counts() {
+    let mut company = generate(&GenSpec {
+        name: "Counted Traders".into(),
+        seed: 7,
+        ledgers: 200,
+        vouchers: 5_000,
+        years: 3,
+        first_year: 2024,
+    });
+    let state = Arc::new(SimState::new(vec![Books::new(company.clone()).unwrap()]));
+    let sim = SimServer::start(state.clone(), "127.0.0.1", 0, false)
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let srv = common::TestServer::start(data.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Counted", "counted").await;
+    let home = tempfile::tempdir().unwrap();
+    let setup = Command::new(CONNECTOR)
+        .args([
+            "--home",
+            home.path().to_str().unwrap(),
+            "setup",
+            "--api-url",
+            &format!("{}/api", srv.url),
+            "--username",
+            "admin",
+            &format!("--password={}", srv.admin_password()),
+            "--company-id",
+            "counted",
+            "--tally-url",
+            &sim.url,
+            "--non-interactive",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let full = requests_of_sync(home.path(), &state, true).await;
+    let today = time::OffsetDateTime::now_utc().date();
+    let month = aicfo::protocol::MonthKey::of(today);
+    let six_back = (0..6).fold(month, |m, _| m.previous());
+    let mut rows = vec![(
+        "nothing changed",
+        1,
+        requests_of_sync(home.path(), &state, false).await,
+    )];
+    let entry = |c: &aicfo::sim::SimCompany, i: usize, paise: i64| aicfo::sim::model::SimEntry {
+        ledger: c.ledgers[i].name.clone(),
+        amount: aicfo::protocol::Amount::from_paise(paise),
+    };
+    for (label, date) in [
+        ("one voucher this month", format!("{month}-01")),
+        (
+            "one voucher back-dated six months",
+            format!("{six_back}-15"),
+        ),
+    ] {
+        let v = aicfo::sim::model::SimVoucher {
+            date,
+            voucher_type: "Journal".into(),
+            number: String::new(),
+            entries: vec![entry(&company, 0, 100), entry(&company, 1, -100)],
+            stock: Vec::new(),
+        };
+        company.vouchers.push(v);
+        state.set_companies(vec![Books::new(company.clone()).unwrap()]);
+        rows.push((
+            label,
+            full,
+            requests_of_sync(home.path(), &state, false).await,
+        ));
+    }
+    let mut ledger = company.ledgers[0].clone();
+    ledger.name = "A New Ledger".into();
+    ledger.guid = "a-new-ledger".into();
+    ledger.opening_balance = aicfo::protocol::Amount::ZERO;
+    company.ledgers.push(ledger);
+    state.set_companies(vec![Books::new(company.clone()).unwrap()]);
+    rows.push((
+        "one new ledger",
+        full,
+        requests_of_sync(home.path(), &state, false).await,
+    ));
+    println!("requests to Tally per sync (full read: {full}):");
+    for (label, before, after) in rows {
+        println!("  {label:<36} before {before:>3}   after {after:>3}");
+    }
+    sim.stop().await;
+    srv.stop().await;
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
+        request_counts().await;
+        if std::env::var_os("CONNECTOR_SYNC_COUNTS_ONLY").is_some() {
+            return;
+        }
         let started = Instant::now();
         let company = generate(&GenSpec { name: "Big Books Pvt. Ltd.".into(), seed: 2026, ledgers: 20_000, vouchers: 500_000, years: 3, first_year: 2024 });
         let books = Books::new(company).unwrap();

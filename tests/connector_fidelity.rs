@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
 use aicfo::sim::{
-    expected_trial_balance, generate, Books, Fault, GenSpec, SimCompany, SimServer, SimState,
+    add_inventory, expected_month, expected_trial_balance, generate, Books, ExpectedMonth, Fault,
+    GenSpec, SimCompany, SimServer, SimState,
 };
 
 const CONNECTOR: &str = env!("CARGO_BIN_EXE_aicfo-connector");
@@ -35,27 +36,30 @@ fn company(name: &str) -> SimCompany {
 struct World {
     srv: TestServer,
     sim: SimServer,
-    tally_name: String,
+    /// The books tally-sim serves.
+    company: SimCompany,
     admin: String,
     home: tempfile::TempDir,
     _data: tempfile::TempDir,
 }
 
 async fn world(tally_name: &str) -> World {
+    world_of(company(tally_name)).await
+}
+
+async fn world_of(books: SimCompany) -> World {
     let data = tempfile::tempdir().unwrap();
     let srv = TestServer::start(data.path()).await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Fidelity Traders", "fid").await;
-    let state = Arc::new(SimState::new(
-        vec![Books::new(company(tally_name)).unwrap()],
-    ));
+    let state = Arc::new(SimState::new(vec![Books::new(books.clone()).unwrap()]));
     let sim = SimServer::start(state, "127.0.0.1", 0, false)
         .await
         .unwrap();
     let w = World {
         srv,
         sim,
-        tally_name: tally_name.into(),
+        company: books,
         admin,
         home: tempfile::tempdir().unwrap(),
         _data: data,
@@ -169,7 +173,7 @@ impl World {
 
     /// Every month held equals `tally-sim expected` at that month's date, ledger by ledger.
     async fn assert_exact(&self) -> usize {
-        let books = Books::new(company(&self.tally_name)).unwrap();
+        let books = Books::new(self.company.clone()).unwrap();
         let held = self.snapshots().await;
         assert!(held.len() >= 13, "{} months held", held.len());
         for (key, (as_of, got)) in &held {
@@ -331,5 +335,258 @@ async fn connector_processes_take_turns_with_tally() {
         w.sim.state.max_in_flight(),
         1,
         "never two requests at Tally at once"
+    );
+}
+
+/// An amount as the API writes it (an exact JSON number).
+fn amount(v: &Value) -> Amount {
+    v.to_string().parse().unwrap()
+}
+
+/// A trader whose accounts are integrated with inventory: 12 stock items, moved by its
+/// purchases and sales.
+fn inventory_company() -> SimCompany {
+    let mut c = company("Stock Traders");
+    add_inventory(&mut c, 11, 12);
+    c
+}
+
+impl World {
+    /// Every month's summary as the appliance shows it.
+    async fn summaries(&self) -> Vec<Value> {
+        let (status, months) = self
+            .srv
+            .get("/companies/fid/snapshots", Some(&self.admin))
+            .await;
+        assert_eq!(status, 200, "{months}");
+        months.as_array().unwrap().clone()
+    }
+
+    /// Each month is balanced exactly when tally-sim's Tally-style trial balance is, with the
+    /// stock and the opening difference Tally shows.
+    async fn assert_months_as_tally_shows_them(&self) -> Vec<ExpectedMonth> {
+        let books = Books::new(self.company.clone()).unwrap();
+        let mut seen = Vec::new();
+        for m in self.summaries().await {
+            let at = parse_date(m["asOfDate"].as_str().unwrap()).unwrap();
+            let expected = expected_month(&books, at);
+            let key = &m["monthKey"];
+            assert_eq!(m["balanced"], json!(expected.balanced), "{key}: {m:#}");
+            assert_eq!(amount(&m["difference"]), expected.difference, "{key}");
+            assert_eq!(
+                amount(&m["openingDifference"]),
+                expected.opening_difference,
+                "{key}"
+            );
+            let stock = expected
+                .stock
+                .filter(|s| !(s.opening.is_zero() && s.closing.is_zero()));
+            assert_eq!(
+                m.get("stock").cloned(),
+                stock.map(|s| serde_json::to_value(s).unwrap()),
+                "{key}"
+            );
+            seen.push(expected);
+        }
+        seen
+    }
+}
+
+#[tokio::test]
+async fn an_inventory_company_balances_as_tallys_own_trial_balance_does() {
+    let w = world_of(inventory_company()).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let months = w.assert_months_as_tally_shows_them().await;
+    assert!(months.iter().all(|m| m.balanced));
+    // The ledgers alone do not sum to zero: without the opening stock every month would be
+    // flagged, as it was before.
+    for m in w.summaries().await {
+        assert_ne!(amount(&m["debitTotal"]), amount(&m["creditTotal"]), "{m:#}");
+        assert!(m["stock"]["closing"].is_number(), "{m:#}");
+    }
+    // Across the financial year the opening stock changes to the last year's closing stock.
+    let openings: std::collections::HashSet<String> = months
+        .iter()
+        .map(|m| m.stock.unwrap().opening.to_string())
+        .collect();
+    assert!(openings.len() >= 2, "{openings:?}");
+
+    // The CSV lists the opening stock beside the ledgers, as Tally's trial balance does.
+    let csv = reqwest::Client::new()
+        .get(w.srv.api("/companies/fid/snapshots/2025-06?format=csv"))
+        .bearer_auth(&w.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(",Opening Stock,,"), "{csv}");
+    assert!(csv.contains(",TOTAL,,"), "{csv}");
+    assert!(csv.contains("Closing Stock"), "{csv}");
+}
+
+#[tokio::test]
+async fn openings_that_do_not_tally_show_as_the_opening_difference() {
+    let mut c = inventory_company();
+    let cash = c
+        .ledgers
+        .iter_mut()
+        .find(|l| l.parent == "Capital Account")
+        .unwrap();
+    // The capital typed 12,345.67 short of the assets: Tally's "Difference in opening balances".
+    cash.opening_balance = Amount::from_paise(cash.opening_balance.paise() + 1_234_567);
+    let w = world_of(c).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let months = w.assert_months_as_tally_shows_them().await;
+    assert!(months.iter().all(|m| m.balanced));
+    for m in w.summaries().await {
+        assert_eq!(
+            amount(&m["openingDifference"]),
+            "12345.67".parse().unwrap(),
+            "{m:#}"
+        );
+        assert_eq!(amount(&m["difference"]), Amount::ZERO, "{m:#}");
+    }
+    let csv = reqwest::Client::new()
+        .get(w.srv.api("/companies/fid/snapshots/2025-06?format=csv"))
+        .bearer_auth(&w.admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains(",Difference in opening balances,,0.00,12345.67,-12345.67"),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn a_company_without_inventory_sends_no_stock() {
+    let w = world("Fidelity Traders").await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for m in w.assert_months_as_tally_shows_them().await {
+        assert!(m.stock.is_none() && m.balanced && m.opening_difference.is_zero());
+    }
+    for m in w.summaries().await {
+        assert!(m.get("stock").is_none(), "{m:#}");
+        assert_eq!(amount(&m["openingDifference"]), Amount::ZERO);
+    }
+}
+
+impl World {
+    /// Tally's books change while it runs.
+    fn change_books(&mut self, change: impl FnOnce(&mut SimCompany)) {
+        change(&mut self.company);
+        let books = Books::new(self.company.clone()).unwrap();
+        self.sim.state.set_companies(vec![books]);
+    }
+
+    /// A sync as the schedule runs it (Tally's change markers decide what is read); returns
+    /// the requests it made to Tally and the months the appliance was sent.
+    async fn scheduled_sync(&self) -> (u64, i64) {
+        let before = self.sim.state.requests();
+        let out = connector(self.home.path(), &["once"], None).await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let months = self.srv.count(
+            "SELECT COALESCE((SELECT months_count FROM ingestion_logs ORDER BY id DESC LIMIT 1), 0)",
+        );
+        (self.sim.state.requests() - before, months)
+    }
+}
+
+/// A voucher between the first two ledgers, dated `date`.
+fn voucher(c: &SimCompany, date: &str) -> aicfo::sim::model::SimVoucher {
+    let entry = |i: usize, paise: i64| aicfo::sim::model::SimEntry {
+        ledger: c.ledgers[i].name.clone(),
+        amount: Amount::from_paise(paise),
+    };
+    aicfo::sim::model::SimVoucher {
+        date: date.into(),
+        voucher_type: "Journal".into(),
+        number: "late-1".into(),
+        entries: vec![entry(0, 123_456), entry(1, -123_456)],
+        stock: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_back_dated_voucher_rereads_only_from_its_month() {
+    let mut w = world_of(inventory_company()).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let held = w.assert_exact().await;
+    let ingestions = w.srv.count("SELECT count(*) FROM ingestion_logs");
+
+    // Nothing changed: one request (the companies and their change markers), nothing sent.
+    let (requests, _) = w.scheduled_sync().await;
+    assert_eq!(requests, 1);
+    assert_eq!(
+        w.srv.count("SELECT count(*) FROM ingestion_logs"),
+        ingestions
+    );
+
+    // A voucher back-dated six months: the month-ends from its month on are read again.
+    let today = time::OffsetDateTime::now_utc().date();
+    let back = aicfo::protocol::MonthKey::of(today)
+        .previous()
+        .previous()
+        .previous()
+        .previous()
+        .previous()
+        .previous();
+    let date = format!("{back}-15");
+    w.change_books(|c| {
+        let v = voucher(c, &date);
+        c.vouchers.push(v);
+    });
+    let (requests, months) = w.scheduled_sync().await;
+    assert_eq!(months, 7, "six closed months and the current one");
+    assert!(requests < 20, "{requests} requests");
+    assert_eq!(w.assert_exact().await, held, "the other months are kept");
+    w.assert_months_as_tally_shows_them().await;
+
+    // A new ledger (masters only): masters and today's balances.
+    w.change_books(|c| {
+        let mut l = c.ledgers[0].clone();
+        l.name = "New Customer".into();
+        l.guid = "new-customer".into();
+        l.opening_balance = Amount::ZERO;
+        c.ledgers.push(l);
+    });
+    let (_, months) = w.scheduled_sync().await;
+    assert_eq!(months, 1);
+    assert_eq!(w.assert_exact().await, held);
+
+    // A voucher removed leaves no date to find: everything is read again.
+    w.change_books(|c| {
+        c.vouchers.remove(3);
+    });
+    let (_, months) = w.scheduled_sync().await;
+    assert_eq!(months as usize, held);
+    assert_eq!(w.assert_exact().await, held);
+}
+
+#[tokio::test]
+async fn books_beginning_mid_year_take_their_opening_stock_from_that_day() {
+    let mut c = inventory_company();
+    c.books_from = "2025-06-10".into();
+    c.vouchers.retain(|v| v.date.as_str() >= "2025-06-10");
+    let w = world_of(c).await;
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let months = w.assert_months_as_tally_shows_them().await;
+    assert!(months.iter().all(|m| m.balanced));
+    assert_eq!(
+        w.summaries().await[0]["monthKey"],
+        "2025-06",
+        "no month before the books"
     );
 }

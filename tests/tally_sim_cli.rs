@@ -113,3 +113,41 @@ fn every_documented_fault_is_understood() {
         );
     }
 }
+
+#[test]
+fn an_inventory_company_s_expected_trial_balance_lists_its_opening_stock() {
+    let out = Command::new(SIM)
+        .args([
+            "expected",
+            "--seed",
+            "5",
+            "--ledgers",
+            "40",
+            "--vouchers",
+            "600",
+        ])
+        .args(["--stock-items", "4", "--date", "2024-06-30"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let stock = csv
+        .lines()
+        .find(|l| l.ends_with("\"Opening Stock\""))
+        .expect("an Opening Stock line");
+    assert!(stock.starts_with(','), "no GUID: {stock}");
+    let column = |l: &str| l.split(',').nth(1).unwrap().parse::<Amount>().unwrap();
+    let ledgers: Amount = csv
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with(','))
+        .map(column)
+        .sum();
+    assert_ne!(ledgers, Amount::ZERO, "the ledgers alone do not tally");
+    let all: Amount = csv.lines().skip(1).map(column).sum();
+    assert_eq!(all, Amount::ZERO, "with the opening stock they do:\n{csv}");
+}

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use aicfo::protocol::Amount;
+
 use aicfo::sim::{
-    expected_trial_balance, generate, Books, Fault, GenSpec, SimCompany, SimData, SimServer,
+    add_inventory, expected_month, generate, Books, Fault, GenSpec, SimCompany, SimData, SimServer,
     SimState,
 };
 
@@ -43,6 +45,9 @@ struct Source {
     first_year: i32,
     #[arg(long, default_value = "Simulated Traders Pvt. Ltd.", requires = "seed")]
     name: String,
+    /// Integrate accounts with inventory: this many stock items, moved by purchases and sales.
+    #[arg(long, default_value_t = 0, requires = "seed")]
+    stock_items: usize,
 }
 
 #[derive(Subcommand)]
@@ -86,14 +91,20 @@ enum Command {
 fn companies(source: &Source) -> Result<Vec<SimCompany>, String> {
     match (&source.data, source.seed) {
         (Some(path), _) => Ok(SimData::load(path)?.companies),
-        (None, Some(seed)) => Ok(vec![generate(&GenSpec {
-            name: source.name.clone(),
-            seed,
-            ledgers: source.ledgers,
-            vouchers: source.vouchers,
-            years: source.years,
-            first_year: source.first_year,
-        })]),
+        (None, Some(seed)) => Ok(vec![{
+            let mut c = generate(&GenSpec {
+                name: source.name.clone(),
+                seed,
+                ledgers: source.ledgers,
+                vouchers: source.vouchers,
+                years: source.years,
+                first_year: source.first_year,
+            });
+            if source.stock_items > 0 {
+                add_inventory(&mut c, seed, source.stock_items);
+            }
+            c
+        }]),
         (None, None) => Err("give --data FILE or --seed N".into()),
     }
 }
@@ -155,7 +166,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .ok_or_else(|| format!("no company `{name}` in the data"))?,
                 None => all.first().ok_or("the data has no company")?,
             };
-            let tb = expected_trial_balance(b, date);
+            let tb = expected_month(b, date);
             if format == "json" {
                 println!(
                     "{}",
@@ -163,13 +174,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
             } else {
                 println!("ledger_guid,balance,ledger_name");
-                for l in tb {
+                for l in &tb.ledgers {
                     println!(
                         "{},{},\"{}\"",
                         l.ledger_guid,
                         l.balance,
                         l.ledger_name.replace('"', "\"\"")
                     );
+                }
+                // Tally's own lines, without a GUID: with them the column sums to zero
+                // exactly when Tally's trial balance tallies.
+                if let Some(stock) = tb.stock {
+                    println!(",{},\"Opening Stock\"", stock.opening);
+                }
+                if !tb.opening_difference.is_zero() {
+                    let contrary = Amount::from_paise(-tb.opening_difference.paise());
+                    println!(",{contrary},\"Difference in opening balances\"");
                 }
             }
             Ok(())

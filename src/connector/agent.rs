@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::appliance::{Appliance, ApplianceError, Body, RetryPolicy};
 use super::config::Config;
-use super::extract::{choose_company, closed_months, extract, ExtractError};
+use super::extract::{
+    changes_since, choose_company, closed_months, extract, Changes, ExtractError,
+};
 use super::outbox::{without_run_id, Outbox, Pending};
 use super::state::{LastSyncState, State, StateStore, TallyMarkers};
 use crate::protocol::*;
@@ -51,17 +53,19 @@ pub enum SyncFailure {
     Local(String),
 }
 
-/// Whether the appliance already holds what Tally has: the last accepted payload was read
-/// with Tally's present change markers, this month, within the day.
-fn appliance_holds(last: &LastSyncState, company: &TallyCompany, today: time::Date) -> bool {
-    last.tally_company.as_deref() == Some(company.name.as_str())
-        && last.alt_mst_id.is_some()
-        && last.alt_mst_id == company.alt_mst_id
-        && last.alt_vch_id == company.alt_vch_id
+/// Tally's change markers (ALTMSTID, ALTVCHID) of what the appliance holds from a full read of
+/// this company this month, within the day; `None` when a full read is due.
+fn held_markers(
+    last: &LastSyncState,
+    company: &TallyCompany,
+    today: time::Date,
+) -> Option<(u64, u64)> {
+    let current = last.tally_company.as_deref() == Some(company.name.as_str())
         && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
         && last
             .full_sync_at
-            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS)
+            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS);
+    current.then_some((last.alt_mst_id?, last.alt_vch_id?))
 }
 
 fn log_result(result: &Result<SyncReport, SyncFailure>) {
@@ -390,15 +394,22 @@ impl Agent {
         let (product, company) = self.open_company(report).await?;
         let today = local_today();
         let last = self.state().last_sync.clone().unwrap_or_default();
-        if !force_full && appliance_holds(&last, &company, today) {
-            report(
-                "unchanged: nothing was altered in Tally since the last sync",
-                100,
-            );
-            return Ok(None);
+        let held = held_markers(&last, &company, today).filter(|_| !force_full);
+        let mut closed = closed_months(today, &company, self.cfg.closed_months);
+        let changes = changes_since(&self.tally, &company, held).await?;
+        match &changes {
+            Changes::None => {
+                report(
+                    "unchanged: nothing was altered in Tally since the last sync",
+                    100,
+                );
+                return Ok(None);
+            }
+            // Only the month-ends a change can reach; the appliance keeps the others.
+            Changes::Since(from) => closed.retain(|m| from.is_some_and(|f| *m >= f)),
+            Changes::All => {}
         }
         report(&format!("reading `{}` from {product}", company.name), 5);
-        let closed = closed_months(today, &company, self.cfg.closed_months);
         let older = self.outbox.pending().unwrap_or_default();
         let extraction = extract(
             &self.tally,
@@ -419,7 +430,12 @@ impl Agent {
             tally_company: extraction.company.name.clone(),
             alt_mst_id: extraction.company.alt_mst_id,
             alt_vch_id: extraction.company.alt_vch_id,
-            read_at: unix_now(),
+            // A partial read stands on the last full one: its time and month stay, so that the
+            // daily full read still comes.
+            read_at: match changes {
+                Changes::All => unix_now(),
+                _ => last.full_sync_at.unwrap_or(0),
+            },
             month: MonthKey::of(today).to_string(),
         };
         if let Err(e) = self.outbox.set_markers(&extraction.queued, &markers) {

@@ -10,8 +10,9 @@ use super::outbox::{Outbox, PayloadHead, Pending};
 use crate::protocol::calendar::format_date;
 use crate::protocol::*;
 use crate::tally::balances::MonthReader;
-use crate::tally::convert::{wire_balance, wire_group, wire_ledger};
-use crate::tally::{TallyClient, TallyCompany, TallyError};
+use crate::tally::convert::{to_wire_sign, wire_balance, wire_group, wire_ledger};
+use crate::tally::stock::read_stock;
+use crate::tally::{TallyClient, TallyCompany, TallyError, TallyLedger};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExtractError {
@@ -115,6 +116,75 @@ pub fn closed_months(today: Date, company: &TallyCompany, count: Option<u32>) ->
     out
 }
 
+/// Tally's "Difference in opening balances" (debit positive): every ledger's opening balance
+/// plus the opening stock at the books' beginning (the items' opening value, which Tally counts
+/// among the openings of a company integrated with inventory). `None` when Tally did not give
+/// every ledger's opening balance or the books' beginning: unknown, never zero.
+async fn opening_difference(
+    tally: &TallyClient,
+    company: &TallyCompany,
+    ledgers: &[TallyLedger],
+) -> Result<Option<Amount>, ExtractError> {
+    let Some(books_from) = company.books_from else {
+        return Ok(None);
+    };
+    let mut sum = Amount::ZERO;
+    for l in ledgers {
+        let Some(opening) = l.opening_balance else {
+            log::warn!(
+                "Tally gave no opening balance for ledger `{}`; the difference in opening balances is not sent",
+                l.name
+            );
+            return Ok(None);
+        };
+        sum = sum
+            .checked_add(to_wire_sign(opening))
+            .ok_or_else(|| ExtractError::Data("the opening balances overflow".into()))?;
+    }
+    let stock = read_stock(tally, &company.name, books_from, books_from).await?;
+    Ok(sum.checked_add(stock.opening))
+}
+
+/// What changed in Tally since the payload the appliance holds, and so what to read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// Nothing: the appliance holds what Tally has.
+    None,
+    /// Masters and today's balances, and the month-ends from this month on (`None`: only
+    /// masters changed, so no closed month).
+    Since(Option<MonthKey>),
+    /// Everything: nothing is known to be held, or what changed cannot be placed in time.
+    All,
+}
+
+/// Compares Tally's change markers with `held` (ALTMSTID, ALTVCHID of the payload the
+/// appliance accepted). When vouchers moved, Tally is asked for the dates of those altered
+/// since (one small request): a back-dated entry changes every month-end from its date on. A
+/// voucher deleted leaves no date to find, so then everything is read again.
+pub async fn changes_since(
+    tally: &TallyClient,
+    company: &TallyCompany,
+    held: Option<(u64, u64)>,
+) -> Result<Changes, ExtractError> {
+    let (Some((held_mst, held_vch)), Some(mst), Some(vch)) =
+        (held, company.alt_mst_id, company.alt_vch_id)
+    else {
+        return Ok(Changes::All);
+    };
+    if vch == held_vch {
+        return Ok(if mst == held_mst {
+            Changes::None
+        } else {
+            Changes::Since(None)
+        });
+    }
+    let dates = tally.altered_voucher_dates(&company.name, held_vch).await?;
+    Ok(match dates.into_iter().min() {
+        Some(earliest) => Changes::Since(Some(MonthKey::of(earliest))),
+        None => Changes::All,
+    })
+}
+
 pub struct Extraction {
     pub company: TallyCompany,
     pub counts: SyncCounts,
@@ -153,12 +223,9 @@ pub async fn extract(
         .map_err(|e| ExtractError::Data(e.to_string()))?;
 
     progress("reading ledgers", pct(1));
-    let ledgers: Vec<LedgerRecord> = tally
-        .ledgers(&name, None)
-        .await?
-        .into_iter()
-        .map(wire_ledger)
-        .collect();
+    let tally_ledgers = tally.ledgers(&name, None).await?;
+    let opening_difference = opening_difference(tally, &company, &tally_ledgers).await?;
+    let ledgers: Vec<LedgerRecord> = tally_ledgers.into_iter().map(wire_ledger).collect();
     let ledger_count = ledgers.len();
 
     let facts = CompanyFacts {
@@ -166,6 +233,7 @@ pub async fn extract(
         tally_company_name: Some(crate::tally::xml::clean_text(&company.name)),
         books_from: company.books_from.map(format_date),
         financial_year_from: company.financial_year_from.map(format_date),
+        opening_difference,
     };
     let generated_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -194,6 +262,7 @@ pub async fn extract(
     let fy_from = company.financial_year_from;
     let period_start = move |day: Date| fy_start(fy_from, day);
     let mut reader = MonthReader::new(tally, &name, &known, primary_groups, &period_start);
+    let books_from = company.books_from;
 
     let dates: Vec<(MonthKey, Date)> = closed
         .iter()
@@ -210,6 +279,13 @@ pub async fn extract(
         // Checked: complete, and computed at `at` as Tally confirms; otherwise the sync fails
         // here and the half-written payload never joins the outbox.
         let balances = reader.read(*at).await?;
+        // The stock's value beside the ledgers, checked as they are; a company without
+        // inventory (both zero) sends none.
+        // The period starts no earlier than the books do (Tally may take a from-date before
+        // them as the books' beginning, and the stock form confirms the from-date it took).
+        let from = period_start(*at).max(books_from.unwrap_or(Date::MIN));
+        let stock = read_stock(tally, &name, from, *at).await?;
+        let stock = Some(stock).filter(|s| !(s.opening.is_zero() && s.closing.is_zero()));
         // A ledger created after the masters were read waits for the next sync; a zero
         // balance is left out (a missing ledger has a zero balance).
         let items = || {
@@ -221,9 +297,17 @@ pub async fn extract(
         balances_sent += items().count() as u64;
         let (key, date) = (month.to_string(), format_date(*at));
         if i + 1 < dates.len() {
-            writer.month(&key, &date, items()).await.map_err(io)?;
+            writer
+                .month(&key, &date, stock.as_ref(), items())
+                .await
+                .map_err(io)?;
         } else {
-            queued = Some(writer.finish(&key, &date, items()).await.map_err(io)?);
+            queued = Some(
+                writer
+                    .finish(&key, &date, stock.as_ref(), items())
+                    .await
+                    .map_err(io)?,
+            );
             break;
         }
     }

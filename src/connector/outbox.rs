@@ -12,7 +12,7 @@ use flate2::Compression;
 use super::state::{write_atomically, TallyMarkers};
 use serde::Serialize;
 
-use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord};
+use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord, StockValues};
 
 pub const OUTBOX_DIR: &str = "outbox";
 
@@ -318,12 +318,17 @@ impl PayloadWriter {
         &mut self,
         key: &str,
         as_of: &str,
+        stock: Option<&StockValues>,
         items: impl Iterator<Item = (&'a str, Amount)>,
     ) -> std::io::Result<()> {
         self.buf.write_all(b"{\"monthKey\":")?;
         json(&mut self.buf, key)?;
         self.buf.write_all(b",\"asOfDate\":")?;
         json(&mut self.buf, as_of)?;
+        if let Some(stock) = stock {
+            self.buf.write_all(b",\"stock\":")?;
+            json(&mut self.buf, stock)?;
+        }
         self.buf.write_all(b",\"items\":[")?;
         for (i, (ledger_guid, balance)) in items.enumerate() {
             if i > 0 {
@@ -341,17 +346,18 @@ impl PayloadWriter {
         Ok(())
     }
 
-    /// One closed month.
+    /// One closed month, with its stock value when the company has one.
     pub async fn month<'a>(
         &mut self,
         key: &str,
         as_of: &str,
+        stock: Option<&StockValues>,
         items: impl Iterator<Item = (&'a str, Amount)>,
     ) -> std::io::Result<()> {
         if !self.months.is_empty() {
             self.buf.write_all(b",")?;
         }
-        self.write_month(key, as_of, items).await
+        self.write_month(key, as_of, stock, items).await
     }
 
     /// The current month ends the payload, which then joins the queue in one step.
@@ -359,10 +365,11 @@ impl PayloadWriter {
         mut self,
         key: &str,
         as_of: &str,
+        stock: Option<&StockValues>,
         items: impl Iterator<Item = (&'a str, Amount)>,
     ) -> std::io::Result<Pending> {
         self.buf.write_all(b"],\"current\":")?;
-        self.write_month(key, as_of, items).await?;
+        self.write_month(key, as_of, stock, items).await?;
         self.buf.write_all(b"}}}")?;
         self.pass_on(0).await?;
         if let Some(to_file) = &self.to_file {
@@ -456,6 +463,7 @@ mod tests {
             w.month(
                 &m.month_key,
                 &m.as_of_date,
+                m.stock.as_ref(),
                 m.items.iter().map(|i| (i.ledger_guid.as_str(), i.balance)),
             )
             .await?;
@@ -463,6 +471,7 @@ mod tests {
         w.finish(
             &b.current.month_key,
             &b.current.as_of_date,
+            b.current.stock.as_ref(),
             b.current
                 .items
                 .iter()
@@ -541,8 +550,13 @@ mod tests {
                 .map(|(i, g)| (g.as_str(), Amount::from_paise(i as i64 - 15_000)))
         };
         let mut w = outbox.begin(&head()).await.unwrap();
-        w.month("2026-02", "2026-02-28", items()).await.unwrap();
-        let queued = w.finish("2026-03", "2026-03-15", items()).await.unwrap();
+        w.month("2026-02", "2026-02-28", None, items())
+            .await
+            .unwrap();
+        let queued = w
+            .finish("2026-03", "2026-03-15", None, items())
+            .await
+            .unwrap();
         let mut text = Vec::new();
         flate2::read::GzDecoder::new(&outbox.read(&queued).unwrap()[..])
             .read_to_end(&mut text)
@@ -563,6 +577,7 @@ mod tests {
         w.month(
             "2026-02",
             "2026-02-28",
+            None,
             [("l", Amount::from_paise(1))].into_iter(),
         )
         .await
@@ -609,11 +624,13 @@ mod tests {
         };
         let mut w = outbox.begin(&head()).await.unwrap();
         for m in 1..=3 {
-            w.month(&format!("2026-0{m}"), "2026-01-31", items())
+            w.month(&format!("2026-0{m}"), "2026-01-31", None, items())
                 .await
                 .unwrap();
         }
-        w.finish("2026-04", "2026-04-15", items()).await.unwrap();
+        w.finish("2026-04", "2026-04-15", None, items())
+            .await
+            .unwrap();
         let ticks = ticks.load(std::sync::atomic::Ordering::Relaxed) - from;
         let periods = (started.elapsed().as_millis() / period.as_millis()) as usize;
         ticker.abort();

@@ -149,6 +149,14 @@ pub struct SnapshotSummary {
     pub ledger_count: i64,
     pub debit_total: Amount,
     pub credit_total: Amount,
+    /// The month's stock (an inventory company), as the connector read it from Tally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<super::StockValues>,
+    /// Tally's "Difference in opening balances": part of every month's trial balance, shown
+    /// apart from an unexplained difference.
+    pub opening_difference: Amount,
+    /// Ledgers + opening stock - opening difference: what Tally's own trial balance would
+    /// leave unexplained. Zero when the month balances.
     pub difference: Amount,
     pub balanced: bool,
     pub ingested_at: String,

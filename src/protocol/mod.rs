@@ -58,6 +58,12 @@ pub struct CompanyFacts {
     /// `YYYY-MM-DD`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub financial_year_from: Option<String>,
+    /// What Tally shows as "Difference in opening balances": the sum of every ledger's opening
+    /// balance and the opening stock at the books' beginning (positive = debit). Zero when the
+    /// openings tally; every month's trial balance carries it (help.tallysolutions.com,
+    /// "Trial Balance": the contrary balance appears as Difference in opening balances).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_difference: Option<Amount>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +127,22 @@ pub struct MonthBalances {
     pub as_of_date: String,
     #[serde(default)]
     pub items: Vec<BalanceItem>,
+    /// The stock value of a company whose accounts are integrated with inventory; absent when
+    /// the connector did not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<StockValues>,
+}
+
+/// A month's stock value, positive = debit (stock is an asset). Tally's trial balance shows the
+/// opening stock (at the start of the financial year, or of the books) beside the ledgers, and
+/// leaves the closing stock to the balance sheet and the profit and loss account, where it
+/// would otherwise count twice against the purchases (help.tallysolutions.com, "Why does the
+/// closing stock not get reflected in the trial balance?").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockValues {
+    pub opening: Amount,
+    pub closing: Amount,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

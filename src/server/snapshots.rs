@@ -6,13 +6,23 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::chart;
 use super::clock::rfc3339;
 use super::domain_error::{DomainError, DomainResult};
-use crate::protocol::{Amount, MonthKey, SnapshotSummary, TrialBalance, TrialBalanceLine};
+use crate::protocol::{
+    Amount, MonthKey, SnapshotSummary, StockValues, TrialBalance, TrialBalanceLine,
+};
 
 const SUMMARY_COLS: &str =
-    "month_key, as_of_date, is_closed, ledger_count, debit_total, credit_total, difference, ingested_at";
+    "month_key, as_of_date, is_closed, ledger_count, debit_total, credit_total, \
+     difference, ingested_at, stock_opening, stock_closing, opening_difference";
 
 fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotSummary> {
     let difference: i64 = r.get(6)?;
+    let stock = match (r.get::<_, Option<i64>>(8)?, r.get::<_, Option<i64>>(9)?) {
+        (Some(opening), Some(closing)) => Some(StockValues {
+            opening: Amount::from_paise(opening),
+            closing: Amount::from_paise(closing),
+        }),
+        _ => None,
+    };
     Ok(SnapshotSummary {
         month_key: r.get(0)?,
         as_of_date: r.get(1)?,
@@ -20,6 +30,8 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotSummary> {
         ledger_count: r.get(3)?,
         debit_total: Amount::from_paise(r.get(4)?),
         credit_total: Amount::from_paise(r.get(5)?),
+        stock,
+        opening_difference: Amount::from_paise(r.get(10)?),
         difference: Amount::from_paise(difference),
         balanced: difference == 0,
         ingested_at: rfc3339(r.get(7)?),
@@ -46,6 +58,9 @@ pub struct MonthSnapshot<'a> {
     pub ingested_at: i64,
     /// (ledger row id, balance in paise); positive is debit.
     pub balances: Vec<(i64, i64)>,
+    pub stock: Option<StockValues>,
+    /// Tally's "Difference in opening balances", in paise.
+    pub opening_difference: i64,
 }
 
 /// Debit and credit totals of a month, or the month's key when they overflow.
@@ -67,26 +82,61 @@ fn totals(balances: &[(i64, i64)], month: MonthKey) -> DomainResult<(i64, i64)> 
     Ok((debit, credit))
 }
 
-/// Replaces the company's snapshot of the month; returns debit total minus credit total
-/// (non-zero: the month does not balance, and is stored flagged).
+/// What Tally's own trial balance leaves unexplained: the ledgers, plus the opening stock it
+/// lists beside them, less the "Difference in opening balances" it shows as its own line. The
+/// closing stock is not in a trial balance (it is the balance sheet's and the P&L's).
+fn unexplained(m: &MonthSnapshot<'_>, debit: i64, credit: i64) -> DomainResult<i64> {
+    let opening_stock = m.stock.map_or(0, |s| s.opening.paise());
+    (debit - credit)
+        .checked_add(opening_stock)
+        .and_then(|d| d.checked_sub(m.opening_difference))
+        .ok_or_else(|| {
+            DomainError::invalid_field(
+                "chartOfAccounts.balances",
+                format!(
+                    "the trial balance of {} adds up to more than the appliance can hold",
+                    m.month
+                ),
+            )
+        })
+}
+
+/// Replaces the company's snapshot of the month; returns what its trial balance leaves
+/// unexplained (non-zero: the month does not balance, and is stored flagged).
 pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
     let (debit, credit) = totals(&m.balances, m.month)?;
-    let difference = debit - credit;
+    let difference = unexplained(m, debit, credit)?;
     let key = m.month.to_string();
     let count = m.balances.len() as i64;
     let snapshot_id: i64 = c
         .prepare_cached(
             "INSERT INTO snapshots (company_id, month_key, as_of_date, is_closed, ledger_count, debit_total,
-             credit_total, difference, ingestion_id, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             credit_total, difference, ingestion_id, ingested_at, stock_opening, stock_closing,
+             opening_difference) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (company_id, month_key) DO UPDATE SET as_of_date = excluded.as_of_date,
              is_closed = excluded.is_closed, ledger_count = excluded.ledger_count,
              debit_total = excluded.debit_total, credit_total = excluded.credit_total,
              difference = excluded.difference, ingestion_id = excluded.ingestion_id,
-             ingested_at = excluded.ingested_at
+             ingested_at = excluded.ingested_at, stock_opening = excluded.stock_opening,
+             stock_closing = excluded.stock_closing, opening_difference = excluded.opening_difference
              RETURNING id",
         )?
         .query_row(
-            params![m.company_id, key, m.as_of_date, m.closed, count, debit, credit, difference, m.ingestion_id, m.ingested_at],
+            params![
+                m.company_id,
+                key,
+                m.as_of_date,
+                m.closed,
+                count,
+                debit,
+                credit,
+                difference,
+                m.ingestion_id,
+                m.ingested_at,
+                m.stock.map(|s| s.opening.paise()),
+                m.stock.map(|s| s.closing.paise()),
+                m.opening_difference
+            ],
             |r| r.get(0),
         )?;
     c.prepare_cached("DELETE FROM snapshot_balances WHERE snapshot_id = ?1")?
@@ -106,7 +156,7 @@ fn find(c: &Connection, company_id: &str, key: &str) -> DomainResult<(i64, Snaps
             "SELECT {SUMMARY_COLS}, id FROM snapshots WHERE company_id = ?1 AND month_key = ?2"
         ),
         params![company_id, key],
-        |r| Ok((r.get::<_, i64>(8)?, summary(r)?)),
+        |r| Ok((r.get::<_, i64>(11)?, summary(r)?)),
     )
     .optional()?
     .ok_or_else(|| {
@@ -196,9 +246,31 @@ pub fn to_csv(tb: &TrialBalance) -> String {
             l.balance
         ));
     }
-    out.push_str(&format!(
-        ",TOTAL,,{},{},{}\r\n",
-        tb.summary.debit_total, tb.summary.credit_total, tb.summary.difference
-    ));
+    let s = &tb.summary;
+    // Tally's trial balance lists these two beside the ledgers; the closing stock follows the
+    // total, as it belongs to the balance sheet.
+    let mut debit = s.debit_total;
+    let mut credit = s.credit_total;
+    let mut extra = |label: &str, amount: Amount| {
+        let l = line(String::new(), label.into(), Vec::new(), amount);
+        debit = debit.checked_add(l.debit).unwrap_or(debit);
+        credit = credit.checked_add(l.credit).unwrap_or(credit);
+        format!(",{label},,{},{},{}\r\n", l.debit, l.credit, l.balance)
+    };
+    if let Some(stock) = s.stock {
+        out.push_str(&extra("Opening Stock", stock.opening));
+    }
+    if !s.opening_difference.is_zero() {
+        // The contrary balance that makes the openings tally.
+        let contrary = Amount::from_paise(-s.opening_difference.paise());
+        out.push_str(&extra("Difference in opening balances", contrary));
+    }
+    out.push_str(&format!(",TOTAL,,{debit},{credit},{}\r\n", s.difference));
+    if let Some(stock) = s.stock {
+        out.push_str(&format!(
+            ",Closing Stock (balance sheet; not in the total),,,,{}\r\n",
+            stock.closing
+        ));
+    }
     out
 }

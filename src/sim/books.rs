@@ -50,8 +50,65 @@ pub struct Books {
     pub ledgers: Vec<LedgerBook>,
     pub alt_mst_id: u64,
     pub alt_vch_id: u64,
+    /// The company keeps stock items (accounts integrated with inventory).
+    pub has_stock: bool,
+    /// Sum of every ledger's opening balance and the opening stock (positive = debit): what
+    /// Tally shows as "Difference in opening balances".
+    pub opening_difference: Amount,
+    /// Each voucher's date, by alteration id: the voucher at index `i` has ALTERID `i + 1` (the
+    /// data file's order is the order they were entered or last altered in).
+    pub voucher_dates: Vec<Date>,
     group_index: HashMap<String, usize>,
     pl: usize,
+    stock: StockBook,
+}
+
+/// The stock's value over time: the items' opening value and the running total of the
+/// vouchers' inventory lines, day by day.
+#[derive(Default)]
+struct StockBook {
+    opening: i64,
+    days: Vec<i32>,
+    running: Vec<i64>,
+}
+
+impl StockBook {
+    fn new(company: &SimCompany) -> StockBook {
+        let mut moves: Vec<(i32, i64)> = company
+            .vouchers
+            .iter()
+            .flat_map(|v| {
+                let day = parse_date(&v.date).expect("checked").to_julian_day();
+                v.stock.iter().map(move |s| (day, s.value.paise()))
+            })
+            .collect();
+        moves.sort_by_key(|(d, _)| *d);
+        let mut book = StockBook {
+            opening: company
+                .stock_items
+                .iter()
+                .map(|i| i.opening_value.paise())
+                .sum(),
+            ..StockBook::default()
+        };
+        let mut total = 0i64;
+        for (d, v) in moves {
+            total += v;
+            if book.days.last() == Some(&d) {
+                *book.running.last_mut().expect("same length") = total;
+            } else {
+                book.days.push(d);
+                book.running.push(total);
+            }
+        }
+        book
+    }
+
+    /// The value at the end of `day`.
+    fn at(&self, day: i32) -> i64 {
+        let n = self.days.partition_point(|d| *d <= day);
+        self.opening + if n == 0 { 0 } else { self.running[n - 1] }
+    }
 }
 
 fn nature_of(
@@ -134,7 +191,19 @@ impl Books {
             }
         }
         let pl = index[PROFIT_AND_LOSS];
+        let stock = StockBook::new(&company);
+        let opening_difference =
+            Amount::from_paise(ledgers.iter().map(|l| l.opening).sum::<i64>() + stock.opening);
+        let voucher_dates = company
+            .vouchers
+            .iter()
+            .map(|v| parse_date(&v.date).expect("checked"))
+            .collect();
         Ok(Books {
+            voucher_dates,
+            has_stock: !company.stock_items.is_empty(),
+            opening_difference,
+            stock,
             name: company.name.clone(),
             guid: company.guid.clone(),
             books_from: company.books_from_date(),
@@ -162,6 +231,21 @@ impl Books {
         }
     }
 
+    /// The stock's value at the end of `at` (Tally's closing stock that day).
+    pub fn closing_stock(&self, at: Date) -> Amount {
+        Amount::from_paise(self.stock.at(at.to_julian_day()))
+    }
+
+    /// The stock's value at the start of the financial year `at` falls in (the opening stock of
+    /// a trial balance from that year's start; the items' opening value in the first year).
+    pub fn opening_stock(&self, at: Date) -> Amount {
+        Amount::from_paise(self.stock.at(self.before_fy(at)))
+    }
+
+    fn before_fy(&self, at: Date) -> i32 {
+        (self.fy_start(at) - Duration::days(1)).to_julian_day()
+    }
+
     /// Every ledger's closing balance at the end of `at` (positive = debit).
     pub fn closing_balances(&self, at: Date) -> Vec<Amount> {
         let first_fy = self.fy_start(self.books_from);
@@ -181,7 +265,13 @@ impl Books {
                     0
                 }
             })
-            .sum();
+            .sum::<i64>()
+            // Earlier years' profit counted the stock they gained (closing less opening stock).
+            - if later_year {
+                self.stock.at(before_fy) - self.stock.opening
+            } else {
+                0
+            };
         self.ledgers
             .iter()
             .enumerate()

@@ -4,7 +4,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::{Date, Duration, Month};
 
-use super::model::{SimCompany, SimEntry, SimGroup, SimLedger, SimVoucher};
+use super::model::{
+    SimCompany, SimEntry, SimGroup, SimLedger, SimStockEntry, SimStockItem, SimVoucher,
+};
 use crate::protocol::calendar::format_date;
 use crate::protocol::Amount;
 
@@ -154,6 +156,7 @@ pub fn generate(spec: &GenSpec) -> SimCompany {
                 voucher_type: ["Sales", "Purchase", "Payment", "Receipt", "Journal"][n % 5].into(),
                 number: String::new(),
                 entries,
+                stock: Vec::new(),
             }
         })
         .collect();
@@ -169,5 +172,46 @@ pub fn generate(spec: &GenSpec) -> SimCompany {
         groups,
         ledgers,
         vouchers,
+        stock_items: Vec::new(),
+    }
+}
+
+/// Makes `company` a trader integrated with inventory: `items` stock items with an opening
+/// value, every purchase bringing stock in at its debit and every sale taking out stock at
+/// 70% of its amount (its cost). The opening stock is added to the proprietor's capital, as a
+/// bookkeeper would, so the openings still tally.
+pub fn add_inventory(company: &mut SimCompany, seed: u64, items: usize) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x570c);
+    company.stock_items = (0..items.max(1))
+        .map(|i| SimStockItem {
+            name: format!("Item {i:04}"),
+            guid: format!("{}-item{i:05}", company.guid),
+            opening_value: Amount::from_paise(rng.gen_range(0..20_000_000)),
+        })
+        .collect();
+    let opening: i64 = company
+        .stock_items
+        .iter()
+        .map(|i| i.opening_value.paise())
+        .sum();
+    if let Some(capital) = company
+        .ledgers
+        .iter_mut()
+        .find(|l| l.parent == "Capital Account")
+    {
+        capital.opening_balance = Amount::from_paise(capital.opening_balance.paise() - opening);
+    }
+    let count = company.stock_items.len();
+    for v in &mut company.vouchers {
+        let amount = v.entries.first().map_or(0, |e| e.amount.paise().abs());
+        let value = match v.voucher_type.as_str() {
+            "Purchase" => amount,
+            "Sales" => -(amount * 7 / 10),
+            _ => continue,
+        };
+        v.stock.push(SimStockEntry {
+            item: company.stock_items[rng.gen_range(0..count)].name.clone(),
+            value: Amount::from_paise(value),
+        });
     }
 }

@@ -11,11 +11,11 @@ use serde::Serialize;
 use time::Date;
 
 pub use books::Books;
-pub use generate::{generate, GenSpec};
+pub use generate::{add_inventory, generate, GenSpec};
 pub use model::{SimCompany, SimData};
 pub use server::{Fault, SimServer, SimState, PRODUCT};
 
-use crate::protocol::Amount;
+use crate::protocol::{Amount, StockValues};
 
 /// One line of the trial balance the simulator expects the appliance to end up with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,4 +39,39 @@ pub fn expected_trial_balance(books: &Books, at: Date) -> Vec<ExpectedBalance> {
             balance,
         })
         .collect()
+}
+
+/// A month-end trial balance as Tally's own report shows it: the ledgers, the opening stock of
+/// a company with inventory, and the "Difference in opening balances" line when the openings
+/// do not tally. The closing stock is not in it (it is the balance sheet's), but is given too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpectedMonth {
+    pub ledgers: Vec<ExpectedBalance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock: Option<StockValues>,
+    /// The sum of the openings (positive = debit); Tally's line shows its contrary.
+    pub opening_difference: Amount,
+    /// What the trial balance leaves unexplained: ledgers + opening stock - opening difference.
+    pub difference: Amount,
+    pub balanced: bool,
+}
+
+/// The trial balance Tally shows at the end of `at`, from the start of that financial year.
+pub fn expected_month(books: &Books, at: Date) -> ExpectedMonth {
+    let ledgers = expected_trial_balance(books, at);
+    let stock = books.has_stock.then(|| StockValues {
+        opening: books.opening_stock(at),
+        closing: books.closing_stock(at),
+    });
+    let ledger_sum: i64 = ledgers.iter().map(|l| l.balance.paise()).sum();
+    let difference =
+        ledger_sum + stock.map_or(0, |s| s.opening.paise()) - books.opening_difference.paise();
+    ExpectedMonth {
+        ledgers,
+        stock,
+        opening_difference: books.opening_difference,
+        difference: Amount::from_paise(difference),
+        balanced: difference == 0,
+    }
 }

@@ -34,6 +34,28 @@ pub struct SimCompany {
     pub ledgers: Vec<SimLedger>,
     #[serde(default)]
     pub vouchers: Vec<SimVoucher>,
+    /// Stock items, for a company whose accounts are integrated with inventory: the stock's
+    /// value then comes from them, as in Tally, not from a ledger.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stock_items: Vec<SimStockItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimStockItem {
+    pub name: String,
+    pub guid: String,
+    /// The item's value at `booksFrom` (Tally's opening stock).
+    #[serde(default)]
+    pub opening_value: Amount,
+}
+
+/// A voucher's inventory line: the stock value it moves at cost (positive = inward, as a
+/// purchase; negative = outward, as a sale). Its ledger entries carry the money side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimStockEntry {
+    pub item: String,
+    pub value: Amount,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +94,8 @@ pub struct SimVoucher {
     pub number: String,
     /// Ledger name -> amount, positive = debit. The entries of a voucher sum to zero.
     pub entries: Vec<SimEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stock: Vec<SimStockEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,7 +130,8 @@ impl SimCompany {
     }
 
     /// Adds what every Tally company has (the `Profit & Loss A/c` ledger) and checks the books are
-    /// consistent: names resolve, vouchers balance, openings balance. Returns the first problem.
+    /// consistent: names resolve, vouchers balance. Returns the first problem. Openings that do
+    /// not tally are allowed, as Tally allows them: it shows a "Difference in opening balances".
     pub fn complete_and_check(&mut self) -> Result<(), DataError> {
         let err = |problem: String| DataError {
             company: self.name.clone(),
@@ -142,7 +167,6 @@ impl SimCompany {
             }
         }
         let mut ledgers = HashMap::new();
-        let mut opening_total = Amount::ZERO;
         for l in &self.ledgers {
             if ledgers.insert(l.name.as_str(), l).is_some() {
                 return Err(err(format!("ledger `{}` is defined twice", l.name)));
@@ -154,12 +178,11 @@ impl SimCompany {
                     l.name, l.parent
                 )));
             }
-            opening_total = opening_total
-                .checked_add(l.opening_balance)
-                .ok_or_else(|| err("opening balances overflow".into()))?;
         }
-        if !opening_total.is_zero() {
-            return Err(err(format!("opening balances differ by {opening_total}; Tally would show a difference in opening balances")));
+        let items: std::collections::HashSet<&str> =
+            self.stock_items.iter().map(|i| i.name.as_str()).collect();
+        if items.len() != self.stock_items.len() {
+            return Err(err("a stock item is defined twice".into()));
         }
         for (i, v) in self.vouchers.iter().enumerate() {
             let d = parse_date(&v.date).map_err(|e| err(format!("voucher {i}: {e}")))?;
@@ -183,6 +206,12 @@ impl SimCompany {
             if !sum.is_zero() {
                 return Err(err(format!(
                     "voucher {i} does not balance: its entries sum to {sum}"
+                )));
+            }
+            if let Some(s) = v.stock.iter().find(|s| !items.contains(s.item.as_str())) {
+                return Err(err(format!(
+                    "voucher {i} names an unknown stock item `{}`",
+                    s.item
                 )));
             }
         }

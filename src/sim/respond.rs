@@ -22,6 +22,7 @@ pub struct SimRequest {
     pub collection_type: String,
     /// Exactly as sent (Tally matches the name character for character).
     pub company: Option<String>,
+    pub from_date: Option<String>,
     pub to_date: Option<String>,
     pub child_of: Option<String>,
     pub fetch: Vec<String>,
@@ -41,7 +42,14 @@ impl SimRequest {
         let balances = (self.collection_type.eq_ignore_ascii_case("ledger")
             && self.fetch.iter().any(|f| f == "CLOSINGBALANCE"))
             || self.header_type.eq_ignore_ascii_case("data");
-        balances && self.child_of.is_none() && self.filters.is_empty()
+        balances && self.child_of.is_none() && self.filters.is_empty() && !self.is_stock_report()
+    }
+
+    /// A report of the Stock-in-Hand group's balances (the stock's value), one line.
+    pub fn is_stock_report(&self) -> bool {
+        self.report_fields
+            .iter()
+            .any(|(_, set)| set.to_ascii_lowercase().contains("$$groupstock"))
     }
 }
 
@@ -99,6 +107,7 @@ pub fn parse_request(body: &[u8], content_type: Option<&str>) -> Result<SimReque
                         }
                     }
                     ("STATICVARIABLES", "SVTODATE") => req.to_date = Some(value),
+                    ("STATICVARIABLES", "SVFROMDATE") => req.from_date = Some(value),
                     ("COLLECTION", "TYPE") => req.collection_type = value,
                     ("COLLECTION", "CHILDOF") => req.child_of = Some(value),
                     ("COLLECTION", "FETCH") => req.fetch.extend(
@@ -219,6 +228,19 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
         None => None,
     };
     let today = time::OffsetDateTime::now_utc().date();
+    if report && req.is_stock_report() {
+        let from = match req.from_date.as_deref().map(parse_tally_date) {
+            Some(Some(d)) => d,
+            Some(None) => return line_error("Invalid date in SVFROMDATE"),
+            None => books.fy_start(today),
+        };
+        let (from, at) = match fault {
+            // A Tally that takes no period runs the report over its own current year.
+            Fault::IgnoreToDateAll => (books.fy_start(today), today),
+            _ => (from, at.unwrap_or(today)),
+        };
+        return stock_report_xml(req, books, from, at);
+    }
     if report {
         // Reports take the period, unless the fault says even they do not.
         let at = match fault {
@@ -233,6 +255,7 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
     }
     match kind.as_str() {
         "group" => envelope(&groups_xml(req, books)),
+        "voucher" => envelope(&vouchers_xml(req, books)),
         "ledger" => {
             // A Tally that does not take SVTODATE on a collection computes at its own today.
             let at = match fault {
@@ -301,6 +324,76 @@ fn report_xml(req: &SimRequest, b: &Books, at: Date, computed: Date) -> String {
         let _ = write!(out, "  </{line}>\r\n");
     }
     let _ = write!(out, "</{root}>\r\n");
+    out
+}
+
+/// The stock report: one line, each field by what its formula reads: the Stock-in-Hand
+/// group's opening balance (the stock at the start of `from`) or closing balance (at the end
+/// of `at`), in Tally's sign, or the period's dates.
+fn stock_report_xml(req: &SimRequest, b: &Books, from: Date, at: Date) -> String {
+    let line = req.line_tag.as_deref().unwrap_or("ROW");
+    let root = req.form_tag.as_deref().unwrap_or("ENVELOPE");
+    let opening = b.closing_stock(from - time::Duration::days(1));
+    let closing = b.closing_stock(at);
+    let mut out = format!("<{root}>\r\n  <{line}>\r\n");
+    for (tag, set) in &req.report_fields {
+        let lower = set.to_ascii_lowercase();
+        let value = if is_to_date(set) {
+            at.to_string()
+        } else if lower.contains("##svfromdate") {
+            from.to_string()
+        } else if lower.contains("$openingbalance") {
+            Amount::from_paise(-opening.paise()).to_string()
+        } else if lower.contains("$closingbalance") {
+            Amount::from_paise(-closing.paise()).to_string()
+        } else {
+            String::new()
+        };
+        let _ = write!(out, "   <{tag}>{value}</{tag}>\r\n");
+    }
+    let _ = write!(out, "  </{line}>\r\n</{root}>\r\n");
+    out
+}
+
+/// The `N` of a filter `$AlterID > N`, if the collection has one.
+fn altered_after(req: &SimRequest) -> Option<u64> {
+    req.filters.iter().find_map(|f| {
+        let lower = f.to_ascii_lowercase();
+        let (left, right) = lower.split_once('>')?;
+        (left.trim() == "$alterid").then(|| right.trim().parse().ok())?
+    })
+}
+
+/// Vouchers with their DATE and ALTERID, those altered after the filter's id (all without
+/// one). Like the Tally of the field reports, the period variables are not applied.
+fn vouchers_xml(req: &SimRequest, b: &Books) -> String {
+    let after = altered_after(req).unwrap_or(0);
+    let mut out = String::new();
+    for (i, date) in b.voucher_dates.iter().enumerate() {
+        let alter_id = i as u64 + 1;
+        if alter_id <= after {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "    <VOUCHER REMOTEID=\"{}-v{alter_id}\" VCHTYPE=\"Journal\">\r\n",
+            escape(&b.guid)
+        );
+        if wants(req, "DATE") {
+            let _ = write!(
+                out,
+                "     <DATE TYPE=\"Date\">{}</DATE>\r\n",
+                format_tally_date(*date)
+            );
+        }
+        if wants(req, "ALTERID") {
+            let _ = write!(
+                out,
+                "     <ALTERID TYPE=\"Number\"> {alter_id}</ALTERID>\r\n"
+            );
+        }
+        out.push_str("    </VOUCHER>\r\n");
+    }
     out
 }
 

@@ -122,6 +122,13 @@ impl SimState {
         *self.fault.write().unwrap_or_else(|p| p.into_inner()) = f;
     }
 
+    /// The books change while Tally runs (a voucher entered, a ledger created): later requests
+    /// answer from these.
+    pub fn set_companies(&self, companies: Vec<Books>) {
+        *self.companies.write().unwrap_or_else(|p| p.into_inner()) =
+            companies.into_iter().map(Arc::new).collect();
+    }
+
     fn fault(&self) -> Fault {
         self.fault.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

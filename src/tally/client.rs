@@ -12,7 +12,9 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use super::encoding::{utf8_reader, TextEncoding};
 use super::lock::TallyLock;
-use super::records::{LedgerBalance, RecordError, TallyCompany, TallyGroup, TallyLedger};
+use super::records::{
+    AlteredVoucher, LedgerBalance, RecordError, StockRow, TallyCompany, TallyGroup, TallyLedger,
+};
 use super::request::{build, Query, Scope};
 use super::xml::{read_answer, AnswerError, Element};
 
@@ -250,6 +252,31 @@ impl TallyClient {
     ) -> Result<Vec<LedgerBalance>, TallyError> {
         let q = Query::BalanceReport { from, at };
         self.export(q, Some(company), LedgerBalance::from_row).await
+    }
+
+    /// The stock's value at `from` and `at` through the stock report form; unchecked
+    /// ([`super::stock`] checks it).
+    pub async fn stock_report(
+        &self,
+        company: &str,
+        from: Date,
+        at: Date,
+    ) -> Result<Vec<StockRow>, TallyError> {
+        let q = Query::StockReport { from, at };
+        self.export(q, Some(company), StockRow::from_row).await
+    }
+
+    /// The dates of the vouchers altered (entered, changed) after alteration id `after`.
+    pub async fn altered_voucher_dates(
+        &self,
+        company: &str,
+        after: u64,
+    ) -> Result<Vec<Date>, TallyError> {
+        let q = Query::AlteredVouchers { after };
+        let found = self
+            .export(q, Some(company), AlteredVoucher::from_element)
+            .await?;
+        Ok(found.into_iter().map(|v| v.date).collect())
     }
 
     /// Sends one Export request and converts each object of the answer as it arrives.

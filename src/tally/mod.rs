@@ -4,7 +4,8 @@
 //! - [`encoding`] and [`xml`] stream an answer (UTF-8 or UTF-16LE, Tally's `&#4;` quirk and all)
 //!   into objects; [`records`] types them; [`convert`] moves them to the wire convention.
 //! - [`balances`] reads a month's balances and refuses any it cannot confirm; [`lock`] keeps
-//!   to one request in flight per Tally on the PC.
+//!   to one request in flight per Tally on the PC; [`stock`] reads an inventory company's stock
+//!   value with the same care.
 
 pub mod amount;
 pub mod balances;
@@ -14,6 +15,7 @@ pub mod encoding;
 pub mod lock;
 pub mod records;
 pub mod request;
+pub mod stock;
 pub mod xml;
 
 pub use client::{TallyClient, TallyError};

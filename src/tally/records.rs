@@ -254,11 +254,44 @@ pub struct LedgerBalance {
 /// The computed field that carries `##SVToDate` back in both balance request forms.
 pub const COMPUTED_TO_DATE: &str = "AICFOTODATE";
 
+/// The stock form's fields: the period's start Tally took, and the stock's value then and at
+/// the period's end.
+pub const COMPUTED_FROM_DATE: &str = "AICFOFROMDATE";
+pub const STOCK_OPENING: &str = "AICFOSTOCKOPENING";
+pub const STOCK_CLOSING: &str = "AICFOSTOCKCLOSING";
+
 /// A date Tally computed: `YYYYMMDD` (a Date-typed field), `YYYY-MM-DD` (the report form's
 /// `$$PyrlYYYYMMDDFormat`) or `D-Mon-YYYY`.
 fn computed_date(e: &Element) -> Option<Date> {
-    let text = e.child_text(COMPUTED_TO_DATE)?;
+    computed_date_in(e, COMPUTED_TO_DATE)
+}
+
+fn computed_date_in(e: &Element, field: &str) -> Option<Date> {
+    let text = e.child_text(field)?;
     parse_tally_date(text).or_else(|| crate::protocol::calendar::parse_date(text.trim()).ok())
+}
+
+/// The stock form's one line, as Tally answered it: nothing is taken for zero or for the date
+/// asked; [`super::stock`] checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockRow {
+    /// Tally's sign: a debit (stock held) is negative.
+    pub opening: Option<Amount>,
+    pub closing: Option<Amount>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl StockRow {
+    pub fn from_row(e: &Element) -> Result<Self, RecordError> {
+        let name = "Stock-in-Hand";
+        Ok(StockRow {
+            opening: amount(e, STOCK_OPENING, "stock", name)?,
+            closing: amount(e, STOCK_CLOSING, "stock", name)?,
+            from: computed_date_in(e, COMPUTED_FROM_DATE),
+            to: computed_date_in(e, COMPUTED_TO_DATE),
+        })
+    }
 }
 
 impl LedgerBalance {
@@ -293,6 +326,28 @@ impl LedgerBalance {
             computed_at: computed_date(e),
             name,
         })
+    }
+}
+
+/// A voucher altered since an id: only the date it is dated on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlteredVoucher {
+    pub date: Date,
+}
+
+impl AlteredVoucher {
+    pub fn from_element(e: &Element) -> Result<Self, RecordError> {
+        let label = e
+            .attr("REMOTEID")
+            .or(e.child_text("ALTERID"))
+            .unwrap_or_default()
+            .to_string();
+        let date = date(e, "DATE", "voucher", &label)?.ok_or(RecordError::Missing {
+            kind: "voucher",
+            name: label,
+            field: "DATE",
+        })?;
+        Ok(AlteredVoucher { date })
     }
 }
 

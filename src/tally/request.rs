@@ -19,7 +19,7 @@
 use time::Date;
 
 use super::amount::format_tally_date;
-use super::records::COMPUTED_TO_DATE;
+use super::records::{COMPUTED_FROM_DATE, COMPUTED_TO_DATE, STOCK_CLOSING, STOCK_OPENING};
 
 /// Which ledgers a balance request covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,14 @@ pub enum Query {
     /// The same through a `TYPE Data` report: the second form, for a Tally whose collections
     /// do not take the period.
     BalanceReport { from: Date, at: Date },
+    /// The stock's value at `from` (opening) and `at` (closing), with both dates as Tally took
+    /// them: one line of a `TYPE Data` report.
+    StockReport { from: Date, at: Date },
+    /// The DATE of every voucher whose ALTERID is above `after`: what changed since then, and
+    /// so which month-ends to read again. Filtered on the id, not on dates: field reports say
+    /// voucher collections may not take SVFROMDATE/SVTODATE. tally-database-loader's
+    /// incremental sync likewise keys on AlterID.
+    AlteredVouchers { after: u64 },
 }
 
 /// The collection id the request names; the simulator keys on the TDL, not on this.
@@ -57,6 +65,8 @@ impl Query {
             Query::Ledgers { .. } => "AicfoLedgers",
             Query::Balances { .. } => "AicfoBalances",
             Query::BalanceReport { .. } => "AicfoBalanceReport",
+            Query::StockReport { .. } => "AicfoStockReport",
+            Query::AlteredVouchers { .. } => "AicfoAlteredVouchers",
         }
     }
 
@@ -64,6 +74,7 @@ impl Query {
         match self {
             Query::Companies => "Company",
             Query::Groups => "Group",
+            Query::AlteredVouchers { .. } => "Voucher",
             _ => "Ledger",
         }
     }
@@ -73,6 +84,7 @@ impl Query {
             Query::Companies => "NAME, GUID, BOOKSFROM, STARTINGFROM, ALTMSTID, ALTVCHID",
             Query::Groups => "NAME, GUID, PARENT, RESERVEDNAME, ISREVENUE, ISDEEMEDPOSITIVE, AFFECTSGROSSPROFIT, MASTERID",
             Query::Ledgers { .. } => "NAME, GUID, PARENT, OPENINGBALANCE",
+            Query::AlteredVouchers { .. } => "DATE, ALTERID",
             _ => "GUID, CLOSINGBALANCE, AICFOTODATE",
         }
     }
@@ -114,6 +126,7 @@ fn child_of(group: &str) -> String {
 }
 
 const PRIMARY_FILTER: &str = "AicfoAtPrimary";
+const ALTERED_FILTER: &str = "AicfoAltered";
 
 /// The request envelope. `company` is required for everything but [`Query::Companies`].
 pub fn build(query: &Query, company: Option<&str>) -> String {
@@ -131,6 +144,10 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
             vars.push_str(&period(*from, *at));
             return build_report(query.id(), &vars);
         }
+        Query::StockReport { from, at } => {
+            vars.push_str(&period(*from, *at));
+            return build_stock_report(query.id(), &vars);
+        }
         Query::Balances { from, at, scope } => {
             vars.push_str(&period(*from, *at));
             filter = format!("<COMPUTE>{COMPUTED_TO_DATE} : ##SVToDate</COMPUTE>");
@@ -146,6 +163,12 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
             }
         }
         Query::Ledgers { under: Some(g) } => filter = child_of(g),
+        Query::AlteredVouchers { after } => {
+            filter = format!("<FILTER>{ALTERED_FILTER}</FILTER>");
+            extra = format!(
+                "<SYSTEM TYPE=\"Formulae\" NAME=\"{ALTERED_FILTER}\">$AlterID &gt; {after}</SYSTEM>"
+            );
+        }
         _ => {}
     }
     format!(
@@ -159,21 +182,18 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
     )
 }
 
-/// The report form: one `AICFOROW` per ledger with its GUID, name, closing balance in Tally's
-/// sign (debit negative, tally-database-loader's amount formula) and the `##SVToDate` the
-/// report ran at.
-fn build_report(id: &str, vars: &str) -> String {
-    let fields = [
-        ("AICFOGUID", "$Guid"),
-        ("AICFONAME", "$Name"),
-        (
-            "AICFOCLOSING",
-            "if $$IsEmpty:$ClosingBalance then 0 else $$StringFindAndReplace:(if $$IsDebit:$ClosingBalance then -$$NumValue:$ClosingBalance else $$NumValue:$ClosingBalance):\"(-)\":\"-\"",
-        ),
-        (COMPUTED_TO_DATE, "$$PyrlYYYYMMDDFormat:##SVToDate:\"-\""),
-    ];
+/// tally-database-loader's amount formula around a method: Tally's sign (debit negative) as a
+/// plain number, zero as 0.
+fn signed_number(method: &str) -> String {
+    format!(
+        "if $$IsEmpty:{method} then 0 else $$StringFindAndReplace:(if $$IsDebit:{method} then -$$NumValue:{method} else $$NumValue:{method}):\"(-)\":\"-\""
+    )
+}
+
+/// The `<FIELD>` definitions of a report line, `AicfoFld1`.. in order, and their names.
+fn report_fields(fields: &[(&str, String)]) -> (String, String) {
     let names: Vec<String> = (1..=fields.len()).map(|i| format!("AicfoFld{i}")).collect();
-    let defs: String = fields
+    let defs = fields
         .iter()
         .zip(&names)
         .map(|((tag, set), name)| {
@@ -183,6 +203,59 @@ fn build_report(id: &str, vars: &str) -> String {
             )
         })
         .collect();
+    (defs, names.join(","))
+}
+
+/// The stock form: one `AICFOROW` with the Stock-in-Hand group's opening and closing balance
+/// and the period Tally took. For a company whose accounts are integrated with inventory that
+/// balance is the stock's value from the items (help.tallysolutions.com, "Integrate Accounts
+/// with Inventory"); tally-mcp-server's `pull/balance-sheet.xml` reads the closing stock the same
+/// way, `$ClosingBalance:Group:$$GroupStock` at SVTODATE, and the opening stock is the same
+/// group's `$OpeningBalance` at SVFROMDATE.
+fn build_stock_report(id: &str, vars: &str) -> String {
+    let (defs, list) = report_fields(&[
+        (
+            STOCK_OPENING,
+            signed_number("$OpeningBalance:Group:$$GroupStock"),
+        ),
+        (
+            STOCK_CLOSING,
+            signed_number("$ClosingBalance:Group:$$GroupStock"),
+        ),
+        (
+            COMPUTED_FROM_DATE,
+            "$$PyrlYYYYMMDDFormat:##SVFromDate:\"-\"".into(),
+        ),
+        (
+            COMPUTED_TO_DATE,
+            "$$PyrlYYYYMMDDFormat:##SVToDate:\"-\"".into(),
+        ),
+    ]);
+    format!(
+        "<ENVELOPE><HEADER><VERSION>1</VERSION><TALLYREQUEST>Export</TALLYREQUEST><TYPE>Data</TYPE>\
+<ID>{id}</ID></HEADER><BODY><DESC><STATICVARIABLES>{vars}</STATICVARIABLES><TDL><TDLMESSAGE>\
+<REPORT NAME=\"{id}\"><FORMS>AicfoForm</FORMS></REPORT>\
+<FORM NAME=\"AicfoForm\"><PARTS>AicfoPart</PARTS><XMLTAG>{root}</XMLTAG></FORM>\
+<PART NAME=\"AicfoPart\"><LINES>AicfoLine</LINES></PART>\
+<LINE NAME=\"AicfoLine\"><FIELDS>{list}</FIELDS><XMLTAG>AICFOROW</XMLTAG></LINE>{defs}\
+</TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
+        root = super::xml::REPORT_ROOT,
+    )
+}
+
+/// The report form: one `AICFOROW` per ledger with its GUID, name, closing balance in Tally's
+/// sign (debit negative, tally-database-loader's amount formula) and the `##SVToDate` the
+/// report ran at.
+fn build_report(id: &str, vars: &str) -> String {
+    let (defs, list) = report_fields(&[
+        ("AICFOGUID", "$Guid".into()),
+        ("AICFONAME", "$Name".into()),
+        ("AICFOCLOSING", signed_number("$ClosingBalance")),
+        (
+            COMPUTED_TO_DATE,
+            "$$PyrlYYYYMMDDFormat:##SVToDate:\"-\"".into(),
+        ),
+    ]);
     format!(
         "<ENVELOPE><HEADER><VERSION>1</VERSION><TALLYREQUEST>Export</TALLYREQUEST><TYPE>Data</TYPE>\
 <ID>{id}</ID></HEADER><BODY><DESC><STATICVARIABLES>{vars}</STATICVARIABLES><TDL><TDLMESSAGE>\
@@ -192,7 +265,6 @@ fn build_report(id: &str, vars: &str) -> String {
 <LINE NAME=\"AicfoLine\"><FIELDS>{list}</FIELDS><XMLTAG>AICFOROW</XMLTAG></LINE>{defs}\
 <COLLECTION NAME=\"AicfoLedgers\"><TYPE>Ledger</TYPE><FETCH>GUID, CLOSINGBALANCE</FETCH></COLLECTION>\
 </TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
-        list = names.join(","),
         root = super::xml::REPORT_ROOT,
     )
 }
@@ -249,5 +321,14 @@ mod tests {
         assert!(report.contains("<TYPE>Data</TYPE>"));
         assert!(report.contains("<SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));
         assert!(report.contains("<XMLTAG>AICFOTODATE</XMLTAG>"));
+    }
+
+    #[test]
+    fn altered_vouchers_are_asked_by_alteration_id_not_by_date() {
+        let r = build(&Query::AlteredVouchers { after: 1234 }, Some("X"));
+        assert!(r.contains("<TYPE>Voucher</TYPE>"));
+        assert!(r.contains("$AlterID &gt; 1234</SYSTEM>"), "{r}");
+        assert!(r.contains("<FETCH>DATE, ALTERID</FETCH>"));
+        assert!(!r.contains("SVFROMDATE"));
     }
 }

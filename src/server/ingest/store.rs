@@ -43,7 +43,12 @@ pub fn store(
     }
     chart::store_groups(tx, stamp, &coa.groups)?;
     let ledgers = chart::store_ledgers(tx, stamp, &coa.ledgers)?;
-    let unbalanced = store_months(tx, stamp, &v.months, &ledgers.ids)?;
+    let opening_difference = coa
+        .company
+        .as_ref()
+        .and_then(|f| f.opening_difference)
+        .map_or(0, |d| d.paise());
+    let unbalanced = store_months(tx, stamp, &v.months, &ledgers.ids, opening_difference)?;
     close_log(
         tx,
         stamp.ingestion_id,
@@ -131,12 +136,14 @@ fn close_log(
     Ok(())
 }
 
-/// Stores every month; returns the months whose balances do not sum to zero.
+/// Stores every month; returns the months whose trial balance does not sum to zero (with the
+/// opening stock and the opening difference Tally shows beside the ledgers).
 fn store_months(
     c: &Connection,
     stamp: Stamp<'_>,
     months: &[ValidMonth],
     ledger_ids: &[i64],
+    opening_difference: i64,
 ) -> DomainResult<Vec<UnbalancedMonth>> {
     let mut unbalanced = Vec::new();
     for m in months {
@@ -150,6 +157,8 @@ fn store_months(
                 ingestion_id: stamp.ingestion_id,
                 ingested_at: stamp.at_ms,
                 balances: m.items.iter().map(|&(i, p)| (ledger_ids[i], p)).collect(),
+                stock: m.stock,
+                opening_difference,
             },
         )?;
         if difference != 0 {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::protocol::calendar::{parse_date, MonthKey};
 use crate::protocol::groups::{is_primary_parent, reserved_group};
-use crate::protocol::{ChartOfAccounts, MonthBalances, SyncPayload};
+use crate::protocol::{ChartOfAccounts, MonthBalances, StockValues, SyncPayload};
 use crate::server::domain_error::DomainResult;
 use crate::server::problems::Problems;
 
@@ -15,6 +15,7 @@ pub struct ValidMonth {
     pub as_of_date: String,
     pub closed: bool,
     pub items: Vec<(usize, i64)>,
+    pub stock: Option<StockValues>,
 }
 
 pub struct Validated {
@@ -267,6 +268,7 @@ fn check_month(
         as_of_date: m.as_of_date.clone(),
         closed,
         items,
+        stock: m.stock,
     })
     .filter(|_| date.is_some())
 }
