@@ -1,5 +1,6 @@
 //! Appliance settings: Rocket.toml profiles, then `ROCKET_*`, then the variables CONTRACT.md names.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use rocket::figment::providers::{Env, Serialized};
@@ -28,6 +29,12 @@ pub struct AppConfig {
     pub public_url: Option<String>,
     /// The connector ZIP served at `/download/connector` (built by packaging/build-windows.sh).
     pub connector_package: PathBuf,
+    /// `AICFO_TRUSTED_PROXIES`: addresses, separated by commas or spaces, whose forwarded-address
+    /// header (Rocket's `ip_header`) is believed. None by default.
+    pub trusted_proxies: String,
+    /// `trusted_proxies`, parsed.
+    #[serde(skip)]
+    pub trusted_proxy_list: Vec<IpAddr>,
 }
 
 impl Default for AppConfig {
@@ -44,6 +51,8 @@ impl Default for AppConfig {
             cors_origin: None,
             public_url: None,
             connector_package: PathBuf::from("dist/AICFOConnector.zip"),
+            trusted_proxies: String::new(),
+            trusted_proxy_list: Vec::new(),
         }
     }
 }
@@ -63,7 +72,7 @@ pub fn figment() -> Figment {
 
 impl AppConfig {
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, String> {
-        let cfg: AppConfig = figment
+        let mut cfg: AppConfig = figment
             .extract()
             .map_err(|e| format!("configuration is invalid: {e}"))?;
         if cfg.heartbeat_interval_secs == 0 {
@@ -77,6 +86,28 @@ impl AppConfig {
         if cfg.login_max_failures == 0 {
             return Err("login_max_failures must be at least 1".into());
         }
+        cfg.trusted_proxy_list = parse_addresses(&cfg.trusted_proxies)?;
         Ok(cfg)
     }
+
+    /// Rocket believes a forwarded-address header only when a trusted proxy is named; even then
+    /// `ClientAddress` uses it only for requests that come from one.
+    pub fn rocket_figment(&self, figment: Figment) -> Figment {
+        if self.trusted_proxy_list.is_empty() {
+            figment.merge(Serialized::global("ip_header", false))
+        } else {
+            figment
+        }
+    }
+}
+
+fn parse_addresses(list: &str) -> Result<Vec<IpAddr>, String> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>().map_err(|_| {
+                format!("trusted_proxies: `{s}` is not an IP address (AICFO_TRUSTED_PROXIES)")
+            })
+        })
+        .collect()
 }

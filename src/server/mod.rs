@@ -11,6 +11,7 @@ pub mod db;
 pub mod download;
 pub mod error;
 pub mod ingest;
+pub mod json_only;
 pub mod runs;
 pub mod secrets;
 pub mod snapshots;
@@ -52,11 +53,14 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
     secrets::ensure_admin(&db, &cfg.data_dir)?;
     let state = AppState::new(db, cfg.clone(), &secrets)?;
 
-    let mut rocket = rocket::custom(figment)
+    let mut rocket = rocket::custom(cfg.rocket_figment(figment))
         .manage(state)
+        .manage(auth::passwords::PasswordGate::for_this_machine())
         .mount("/api", api::routes())
         .mount("/", web::routes())
         .mount("/", download::routes())
+        .mount("/", json_only::routes())
+        .attach(json_only::JsonOnly)
         .register("/", catchers![error::default_catcher])
         .attach(AdHoc::on_liftoff("sync run sweeper", |rocket| {
             Box::pin(async move {

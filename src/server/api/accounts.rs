@@ -7,28 +7,54 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{CompanySummary, ErrorDetail, LoginRequest, LoginResponse, UserSummary};
 use crate::server::accounts;
+use crate::server::auth::passwords::{self, PasswordGate};
 use crate::server::auth::tokens::USER_TOKEN_TTL_SECS;
-use crate::server::auth::{passwords, ClientAddress, Role, UserAuth};
+use crate::server::auth::{ClientAddress, Role, UserAuth};
 use crate::server::body::{BodyLimit, JsonBody};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::state::AppState;
 
 impl BodyLimit for LoginRequest {}
 
+/// Nobody has a longer username or password, so nothing longer is looked up, hashed or counted.
+fn check_login_lengths(username: &str, password: &str) -> ApiResult<()> {
+    if username.len() > passwords::MAX_USERNAME_BYTES {
+        return Err(ApiError::invalid_field(
+            "username",
+            format!(
+                "a username has at most {} bytes",
+                passwords::MAX_USERNAME_BYTES
+            ),
+        ));
+    }
+    if password.len() > passwords::MAX_PASSWORD_BYTES {
+        return Err(ApiError::invalid_field(
+            "password",
+            format!(
+                "a password has at most {} bytes",
+                passwords::MAX_PASSWORD_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[post("/auth/login", data = "<body>")]
 pub async fn login(
     state: &State<AppState>,
+    gate: &State<PasswordGate>,
     addr: ClientAddress,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let LoginRequest { username, password } = body.value;
-    let address = addr.0.as_deref();
-    if let Err(wait) = state.login.check(&username, address) {
-        return Err(ApiError::too_many(
-            format!("Too many failed logins for this user or address; try again in {wait} s."),
+    check_login_lengths(&username, &password)?;
+    // Counted before the password is checked, so concurrent guesses cannot outrun the count.
+    let attempt = state.login.begin(&username, addr.0.as_deref()).map_err(|wait| {
+        ApiError::too_many(
+            format!("Too many failed logins for this user from this address; try again in {wait} s."),
             wait,
-        ));
-    }
+        )
+    })?;
     let lookup = username.clone();
     let user = state
         .db
@@ -38,12 +64,16 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| passwords::dummy_hash().to_string());
-    let ok = tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
-        .await
-        .map_err(|e| ApiError::internal("password check", e))?;
+    let Ok(checked) = gate.verify(password, hash).await else {
+        state.login.not_checked(attempt);
+        return Err(ApiError::too_many(
+            "The appliance is busy checking other logins; try again in a moment.",
+            1,
+        ));
+    };
     match user {
-        Some(user) if ok => {
-            state.login.record_success(&username);
+        Some(user) if checked? => {
+            state.login.succeeded(attempt);
             let token = state
                 .keys
                 .issue_user(user.id, &user.username, user.role.as_str())?;
@@ -56,13 +86,10 @@ pub async fn login(
                 },
             }))
         }
-        _ => {
-            state.login.record_failure(&username, address);
-            Err(ApiError::unauthorized(
-                "invalid_credentials",
-                "The username or password is wrong.",
-            ))
-        }
+        _ => Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "The username or password is wrong.",
+        )),
     }
 }
 

@@ -200,7 +200,8 @@ impl<'r> FromRequest<'r> for ConnectorAuth {
     }
 }
 
-/// The caller's address, for login throttling.
+/// The caller's address, for login throttling: the peer's, or the forwarded one when the peer
+/// is a proxy named in `trusted_proxies`.
 pub struct ClientAddress(pub Option<String>);
 
 #[rocket::async_trait]
@@ -208,6 +209,16 @@ impl<'r> FromRequest<'r> for ClientAddress {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        Outcome::Success(ClientAddress(req.client_ip().map(|ip| ip.to_string())))
+        let peer = req.remote().map(|a| a.ip());
+        let trusted = match (peer, state(req)) {
+            (Some(p), Ok(s)) => s.cfg.trusted_proxy_list.contains(&p.to_canonical()),
+            _ => false,
+        };
+        let ip = if trusted {
+            req.real_ip().or(peer)
+        } else {
+            peer
+        };
+        Outcome::Success(ClientAddress(ip.map(|ip| ip.to_canonical().to_string())))
     }
 }

@@ -1,0 +1,320 @@
+//! The appliance under hostile input (issue 8): login memory and concurrency, login limits that
+//! hold against forged addresses, races and lockouts, JSON-only writes.
+
+mod common;
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use aicfo::server::auth::passwords::PasswordGate;
+use rocket::fairing::AdHoc;
+use serde_json::{json, Value};
+
+/// The real appliance in-process, with a handle on its password gate to count checks.
+struct Appliance {
+    url: String,
+    gate: PasswordGate,
+    shutdown: rocket::Shutdown,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(extra: &[(&str, Value)]) -> Appliance {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<u16>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let rocket = aicfo::server::build(common::figment(dir.path(), extra))
+        .expect("server builds")
+        .attach(AdHoc::on_liftoff("report port", move |r| {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(r.config().port);
+            }
+            Box::pin(async {})
+        }))
+        .ignite()
+        .await
+        .expect("server ignites");
+    let gate = rocket.state::<PasswordGate>().expect("gate").clone();
+    let shutdown = rocket.shutdown();
+    let task = tokio::spawn(async move {
+        let _ = rocket.launch().await;
+    });
+    let port = rx.await.unwrap();
+    Appliance {
+        url: format!("http://127.0.0.1:{port}"),
+        gate,
+        shutdown,
+        task,
+        _dir: dir,
+    }
+}
+
+impl Appliance {
+    fn admin_password(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("admin-password.txt"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    async fn stop(self) {
+        self.shutdown.notify();
+        let _ = self.task.await;
+    }
+}
+
+/// A client whose connections come from `from` (any 127.x address reaches the server on Linux).
+fn client_from(from: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(from.parse::<IpAddr>().ok())
+        .build()
+        .unwrap()
+}
+
+async fn login(
+    http: &reqwest::Client,
+    app: &Appliance,
+    username: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> (u16, Value, Option<String>) {
+    let mut req = http
+        .post(format!("{}/api/auth/login", app.url))
+        .json(&json!({"username": username, "password": password}));
+    if let Some(ip) = forwarded {
+        req = req.header("X-Real-IP", ip);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, res.json().await.unwrap_or(Value::Null), retry)
+}
+
+#[tokio::test]
+async fn over_long_usernames_are_refused_before_anything_is_counted_or_hashed() {
+    let app = start(&[("login_max_failures", json!(2))]).await;
+    let http = reqwest::Client::new();
+    for i in 0..200 {
+        let name = format!("{i}{}", "u".repeat(100_000));
+        let (s, b, _) = login(&http, &app, &name, "whatever-password", None).await;
+        assert_eq!(s, 422, "{b}");
+        assert_eq!(b["details"][0]["path"], "username");
+    }
+    let (s, b, _) = login(&http, &app, "admin", &"p".repeat(5000), None).await;
+    assert_eq!((s, &b["details"][0]["path"]), (422, &json!("password")));
+    assert_eq!(app.gate.checks(), 0, "no password was hashed");
+    // Nothing was counted against this address either.
+    let (s, _, _) = login(&http, &app, "admin", &app.admin_password(), None).await;
+    assert_eq!(s, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_guesses_at_one_username_get_at_most_the_limit_of_checks() {
+    let app = start(&[("login_max_failures", json!(5))]).await;
+    let http = reqwest::Client::new();
+    let guesses = (0..200).map(|i| {
+        let (http, app) = (&http, &app);
+        async move { login(http, app, "admin", &format!("guess-{i}"), None).await }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let wrong = answers.iter().filter(|a| a.0 == 401).count();
+    let slowed = answers.iter().filter(|a| a.0 == 429).count();
+    assert_eq!(wrong + slowed, 200, "only 401 and 429");
+    assert!(wrong <= 5, "{wrong} guesses were checked");
+    assert!(
+        app.gate.checks() <= 5,
+        "{} password checks",
+        app.gate.checks()
+    );
+    assert!(answers
+        .iter()
+        .filter(|a| a.0 == 429)
+        .all(|a| a.2.is_some() && a.1["error"] == "rate_limited"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn password_checks_beyond_the_machine_wait_or_are_told_to_come_back() {
+    let app = start(&[("login_max_failures", json!(1000))]).await;
+    let http = reqwest::Client::new();
+    let logins = (0..60).map(|i| {
+        let (http, app) = (&http, &app);
+        async move { login(http, app, &format!("nobody{i}"), "some password", None).await }
+    });
+    let answers = futures_util::future::join_all(logins).await;
+    for (s, b, retry) in &answers {
+        assert!(*s == 401 || (*s == 429 && retry.is_some()), "{s} {b}");
+    }
+    assert!(app.gate.peak() >= 1);
+    assert!(
+        app.gate.peak() <= app.gate.size(),
+        "{} checks ran at once, the gate admits {}",
+        app.gate.peak(),
+        app.gate.size()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_flood_from_one_address_does_not_lock_admin_out_of_another() {
+    let app = start(&[("login_max_failures", json!(3))]).await;
+    let attacker = client_from("127.0.0.2");
+    let mut refused = 0;
+    for i in 0..12 {
+        let (s, _, _) = login(&attacker, &app, "admin", &format!("guess-{i}"), None).await;
+        refused += usize::from(s == 429);
+    }
+    assert!(refused > 0, "the flood is slowed down");
+    let office = client_from("127.0.0.1");
+    let (s, b, _) = login(&office, &app, "admin", &app.admin_password(), None).await;
+    assert_eq!(s, 200, "{b}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
+    let app = start(&[("login_max_failures", json!(3))]).await;
+    let http = reqwest::Client::new();
+    for i in 0..3 {
+        let forged = format!("10.9.9.{i}");
+        let (s, _, _) = login(&http, &app, "admin", "wrong password", Some(&forged)).await;
+        assert_eq!(s, 401);
+    }
+    let (s, _, _) = login(&http, &app, "admin", "wrong password", Some("10.9.9.200")).await;
+    assert_eq!(s, 429, "a new X-Real-IP does not make a new client");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_forwarded_address_from_a_trusted_proxy_is_believed() {
+    let app = start(&[
+        ("login_max_failures", json!(3)),
+        ("trusted_proxies", json!("127.0.0.1, ::1")),
+    ])
+    .await;
+    let http = client_from("127.0.0.1");
+    for _ in 0..3 {
+        let (s, _, _) = login(&http, &app, "admin", "wrong password", Some("10.0.0.1")).await;
+        assert_eq!(s, 401);
+    }
+    let (s, _, _) = login(&http, &app, "admin", "wrong password", Some("10.0.0.1")).await;
+    assert_eq!(s, 429);
+    let (s, _, _) = login(
+        &http,
+        &app,
+        "admin",
+        &app.admin_password(),
+        Some("10.0.0.2"),
+    )
+    .await;
+    assert_eq!(s, 200, "another client behind the proxy is not held back");
+    // An address that is not a proxy still cannot choose its own.
+    let other = client_from("127.0.0.3");
+    for _ in 0..3 {
+        login(&other, &app, "admin", "wrong password", Some("10.0.0.3")).await;
+    }
+    let (s, _, _) = login(&other, &app, "admin", "wrong password", Some("10.0.0.4")).await;
+    assert_eq!(s, 429);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_trusted_proxy_setting_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let figment = common::figment(dir.path(), &[("trusted_proxies", json!("10.0.0.1, proxy"))]);
+    let Err(err) = aicfo::server::build(figment) else {
+        panic!("a bad proxy address was accepted");
+    };
+    assert!(err.contains("`proxy` is not an IP address"), "{err}");
+}
+
+async fn post_raw(
+    http: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut req = http.post(url).body(body);
+    if let Some(ct) = content_type {
+        req = req.header("Content-Type", ct);
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn state_changing_requests_accept_only_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = common::TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    let before = srv.fingerprint();
+    let login = format!(
+        r#"{{"username":"admin","password":"{}"}}"#,
+        srv.admin_password()
+    );
+    let http = reqwest::Client::new();
+    for ct in [
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let (s, b) = post_raw(
+            &http,
+            srv.api("/auth/login"),
+            None,
+            ct,
+            login.clone().into(),
+        )
+        .await;
+        assert_eq!(
+            (s, &b["error"]),
+            (415, &json!("unsupported_media_type")),
+            "{ct:?}"
+        );
+        let company = br#"{"name":"Forged","id":"forged"}"#.to_vec();
+        let (s, _) = post_raw(&http, srv.api("/companies"), Some(&admin), ct, company).await;
+        assert_eq!(s, 415, "{ct:?}");
+    }
+    assert_eq!(
+        srv.fingerprint(),
+        before,
+        "nothing refused changed anything"
+    );
+    let json_ct = Some("application/json; charset=utf-8");
+    let (s, _) = post_raw(&http, srv.api("/auth/login"), None, json_ct, login.into()).await;
+    assert_eq!(s, 200);
+
+    // A connector's compressed sync is JSON too.
+    srv.create_company(&admin, "Sharma", "sharma").await;
+    let (token, _, connector) = srv.enrol(&admin, "sharma", "pc-1").await;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(common::balanced_payload().to_string().as_bytes())
+        .unwrap();
+    let res = http
+        .post(srv.api("/connector/sync"))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // A write without a body needs no content type.
+    let revoke = srv.api(&format!("/connectors/{connector}/revoke"));
+    let (s, b) = post_raw(&http, revoke, Some(&admin), None, Vec::new()).await;
+    assert_eq!(s, 200, "{b}");
+    srv.stop().await;
+}
