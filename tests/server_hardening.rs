@@ -98,10 +98,16 @@ async fn over_long_usernames_are_refused_before_anything_is_counted_or_hashed() 
     let app = start(&[("login_max_failures", json!(2))]).await;
     let http = reqwest::Client::new();
     for i in 0..200 {
-        let name = format!("{i}{}", "u".repeat(100_000));
+        let name = format!("{i}{}", "u".repeat(10_000));
         let (s, b, _) = login(&http, &app, &name, "whatever-password", None).await;
         assert_eq!(s, 422, "{b}");
         assert_eq!(b["details"][0]["path"], "username");
+    }
+    // A megabyte is not even read: a login body is small.
+    for i in 0..20 {
+        let name = format!("{i}{}", "u".repeat(1_000_000));
+        let (s, b, _) = login(&http, &app, &name, "whatever-password", None).await;
+        assert_eq!((s, &b["error"]), (413, &json!("payload_too_large")));
     }
     let (s, b, _) = login(&http, &app, "admin", &"p".repeat(5000), None).await;
     assert_eq!((s, &b["details"][0]["path"]), (422, &json!("password")));
@@ -317,4 +323,136 @@ async fn state_changing_requests_accept_only_json() {
     let (s, b) = post_raw(&http, revoke, Some(&admin), None, Vec::new()).await;
     assert_eq!(s, 200, "{b}");
     srv.stop().await;
+}
+
+/// The real server binary, started in `cwd`, as a service manager starts it.
+struct Process {
+    child: std::process::Child,
+    url: String,
+    /// What it printed before it was listening.
+    said: Vec<String>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server(
+    cwd: &std::path::Path,
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Process {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aicfo-server"));
+    cmd.current_dir(cwd)
+        .env("AICFO_DATA_DIR", data_dir)
+        .env("AICFO_ADMIN_PASSWORD", "process-admin-password")
+        .env("ROCKET_PORT", "0")
+        .env("ROCKET_CLI_COLORS", "false")
+        .env_remove("ROCKET_ADDRESS")
+        .env_remove("ROCKET_CONFIG")
+        .env_remove("ROCKET_LIMITS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("aicfo-server starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    let url = loop {
+        let Some(Ok(line)) = lines.next() else {
+            panic!("the server stopped before listening: {said:?}");
+        };
+        if let Some(at) = line.split("listening on ").nth(1) {
+            break at.trim().to_string();
+        }
+        said.push(line);
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Process { child, url, said }
+}
+
+impl Process {
+    /// The listening URL with a wildcard address replaced by loopback.
+    fn reach(&self) -> String {
+        self.url
+            .replace("0.0.0.0", "127.0.0.1")
+            .replace("[::]", "[::1]")
+    }
+
+    fn post(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+        let mut req = reqwest::blocking::Client::new()
+            .post(format!("{}/api{path}", self.reach()))
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().unwrap();
+        (res.status().as_u16(), res.json().unwrap_or(Value::Null))
+    }
+
+    /// Logs in as admin, creates a company and enrols a connector; returns its token.
+    fn connector_token(&self) -> String {
+        let body = |v: Value| v.to_string().into_bytes();
+        let login = json!({"username": "admin", "password": "process-admin-password"});
+        let (s, b) = self.post("/auth/login", None, body(login));
+        assert_eq!(s, 200, "{b}");
+        let admin = b["token"].as_str().unwrap().to_string();
+        let company = json!({"name": "Sharma", "id": "sharma"});
+        assert_eq!(self.post("/companies", Some(&admin), body(company)).0, 201);
+        let enrol = json!({"companyId": "sharma", "deviceId": "pc-1", "userJwt": admin});
+        let (s, b) = self.post("/connector/auth", None, body(enrol));
+        assert_eq!(s, 200, "{b}");
+        b["connectorToken"].as_str().unwrap().to_string()
+    }
+}
+
+/// The guide's payload padded with whitespace to two megabytes: valid JSON, over 1 MiB.
+fn two_megabyte_sync() -> Vec<u8> {
+    let mut body = common::guide_payload().to_string().into_bytes();
+    body.resize(2 * 1024 * 1024, b' ');
+    body
+}
+
+#[test]
+fn started_where_there_is_no_rocket_toml_the_built_in_settings_hold() {
+    let cwd = tempfile::tempdir().unwrap();
+    let app = spawn_server(cwd.path(), &cwd.path().join("data"), &[]);
+    assert!(
+        app.said
+            .iter()
+            .any(|l| l.contains("no Rocket.toml") && l.contains("built-in defaults")),
+        "{:?}",
+        app.said
+    );
+    assert!(
+        app.url.starts_with("http://0.0.0.0:"),
+        "listens on every address: {}",
+        app.url
+    );
+    let token = app.connector_token();
+    let (s, b) = app.post("/connector/sync", Some(&token), two_megabyte_sync());
+    assert_eq!(s, 200, "the 64 MiB sync limit holds: {b}");
+}
+
+#[test]
+fn a_rocket_toml_in_the_start_folder_is_read_and_named() {
+    let cwd = tempfile::tempdir().unwrap();
+    let file = cwd.path().join("Rocket.toml");
+    std::fs::write(&file, "[default.limits]\nsync = \"1 MiB\"\n").unwrap();
+    let app = spawn_server(cwd.path(), &cwd.path().join("data"), &[]);
+    let named = file.display().to_string();
+    assert!(
+        app.said.iter().any(|l| l.contains(&named)),
+        "{:?}",
+        app.said
+    );
+    let token = app.connector_token();
+    let (s, b) = app.post("/connector/sync", Some(&token), two_megabyte_sync());
+    assert_eq!((s, &b["error"]), (413, &json!("payload_too_large")));
 }

@@ -1,10 +1,11 @@
-//! Appliance settings: Rocket.toml profiles, then `ROCKET_*`, then the variables CONTRACT.md names.
+//! Appliance settings: built-in defaults, Rocket.toml profiles, then `ROCKET_*`, then the
+//! variables CONTRACT.md names.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use rocket::figment::providers::{Env, Serialized};
-use rocket::figment::Figment;
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
+use rocket::figment::{Figment, Profile};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,11 +58,49 @@ impl Default for AppConfig {
     }
 }
 
-/// Rocket's own figment (Rocket.toml, `ROCKET_*`), with our defaults beneath and the contract's
-/// environment variables on top. `AICFO_<KEY>` sets any key of [`AppConfig`].
+/// The shipped Rocket.toml, compiled in: the appliance behaves the same whatever folder it is
+/// started from (a service manager starts it where there is no Rocket.toml).
+const BUILT_IN_SETTINGS: &str = include_str!("../../Rocket.toml");
+
+/// The Rocket.toml to read over the built-in settings: the file `ROCKET_CONFIG` names, else
+/// `Rocket.toml` in the current folder. Only that exact file: no search of parent folders.
+fn settings_path() -> PathBuf {
+    std::env::var_os("ROCKET_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("Rocket.toml"))
+}
+
+/// Which settings file [`figment`] reads, for the start-up message. An error when `ROCKET_CONFIG`
+/// names a file that is not there (a typo should not silently fall back to the defaults).
+pub fn settings_file() -> Result<Option<PathBuf>, String> {
+    let path = settings_path();
+    let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    if path.is_file() {
+        Ok(Some(absolute))
+    } else if std::env::var_os("ROCKET_CONFIG").is_some() {
+        Err(format!(
+            "ROCKET_CONFIG names {}, which is not a file",
+            absolute.display()
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Rocket's defaults, then the built-in settings, then Rocket.toml (see [`settings_file`]), then
+/// `ROCKET_*`, then the contract's variables: `AICFO_<KEY>` sets any key of [`AppConfig`].
 pub fn figment() -> Figment {
-    Figment::from(Serialized::defaults(AppConfig::default()))
-        .merge(rocket::Config::figment())
+    let profile = Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE);
+    let mut figment = Figment::from(rocket::Config::default())
+        .merge(Serialized::defaults(AppConfig::default()))
+        .merge(Toml::string(BUILT_IN_SETTINGS).nested());
+    let file = settings_path();
+    if file.is_file() {
+        figment = figment.merge(Toml::file_exact(file).nested());
+    }
+    figment
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .select(profile)
         .merge(Env::prefixed("AICFO_").ignore(&["ADMIN_PASSWORD"]))
         .merge(
             Env::raw()

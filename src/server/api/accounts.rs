@@ -14,7 +14,9 @@ use crate::server::body::{BodyLimit, JsonBody};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::state::AppState;
 
-impl BodyLimit for LoginRequest {}
+impl BodyLimit for LoginRequest {
+    const LIMIT: &'static str = "login";
+}
 
 /// Nobody has a longer username or password, so nothing longer is looked up, hashed or counted.
 fn check_login_lengths(username: &str, password: &str) -> ApiResult<()> {
