@@ -345,8 +345,17 @@ fn spawn_server(
     data_dir: &std::path::Path,
     env: &[(&str, &str)],
 ) -> Process {
+    let cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aicfo-server"));
+    spawn_command(cmd, cwd, data_dir, env)
+}
+
+fn spawn_command(
+    mut cmd: std::process::Command,
+    cwd: &std::path::Path,
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Process {
     use std::io::BufRead;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aicfo-server"));
     cmd.current_dir(cwd)
         .env("AICFO_DATA_DIR", data_dir)
         .env("AICFO_ADMIN_PASSWORD", "process-admin-password")
@@ -455,4 +464,64 @@ fn a_rocket_toml_in_the_start_folder_is_read_and_named() {
     let token = app.connector_token();
     let (s, b) = app.post("/connector/sync", Some(&token), two_megabyte_sync());
     assert_eq!((s, &b["error"]), (413, &json!("payload_too_large")));
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn an_open_data_folder_is_made_private_and_the_books_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let app = spawn_server(cwd.path(), &data, &[]);
+    assert!(
+        app.said
+            .iter()
+            .any(|l| l.contains("mode 755") && l.contains("owner-only")),
+        "the server says it tightened the folder: {:?}",
+        app.said
+    );
+    assert_eq!(mode(&data), 0o700);
+    // A write, so the write-ahead log and its index exist.
+    app.connector_token();
+    for name in [
+        "aicfo.sqlite3",
+        "aicfo.sqlite3-wal",
+        "aicfo.sqlite3-shm",
+        "secrets.json",
+    ] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit() {
+    let cwd = tempfile::tempdir().unwrap();
+    // Started with a low soft limit, as a service manager starts it.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "ulimit -S -n 256 && exec \"$0\""])
+        .arg(env!("CARGO_BIN_EXE_aicfo-server"));
+    let app = spawn_command(cmd, cwd.path(), &cwd.path().join("data"), &[]);
+    assert!(
+        app.said
+            .iter()
+            .any(|l| l.contains("open-file limit raised from 256")),
+        "{:?}",
+        app.said
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", app.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields[3], fields[4], "soft limit = hard limit: {line}");
 }

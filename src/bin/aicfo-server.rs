@@ -16,8 +16,22 @@ fn say_which_settings() -> Result<(), String> {
     Ok(())
 }
 
+/// What the process sets up for itself before anything else: owner-only files, and as many open
+/// connections as the system allows it.
+fn prepare_process() {
+    aicfo::server::fs_perms::create_owner_only();
+    match aicfo::server::open_files::raise_to_hard_limit() {
+        Ok(Some((from, to))) => {
+            println!("aicfo-server: open-file limit raised from {from} to {to}")
+        }
+        Ok(None) => {}
+        Err(e) => println!("aicfo-server: {e}"),
+    }
+}
+
 #[rocket::main]
 async fn main() {
+    prepare_process();
     let rocket =
         say_which_settings().and_then(|()| aicfo::server::build(aicfo::server::config::figment()));
     let rocket = match rocket {

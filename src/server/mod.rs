@@ -10,8 +10,10 @@ pub mod cors;
 pub mod db;
 pub mod download;
 pub mod error;
+pub mod fs_perms;
 pub mod ingest;
 pub mod json_only;
+pub mod open_files;
 pub mod runs;
 pub mod secrets;
 pub mod snapshots;
@@ -35,18 +37,15 @@ pub const DATABASE_FILE: &str = "aicfo.sqlite3";
 pub fn build(figment: Figment) -> Result<Rocket<Build>, String> {
     let cfg = AppConfig::from_figment(&figment)?;
     if !cfg.data_dir.exists() {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        fs_perms::create_private_dir(&cfg.data_dir).map_err(|e| {
             format!(
                 "cannot create the data folder {}: {e}",
                 cfg.data_dir.display()
             )
         })?;
-        // The books of every client firm live here: readable by the appliance's user only.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
-        }
+    }
+    for change in fs_perms::secure_data_dir(&cfg.data_dir)? {
+        println!("aicfo-server: {change}");
     }
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir)?;
     let db = Db::open(&cfg.data_dir.join(DATABASE_FILE))?;
