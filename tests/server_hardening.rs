@@ -525,3 +525,78 @@ fn the_open_file_limit_is_raised_to_the_hard_limit() {
     let fields: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(fields[3], fields[4], "soft limit = hard limit: {line}");
 }
+
+/// Raises this test process's own soft open-file limit, to hold many connections at once.
+#[cfg(unix)]
+fn allow_many_open_files() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let now = getrlimit(Resource::Nofile);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: now.maximum.or(Some(1 << 20)),
+            maximum: now.maximum,
+        },
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn slow_clients_are_closed_and_do_not_shut_out_a_real_login() {
+    use std::io::{Read, Write};
+    allow_many_open_files();
+    let cwd = tempfile::tempdir().unwrap();
+    // The default soft limit a service gets: 1,100 stalled clients used to exhaust it.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "ulimit -S -n 1024 && exec \"$0\""])
+        .arg(env!("CARGO_BIN_EXE_aicfo-server"));
+    let env = [("AICFO_HEADER_TIMEOUT_SECS", "2")];
+    let app = spawn_command(cmd, cwd.path(), &cwd.path().join("data"), &env);
+    let at = app.reach().trim_start_matches("http://").to_string();
+    let stalled: Vec<std::net::TcpStream> = (0..1100)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&at).unwrap();
+            s.write_all(b"POST /api/auth/login HTTP/1.1\r\nHost: appliance\r\nContent-Ty")
+                .unwrap();
+            s
+        })
+        .collect();
+    let login = json!({"username": "admin", "password": "process-admin-password"});
+    let (s, b) = app.post("/auth/login", None, login.to_string().into_bytes());
+    assert_eq!(s, 200, "{b}");
+    // Each stalled client is closed (the bound only keeps a broken build from hanging the test).
+    for mut s in stalled {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("a stalled client was not closed: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn behind_the_front_each_client_keeps_its_own_address() {
+    let cwd = tempfile::tempdir().unwrap();
+    let env = [("AICFO_LOGIN_MAX_FAILURES", "2")];
+    let app = spawn_server(cwd.path(), &cwd.path().join("data"), &env);
+    let port = app.url.rsplit(':').next().unwrap().to_string();
+    let login = |from: &str, password: &str| {
+        let res = reqwest::blocking::Client::builder()
+            .local_address(from.parse::<IpAddr>().ok())
+            .build()
+            .unwrap()
+            .post(format!("http://127.0.0.1:{port}/api/auth/login"))
+            .json(&json!({"username": "admin", "password": password}))
+            .send()
+            .unwrap();
+        res.status().as_u16()
+    };
+    let answers: Vec<u16> = (0..4)
+        .map(|_| login("127.0.0.2", "wrong password"))
+        .collect();
+    assert_eq!(answers.last(), Some(&429), "{answers:?}");
+    assert_eq!(login("127.0.0.1", "process-admin-password"), 200);
+}

@@ -1,20 +1,13 @@
 //! The appliance server. Configuration: Rocket.toml and the environment (see README.md).
 
-use rocket::fairing::AdHoc;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
 
-fn say_which_settings() -> Result<(), String> {
-    match aicfo::server::config::settings_file()? {
-        Some(file) => println!(
-            "aicfo-server: settings from {} over the built-in defaults",
-            file.display()
-        ),
-        None => println!(
-            "aicfo-server: no Rocket.toml in {}; using the built-in defaults",
-            std::env::current_dir().unwrap_or_default().display()
-        ),
-    }
-    Ok(())
-}
+use aicfo::server::config::{self, AppConfig};
+use aicfo::server::listener::{self, Front, Timeouts};
+use rocket::fairing::AdHoc;
+use rocket::{Build, Rocket};
 
 /// What the process sets up for itself before anything else: owner-only files, and as many open
 /// connections as the system allows it.
@@ -29,23 +22,60 @@ fn prepare_process() {
     }
 }
 
+fn say_which_settings() -> Result<(), String> {
+    match config::settings_file()? {
+        Some(file) => println!(
+            "aicfo-server: settings from {} over the built-in defaults",
+            file.display()
+        ),
+        None => println!(
+            "aicfo-server: no Rocket.toml in {}; using the built-in defaults",
+            std::env::current_dir().unwrap_or_default().display()
+        ),
+    }
+    Ok(())
+}
+
+/// Binds the public address with the slow-client front, and builds Rocket behind it.
+async fn assemble() -> Result<Rocket<Build>, String> {
+    say_which_settings()?;
+    let figment = config::figment();
+    let cfg = AppConfig::from_figment(&figment)?;
+    let public: rocket::Config = figment
+        .extract()
+        .map_err(|e| format!("configuration is invalid: {e}"))?;
+    let timeouts = Timeouts {
+        header: Duration::from_secs(cfg.header_timeout_secs),
+        idle: Duration::from_secs(cfg.idle_timeout_secs),
+    };
+    let front = Front::bind(SocketAddr::new(public.address, public.port), timeouts).await?;
+    let peers = front.peers();
+    let front = Mutex::new(Some(front));
+    let rocket = aicfo::server::build(listener::behind_front(figment))?
+        .manage(peers)
+        .attach(AdHoc::on_liftoff("listener front", move |r| {
+            let backend = SocketAddr::new(r.config().address, r.config().port);
+            if let Some(front) = front.lock().ok().and_then(|mut f| f.take()) {
+                if let Some(at) = front.local_addr() {
+                    println!("aicfo-server listening on http://{at}");
+                }
+                front.spawn(backend);
+            }
+            Box::pin(async {})
+        }));
+    Ok(rocket)
+}
+
 #[rocket::main]
 async fn main() {
     prepare_process();
-    let rocket =
-        say_which_settings().and_then(|()| aicfo::server::build(aicfo::server::config::figment()));
-    let rocket = match rocket {
+    let rocket = match assemble().await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("aicfo-server cannot start: {e}");
             std::process::exit(1);
         }
     };
-    let rocket = rocket.attach(AdHoc::on_liftoff("listening address", |r| {
-        let at = std::net::SocketAddr::new(r.config().address, r.config().port);
-        println!("aicfo-server listening on http://{at}");
-        Box::pin(async {})
-    }));
     if let Err(e) = rocket.launch().await {
         eprintln!("aicfo-server stopped: {e}");
         std::process::exit(1);

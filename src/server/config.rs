@@ -33,6 +33,10 @@ pub struct AppConfig {
     /// `AICFO_TRUSTED_PROXIES`: addresses, separated by commas or spaces, whose forwarded-address
     /// header (Rocket's `ip_header`) is believed. None by default.
     pub trusted_proxies: String,
+    /// A client must send its whole request head within this many seconds (see `listener`).
+    pub header_timeout_secs: u64,
+    /// A connection on which nothing moves either way for this long is closed.
+    pub idle_timeout_secs: u64,
     /// `trusted_proxies`, parsed.
     #[serde(skip)]
     pub trusted_proxy_list: Vec<IpAddr>,
@@ -53,6 +57,8 @@ impl Default for AppConfig {
             public_url: None,
             connector_package: PathBuf::from("dist/AICFOConnector.zip"),
             trusted_proxies: String::new(),
+            header_timeout_secs: 10,
+            idle_timeout_secs: 120,
             trusted_proxy_list: Vec::new(),
         }
     }
@@ -124,6 +130,9 @@ impl AppConfig {
         }
         if cfg.login_max_failures == 0 {
             return Err("login_max_failures must be at least 1".into());
+        }
+        if cfg.header_timeout_secs == 0 || cfg.idle_timeout_secs == 0 {
+            return Err("header_timeout_secs and idle_timeout_secs must be at least 1".into());
         }
         cfg.trusted_proxy_list = parse_addresses(&cfg.trusted_proxies)?;
         Ok(cfg)

@@ -13,6 +13,7 @@ pub mod error;
 pub mod fs_perms;
 pub mod ingest;
 pub mod json_only;
+pub mod listener;
 pub mod open_files;
 pub mod runs;
 pub mod secrets;

@@ -11,6 +11,7 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
 use super::error::{park, ApiError, ApiResult};
+use super::listener::PeerMap;
 use super::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +210,11 @@ impl<'r> FromRequest<'r> for ClientAddress {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let peer = req.remote().map(|a| a.ip());
+        // Behind the listener front every peer is a loopback connection; it knows the client.
+        let front = req.rocket().state::<PeerMap>();
+        let peer = req
+            .remote()
+            .map(|r| front.and_then(|f| f.client_of(r)).unwrap_or(r).ip());
         let trusted = match (peer, state(req)) {
             (Some(p), Ok(s)) => s.cfg.trusted_proxy_list.contains(&p.to_canonical()),
             _ => false,
