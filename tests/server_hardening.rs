@@ -600,3 +600,20 @@ fn behind_the_front_each_client_keeps_its_own_address() {
     assert_eq!(answers.last(), Some(&429), "{answers:?}");
     assert_eq!(login("127.0.0.1", "process-admin-password"), 200);
 }
+
+#[test]
+fn a_rocket_config_naming_a_missing_file_stops_start_up() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
+        .current_dir(cwd.path())
+        .env("AICFO_DATA_DIR", cwd.path().join("data"))
+        .env("ROCKET_CONFIG", cwd.path().join("Rocket-typo.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ROCKET_CONFIG names") && err.contains("Rocket-typo.toml"),
+        "{err}"
+    );
+}
