@@ -73,8 +73,9 @@ pub async fn login(
             1,
         ));
     };
+    let right = checked?;
     match user {
-        Some(user) if checked? => {
+        Some(user) if right => {
             state.login.succeeded(attempt);
             let token = state
                 .keys
@@ -88,10 +89,13 @@ pub async fn login(
                 },
             }))
         }
-        _ => Err(ApiError::unauthorized(
-            "invalid_credentials",
-            "The username or password is wrong.",
-        )),
+        _ => {
+            state.login.failed(attempt);
+            Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "The username or password is wrong.",
+            ))
+        }
     }
 }
 

@@ -203,6 +203,20 @@ impl LoginThrottle {
         Self::give_back(&mut t.addresses, attempt.address);
     }
 
+    /// The password was wrong: the wait counts from now, not from when the check began, so a
+    /// slow check does not eat into it.
+    pub fn failed(&self, attempt: Attempt) {
+        let now = Instant::now();
+        let mut t = self.lock();
+        if let Some(c) = t.pairs.counters.get_mut(&attempt.pair) {
+            if c.attempts >= self.max_failures {
+                c.not_before = c
+                    .not_before
+                    .max(now + delay_after(c.attempts, self.max_failures));
+            }
+        }
+    }
+
     /// The attempt never reached a password check (the appliance was busy): uncount it.
     pub fn not_checked(&self, attempt: Attempt) {
         let now = Instant::now();
