@@ -9,6 +9,9 @@
 //!
 //! The front remembers which client each of its loopback connections carries ([`PeerMap`]), so
 //! `ClientAddress` still sees the real address. It adds no header and changes no byte.
+//!
+//! It reads plain HTTP: should Rocket ever terminate TLS itself, the head deadline must become
+//! a handshake deadline here (TLS bytes never show the end of an HTTP head).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,22 +28,19 @@ use tokio::time::{timeout_at, Instant};
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 const END_OF_HEAD: &[u8] = b"\r\n\r\n";
 
-/// Which client each loopback connection from the front to Rocket carries, by the front's
-/// local port. Managed by Rocket; read by `ClientAddress`.
+/// Which client each loopback connection from the front to Rocket carries, by the front's end
+/// of that connection. Managed by Rocket; read by `ClientAddress`.
 #[derive(Clone, Default)]
-pub struct PeerMap(Arc<Mutex<HashMap<u16, SocketAddr>>>);
+pub struct PeerMap(Arc<Mutex<HashMap<SocketAddr, SocketAddr>>>);
 
 impl PeerMap {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u16, SocketAddr>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, SocketAddr>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The client behind `peer` when `peer` is one of the front's loopback connections.
     pub fn client_of(&self, peer: SocketAddr) -> Option<SocketAddr> {
-        if !peer.ip().is_loopback() {
-            return None;
-        }
-        self.lock().get(&peer.port()).copied()
+        self.lock().get(&peer).copied()
     }
 }
 
@@ -150,11 +150,11 @@ async fn carry(
     let Ok(local) = server.local_addr() else {
         return;
     };
-    peers.lock().insert(local.port(), from);
+    peers.lock().insert(local, from);
     if server.write_all(&head).await.is_ok() {
         splice(client, server, timeouts.idle).await;
     }
-    peers.lock().remove(&local.port());
+    peers.lock().remove(&local);
 }
 
 /// Copies both ways until Rocket closes, or nothing moves for `idle`.
