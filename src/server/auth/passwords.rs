@@ -46,10 +46,6 @@ pub fn hash(password: &str) -> Result<String, HashError> {
         .map_err(|e| HashError(e.to_string()))
 }
 
-pub fn verify(password: &str, phc: &str) -> bool {
-    verify_in(password, phc, &mut Vec::new())
-}
-
 /// Verifies `password` against the PHC string `phc`, computing in `memory` (grown as needed and
 /// kept by the caller for the next check) rather than in 19 MB allocated afresh: freed argon2
 /// memory stays with whichever thread's malloc arena held it, so allocating per check on the
