@@ -224,6 +224,7 @@ async fn unreadable_and_oversized_bodies() {
             .http
             .post(f.srv.api("/connector/sync"))
             .bearer_auth(&f.token)
+            .header("Content-Type", "application/json")
             .body(body);
         if let Some(e) = encoding {
             req = req.header("Content-Encoding", e);

@@ -97,6 +97,14 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
     ("GET", "/", Public, "/"),
     ("GET", "/<path..>", Public, "/no-such-file.txt"),
     ("GET", "/download/connector", Public, "/download/connector"),
+    // Internal: where the JSON-only fairing sends an API write whose body is not JSON; it only
+    // ever answers 415, to anyone.
+    (
+        "POST",
+        "/__aicfo/unsupported-media-type",
+        Public,
+        "/__aicfo/unsupported-media-type",
+    ),
 ];
 
 #[test]

@@ -1,9 +1,11 @@
-//! Appliance settings: Rocket.toml profiles, then `ROCKET_*`, then the variables CONTRACT.md names.
+//! Appliance settings: built-in defaults, Rocket.toml profiles, then `ROCKET_*`, then the
+//! variables CONTRACT.md names.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
-use rocket::figment::providers::{Env, Serialized};
-use rocket::figment::Figment;
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
+use rocket::figment::{Figment, Profile};
 use serde::{Deserialize, Serialize};
 
 use super::start_error::StartError;
@@ -30,6 +32,16 @@ pub struct AppConfig {
     pub public_url: Option<String>,
     /// The connector ZIP served at `/download/connector` (built by packaging/build-windows.sh).
     pub connector_package: PathBuf,
+    /// `AICFO_TRUSTED_PROXIES`: addresses, separated by commas or spaces, whose forwarded-address
+    /// header (Rocket's `ip_header`) is believed. None by default.
+    pub trusted_proxies: String,
+    /// A client must send its whole request head within this many seconds (see `listener`).
+    pub header_timeout_secs: u64,
+    /// A connection on which nothing moves either way for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// `trusted_proxies`, parsed.
+    #[serde(skip)]
+    pub trusted_proxy_list: Vec<IpAddr>,
 }
 
 impl Default for AppConfig {
@@ -46,15 +58,57 @@ impl Default for AppConfig {
             cors_origin: None,
             public_url: None,
             connector_package: PathBuf::from("dist/AICFOConnector.zip"),
+            trusted_proxies: String::new(),
+            header_timeout_secs: 10,
+            idle_timeout_secs: 120,
+            trusted_proxy_list: Vec::new(),
         }
     }
 }
 
-/// Rocket's own figment (Rocket.toml, `ROCKET_*`), with our defaults beneath and the contract's
-/// environment variables on top. `AICFO_<KEY>` sets any key of [`AppConfig`].
+/// The shipped Rocket.toml, compiled in: the appliance behaves the same whatever folder it is
+/// started from (a service manager starts it where there is no Rocket.toml).
+const BUILT_IN_SETTINGS: &str = include_str!("../../Rocket.toml");
+
+/// The Rocket.toml to read over the built-in settings: the file `ROCKET_CONFIG` names, else
+/// `Rocket.toml` in the current folder. Only that exact file: no search of parent folders.
+fn settings_path() -> PathBuf {
+    std::env::var_os("ROCKET_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("Rocket.toml"))
+}
+
+/// Which settings file [`figment`] reads, for the start-up message. An error when `ROCKET_CONFIG`
+/// names a file that is not there (a typo should not silently fall back to the defaults).
+pub fn settings_file() -> Result<Option<PathBuf>, StartError> {
+    let path = settings_path();
+    let absolute = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    if path.is_file() {
+        Ok(Some(absolute))
+    } else if std::env::var_os("ROCKET_CONFIG").is_some() {
+        Err(StartError::new(format!(
+            "ROCKET_CONFIG names {}, which is not a file",
+            absolute.display()
+        )))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Rocket's defaults, then the built-in settings, then Rocket.toml (see [`settings_file`]), then
+/// `ROCKET_*`, then the contract's variables: `AICFO_<KEY>` sets any key of [`AppConfig`].
 pub fn figment() -> Figment {
-    Figment::from(Serialized::defaults(AppConfig::default()))
-        .merge(rocket::Config::figment())
+    let profile = Profile::from_env_or("ROCKET_PROFILE", rocket::Config::DEFAULT_PROFILE);
+    let mut figment = Figment::from(rocket::Config::default())
+        .merge(Serialized::defaults(AppConfig::default()))
+        .merge(Toml::string(BUILT_IN_SETTINGS).nested());
+    let file = settings_path();
+    if file.is_file() {
+        figment = figment.merge(Toml::file_exact(file).nested());
+    }
+    figment
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .select(profile)
         .merge(Env::prefixed("AICFO_").ignore(&["ADMIN_PASSWORD"]))
         .merge(
             Env::raw()
@@ -65,7 +119,7 @@ pub fn figment() -> Figment {
 
 impl AppConfig {
     pub fn from_figment(figment: &Figment) -> Result<AppConfig, StartError> {
-        let cfg: AppConfig = figment
+        let mut cfg: AppConfig = figment
             .extract()
             .map_err(|e| StartError::because("the configuration is invalid", e))?;
         if cfg.heartbeat_interval_secs == 0 {
@@ -81,6 +135,35 @@ impl AppConfig {
         if cfg.login_max_failures == 0 {
             return Err(StartError::new("login_max_failures must be at least 1"));
         }
+        if cfg.header_timeout_secs == 0 || cfg.idle_timeout_secs == 0 {
+            return Err(StartError::new(
+                "header_timeout_secs and idle_timeout_secs must be at least 1",
+            ));
+        }
+        cfg.trusted_proxy_list = parse_addresses(&cfg.trusted_proxies)?;
         Ok(cfg)
     }
+
+    /// Rocket believes a forwarded-address header only when a trusted proxy is named; even then
+    /// `ClientAddress` uses it only for requests that come from one.
+    pub fn rocket_figment(&self, figment: Figment) -> Figment {
+        if self.trusted_proxy_list.is_empty() {
+            figment.merge(Serialized::global("ip_header", false))
+        } else {
+            figment
+        }
+    }
+}
+
+fn parse_addresses(list: &str) -> Result<Vec<IpAddr>, StartError> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>().map_err(|_| {
+                StartError::new(format!(
+                    "trusted_proxies: `{s}` is not an IP address (AICFO_TRUSTED_PROXIES)"
+                ))
+            })
+        })
+        .collect()
 }

@@ -18,6 +18,10 @@ pub enum Refusal {
     Conflict,
     /// The request is readable but its content is wrong; `details` locate each problem.
     Invalid,
+    /// Not now: the caller may try again after this many seconds.
+    TooMany {
+        retry_after_secs: u64,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +69,15 @@ impl DomainError {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::refused(Refusal::Conflict, code, message)
+    }
+
+    /// A brake: try again in `retry_after_secs`.
+    pub fn too_many(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::refused(
+            Refusal::TooMany { retry_after_secs },
+            "rate_limited",
+            message,
+        )
     }
 
     /// Invalid content; `details` names each problem by its JSON path.

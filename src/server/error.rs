@@ -97,6 +97,7 @@ fn status_of(refusal: Refusal) -> Status {
         Refusal::NotFound => Status::NotFound,
         Refusal::Conflict => Status::Conflict,
         Refusal::Invalid => Status::UnprocessableEntity,
+        Refusal::TooMany { .. } => Status::TooManyRequests,
     }
 }
 
@@ -110,6 +111,10 @@ impl From<DomainError> for ApiError {
                 details,
             } => ApiError {
                 details,
+                retry_after: match refusal {
+                    Refusal::TooMany { retry_after_secs } => Some(retry_after_secs.max(1)),
+                    _ => None,
+                },
                 ..Self::new(status_of(refusal), code, message)
             },
             internal => {

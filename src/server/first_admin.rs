@@ -45,7 +45,7 @@ pub fn ensure_admin(db: &Db, data_dir: &Path) -> Result<(), StartError> {
     let from_env = password_from_env()?;
     let password = from_env.clone().unwrap_or_else(readable_password);
     let hash = passwords::hash(&password)
-        .map_err(|e| StartError::new(format!("cannot hash the admin password: {}", e.message)))?;
+        .map_err(|e| StartError::because("cannot hash the admin password", e))?;
     db.write_blocking(move |tx| accounts::create_first_admin(tx, &hash))
         .map_err(|e| StartError::because("cannot create the admin user", e))?;
     if from_env.is_some() {

@@ -5,15 +5,19 @@
 //! - [`AdminUser`]: a person with the admin role;
 //! - [`CompanyAccess`]: a person who may see the company named in the path
 //!   (`/companies/<id>/...`) or in the `companyId` query;
-//! - [`ConnectorAuth`]: an enrolled, unrevoked connector within its request rate.
+//! - [`ConnectorAuth`]: an enrolled, unrevoked connector within its request rate;
+//! - [`ClientAddress`]: not a rule but who is calling from where, for the login throttle.
 //!
 //! A refused guard parks its [`ApiError`] for the catcher, which answers with it.
+
+use std::net::IpAddr;
 
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
 use super::accounts::{self, User};
 use super::error::{park, ApiError, ApiResult};
+use super::listener::PeerMap;
 use super::state::AppState;
 
 pub fn bearer<'r>(req: &'r Request<'_>) -> ApiResult<&'r str> {
@@ -197,14 +201,33 @@ impl<'r> FromRequest<'r> for ConnectorAuth {
     }
 }
 
-/// The caller's address, for login throttling.
+/// The caller's address, for login throttling: the peer's, or the forwarded one when the peer
+/// is a proxy named in `trusted_proxies`.
 pub struct ClientAddress(pub Option<String>);
+
+/// The peer of the request. Behind the listener front every peer is one of its loopback
+/// connections, and the front knows which client each carries.
+fn peer_ip(req: &Request<'_>) -> Option<IpAddr> {
+    let front = req.rocket().state::<PeerMap>();
+    req.remote()
+        .map(|r| front.and_then(|f| f.client_of(r)).unwrap_or(r).ip())
+}
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for ClientAddress {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        Outcome::Success(ClientAddress(req.client_ip().map(|ip| ip.to_string())))
+        let peer = peer_ip(req);
+        let trusted = match (peer, state(req)) {
+            (Some(p), Ok(s)) => s.cfg.trusted_proxy_list.contains(&p.to_canonical()),
+            _ => false,
+        };
+        let ip = if trusted {
+            req.real_ip().or(peer)
+        } else {
+            peer
+        };
+        Outcome::Success(ClientAddress(ip.map(|ip| ip.to_canonical().to_string())))
     }
 }

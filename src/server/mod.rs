@@ -2,13 +2,14 @@
 //!
 //! Layers, each depending only on those below it:
 //! - `api/`, `download`, `web`: HTTP handlers, thin; each states its access rule with a guard;
-//! - `guards`, `body`, `error`, `cors`: the HTTP edge (who is calling, request bodies, errors);
+//! - `guards`, `body`, `error`, `cors`, `json_only`, `listener`: the HTTP edge (who is calling
+//!   and from where, request bodies, errors, the slow-client front);
 //! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
 //!   `connectors` (connector_clients), `runs` (integration_sync_runs/_events), `chart`
 //!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `ingest`
 //!   (ingestion_logs, and the order a payload is stored in), `status` (reads only);
-//! - `auth/` (tokens, password hashes, throttles), `db`, `clock`, `random`, `problems`,
-//!   `domain_error`: no domain knowledge.
+//! - `auth/` (tokens, password hashes and their gate, throttles), `db`, `clock`, `random`,
+//!   `problems`, `domain_error`, `fs_perms`, `open_files`: no domain knowledge.
 
 pub mod accounts;
 pub mod api;
@@ -25,8 +26,12 @@ pub mod domain_error;
 pub mod download;
 pub mod error;
 pub mod first_admin;
+pub mod fs_perms;
 pub mod guards;
 pub mod ingest;
+pub mod json_only;
+pub mod listener;
+pub mod open_files;
 pub mod problems;
 pub mod random;
 pub mod runs;
@@ -66,11 +71,14 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
     first_admin::ensure_admin(&db, &cfg.data_dir)?;
     let state = AppState::new(db, cfg.clone(), &secrets)?;
 
-    let mut rocket = rocket::custom(figment)
+    let mut rocket = rocket::custom(cfg.rocket_figment(figment))
         .manage(state)
+        .manage(auth::passwords::PasswordGate::for_this_machine())
         .mount("/api", api::routes())
         .mount("/", web::routes())
         .mount("/", download::routes())
+        .mount("/", json_only::routes())
+        .attach(json_only::JsonOnly)
         .register("/", catchers![error::default_catcher])
         .attach(AdHoc::on_liftoff("sync run sweeper", |rocket| {
             Box::pin(async move {
@@ -87,28 +95,26 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
     Ok(rocket)
 }
 
-/// The data folder exists and is a folder; one the appliance creates is private to its user,
-/// since the books of every client firm live there.
+/// The data folder exists, is a folder, and is private to the appliance's user, since the books
+/// of every client firm live there: one it creates is 700, one that others can reach is tightened
+/// (said on stdout), and one it cannot tighten stops start-up.
 fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
-    if dir.exists() {
-        if !dir.is_dir() {
-            return Err(StartError::new(format!(
-                "the data folder {} is not a folder; set AICFO_DATA_DIR to a folder",
-                dir.display()
-            )));
-        }
-        return Ok(());
+    if dir.exists() && !dir.is_dir() {
+        return Err(StartError::new(format!(
+            "the data folder {} is not a folder; set AICFO_DATA_DIR to a folder",
+            dir.display()
+        )));
     }
-    std::fs::create_dir_all(dir).map_err(|e| {
-        StartError::because(
-            format!("cannot create the data folder {}", dir.display()),
-            e,
-        )
-    })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    if !dir.exists() {
+        fs_perms::create_private_dir(dir).map_err(|e| {
+            StartError::because(
+                format!("cannot create the data folder {}", dir.display()),
+                e,
+            )
+        })?;
+    }
+    for change in fs_perms::secure_data_dir(dir).map_err(StartError::new)? {
+        println!("aicfo-server: {change}");
     }
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! People: users (`users`), their roles, and which companies each may see (`user_companies`).
-//! Blocking functions over a connection, except the two that hash passwords.
+//! Blocking functions over a connection, except those that check or hash passwords.
 
+mod login;
 mod new_user;
 
+pub use login::{authenticate, LoginChecks};
 pub use new_user::create_user;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -195,30 +197,10 @@ pub fn list_users(c: &Connection) -> DomainResult<Vec<UserView>> {
     Ok(rows)
 }
 
-/// The user with this username and password, if both are right. The password check runs on the
-/// blocking pool, and an unknown username is checked against a dummy hash, so a wrong username
-/// takes as long as a wrong password.
-pub async fn authenticate(
-    db: &super::db::Db,
-    username: &str,
-    password: String,
-) -> DomainResult<Option<User>> {
-    let lookup = username.to_string();
-    let found = db.read(move |c| find_with_hash(c, &lookup)).await?;
-    let hash = found
-        .as_ref()
-        .map(|(_, hash)| hash.clone())
-        .unwrap_or_else(|| passwords::dummy_hash().to_string());
-    let ok = tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
-        .await
-        .map_err(|e| DomainError::internal("password check", e))?;
-    Ok(found.filter(|_| ok).map(|(user, _)| user))
-}
-
 /// Hashes on the blocking pool: argon2 is slow on purpose.
 pub async fn hash_password(password: String) -> DomainResult<String> {
     tokio::task::spawn_blocking(move || passwords::hash(&password))
         .await
         .map_err(|e| DomainError::internal("password hashing", e))?
-        .map_err(|e| DomainError::internal("password hashing", e.message))
+        .map_err(|e| DomainError::internal("password hashing", e))
 }

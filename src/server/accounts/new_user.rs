@@ -11,7 +11,7 @@ use crate::server::domain_error::{DomainError, DomainResult};
 use crate::server::problems::Problems;
 
 pub fn valid_username(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    (1..=passwords::MAX_USERNAME_BYTES).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))

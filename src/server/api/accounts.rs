@@ -7,40 +7,36 @@ use rocket::{get, post, State};
 use crate::protocol::{
     CompanySummary, LoginRequest, LoginResponse, NewCompany, NewUser, UserSummary, UserView,
 };
-use crate::server::accounts::{self, User};
+use crate::server::accounts::{self, LoginChecks, User};
+use crate::server::auth::passwords::PasswordGate;
 use crate::server::auth::tokens::USER_TOKEN_TTL_SECS;
 use crate::server::body::{BodyLimit, JsonBody};
 use crate::server::companies;
-use crate::server::error::{ApiError, ApiResult};
+use crate::server::error::ApiResult;
 use crate::server::guards::{AdminUser, ClientAddress};
 use crate::server::state::AppState;
 
-impl BodyLimit for LoginRequest {}
+/// Its own small limit: a megabyte username is never even read.
+impl BodyLimit for LoginRequest {
+    const LIMIT: &'static str = "login";
+}
 impl BodyLimit for NewCompany {}
 impl BodyLimit for NewUser {}
 
 #[post("/auth/login", data = "<body>")]
 pub async fn login(
     state: &State<AppState>,
+    gate: &State<PasswordGate>,
     addr: ClientAddress,
     body: JsonBody<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let LoginRequest { username, password } = body.value;
-    let address = addr.0.as_deref();
-    if let Err(wait) = state.login.check(&username, address) {
-        return Err(ApiError::too_many(
-            format!("Too many failed logins for this user or address; try again in {wait} s."),
-            wait,
-        ));
-    }
-    let Some(user) = accounts::authenticate(&state.db, &username, password).await? else {
-        state.login.record_failure(&username, address);
-        return Err(ApiError::unauthorized(
-            "invalid_credentials",
-            "The username or password is wrong.",
-        ));
+    let checks = LoginChecks {
+        db: &state.db,
+        throttle: &state.login,
+        gate,
     };
-    state.login.record_success(&username);
+    let user = accounts::authenticate(checks, &username, password, addr.0.as_deref()).await?;
     let token = state
         .keys
         .issue_user(user.id, &user.username, user.role.as_str())?;

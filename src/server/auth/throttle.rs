@@ -1,7 +1,9 @@
-//! Abuse brakes: failed-login counting per username and per address, and a per-connector
-//! request rate on the connector endpoints.
+//! Abuse brakes: failed-login counting per (username, address) and per address, and a
+//! per-connector request rate on the connector endpoints.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -9,80 +11,235 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Counts failed logins in a fixed window per key. Once a key reaches its limit, every login for
-/// it is refused with 429 until the window that holds the failures has passed.
-pub struct LoginThrottle {
-    max_per_user: u32,
-    max_per_address: u32,
-    window: Duration,
-    windows: Mutex<HashMap<String, (u32, Instant)>>,
+/// How many (username, address) pairs and addresses the login throttle remembers. Each entry is a
+/// few dozen bytes, so the throttle stays under a megabyte whatever is thrown at it.
+pub const LOGIN_TRACKED_KEYS: usize = 8192;
+/// The longest wait growing delays reach.
+const MAX_DELAY_SECS: u64 = 15 * 60;
+
+#[derive(Clone, Copy)]
+struct Counter {
+    /// Attempts not yet cleared by a success: counted before the password is checked.
+    attempts: u32,
+    last_seen: Instant,
+    /// No further attempt before this instant.
+    not_before: Instant,
 }
 
-const PRUNE_ABOVE: usize = 10_000;
+/// A fixed-size table of counters keyed by a keyed hash, so neither long input nor many
+/// distinct keys can grow it, and an outsider cannot aim two keys at one slot.
+struct CounterTable {
+    hasher: std::collections::hash_map::RandomState,
+    counters: HashMap<u64, Counter>,
+    capacity: usize,
+}
 
-impl LoginThrottle {
-    pub fn new(max_per_user: u32, window: Duration) -> Self {
-        LoginThrottle {
-            max_per_user,
-            // An office shares one address; give it room for several people mistyping.
-            max_per_address: max_per_user.saturating_mul(4),
-            window,
-            windows: Mutex::new(HashMap::new()),
+impl CounterTable {
+    fn new(capacity: usize) -> Self {
+        CounterTable {
+            hasher: std::collections::hash_map::RandomState::new(),
+            counters: HashMap::with_capacity(capacity),
+            capacity,
         }
     }
 
-    fn keys(username: &str, address: Option<&str>) -> [(String, bool); 2] {
-        [
-            (format!("u:{}", username.to_lowercase()), true),
-            (format!("a:{}", address.unwrap_or("-")), false),
-        ]
+    fn key(&self, parts: &[&str]) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for p in parts {
+            p.hash(&mut h);
+        }
+        h.finish()
     }
 
-    /// `Err(seconds)` when this username or address must wait before trying again.
-    pub fn check(&self, username: &str, address: Option<&str>) -> Result<(), u64> {
-        let now = Instant::now();
-        let map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wait = 0u64;
-        for (key, is_user) in Self::keys(username, address) {
-            let limit = if is_user {
-                self.max_per_user
-            } else {
-                self.max_per_address
-            };
-            if let Some((count, started)) = map.get(&key) {
-                let elapsed = now.duration_since(*started);
-                if *count >= limit && elapsed < self.window {
-                    wait = wait.max((self.window - elapsed).as_secs() + 1);
+    /// The live counter for `key`, or a fresh one once the window since its last attempt passed.
+    fn get(&self, key: u64, now: Instant, window: Duration) -> Option<Counter> {
+        self.counters
+            .get(&key)
+            .filter(|c| now.duration_since(c.last_seen) < window)
+            .copied()
+    }
+
+    /// Stores `counter`, making room when full: first expired counters go, then the one with the
+    /// fewest attempts (the least telling), so the table never grows past its capacity.
+    fn put(&mut self, key: u64, counter: Counter, now: Instant, window: Duration) {
+        if !self.counters.contains_key(&key) && self.counters.len() >= self.capacity {
+            self.counters
+                .retain(|_, c| now.duration_since(c.last_seen) < window);
+            if self.counters.len() >= self.capacity {
+                let weakest = self
+                    .counters
+                    .iter()
+                    .min_by_key(|(_, c)| (c.attempts, c.last_seen))
+                    .map(|(k, _)| *k);
+                if let Some(k) = weakest {
+                    self.counters.remove(&k);
                 }
             }
         }
-        if wait > 0 {
-            Err(wait)
-        } else {
-            Ok(())
+        self.counters.insert(key, counter);
+    }
+
+    fn len(&self) -> usize {
+        self.counters.len()
+    }
+}
+
+struct Tables {
+    pairs: CounterTable,
+    addresses: CounterTable,
+}
+
+/// Login brakes. An attempt is counted before its password is checked, under one lock, so a
+/// burst of concurrent guesses cannot slip past the count. Per (username, address): after
+/// `max_failures` unresolved attempts, each further one must wait 2, 4, 8, ... seconds (capped),
+/// so a flood from one address slows that address down without locking the user out elsewhere.
+/// Per address: at most four times as many unresolved attempts per window (an office shares one).
+pub struct LoginThrottle {
+    max_failures: u32,
+    max_per_address: u32,
+    window: Duration,
+    tables: Mutex<Tables>,
+}
+
+/// What was counted for one attempt; hand it back to [`LoginThrottle::succeeded`] or
+/// [`LoginThrottle::not_checked`].
+pub struct Attempt {
+    pair: u64,
+    address: u64,
+}
+
+/// Addresses are counted per host, IPv6 per /64: one machine can take any address of its prefix.
+fn address_key(address: Option<&str>) -> String {
+    match address.and_then(|a| a.parse::<IpAddr>().ok()) {
+        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(IpAddr::V6(v6)) => v6.to_canonical().to_string(),
+        Some(ip) => ip.to_string(),
+        None => "-".to_string(),
+    }
+}
+
+fn delay_after(attempts: u32, max_failures: u32) -> Duration {
+    let beyond = attempts
+        .saturating_sub(max_failures)
+        .saturating_add(1)
+        .min(20);
+    Duration::from_secs((1u64 << beyond).min(MAX_DELAY_SECS))
+}
+
+fn wait_secs(until: Instant, now: Instant) -> u64 {
+    let d = until.saturating_duration_since(now);
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl LoginThrottle {
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        Self::with_capacity(max_failures, window, LOGIN_TRACKED_KEYS)
+    }
+
+    pub fn with_capacity(max_failures: u32, window: Duration, capacity: usize) -> Self {
+        LoginThrottle {
+            max_failures: max_failures.max(1),
+            max_per_address: max_failures.max(1).saturating_mul(4),
+            window,
+            tables: Mutex::new(Tables {
+                pairs: CounterTable::new(capacity),
+                addresses: CounterTable::new(capacity),
+            }),
         }
     }
 
-    pub fn record_failure(&self, username: &str, address: Option<&str>) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts an attempt at `username` from `address`, or `Err(seconds)` to wait first.
+    /// `username` must already be bounded in length by the caller.
+    pub fn begin(&self, username: &str, address: Option<&str>) -> Result<Attempt, u64> {
         let now = Instant::now();
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > PRUNE_ABOVE {
-            let window = self.window;
-            map.retain(|_, (_, started)| now.duration_since(*started) < window);
+        let name = username.to_lowercase();
+        let addr = address_key(address);
+        let mut t = self.lock();
+        let attempt = Attempt {
+            pair: t.pairs.key(&[&name, &addr]),
+            address: t.addresses.key(&[&addr]),
+        };
+        let fresh = Counter {
+            attempts: 0,
+            last_seen: now,
+            not_before: now,
+        };
+        let pair = t.pairs.get(attempt.pair, now, self.window);
+        let mut pair = pair.unwrap_or(fresh);
+        let mut by_address = t
+            .addresses
+            .get(attempt.address, now, self.window)
+            .unwrap_or(fresh);
+        if pair.not_before > now {
+            return Err(wait_secs(pair.not_before, now));
         }
-        for (key, _) in Self::keys(username, address) {
-            let entry = map.entry(key).or_insert((0, now));
-            if now.duration_since(entry.1) >= self.window {
-                *entry = (0, now);
+        if by_address.attempts >= self.max_per_address {
+            return Err(wait_secs(by_address.last_seen + self.window, now));
+        }
+        pair.attempts += 1;
+        pair.last_seen = now;
+        if pair.attempts >= self.max_failures {
+            pair.not_before = now + delay_after(pair.attempts, self.max_failures);
+        }
+        by_address.attempts += 1;
+        by_address.last_seen = now;
+        t.pairs.put(attempt.pair, pair, now, self.window);
+        t.addresses
+            .put(attempt.address, by_address, now, self.window);
+        Ok(attempt)
+    }
+
+    /// The password was right: the pair starts afresh and the address gets its attempt back.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut t = self.lock();
+        t.pairs.counters.remove(&attempt.pair);
+        Self::give_back(&mut t.addresses, attempt.address);
+    }
+
+    /// The password was wrong: the wait counts from now, not from when the check began, so a
+    /// slow check does not eat into it.
+    pub fn failed(&self, attempt: Attempt) {
+        let now = Instant::now();
+        let mut t = self.lock();
+        if let Some(c) = t.pairs.counters.get_mut(&attempt.pair) {
+            if c.attempts >= self.max_failures {
+                c.not_before = c
+                    .not_before
+                    .max(now + delay_after(c.attempts, self.max_failures));
             }
-            entry.0 += 1;
         }
     }
 
-    /// A successful login clears the username's failures (not the address's).
-    pub fn record_success(&self, username: &str) {
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&format!("u:{}", username.to_lowercase()));
+    /// The attempt never reached a password check (the appliance was busy): uncount it.
+    pub fn not_checked(&self, attempt: Attempt) {
+        let now = Instant::now();
+        let mut t = self.lock();
+        if let Some(c) = t.pairs.counters.get_mut(&attempt.pair) {
+            c.attempts = c.attempts.saturating_sub(1);
+            if c.attempts < self.max_failures {
+                c.not_before = now;
+            }
+        }
+        Self::give_back(&mut t.addresses, attempt.address);
+    }
+
+    fn give_back(addresses: &mut CounterTable, key: u64) {
+        if let Some(c) = addresses.counters.get_mut(&key) {
+            c.attempts = c.attempts.saturating_sub(1);
+        }
+    }
+
+    /// How many keys the throttle holds now (never more than twice its capacity).
+    pub fn tracked_keys(&self) -> usize {
+        let t = self.lock();
+        t.pairs.len() + t.addresses.len()
     }
 }
 
@@ -120,17 +277,86 @@ impl ConnectorLimiter {
 mod tests {
     use super::*;
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     #[test]
-    fn login_throttle_refuses_after_limit_and_success_clears() {
-        let t = LoginThrottle::new(3, Duration::from_secs(60));
+    fn a_pair_waits_after_its_failures_and_success_clears_it() {
+        let t = LoginThrottle::new(3, HOUR);
         for _ in 0..3 {
-            assert!(t.check("Alice", Some("10.0.0.1")).is_ok());
-            t.record_failure("alice", Some("10.0.0.1"));
+            t.begin("Alice", Some("10.0.0.1")).unwrap();
         }
-        let wait = t.check("ALICE", Some("10.0.0.2")).unwrap_err();
-        assert!(wait > 0 && wait <= 61);
-        t.record_success("alice");
-        assert!(t.check("alice", Some("10.0.0.2")).is_ok());
+        let wait = t.begin("ALICE", Some("10.0.0.1")).err().unwrap();
+        assert_eq!(wait, 2);
+        // Another address is not held back by this one's failures.
+        let other = t.begin("alice", Some("10.0.0.2")).unwrap();
+        t.succeeded(other);
+        assert!(t.begin("alice", Some("10.0.0.2")).is_ok());
+    }
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        assert_eq!(delay_after(5, 5), Duration::from_secs(2));
+        assert_eq!(delay_after(6, 5), Duration::from_secs(4));
+        assert_eq!(delay_after(9, 5), Duration::from_secs(32));
+        assert_eq!(
+            delay_after(u32::MAX, 5),
+            Duration::from_secs(MAX_DELAY_SECS)
+        );
+    }
+
+    #[test]
+    fn an_address_has_a_looser_cap_over_all_usernames() {
+        let t = LoginThrottle::new(2, HOUR);
+        for i in 0..8 {
+            t.begin(&format!("user{i}"), Some("10.0.0.9")).unwrap();
+        }
+        assert!(t.begin("someone-else", Some("10.0.0.9")).is_err());
+        assert!(t.begin("someone-else", Some("10.0.0.8")).is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_are_counted_per_prefix() {
+        assert_eq!(
+            address_key(Some("2001:db8:1:2:aaaa::1")),
+            address_key(Some("2001:db8:1:2:bbbb::7"))
+        );
+        assert_ne!(
+            address_key(Some("2001:db8:1:2::1")),
+            address_key(Some("2001:db8:1:3::1"))
+        );
+        assert_eq!(address_key(Some("::ffff:10.0.0.1")), "10.0.0.1");
+    }
+
+    #[test]
+    fn an_unchecked_attempt_is_given_back() {
+        let t = LoginThrottle::new(1, HOUR);
+        let a = t.begin("bob", Some("10.0.0.1")).unwrap();
+        assert!(t.begin("bob", Some("10.0.0.1")).is_err());
+        t.not_checked(a);
+        assert!(t.begin("bob", Some("10.0.0.1")).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded_whatever_the_usernames() {
+        let t = LoginThrottle::with_capacity(5, HOUR, 100);
+        let long = "x".repeat(64);
+        for i in 0..2000 {
+            let address = format!("10.{}.{}.1", i / 250, i % 250);
+            let _ = t.begin(&format!("{long}{i}"), Some(&address));
+        }
+        assert!(t.tracked_keys() <= 200, "{}", t.tracked_keys());
+    }
+
+    #[test]
+    fn full_table_keeps_the_pairs_with_most_failures() {
+        let t = LoginThrottle::with_capacity(3, HOUR, 10);
+        for _ in 0..3 {
+            t.begin("admin", Some("10.0.0.1")).unwrap();
+        }
+        for i in 0..50 {
+            let _ = t.begin(&format!("u{i}"), Some(&format!("10.0.1.{i}")));
+        }
+        assert!(t.begin("admin", Some("10.0.0.1")).is_err());
     }
 
     #[test]
