@@ -13,6 +13,8 @@ use crate::protocol::{
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::JsonBody;
 use crate::server::clock::{now_ms, rfc3339};
+use crate::server::connectors::refresh::{self as chain, Rotation};
+use crate::server::connectors::standing::Standing;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::{AdminUser, CompanyAccess, ConnectorAuth};
 use crate::server::runs::{self, Progress};
@@ -24,10 +26,13 @@ fn tokens(
     state: &AppState,
     connector_id: String,
     company_id: &str,
+    generation: i64,
     refresh_token: String,
 ) -> ApiResult<Json<ConnectorTokens>> {
     Ok(Json(ConnectorTokens {
-        connector_token: state.keys.issue_connector(&connector_id, company_id)?,
+        connector_token: state
+            .keys
+            .issue_connector(&connector_id, company_id, generation)?,
         expires_in: CONNECTOR_TOKEN_TTL_SECS,
         refresh_token,
         connector_id,
@@ -54,11 +59,18 @@ pub async fn auth(
         .db
         .write(move |tx| connectors::enrol(tx, &req, claims.sub))
         .await?;
-    state.revoked.remove(&enrolled.connector_id);
+    state.standings.set(
+        &enrolled.connector_id,
+        Standing {
+            generation: enrolled.generation,
+            revoked: false,
+        },
+    );
     tokens(
         state,
         enrolled.connector_id,
         &company_id,
+        enrolled.generation,
         enrolled.refresh_token,
     )
 }
@@ -69,11 +81,23 @@ pub async fn refresh(
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<Json<ConnectorTokens>> {
     let token = body.value.refresh_token;
-    let r = state
-        .db
-        .write(move |tx| connectors::rotate_refresh(tx, &token))
-        .await?;
-    tokens(state, r.connector_id, &r.company_id, r.refresh_token)
+    let rotation = state.db.write(move |tx| chain::rotate(tx, &token)).await?;
+    match rotation {
+        Rotation::Rotated(r) => tokens(
+            state,
+            r.connector_id,
+            &r.company_id,
+            r.generation,
+            r.refresh_token,
+        ),
+        Rotation::ChainRevoked {
+            connector_id,
+            standing,
+        } => {
+            state.standings.set(&connector_id, standing);
+            Err(chain::reused_error().into())
+        }
+    }
 }
 
 #[post("/connector/heartbeat", data = "<body>")]
@@ -217,14 +241,35 @@ pub async fn revoke(
     id: &str,
 ) -> ApiResult<Json<ConnectorRevoked>> {
     let target = id.to_string();
-    state
+    let standing = state
         .db
         .write(move |tx| connectors::revoke(tx, &target))
         .await?;
-    state.revoked.insert(id);
+    state.standings.set(id, standing);
     log::info!("user {} revoked connector {id}", admin.0.username);
     Ok(Json(ConnectorRevoked {
         connector_id: id.to_string(),
         revoked: true,
+    }))
+}
+
+/// Lifts a revocation. Only an admin may, and only this way: enrolling the device again does
+/// not. The device then enrols afresh; no token from before the revocation works again.
+#[post("/connectors/<id>/restore")]
+pub async fn restore(
+    state: &State<AppState>,
+    admin: AdminUser,
+    id: &str,
+) -> ApiResult<Json<ConnectorRevoked>> {
+    let target = id.to_string();
+    let standing = state
+        .db
+        .write(move |tx| connectors::restore(tx, &target))
+        .await?;
+    state.standings.set(id, standing);
+    log::info!("user {} restored connector {id}", admin.0.username);
+    Ok(Json(ConnectorRevoked {
+        connector_id: id.to_string(),
+        revoked: false,
     }))
 }

@@ -1,11 +1,15 @@
-//! Enrolled connectors (`connector_clients`): enrolment, refresh-token rotation, revocation,
-//! heartbeats. Blocking functions over a connection or transaction.
+//! Enrolled connectors (`connector_clients`): enrolment, revocation and restoring, heartbeats,
+//! and what the status shows of them. Blocking functions over a connection or transaction;
+//! `refresh` rotates refresh tokens, `standing` keeps who may use a token in memory.
+//!
+//! A revocation holds: enrolling the device again does not lift it, only an admin's explicit
+//! restore does, and no token issued before it works again (every change bumps the connector's
+//! token generation, which its connector tokens carry).
 
-use std::collections::HashSet;
-use std::sync::RwLock;
+pub mod refresh;
+pub mod standing;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 
 use super::accounts;
 use super::clock::{now_ms, rfc3339};
@@ -13,12 +17,8 @@ use super::domain_error::{DomainError, DomainResult};
 use super::problems::Problems;
 use super::random::random_token;
 use crate::protocol::{ConnectorAuthRequest, ConnectorView, HeartbeatRequest};
-
-/// Refresh tokens are random; only this digest of one is stored.
-pub fn refresh_token_digest(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+use refresh::refresh_token_digest;
+use standing::Standing;
 
 /// The fields an enrolment needs, checked before its user token is.
 pub fn check_enrolment(req: &ConnectorAuthRequest) -> DomainResult<()> {
@@ -28,14 +28,17 @@ pub fn check_enrolment(req: &ConnectorAuthRequest) -> DomainResult<()> {
     problems.into_result("The enrolment request is incomplete.")
 }
 
-/// An enrolled connector and its new refresh token (stored only as a digest).
+/// An enrolled connector, its token generation and its new refresh token (stored only as a
+/// digest).
 pub struct Enrolled {
     pub connector_id: String,
+    pub generation: i64,
     pub refresh_token: String,
 }
 
 /// Enrols the device for the company on behalf of the user `user_id`, who must still exist and
-/// be allowed to see the company. A device enrolled again (even a revoked one) is active again.
+/// be allowed to see the company. A device enrolled again starts a new token chain (its older
+/// tokens stop working); a revoked one is refused until an admin restores it.
 pub fn enrol(c: &Connection, req: &ConnectorAuthRequest, user_id: i64) -> DomainResult<Enrolled> {
     let user = accounts::user_by_id(c, user_id)?.ok_or_else(|| {
         DomainError::unauthorized("user_gone", "The account in userJwt no longer exists.")
@@ -43,38 +46,65 @@ pub fn enrol(c: &Connection, req: &ConnectorAuthRequest, user_id: i64) -> Domain
     accounts::ensure_can_see(c, &user, &req.company_id)?;
     let refresh_token = random_token(32);
     let digest = refresh_token_digest(&refresh_token);
-    let connector_id = match existing(c, &req.company_id, &req.device_id)? {
-        Some(id) => reenrol(c, id, req, user_id, &digest)?,
-        None => insert(c, req, user_id, &digest)?,
+    let (connector_id, generation) = match existing(c, &req.company_id, &req.device_id)? {
+        Some((id, _, true)) => return Err(revoked_device(&id)),
+        Some((id, generation, false)) => {
+            reenrol(c, &id, generation + 1, req, user_id, &digest)?;
+            (id, generation + 1)
+        }
+        None => (insert(c, req, user_id, &digest)?, 0),
     };
     Ok(Enrolled {
         connector_id,
+        generation,
         refresh_token,
     })
 }
 
-fn existing(c: &Connection, company_id: &str, device_id: &str) -> DomainResult<Option<String>> {
+fn revoked_device(id: &str) -> DomainError {
+    DomainError::forbidden(
+        "connector_revoked",
+        format!(
+            "An administrator revoked this device's connector `{id}`; enrolling it again does \
+             not lift that: an administrator must restore it first."
+        ),
+    )
+}
+
+/// (id, token generation, revoked) of the device's connector, when it has one.
+fn existing(
+    c: &Connection,
+    company_id: &str,
+    device_id: &str,
+) -> DomainResult<Option<(String, i64, bool)>> {
     Ok(c.query_row(
-        "SELECT id FROM connector_clients WHERE company_id = ?1 AND device_id = ?2",
+        "SELECT id, token_generation, revoked_at IS NOT NULL FROM connector_clients
+         WHERE company_id = ?1 AND device_id = ?2",
         params![company_id, device_id],
-        |r| r.get(0),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
     .optional()?)
 }
 
 fn reenrol(
     c: &Connection,
-    id: String,
+    id: &str,
+    generation: i64,
     req: &ConnectorAuthRequest,
     user_id: i64,
     digest: &str,
-) -> DomainResult<String> {
+) -> DomainResult<()> {
     c.execute(
         "UPDATE connector_clients SET device_name = ?2, os = ?3, app_version = ?4, registered_by = ?5,
-         last_seen = ?6, refresh_token_hash = ?7, revoked_at = NULL WHERE id = ?1",
-        params![id, req.device_name, req.os, req.app_version, user_id, now_ms(), digest],
+         last_seen = ?6, refresh_token_hash = ?7, token_generation = ?8 WHERE id = ?1",
+        params![id, req.device_name, req.os, req.app_version, user_id, now_ms(), digest, generation],
     )?;
-    Ok(id)
+    // The used tokens of older chains can no longer revoke anything.
+    c.execute(
+        "DELETE FROM connector_refresh_used WHERE connector_id = ?1 AND generation < ?2",
+        params![id, generation],
+    )?;
+    Ok(())
 }
 
 fn insert(
@@ -103,68 +133,48 @@ fn insert(
     Ok(id)
 }
 
-/// A connector after a refresh: who it is and its next refresh token.
-pub struct Refreshed {
-    pub connector_id: String,
-    pub company_id: String,
-    pub refresh_token: String,
-}
-
-/// Swaps a valid refresh token for a new one; the old one stops working at once.
-pub fn rotate_refresh(c: &Connection, token: &str) -> DomainResult<Refreshed> {
-    let digest = refresh_token_digest(token);
-    let row: Option<(String, String, Option<i64>)> = c
-        .query_row(
-            "SELECT id, company_id, revoked_at FROM connector_clients WHERE refresh_token_hash = ?1",
-            [&digest],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let (connector_id, company_id, revoked) = row.ok_or_else(|| {
-        DomainError::unauthorized(
-            "invalid_refresh_token",
-            "This refresh token is not valid (it was already used, or the connector was enrolled again); run setup again.",
-        )
-    })?;
-    if revoked.is_some() {
-        return Err(DomainError::unauthorized(
-            "connector_revoked",
-            "An administrator revoked this connector; run the connector's setup again.",
-        ));
-    }
-    let refresh_token = random_token(32);
+/// Revokes the connector: its refresh token is dropped and every token it holds stops working.
+pub fn revoke(c: &Connection, id: &str) -> DomainResult<Standing> {
+    let generation = generation_of(c, id)? + 1;
     c.execute(
-        "UPDATE connector_clients SET refresh_token_hash = ?2, last_seen = ?3 WHERE id = ?1",
-        params![connector_id, refresh_token_digest(&refresh_token), now_ms()],
+        "UPDATE connector_clients SET revoked_at = COALESCE(revoked_at, ?2),
+         refresh_token_hash = NULL, token_generation = ?3 WHERE id = ?1",
+        params![id, now_ms(), generation],
     )?;
-    Ok(Refreshed {
-        connector_id,
-        company_id,
-        refresh_token,
+    Ok(Standing {
+        generation,
+        revoked: true,
     })
 }
 
-pub fn revoke(c: &Connection, id: &str) -> DomainResult<()> {
-    let n = c.execute(
-        "UPDATE connector_clients SET revoked_at = COALESCE(revoked_at, ?2), refresh_token_hash = NULL WHERE id = ?1",
-        params![id, now_ms()],
+/// Lifts a revocation (an admin's explicit act). No token from before works again: the device
+/// enrols afresh, which any user of the company may then do.
+pub fn restore(c: &Connection, id: &str) -> DomainResult<Standing> {
+    let generation = generation_of(c, id)? + 1;
+    c.execute(
+        "UPDATE connector_clients SET revoked_at = NULL, refresh_token_hash = NULL,
+         token_generation = ?2 WHERE id = ?1",
+        params![id, generation],
     )?;
-    if n == 0 {
-        return Err(DomainError::not_found(
-            "connector_not_found",
-            format!("There is no connector `{id}`."),
-        ));
-    }
-    Ok(())
+    Ok(Standing {
+        generation,
+        revoked: false,
+    })
 }
 
-/// The ids of every revoked connector, to fill [`RevokedConnectors`] at start.
-pub fn revoked_ids(c: &Connection) -> DomainResult<Vec<String>> {
-    let mut stmt = c.prepare("SELECT id FROM connector_clients WHERE revoked_at IS NOT NULL")?;
-    let ids = stmt
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ids)
+fn generation_of(c: &Connection, id: &str) -> DomainResult<i64> {
+    c.query_row(
+        "SELECT token_generation FROM connector_clients WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| {
+        DomainError::not_found(
+            "connector_not_found",
+            format!("There is no connector `{id}`."),
+        )
+    })
 }
 
 pub fn heartbeat(
@@ -235,33 +245,4 @@ pub fn list_for_company(
         .query_map([company_id], |r| view(r, rule, now))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
-}
-
-/// Connectors an admin revoked, kept in memory so the hot connector endpoints need no
-/// database read to refuse them.
-#[derive(Default)]
-pub struct RevokedConnectors(RwLock<HashSet<String>>);
-
-impl RevokedConnectors {
-    pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
-        RevokedConnectors(RwLock::new(ids.into_iter().collect()))
-    }
-
-    pub fn contains(&self, id: &str) -> bool {
-        self.0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(id)
-    }
-
-    pub fn insert(&self, id: &str) {
-        self.0
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string());
-    }
-
-    pub fn remove(&self, id: &str) {
-        self.0.write().unwrap_or_else(|p| p.into_inner()).remove(id);
-    }
 }
