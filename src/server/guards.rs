@@ -17,6 +17,7 @@ use super::accounts::{self, User};
 use super::connectors::standing::Refused;
 use super::error::{park, ApiError, ApiResult};
 use super::state::AppState;
+use crate::protocol::text::ID_MAX_CHARS;
 
 pub fn bearer<'r>(req: &'r Request<'_>) -> ApiResult<&'r str> {
     let header = req.headers().get_one("Authorization").ok_or_else(|| {
@@ -156,6 +157,10 @@ impl ConnectorAuth {
     /// A body that names a company must name this connector's own.
     pub fn check_company(&self, company_id: Option<&str>) -> ApiResult<()> {
         match company_id {
+            Some(c) if c.len() > ID_MAX_CHARS => Err(ApiError::invalid_field(
+                "companyId",
+                format!("must be at most {ID_MAX_CHARS} characters"),
+            )),
             Some(c) if c != self.company_id => Err(ApiError::forbidden(
                 "wrong_company",
                 format!(

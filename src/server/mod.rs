@@ -35,6 +35,7 @@ pub mod snapshots;
 pub mod start_error;
 pub mod state;
 pub mod status;
+pub mod uri_limit;
 pub mod web;
 
 use std::path::Path;
@@ -72,6 +73,7 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
         .mount("/", web::routes())
         .mount("/", download::routes())
         .register("/", catchers![error::default_catcher])
+        .attach(uri_limit::UriLimit)
         .attach(AdHoc::on_liftoff("sync run sweeper", |rocket| {
             Box::pin(async move {
                 if let Some(state) = rocket.state::<AppState>() {

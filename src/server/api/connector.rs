@@ -5,6 +5,7 @@ use std::time::Instant;
 use rocket::serde::json::Json;
 use rocket::{get, post, State};
 
+use crate::protocol::text::ID_MAX_CHARS;
 use crate::protocol::{
     ConnectorAuthRequest, ConnectorRevoked, ConnectorStatus, ConnectorTokens, HeartbeatRequest,
     HeartbeatResponse, RefreshRequest, SyncAccepted, SyncCompleteRequest, SyncPayload,
@@ -81,6 +82,12 @@ pub async fn refresh(
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<Json<ConnectorTokens>> {
     let token = body.value.refresh_token;
+    if token.len() > ID_MAX_CHARS {
+        return Err(ApiError::invalid_field(
+            "refreshToken",
+            format!("must be at most {ID_MAX_CHARS} characters"),
+        ));
+    }
     let rotation = state.db.write(move |tx| chain::rotate(tx, &token)).await?;
     match rotation {
         Rotation::Rotated(r) => tokens(
@@ -107,6 +114,7 @@ pub async fn heartbeat(
     body: JsonBody<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
+    connectors::check_heartbeat(&body.value)?;
     let interval = state.cfg.heartbeat_interval_secs;
     let hb = body.value;
     state

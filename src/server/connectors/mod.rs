@@ -9,6 +9,8 @@
 pub mod refresh;
 pub mod standing;
 
+use std::ops::RangeInclusive;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::accounts;
@@ -16,16 +18,69 @@ use super::clock::{now_ms, rfc3339};
 use super::domain_error::{DomainError, DomainResult};
 use super::problems::Problems;
 use super::random::random_token;
+use crate::protocol::text::{
+    device_id_fault, name_fault, ID_MAX_CHARS, LABEL_MAX_CHARS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
+};
 use crate::protocol::{ConnectorAuthRequest, ConnectorView, HeartbeatRequest};
 use refresh::refresh_token_digest;
+
+/// The heartbeat intervals a connector may announce, in seconds.
+pub const HEARTBEAT_INTERVAL_SECS: RangeInclusive<u32> = 5..=3600;
 use standing::Standing;
 
 /// The fields an enrolment needs, checked before its user token is.
 pub fn check_enrolment(req: &ConnectorAuthRequest) -> DomainResult<()> {
     let mut problems = Problems::new();
-    problems.require_text("companyId", &req.company_id, 200);
-    problems.require_text("deviceId", &req.device_id, 200);
-    problems.into_result("The enrolment request is incomplete.")
+    problems.require_text("companyId", &req.company_id, ID_MAX_CHARS);
+    problems.require_text("deviceId", &req.device_id, ID_MAX_CHARS);
+    if !req.device_id.trim().is_empty() {
+        problems.check("deviceId", device_id_fault(&req.device_id));
+    }
+    for (path, value) in [("deviceName", &req.device_name), ("os", &req.os)] {
+        let fault = value.as_deref().and_then(|v| name_fault(v, NAME_MAX_CHARS));
+        problems.check(path, fault);
+    }
+    problems.bound("appVersion", req.app_version.as_deref(), LABEL_MAX_CHARS);
+    problems.bound("userJwt", Some(&req.user_jwt), MESSAGE_MAX_CHARS);
+    problems.into_result("The enrolment request is incomplete or invalid.")
+}
+
+/// The heartbeat's fields are bounded: an interval of days would keep a silent connector
+/// "online" that long.
+pub fn check_heartbeat(hb: &HeartbeatRequest) -> DomainResult<()> {
+    let mut problems = Problems::new();
+    if let Some(secs) = hb.interval_seconds {
+        if !HEARTBEAT_INTERVAL_SECS.contains(&secs) {
+            problems.add(
+                "intervalSeconds",
+                format!(
+                    "must be from {} to {} seconds",
+                    HEARTBEAT_INTERVAL_SECS.start(),
+                    HEARTBEAT_INTERVAL_SECS.end()
+                ),
+            );
+        }
+    }
+    problems.bound("companyId", hb.company_id.as_deref(), ID_MAX_CHARS);
+    problems.bound("appVersion", hb.app_version.as_deref(), LABEL_MAX_CHARS);
+    let company = hb.tally_company.as_deref();
+    problems.check(
+        "tallyCompany",
+        company.and_then(|v| name_fault(v, NAME_MAX_CHARS)),
+    );
+    problems.bound("tallyProduct", hb.tally_product.as_deref(), LABEL_MAX_CHARS);
+    problems.bound("state", hb.state.as_deref(), MESSAGE_MAX_CHARS);
+    if let Some(last) = &hb.last_sync {
+        problems.bound("lastSync.at", Some(&last.at), LABEL_MAX_CHARS);
+        problems.bound("lastSync.outcome", Some(&last.outcome), LABEL_MAX_CHARS);
+        problems.bound(
+            "lastSync.syncRunId",
+            last.sync_run_id.as_deref(),
+            ID_MAX_CHARS,
+        );
+        problems.bound("lastSync.error", last.error.as_deref(), MESSAGE_MAX_CHARS);
+    }
+    problems.into_result("The heartbeat is invalid.")
 }
 
 /// An enrolled connector, its token generation and its new refresh token (stored only as a
