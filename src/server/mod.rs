@@ -46,6 +46,7 @@ use rocket::figment::Figment;
 use rocket::{catchers, Build, Rocket};
 
 use config::AppConfig;
+use connectors::heartbeats;
 use db::Db;
 use domain_error::cause_chain;
 use state::AppState;
@@ -74,10 +75,21 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
         .mount("/", download::routes())
         .register("/", catchers![error::default_catcher])
         .attach(uri_limit::UriLimit)
-        .attach(AdHoc::on_liftoff("sync run sweeper", |rocket| {
+        .attach(AdHoc::on_liftoff(
+            "sync run sweeper, heartbeat flusher",
+            |rocket| {
+                Box::pin(async move {
+                    if let Some(state) = rocket.state::<AppState>() {
+                        spawn_sweeper(state.db.clone(), state.cfg.sync_abandon_after_secs);
+                        heartbeats::spawn_flusher(state.db.clone(), state.heartbeats.clone());
+                    }
+                })
+            },
+        ))
+        .attach(AdHoc::on_shutdown("heartbeat flush", |rocket| {
             Box::pin(async move {
                 if let Some(state) = rocket.state::<AppState>() {
-                    spawn_sweeper(state.db.clone(), state.cfg.sync_abandon_after_secs);
+                    heartbeats::flush(&state.db, &state.heartbeats).await;
                 }
             })
         }));

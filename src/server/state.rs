@@ -1,10 +1,12 @@
 //! What every request can reach: Rocket-managed application state.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::throttle::{ConnectorLimiter, LoginThrottle};
 use super::auth::tokens::TokenKeys;
 use super::config::AppConfig;
+use super::connectors::heartbeats::Heartbeats;
 use super::connectors::standing::{self, Standings};
 use super::connectors::OnlineRule;
 use super::db::Db;
@@ -19,6 +21,8 @@ pub struct AppState {
     pub limiter: ConnectorLimiter,
     /// Each connector's token generation and whether it is revoked.
     pub standings: Standings,
+    /// The last heartbeats, written to the database in batches.
+    pub heartbeats: Arc<Heartbeats>,
 }
 
 impl AppState {
@@ -34,6 +38,7 @@ impl AppState {
             ),
             limiter: ConnectorLimiter::new(cfg.connector_rate_per_sec, cfg.connector_rate_burst),
             standings: Standings::new(standings),
+            heartbeats: Arc::default(),
             db,
             cfg,
         })

@@ -14,6 +14,7 @@ use crate::protocol::{
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::JsonBody;
 use crate::server::clock::{now_ms, rfc3339};
+use crate::server::connectors::heartbeats::Beat;
 use crate::server::connectors::refresh::{self as chain, Rotation};
 use crate::server::connectors::standing::Standing;
 use crate::server::error::{ApiError, ApiResult};
@@ -116,13 +117,12 @@ pub async fn heartbeat(
     conn.check_company(body.value.company_id.as_deref())?;
     connectors::check_heartbeat(&body.value)?;
     let interval = state.cfg.heartbeat_interval_secs;
-    let hb = body.value;
-    state
-        .db
-        .write(move |tx| connectors::heartbeat(tx, &conn.connector_id, &hb, interval))
-        .await?;
+    let now = now_ms();
+    let beat = Beat::new(&body.value, now, interval)?;
+    // Into the heartbeat book only: no wait for the database's writer.
+    state.heartbeats.record(&conn.connector_id, beat);
     Ok(Json(HeartbeatResponse {
-        server_time: rfc3339(now_ms()),
+        server_time: rfc3339(now),
         next_heartbeat_seconds: interval,
     }))
 }
@@ -235,9 +235,10 @@ pub async fn status(
 ) -> ApiResult<Json<ConnectorStatus>> {
     let rule = state.online_rule();
     let company = access.company_id;
+    let beats = state.heartbeats.clone();
     let status = state
         .db
-        .read(move |c| connector_status(c, &company, rule))
+        .read(move |c| connector_status(c, &company, rule, &beats))
         .await?;
     Ok(Json(status))
 }

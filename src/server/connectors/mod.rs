@@ -6,6 +6,7 @@
 //! restore does, and no token issued before it works again (every change bumps the connector's
 //! token generation, which its connector tokens carry).
 
+pub mod heartbeats;
 pub mod refresh;
 pub mod standing;
 
@@ -22,6 +23,7 @@ use crate::protocol::text::{
     device_id_fault, name_fault, ID_MAX_CHARS, LABEL_MAX_CHARS, MESSAGE_MAX_CHARS, NAME_MAX_CHARS,
 };
 use crate::protocol::{ConnectorAuthRequest, ConnectorView, HeartbeatRequest};
+use heartbeats::{Beat, Heartbeats};
 use refresh::refresh_token_digest;
 
 /// The heartbeat intervals a connector may announce, in seconds.
@@ -232,28 +234,6 @@ fn generation_of(c: &Connection, id: &str) -> DomainResult<i64> {
     })
 }
 
-pub fn heartbeat(
-    c: &Connection,
-    connector_id: &str,
-    hb: &HeartbeatRequest,
-    default_interval: u32,
-) -> DomainResult<()> {
-    let state =
-        serde_json::to_string(hb).map_err(|e| DomainError::internal("heartbeat state", e))?;
-    c.execute(
-        "UPDATE connector_clients SET last_seen = ?2, last_heartbeat = ?2, heartbeat_interval = ?3,
-         agent_state = ?4, app_version = COALESCE(?5, app_version) WHERE id = ?1",
-        params![
-            connector_id,
-            now_ms(),
-            hb.interval_seconds.unwrap_or(default_interval),
-            state,
-            hb.app_version
-        ],
-    )?;
-    Ok(())
-}
-
 /// When a connector counts as online: its last heartbeat is within two intervals plus `grace_secs`.
 #[derive(Debug, Clone, Copy)]
 pub struct OnlineRule {
@@ -261,34 +241,80 @@ pub struct OnlineRule {
     pub grace_secs: u32,
 }
 
-fn view(r: &rusqlite::Row<'_>, rule: OnlineRule, now: i64) -> rusqlite::Result<ConnectorView> {
-    let revoked_at: Option<i64> = r.get(5)?;
-    let last_hb: Option<i64> = r.get(8)?;
-    let interval: Option<u32> = r.get(9)?;
-    let state: Option<String> = r.get(10)?;
-    let window =
-        2 * i64::from(interval.unwrap_or(rule.default_interval_secs)) + i64::from(rule.grace_secs);
-    let online = revoked_at.is_none() && last_hb.is_some_and(|t| now - t <= window * 1000);
-    Ok(ConnectorView {
-        connector_id: r.get(0)?,
-        device_id: r.get(1)?,
-        device_name: r.get(2)?,
-        os: r.get(3)?,
-        app_version: r.get(4)?,
-        online,
-        revoked: revoked_at.is_some(),
-        first_seen: rfc3339(r.get(6)?),
-        last_seen: rfc3339(r.get(7)?),
-        last_heartbeat: last_hb.map(rfc3339),
-        heartbeat_interval_seconds: interval,
-        agent_state: state.and_then(|s| serde_json::from_str(&s).ok()),
-    })
+/// A connector as stored; its heartbeat fields may be older than the heartbeat book's.
+struct Stored {
+    id: String,
+    device_id: String,
+    device_name: Option<String>,
+    os: Option<String>,
+    app_version: Option<String>,
+    revoked: bool,
+    first_seen: i64,
+    last_seen: i64,
+    last_heartbeat: Option<i64>,
+    interval: Option<u32>,
+    state: Option<String>,
 }
 
+impl Stored {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+        Ok(Stored {
+            id: r.get(0)?,
+            device_id: r.get(1)?,
+            device_name: r.get(2)?,
+            os: r.get(3)?,
+            app_version: r.get(4)?,
+            revoked: r.get::<_, Option<i64>>(5)?.is_some(),
+            first_seen: r.get(6)?,
+            last_seen: r.get(7)?,
+            last_heartbeat: r.get(8)?,
+            interval: r.get(9)?,
+            state: r.get(10)?,
+        })
+    }
+
+    /// Takes a heartbeat from the book that is newer than the stored one.
+    fn with_beat(mut self, beat: Option<&Beat>) -> Stored {
+        if let Some(b) = beat.filter(|b| Some(b.at_ms) >= self.last_heartbeat) {
+            self.last_heartbeat = Some(b.at_ms);
+            self.last_seen = self.last_seen.max(b.at_ms);
+            self.interval = Some(b.interval_secs);
+            self.state = Some(b.state_json.clone());
+            self.app_version = b.app_version.clone().or(self.app_version);
+        }
+        self
+    }
+
+    fn view(self, rule: OnlineRule, now: i64) -> ConnectorView {
+        let interval = self.interval.unwrap_or(rule.default_interval_secs);
+        let window = 2 * i64::from(interval) + i64::from(rule.grace_secs);
+        let online = !self.revoked
+            && self
+                .last_heartbeat
+                .is_some_and(|t| now - t <= window * 1000);
+        ConnectorView {
+            connector_id: self.id,
+            device_id: self.device_id,
+            device_name: self.device_name,
+            os: self.os,
+            app_version: self.app_version,
+            online,
+            revoked: self.revoked,
+            first_seen: rfc3339(self.first_seen),
+            last_seen: rfc3339(self.last_seen),
+            last_heartbeat: self.last_heartbeat.map(rfc3339),
+            heartbeat_interval_seconds: self.interval,
+            agent_state: self.state.and_then(|s| serde_json::from_str(&s).ok()),
+        }
+    }
+}
+
+/// The company's connectors, their heartbeats taken from `beats` where it is newer.
 pub fn list_for_company(
     c: &Connection,
     company_id: &str,
     rule: OnlineRule,
+    beats: &Heartbeats,
 ) -> DomainResult<Vec<ConnectorView>> {
     let now = now_ms();
     let mut stmt = c.prepare(
@@ -296,8 +322,15 @@ pub fn list_for_company(
                 last_heartbeat, heartbeat_interval, agent_state
          FROM connector_clients WHERE company_id = ?1 ORDER BY first_seen",
     )?;
-    let rows = stmt
-        .query_map([company_id], |r| view(r, rule, now))?
+    let stored = stmt
+        .query_map([company_id], Stored::read)?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let fresh = beats.last_of(stored.iter().map(|s| s.id.as_str()));
+    Ok(stored
+        .into_iter()
+        .map(|s| {
+            let beat = fresh.get(&s.id);
+            s.with_beat(beat).view(rule, now)
+        })
+        .collect())
 }
