@@ -2,9 +2,11 @@
 //!
 //! Layers, each depending only on those below it:
 //! - `api/`, `download`, `web`: HTTP handlers, thin; each states its access rule with a guard;
-//! - `guards`, `body`, `error`, `cors`: the HTTP edge (who is calling, request bodies, errors);
+//! - `guards`, `body`, `error`, `cors`, `uri_limit`: the HTTP edge (who is calling, request
+//!   bodies, errors);
 //! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
-//!   `connectors` (connector_clients), `runs` (integration_sync_runs/_events), `chart`
+//!   `connectors` (connector_clients, connector_refresh_used; heartbeats kept in memory and
+//!   written in batches), `runs` (integration_sync_runs/_events), `chart`
 //!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `ingest`
 //!   (ingestion_logs, and the order a payload is stored in), `status` (reads only);
 //! - `auth/` (tokens, password hashes, throttles), `db`, `clock`, `random`, `problems`,
