@@ -178,20 +178,16 @@ fn big_payload() -> Vec<u8> {
 
 /// Ingests `body` again and again from the start of the measured time to its end; returns when
 /// each ingest was in flight.
-async fn ingest_throughout(
-    srv: &common::TestServer,
-    token: &str,
-    body: Vec<u8>,
-) -> Vec<(Instant, Instant)> {
+async fn ingest_throughout(url: String, token: &str, body: Vec<u8>) -> Vec<(Instant, Instant)> {
+    let http = reqwest::Client::new();
     let start = Instant::now();
     tokio::time::sleep(WARM_UP).await;
     let end = start + WARM_UP + MEASURE;
     let mut windows = Vec::new();
     while Instant::now() < end {
         let from = Instant::now();
-        let res = srv
-            .http
-            .post(srv.api("/connector/sync"))
+        let res = http
+            .post(&url)
             .bearer_auth(token)
             .header("Content-Type", "application/json")
             .body(body.clone())
@@ -206,17 +202,28 @@ async fn ingest_throughout(
     windows
 }
 
-fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn main() {
+    // The server runs on a runtime of its own, as it runs in a process of its own in an office:
+    // the load generator's 200 clients do not queue on the server's workers (they still share
+    // the machine's cores).
+    let server_rt = runtime();
+    let load_rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    rt.block_on(async {
+    let (srv, tokens, ingest_token) = server_rt.block_on(async {
         // The limiter stays in the path; its quota is lifted so that it measures the endpoint.
         let srv = common::TestServer::start_with(
             dir.path(),
-            &[("connector_rate_per_sec", json!(1_000_000)), ("connector_rate_burst", json!(1_000_000))],
+            &[
+                ("connector_rate_per_sec", json!(1_000_000)),
+                ("connector_rate_burst", json!(1_000_000)),
+            ],
         )
         .await;
         let admin = srv.admin_token().await;
@@ -226,7 +233,10 @@ fn main() {
             tokens.push(srv.enrol(&admin, "bench", &format!("pc-{i:03}")).await.0);
         }
         let (ingest_token, _, _) = srv.enrol(&admin, "bench", "ingesting-pc").await;
-        let url = srv.api("/connector/heartbeat");
+        (srv, tokens, ingest_token)
+    });
+    let (url, sync_url) = (srv.api("/connector/heartbeat"), srv.api("/connector/sync"));
+    load_rt.block_on(async {
         let body = serde_json::to_vec(&json!({
             "companyId": "bench", "appVersion": "1.0.0", "tallyReachable": true, "companyOpen": true,
             "tallyCompany": "Bench Co", "state": "idle", "intervalSeconds": 30
@@ -244,7 +254,7 @@ fn main() {
         plain.report(&format!("open loop, {DURING_INGEST_RPS} requests/s, no ingest"), MEASURE);
         let (during, windows) = tokio::join!(
             load.run(Some(DURING_INGEST_RPS)),
-            ingest_throughout(&srv, &ingest_token, ingest_body)
+            ingest_throughout(sync_url, &ingest_token, ingest_body)
         );
         let busy: Duration = windows.iter().map(|(a, b)| *b - *a).sum();
         println!(
@@ -258,6 +268,6 @@ fn main() {
             &format!("open loop, {DURING_INGEST_RPS} requests/s, only those sent while an ingest was in flight"),
             busy,
         );
-        srv.stop().await;
     });
+    server_rt.block_on(srv.stop());
 }
