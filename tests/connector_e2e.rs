@@ -392,7 +392,12 @@ async fn a_revoked_connector_stops_and_says_to_set_it_up_again() {
         "{}",
         text(&out)
     );
-    // Set up again, and it works.
+    // Once an admin restores it (setting up alone is refused), set up again, and it works.
+    let restore = format!("/connectors/{id}/restore");
+    assert_eq!(
+        w.srv.post(&restore, Some(&w.admin), &json!({})).await.0,
+        200
+    );
     w.setup().await;
     let out = w.once(&[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

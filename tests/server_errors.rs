@@ -344,7 +344,7 @@ async fn tokens_are_checked_for_kind_company_expiry_and_revocation() {
     )
     .await;
 
-    // Refresh rotates: the new refresh token works, the old one no longer does.
+    // Refresh rotates: the new refresh token works.
     let (s, fresh) = srv
         .post(
             "/connector/token/refresh",
@@ -365,11 +365,12 @@ async fn tokens_are_checked_for_kind_company_expiry_and_revocation() {
         .0,
         200
     );
+    // (Presenting the old one again revokes the chain: tests/server_revocation.rs.)
     refused(
         &f,
         "/connector/token/refresh",
         None,
-        &json!({"refreshToken": f.refresh}),
+        &json!({"refreshToken": "never-issued"}),
         401,
         "invalid_refresh_token",
     )
@@ -417,7 +418,19 @@ async fn tokens_are_checked_for_kind_company_expiry_and_revocation() {
     assert_eq!(status["connectors"][0]["revoked"], true);
     assert_eq!(status["connectors"][0]["online"], false);
 
-    // Enrolling the device again brings it back.
+    // Enrolling the device again does not lift the revocation; an admin's restore does.
+    let enrol_again = json!({"companyId": "sharma", "deviceId": "pc-1", "userJwt": f.admin});
+    refused(
+        &f,
+        "/connector/auth",
+        None,
+        &enrol_again,
+        403,
+        "connector_revoked",
+    )
+    .await;
+    let restore = format!("/connectors/{}/restore", f.connector_id);
+    assert_eq!(srv.post(&restore, Some(&f.admin), &json!({})).await.0, 200);
     let (again, _, id) = srv.enrol(&f.admin, "sharma", "pc-1").await;
     assert_eq!(id, f.connector_id);
     assert_eq!(

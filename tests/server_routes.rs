@@ -83,6 +83,12 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         "/api/connectors/nope/revoke",
     ),
     (
+        "POST",
+        "/api/connectors/<id>/restore",
+        Admin,
+        "/api/connectors/nope/restore",
+    ),
+    (
         "GET",
         "/api/companies/<_id>/snapshots",
         Company,

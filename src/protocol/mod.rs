@@ -8,6 +8,7 @@ pub mod api;
 pub mod calendar;
 pub mod groups;
 pub mod money;
+pub mod text;
 
 use serde::{Deserialize, Serialize};
 

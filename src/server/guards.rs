@@ -5,7 +5,8 @@
 //! - [`AdminUser`]: a person with the admin role;
 //! - [`CompanyAccess`]: a person who may see the company named in the path
 //!   (`/companies/<id>/...`) or in the `companyId` query;
-//! - [`ConnectorAuth`]: an enrolled, unrevoked connector within its request rate;
+//! - [`ConnectorAuth`]: an enrolled, unrevoked connector, with a token of its current generation,
+//!   within its request rate;
 //! - [`ClientAddress`]: not a rule but who is calling from where, for the login throttle.
 //!
 //! A refused guard parks its [`ApiError`] for the catcher, which answers with it.
@@ -16,9 +17,11 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 
 use super::accounts::{self, User};
+use super::connectors::standing::Refused;
 use super::error::{park, ApiError, ApiResult};
 use super::listener::PeerMap;
 use super::state::AppState;
+use crate::protocol::text::ID_MAX_CHARS;
 
 pub fn bearer<'r>(req: &'r Request<'_>) -> ApiResult<&'r str> {
     let header = req.headers().get_one("Authorization").ok_or_else(|| {
@@ -158,6 +161,10 @@ impl ConnectorAuth {
     /// A body that names a company must name this connector's own.
     pub fn check_company(&self, company_id: Option<&str>) -> ApiResult<()> {
         match company_id {
+            Some(c) if c.len() > ID_MAX_CHARS => Err(ApiError::invalid_field(
+                "companyId",
+                format!("must be at most {ID_MAX_CHARS} characters"),
+            )),
             Some(c) if c != self.company_id => Err(ApiError::forbidden(
                 "wrong_company",
                 format!(
@@ -170,15 +177,30 @@ impl ConnectorAuth {
     }
 }
 
+fn refused_connector(why: Refused) -> ApiError {
+    match why {
+        Refused::Unknown => ApiError::unauthorized(
+            "invalid_token",
+            "This connector token names no connector enrolled here; run the connector's setup again.",
+        ),
+        Refused::Revoked => ApiError::unauthorized(
+            "connector_revoked",
+            "An administrator revoked this connector; an administrator must restore it before it works again.",
+        ),
+        Refused::Superseded => ApiError::unauthorized(
+            "token_superseded",
+            "This connector token was issued before the connector was enrolled again or revoked; run the connector's setup again.",
+        ),
+    }
+}
+
 fn connector(req: &Request<'_>) -> ApiResult<ConnectorAuth> {
     let state = state(req)?;
     let claims = state.keys.verify_connector(bearer(req)?)?;
-    if state.revoked.contains(&claims.sub) {
-        return Err(ApiError::unauthorized(
-            "connector_revoked",
-            "An administrator revoked this connector; run the connector's setup again.",
-        ));
-    }
+    state
+        .standings
+        .admit(&claims.sub, claims.generation)
+        .map_err(refused_connector)?;
     state.limiter.check(&claims.sub).map_err(|wait| {
         ApiError::too_many(
             format!("This connector is sending too many requests; wait {wait} s."),

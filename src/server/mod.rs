@@ -2,10 +2,11 @@
 //!
 //! Layers, each depending only on those below it:
 //! - `api/`, `download`, `web`: HTTP handlers, thin; each states its access rule with a guard;
-//! - `guards`, `body`, `error`, `cors`, `json_only`, `listener`: the HTTP edge (who is calling
-//!   and from where, request bodies, errors, the slow-client front);
+//! - `guards`, `body`, `error`, `cors`, `json_only`, `uri_limit`, `listener`: the HTTP edge (who is
+//!   calling and from where, request bodies, errors, the slow-client front);
 //! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
-//!   `connectors` (connector_clients), `runs` (integration_sync_runs/_events), `chart`
+//!   `connectors` (connector_clients, connector_refresh_used; heartbeats kept in memory and
+//!   written in batches), `runs` (integration_sync_runs/_events), `chart`
 //!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `ingest`
 //!   (ingestion_logs, and the order a payload is stored in), `status` (reads only);
 //! - `auth/` (tokens, password hashes and their gate, throttles), `db`, `clock`, `random`,
@@ -40,6 +41,7 @@ pub mod snapshots;
 pub mod start_error;
 pub mod state;
 pub mod status;
+pub mod uri_limit;
 pub mod web;
 
 use std::path::Path;
@@ -50,6 +52,7 @@ use rocket::figment::Figment;
 use rocket::{catchers, Build, Rocket};
 
 use config::AppConfig;
+use connectors::heartbeats;
 use db::Db;
 use domain_error::cause_chain;
 use state::AppState;
@@ -80,10 +83,22 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
         .mount("/", json_only::routes())
         .attach(json_only::JsonOnly)
         .register("/", catchers![error::default_catcher])
-        .attach(AdHoc::on_liftoff("sync run sweeper", |rocket| {
+        .attach(uri_limit::UriLimit)
+        .attach(AdHoc::on_liftoff(
+            "sync run sweeper, heartbeat flusher",
+            |rocket| {
+                Box::pin(async move {
+                    if let Some(state) = rocket.state::<AppState>() {
+                        spawn_sweeper(state.db.clone(), state.cfg.sync_abandon_after_secs);
+                        heartbeats::spawn_flusher(state.db.clone(), state.heartbeats.clone());
+                    }
+                })
+            },
+        ))
+        .attach(AdHoc::on_shutdown("heartbeat flush", |rocket| {
             Box::pin(async move {
                 if let Some(state) = rocket.state::<AppState>() {
-                    spawn_sweeper(state.db.clone(), state.cfg.sync_abandon_after_secs);
+                    heartbeats::flush(&state.db, &state.heartbeats).await;
                 }
             })
         }));

@@ -2,6 +2,7 @@
 //! each problem is located by its JSON path.
 
 use super::domain_error::{DomainError, DomainResult};
+use crate::protocol::text::length_fault;
 use crate::protocol::ErrorDetail;
 
 /// Past this many problems the rest are only counted: the first ones are enough to act on.
@@ -41,6 +42,18 @@ impl Problems {
         } else if value.chars().count() > max_chars {
             self.add(path, format!("must be at most {max_chars} characters"));
         }
+    }
+
+    /// Records `fault` (from `protocol::text`'s checks) at `path`, when there is one.
+    pub fn check(&mut self, path: &str, fault: Option<String>) {
+        if let Some(message) = fault {
+            self.add(path, message);
+        }
+    }
+
+    /// An optional text field: absent, or at most `max_chars` long.
+    pub fn bound(&mut self, path: &str, value: Option<&str>, max_chars: usize) {
+        self.check(path, value.and_then(|v| length_fault(v, max_chars)));
     }
 
     pub fn is_empty(&self) -> bool {

@@ -5,6 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::clock::{now_ms, rfc3339};
 use super::domain_error::{DomainError, DomainResult};
+use super::problems::Problems;
+use crate::protocol::text::{ID_MAX_CHARS, LABEL_MAX_CHARS, MESSAGE_MAX_CHARS};
 use crate::protocol::{RunStatus, RunView, SyncCounts, SyncOutcome};
 
 impl ToSql for RunStatus {
@@ -61,6 +63,9 @@ pub fn start(
     connector_id: &str,
     trigger: Option<&str>,
 ) -> DomainResult<String> {
+    let mut problems = Problems::new();
+    problems.bound("trigger", trigger, LABEL_MAX_CHARS);
+    problems.into_result("The sync run cannot start.")?;
     let now = now_ms();
     let stale = running_ids(
         c,
@@ -136,16 +141,15 @@ pub fn progress(
     run_id: &str,
     p: &Progress<'_>,
 ) -> DomainResult<()> {
+    let mut problems = Problems::new();
+    problems.bound("syncRunId", Some(run_id), ID_MAX_CHARS);
     if p.percent.is_some_and(|pc| pc > 100) {
-        return Err(DomainError::invalid_field(
-            "percent",
-            "must be between 0 and 100",
-        ));
+        problems.add("percent", "must be between 0 and 100");
     }
     let stage = p.stage.trim();
-    if stage.is_empty() {
-        return Err(DomainError::invalid_field("stage", "must not be empty"));
-    }
+    problems.require_text("stage", stage, LABEL_MAX_CHARS);
+    problems.bound("message", p.message, MESSAGE_MAX_CHARS);
+    problems.into_result("The progress report is invalid.")?;
     require_running(c, company_id, run_id)?;
     c.execute(
         "UPDATE integration_sync_runs SET stage = ?2, percent = COALESCE(?3, percent),
@@ -165,6 +169,10 @@ pub fn complete(
     error: Option<&str>,
     counts: Option<&SyncCounts>,
 ) -> DomainResult<()> {
+    let mut problems = Problems::new();
+    problems.bound("syncRunId", Some(run_id), ID_MAX_CHARS);
+    problems.bound("error", error, MESSAGE_MAX_CHARS);
+    problems.into_result("The completion report is invalid.")?;
     match status_of(c, company_id, run_id)? {
         RunStatus::Running | RunStatus::Abandoned => {}
         status => return Err(finished(run_id, status)),

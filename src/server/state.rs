@@ -1,11 +1,14 @@
 //! What every request can reach: Rocket-managed application state.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::throttle::{ConnectorLimiter, LoginThrottle};
 use super::auth::tokens::TokenKeys;
 use super::config::AppConfig;
-use super::connectors::{self, OnlineRule, RevokedConnectors};
+use super::connectors::heartbeats::Heartbeats;
+use super::connectors::standing::{self, Standings};
+use super::connectors::OnlineRule;
 use super::db::Db;
 use super::secrets::Secrets;
 use super::start_error::StartError;
@@ -16,14 +19,17 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub login: LoginThrottle,
     pub limiter: ConnectorLimiter,
-    pub revoked: RevokedConnectors,
+    /// Each connector's token generation and whether it is revoked.
+    pub standings: Standings,
+    /// The last heartbeats, written to the database in batches.
+    pub heartbeats: Arc<Heartbeats>,
 }
 
 impl AppState {
     pub fn new(db: Db, cfg: AppConfig, secrets: &Secrets) -> Result<AppState, StartError> {
-        let revoked = db
-            .read_blocking(connectors::revoked_ids)
-            .map_err(|e| StartError::because("cannot read the revoked connectors", e))?;
+        let standings = db
+            .read_blocking(standing::load)
+            .map_err(|e| StartError::because("cannot read the enrolled connectors", e))?;
         Ok(AppState {
             keys: TokenKeys::new(&secrets.jwt, &secrets.connector),
             login: LoginThrottle::new(
@@ -31,7 +37,8 @@ impl AppState {
                 Duration::from_secs(cfg.login_window_secs),
             ),
             limiter: ConnectorLimiter::new(cfg.connector_rate_per_sec, cfg.connector_rate_burst),
-            revoked: RevokedConnectors::new(revoked),
+            standings: Standings::new(standings),
+            heartbeats: Arc::default(),
             db,
             cfg,
         })

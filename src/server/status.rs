@@ -1,8 +1,10 @@
 //! What the admin sees for one company: its connectors, its last runs and the months held.
+//! Connectors' heartbeats come from the heartbeat book where it is newer than the database.
 
 use rusqlite::Connection;
 
 use super::clock::{now_ms, rfc3339};
+use super::connectors::heartbeats::Heartbeats;
 use super::connectors::{self, OnlineRule};
 use super::domain_error::DomainResult;
 use super::{runs, snapshots};
@@ -12,9 +14,10 @@ pub fn connector_status(
     c: &Connection,
     company_id: &str,
     rule: OnlineRule,
+    beats: &Heartbeats,
 ) -> DomainResult<ConnectorStatus> {
     Ok(ConnectorStatus {
-        connectors: connectors::list_for_company(c, company_id, rule)?,
+        connectors: connectors::list_for_company(c, company_id, rule, beats)?,
         last_sync_run: runs::latest(c, company_id, None)?,
         last_successful_sync: runs::latest(c, company_id, Some(RunStatus::Succeeded))?,
         months: snapshots::list(c, company_id)?,

@@ -136,25 +136,29 @@ fn assigned(c: &Connection, user_id: i64, company_id: &str) -> DomainResult<bool
     )?)
 }
 
-/// Admins see every company; staff the ones assigned to them. A company that does not exist is
-/// `not found`, one the user may not see `forbidden`.
+/// Admins see every company; staff the ones assigned to them. Staff get the same `forbidden`
+/// for a company that does not exist as for one they may not see, so they cannot learn which
+/// company ids exist; only an admin is told `not found`.
 pub fn ensure_can_see(c: &Connection, user: &User, company_id: &str) -> DomainResult<()> {
+    if !user.is_admin() {
+        if assigned(c, user.id, company_id)? {
+            return Ok(());
+        }
+        return Err(DomainError::forbidden(
+            "company_not_assigned",
+            format!(
+                "User `{}` is not assigned to company `{company_id}`.",
+                user.username
+            ),
+        ));
+    }
     if !companies::exists(c, company_id)? {
         return Err(DomainError::not_found(
             "company_not_found",
             format!("There is no company `{company_id}`."),
         ));
     }
-    if user.is_admin() || assigned(c, user.id, company_id)? {
-        return Ok(());
-    }
-    Err(DomainError::forbidden(
-        "company_not_assigned",
-        format!(
-            "User `{}` is not assigned to company `{company_id}`.",
-            user.username
-        ),
-    ))
+    Ok(())
 }
 
 /// The companies `user` may see, by name.

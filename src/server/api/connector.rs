@@ -5,6 +5,7 @@ use std::time::Instant;
 use rocket::serde::json::Json;
 use rocket::{get, post, State};
 
+use crate::protocol::text::ID_MAX_CHARS;
 use crate::protocol::{
     ConnectorAuthRequest, ConnectorRevoked, ConnectorStatus, ConnectorTokens, HeartbeatRequest,
     HeartbeatResponse, RefreshRequest, SyncAccepted, SyncCompleteRequest, SyncPayload,
@@ -13,6 +14,9 @@ use crate::protocol::{
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::JsonBody;
 use crate::server::clock::{now_ms, rfc3339};
+use crate::server::connectors::heartbeats::Beat;
+use crate::server::connectors::refresh::{self as chain, Rotation};
+use crate::server::connectors::standing::Standing;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::{AdminUser, CompanyAccess, ConnectorAuth};
 use crate::server::runs::{self, Progress};
@@ -24,10 +28,13 @@ fn tokens(
     state: &AppState,
     connector_id: String,
     company_id: &str,
+    generation: i64,
     refresh_token: String,
 ) -> ApiResult<Json<ConnectorTokens>> {
     Ok(Json(ConnectorTokens {
-        connector_token: state.keys.issue_connector(&connector_id, company_id)?,
+        connector_token: state
+            .keys
+            .issue_connector(&connector_id, company_id, generation)?,
         expires_in: CONNECTOR_TOKEN_TTL_SECS,
         refresh_token,
         connector_id,
@@ -54,11 +61,18 @@ pub async fn auth(
         .db
         .write(move |tx| connectors::enrol(tx, &req, claims.sub))
         .await?;
-    state.revoked.remove(&enrolled.connector_id);
+    state.standings.set(
+        &enrolled.connector_id,
+        Standing {
+            generation: enrolled.generation,
+            revoked: false,
+        },
+    );
     tokens(
         state,
         enrolled.connector_id,
         &company_id,
+        enrolled.generation,
         enrolled.refresh_token,
     )
 }
@@ -69,11 +83,29 @@ pub async fn refresh(
     body: JsonBody<RefreshRequest>,
 ) -> ApiResult<Json<ConnectorTokens>> {
     let token = body.value.refresh_token;
-    let r = state
-        .db
-        .write(move |tx| connectors::rotate_refresh(tx, &token))
-        .await?;
-    tokens(state, r.connector_id, &r.company_id, r.refresh_token)
+    if token.len() > ID_MAX_CHARS {
+        return Err(ApiError::invalid_field(
+            "refreshToken",
+            format!("must be at most {ID_MAX_CHARS} characters"),
+        ));
+    }
+    let rotation = state.db.write(move |tx| chain::rotate(tx, &token)).await?;
+    match rotation {
+        Rotation::Rotated(r) => tokens(
+            state,
+            r.connector_id,
+            &r.company_id,
+            r.generation,
+            r.refresh_token,
+        ),
+        Rotation::ChainRevoked {
+            connector_id,
+            standing,
+        } => {
+            state.standings.set(&connector_id, standing);
+            Err(chain::reused_error().into())
+        }
+    }
 }
 
 #[post("/connector/heartbeat", data = "<body>")]
@@ -83,14 +115,14 @@ pub async fn heartbeat(
     body: JsonBody<HeartbeatRequest>,
 ) -> ApiResult<Json<HeartbeatResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
+    connectors::check_heartbeat(&body.value)?;
     let interval = state.cfg.heartbeat_interval_secs;
-    let hb = body.value;
-    state
-        .db
-        .write(move |tx| connectors::heartbeat(tx, &conn.connector_id, &hb, interval))
-        .await?;
+    let now = now_ms();
+    let beat = Beat::new(&body.value, now, interval)?;
+    // Into the heartbeat book only: no wait for the database's writer.
+    state.heartbeats.record(&conn.connector_id, beat);
     Ok(Json(HeartbeatResponse {
-        server_time: rfc3339(now_ms()),
+        server_time: rfc3339(now),
         next_heartbeat_seconds: interval,
     }))
 }
@@ -203,9 +235,10 @@ pub async fn status(
 ) -> ApiResult<Json<ConnectorStatus>> {
     let rule = state.online_rule();
     let company = access.company_id;
+    let beats = state.heartbeats.clone();
     let status = state
         .db
-        .read(move |c| connector_status(c, &company, rule))
+        .read(move |c| connector_status(c, &company, rule, &beats))
         .await?;
     Ok(Json(status))
 }
@@ -217,14 +250,35 @@ pub async fn revoke(
     id: &str,
 ) -> ApiResult<Json<ConnectorRevoked>> {
     let target = id.to_string();
-    state
+    let standing = state
         .db
         .write(move |tx| connectors::revoke(tx, &target))
         .await?;
-    state.revoked.insert(id);
+    state.standings.set(id, standing);
     log::info!("user {} revoked connector {id}", admin.0.username);
     Ok(Json(ConnectorRevoked {
         connector_id: id.to_string(),
         revoked: true,
+    }))
+}
+
+/// Lifts a revocation. Only an admin may, and only this way: enrolling the device again does
+/// not. The device then enrols afresh; no token from before the revocation works again.
+#[post("/connectors/<id>/restore")]
+pub async fn restore(
+    state: &State<AppState>,
+    admin: AdminUser,
+    id: &str,
+) -> ApiResult<Json<ConnectorRevoked>> {
+    let target = id.to_string();
+    let standing = state
+        .db
+        .write(move |tx| connectors::restore(tx, &target))
+        .await?;
+    state.standings.set(id, standing);
+    log::info!("user {} restored connector {id}", admin.0.username);
+    Ok(Json(ConnectorRevoked {
+        connector_id: id.to_string(),
+        revoked: false,
     }))
 }

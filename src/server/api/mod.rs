@@ -38,6 +38,7 @@ pub fn routes() -> Vec<Route> {
         connector::sync,
         connector::status,
         connector::revoke,
+        connector::restore,
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
     all

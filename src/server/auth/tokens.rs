@@ -34,6 +34,10 @@ pub struct ConnectorClaims {
     pub typ: String,
     pub iat: u64,
     pub exp: u64,
+    /// The connector's token generation when this was issued; a token of an older generation
+    /// was issued before the connector was enrolled again or revoked, and is refused.
+    #[serde(default)]
+    pub generation: i64,
 }
 
 pub struct TokenKeys {
@@ -100,14 +104,17 @@ impl TokenKeys {
         &self,
         connector_id: &str,
         company_id: &str,
+        generation: i64,
     ) -> Result<String, ApiError> {
         let now = unix_now();
-        self.issue_connector_expiring_at(
-            connector_id,
-            company_id,
-            now,
-            now + CONNECTOR_TOKEN_TTL_SECS,
-        )
+        self.sign_connector(ConnectorClaims {
+            sub: connector_id.to_string(),
+            cid: company_id.to_string(),
+            typ: CONNECTOR_TYP.into(),
+            iat: now,
+            exp: now + CONNECTOR_TOKEN_TTL_SECS,
+            generation,
+        })
     }
 
     /// A connector token with the given times (Unix seconds). Tests use it to make a token that
@@ -119,13 +126,17 @@ impl TokenKeys {
         issued_at: u64,
         expires_at: u64,
     ) -> Result<String, ApiError> {
-        let claims = ConnectorClaims {
+        self.sign_connector(ConnectorClaims {
             sub: connector_id.to_string(),
             cid: company_id.to_string(),
             typ: CONNECTOR_TYP.into(),
             iat: issued_at,
             exp: expires_at,
-        };
+            generation: 0,
+        })
+    }
+
+    fn sign_connector(&self, claims: ConnectorClaims) -> Result<String, ApiError> {
         encode(&Header::new(Algorithm::HS256), &claims, &self.conn_enc)
             .map_err(|e| ApiError::internal("signing connector token", e))
     }

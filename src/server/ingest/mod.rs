@@ -1,6 +1,7 @@
 //! Ingestion of the chart of accounts and month balances (`POST /api/connector/sync`). Owns
 //! `ingestion_logs`, one row per accepted payload.
 
+pub mod bounds;
 pub mod store;
 pub mod validate;
 

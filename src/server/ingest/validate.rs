@@ -28,6 +28,10 @@ fn blank(s: &str) -> bool {
 
 pub fn validate(p: &SyncPayload) -> DomainResult<Validated> {
     let coa = &p.chart_of_accounts;
+    // Texts out of bounds first, alone: the checks below quote names in their messages.
+    let mut bounds = Problems::new();
+    super::bounds::check(p, &mut bounds);
+    bounds.into_counted_result("The payload", "nothing was stored")?;
     let mut problems = Problems::new();
     check_company_facts(coa, &mut problems);
     let mut guids = Guids::default();
