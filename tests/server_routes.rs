@@ -94,6 +94,13 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         Company,
         "/api/companies/sharma/snapshots/2026-03",
     ),
+    ("GET", "/api/overview", User, "/api/overview"),
+    (
+        "GET",
+        "/api/companies/<_id>/reports/<month>/trial-balance",
+        Company,
+        "/api/companies/sharma/reports/2026-03/trial-balance",
+    ),
     ("GET", "/", Public, "/"),
     ("GET", "/<path..>", Public, "/no-such-file.txt"),
     ("GET", "/download/connector", Public, "/download/connector"),

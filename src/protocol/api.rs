@@ -176,3 +176,65 @@ pub struct TrialBalanceLine {
     pub debit: Amount,
     pub credit: Amount,
 }
+
+/// `GET /api/overview`: every company the caller may see, with what a bookkeeper checks first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    pub server_time: String,
+    /// Connectors not revoked and not online, over every company shown.
+    pub offline_connectors: usize,
+    pub companies: Vec<CompanyOverview>,
+}
+
+/// One company on the overview.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyOverview {
+    pub id: String,
+    pub name: String,
+    pub tally_company_name: Option<String>,
+    pub financial_year_from: Option<String>,
+    pub connectors: Vec<OverviewConnector>,
+    pub last_sync_run: Option<RunView>,
+    pub last_successful_sync: Option<RunView>,
+    /// The newest month held, and so how fresh the books are (its `asOfDate`).
+    pub latest_month: Option<SnapshotSummary>,
+    pub months_held: usize,
+    /// Months held whose balances do not sum to zero.
+    pub unbalanced_months: Vec<String>,
+}
+
+/// A connector on the overview: its status plus what its last heartbeat said about Tally.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverviewConnector {
+    #[serde(flatten)]
+    pub connector: ConnectorView,
+    pub tally_reachable: Option<bool>,
+    pub company_open: Option<bool>,
+}
+
+/// `GET /api/companies/{id}/reports/{YYYY-MM}/trial-balance`: the month as a group tree.
+/// Group subtotals add up the debit and credit balances of every ledger below the group, so the
+/// top-level groups' columns sum to the snapshot's totals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialBalanceTree {
+    pub company_id: String,
+    #[serde(flatten)]
+    pub summary: SnapshotSummary,
+    pub groups: Vec<TrialBalanceGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialBalanceGroup {
+    pub name: String,
+    pub debit: Amount,
+    pub credit: Amount,
+    /// Debit minus credit: positive is a debit balance.
+    pub balance: Amount,
+    pub groups: Vec<TrialBalanceGroup>,
+    pub ledgers: Vec<TrialBalanceLine>,
+}

@@ -6,7 +6,8 @@
 //! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
 //!   `connectors` (connector_clients), `runs` (integration_sync_runs/_events), `chart`
 //!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `ingest`
-//!   (ingestion_logs, and the order a payload is stored in), `status` (reads only);
+//!   (ingestion_logs, and the order a payload is stored in), `status`, `overview` and
+//!   `reports/` (reads only);
 //! - `auth/` (tokens, password hashes, throttles), `db`, `clock`, `random`, `problems`,
 //!   `domain_error`: no domain knowledge.
 
@@ -27,8 +28,10 @@ pub mod error;
 pub mod first_admin;
 pub mod guards;
 pub mod ingest;
+pub mod overview;
 pub mod problems;
 pub mod random;
+pub mod reports;
 pub mod runs;
 pub mod secrets;
 pub mod snapshots;

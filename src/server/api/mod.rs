@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod connector;
+pub mod overview;
+pub mod reports;
 pub mod snapshots;
 
 use rocket::{get, options, routes, Route};
@@ -40,5 +42,6 @@ pub fn routes() -> Vec<Route> {
         connector::revoke,
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
+    all.extend(routes![overview::get, reports::trial_balance_tree]);
     all
 }
