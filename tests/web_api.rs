@@ -165,3 +165,51 @@ async fn a_bad_or_missing_month_is_refused_with_a_sentence() {
     assert_eq!(s, 403, "{b}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn the_page_is_served_whole_from_the_appliance_with_a_strict_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let res = srv.http.get(format!("{}/", srv.url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let html = res.text().await.unwrap();
+    // Every script is a file of the appliance's own: no inline code, nothing from elsewhere.
+    for tag in html.split("<script").skip(1) {
+        let tag = tag.split('>').next().unwrap();
+        assert!(
+            tag.contains("src=\"/"),
+            "an inline or foreign script: <script{tag}>"
+        );
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "{html}"
+    );
+    for (path, kind) in [("/app.js", "javascript"), ("/app.css", "text/css")] {
+        let res = srv
+            .http
+            .get(format!("{}{path}", srv.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.contains(kind), "{path}: {ct}");
+        assert!(
+            res.headers().contains_key("content-security-policy"),
+            "{path}"
+        );
+        let text = res.text().await.unwrap();
+        assert!(
+            !text.contains("https://") && !text.contains("http://"),
+            "{path} fetches from outside"
+        );
+    }
+    srv.stop().await;
+}
