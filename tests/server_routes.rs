@@ -101,6 +101,18 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         Company,
         "/api/companies/sharma/reports/2026-03/trial-balance",
     ),
+    (
+        "GET",
+        "/api/companies/<_id>/reports/<month>/profit-and-loss",
+        Company,
+        "/api/companies/sharma/reports/2026-03/profit-and-loss",
+    ),
+    (
+        "GET",
+        "/api/companies/<_id>/reports/<month>/balance-sheet",
+        Company,
+        "/api/companies/sharma/reports/2026-03/balance-sheet",
+    ),
     ("GET", "/", Public, "/"),
     ("GET", "/<path..>", Public, "/no-such-file.txt"),
     ("GET", "/download/connector", Public, "/download/connector"),

@@ -238,3 +238,56 @@ pub struct TrialBalanceGroup {
     pub groups: Vec<TrialBalanceGroup>,
     pub ledgers: Vec<TrialBalanceLine>,
 }
+
+/// `GET /api/companies/{id}/reports/{YYYY-MM}/profit-and-loss`: the month and the financial year
+/// to date, from the revenue groups. Stock is not in the ledgers and so not in these figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfitAndLoss {
+    pub company_id: String,
+    pub month_key: String,
+    pub as_of_date: String,
+    /// The first month of the financial year the month belongs to.
+    pub year_from: String,
+    /// `None` when the previous month of the same year is not held, so the month alone is unknown.
+    pub month: Option<ProfitFigures>,
+    pub month_missing_reason: Option<String>,
+    pub year_to_date: ProfitFigures,
+}
+
+/// Income and expense per primary group; positive amounts on each group's own side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfitFigures {
+    pub groups: Vec<ReportGroup>,
+    /// Trading income minus trading expense (groups that affect gross profit).
+    pub gross_profit: Amount,
+    /// All income minus all expense; negative is a loss.
+    pub net_profit: Amount,
+}
+
+/// A primary group's amount on its own side: income and liabilities as credits, expenses and
+/// assets as debits, each positive when on that side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportGroup {
+    pub name: String,
+    pub nature: super::groups::Nature,
+    pub affects_gross_profit: bool,
+    pub amount: Amount,
+}
+
+/// `GET /api/companies/{id}/reports/{YYYY-MM}/balance-sheet`: at the month's end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceSheet {
+    pub company_id: String,
+    pub month_key: String,
+    pub as_of_date: String,
+    pub liabilities: Vec<ReportGroup>,
+    /// Net profit of the financial year to date, shown on the liabilities side.
+    pub profit_and_loss: Amount,
+    pub assets: Vec<ReportGroup>,
+    pub total_liabilities: Amount,
+    pub total_assets: Amount,
+}

@@ -85,3 +85,50 @@ pub async fn firm(srv: &TestServer) -> Firm {
         other_connector: (other_token, other_id),
     }
 }
+
+/// A small trader whose P&L and balance sheet are worked by hand (see tests/web_reports.rs):
+/// February and March of FY 2025-26, then April, the first month of FY 2026-27, when revenue
+/// ledgers start again from zero and last year's profit sits in Reserves & Surplus.
+pub fn trader_payload() -> Value {
+    let month = |key: &str, as_of: &str, items: &[(&str, f64)]| {
+        json!({"monthKey": key, "asOfDate": as_of, "items": items.iter()
+            .map(|(l, b)| json!({"ledgerGuid": l, "balance": b})).collect::<Vec<_>>()})
+    };
+    json!({
+      "chartOfAccounts": {
+        "source": "tally", "generatedAt": "2026-04-10T10:00:00Z",
+        "company": { "tallyCompanyName": "Gupta Traders", "booksFrom": "2025-04-01", "financialYearFrom": "2025-04-01" },
+        "groups": [],
+        "ledgers": [
+          { "guid": "sales", "name": "Sales", "parent": "Sales Accounts" },
+          { "guid": "purchases", "name": "Purchases", "parent": "Purchase Accounts" },
+          { "guid": "rent", "name": "Rent", "parent": "Indirect Expenses" },
+          { "guid": "interest", "name": "Interest Received", "parent": "Indirect Incomes" },
+          { "guid": "capital", "name": "Capital", "parent": "Capital Account" },
+          { "guid": "reserves", "name": "Retained Profit", "parent": "Reserves & Surplus" },
+          { "guid": "cash", "name": "Cash", "parent": "Cash-in-Hand" }
+        ],
+        "balances": {
+          "current": month("2026-04", "2026-04-10", &[
+            ("sales", -20000.0), ("purchases", 5000.0), ("capital", -100000.0),
+            ("reserves", -57000.0), ("cash", 172000.0)]),
+          "closedMonths": [
+            month("2026-02", "2026-02-28", &[
+              ("sales", -100000.0), ("purchases", 60000.0), ("rent", 10000.0),
+              ("capital", -100000.0), ("cash", 130000.0)]),
+            month("2026-03", "2026-03-31", &[
+              ("sales", -160000.0), ("purchases", 90000.0), ("rent", 15000.0),
+              ("interest", -2000.0), ("capital", -100000.0), ("cash", 157000.0)])
+          ]
+        }
+      },
+      "asOfDate": "2026-04-10"
+    })
+}
+
+/// Gupta Traders with the trader's books, synced by its own connector; Ravi is not assigned.
+pub async fn trader(srv: &TestServer, admin: &str) {
+    srv.create_company(admin, "Gupta Traders", "gupta").await;
+    let (token, _, _) = srv.enrol(admin, "gupta", "pc-gupta").await;
+    sync(srv, &token, &trader_payload()).await;
+}

@@ -42,6 +42,11 @@ pub fn routes() -> Vec<Route> {
         connector::revoke,
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
-    all.extend(routes![overview::get, reports::trial_balance_tree]);
+    all.extend(routes![
+        overview::get,
+        reports::trial_balance_tree,
+        reports::profit_and_loss,
+        reports::balance_sheet,
+    ]);
     all
 }
