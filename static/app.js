@@ -370,11 +370,12 @@ function monthsTable(companyId, status) {
       h("td", { class: "num" }, m.ledgerCount),
       h("td", { class: "num" }, indian(m.debitTotal)),
       h("td", { class: "num" }, indian(m.creditTotal)),
-      h("td", {}, m.balanced ? pill("good", "balanced") : pill("warn", "differs by " + drCr(m.difference)))
+      h("td", {}, m.balanced ? pill("good", "balanced") : pill("warn", "differs by " + drCr(m.difference))),
+      h("td", { class: "links" }, reportLinks(companyId, m.monthKey))
     )
   );
-  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 7 }, "No months held yet.")));
-  return table(["Month", "Year", "As of", { text: "Ledgers", cls: "num" }, { text: "Debit", cls: "num" }, { text: "Credit", cls: "num" }, ""], rows, { id: "months" });
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 8 }, "No months held yet.")));
+  return table(["Month", "Year", "As of", { text: "Ledgers", cls: "num" }, { text: "Debit", cls: "num" }, { text: "Credit", cls: "num" }, "", "Reports"], rows, { id: "months" });
 }
 
 async function companyPage(id) {
@@ -400,6 +401,128 @@ async function companyPage(id) {
   // The first load's refusal (say, another firm's company) replaces the page, not a banner.
   await load();
   keepFresh(load, true);
+}
+
+// ---- a month's reports ----
+
+const REPORTS = [
+  ["tb", "Trial balance", "TB"],
+  ["pl", "Profit & loss", "P&L"],
+  ["bs", "Balance sheet", "BS"],
+];
+
+/** Links to a month's reports; `current` (on a report page) is named in full, not linked. */
+function reportLinks(companyId, month, current) {
+  return REPORTS.map(([code, name, short]) =>
+    code === current
+      ? h("strong", { class: "report-link" }, name)
+      : h("a", { class: "report-link", title: name, href: "#/c/" + encodeURIComponent(companyId) + "/" + code + "/" + month, "data-report": code }, current ? name : short)
+  );
+}
+
+/** Crumbs back to the clients and the company, and links to the month's other reports. */
+async function reportFrame(id, month, code) {
+  stopRefresh();
+  const companyLink = h("a", { href: "#/c/" + encodeURIComponent(id) }, id);
+  const crumbs = h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Clients"), " › ", companyLink);
+  const name = REPORTS.find((r) => r[0] === code)[1];
+  const head = [crumbs, h("h1", {}, name + ", " + monthName(month)), h("nav", { class: "reports" }, reportLinks(id, month, code))];
+  show(...head, h("p", {}, "Loading…"));
+  api("/companies")
+    .then((all) => {
+      const company = all.find((c) => c.id === id);
+      if (company) companyLink.textContent = company.name;
+    })
+    .catch(() => {});
+  document.title = name + " " + monthName(month) + " · aicfo";
+  return head;
+}
+
+function reportUrl(id, month, report) {
+  return "/companies/" + encodeURIComponent(id) + "/reports/" + encodeURIComponent(month) + "/" + report;
+}
+
+/** A signed amount for a report column: a loss shows with a minus. */
+function signed(amount) {
+  return (toPaise(amount) < 0 ? "−" : "") + indian(amount);
+}
+
+function plRows(pl) {
+  const month = pl.month;
+  const ytd = pl.yearToDate;
+  const amountIn = (figures, name) => {
+    if (!figures) return "";
+    const g = figures.groups.find((x) => x.name === name);
+    return g ? indian(g.amount) : "";
+  };
+  const names = ytd.groups.map((g) => g.name);
+  if (month) for (const g of month.groups) if (!names.includes(g.name)) names.push(g.name);
+  const kindOf = (name) => ytd.groups.concat(month ? month.groups : []).find((g) => g.name === name);
+  const line = (name) => {
+    const k = kindOf(name);
+    const label = (k.nature === "expense" ? "Less: " : "") + name;
+    return h("tr", {}, h("td", {}, label), h("td", { class: "num" }, amountIn(month, name)), h("td", { class: "num" }, amountIn(ytd, name)));
+  };
+  const result = (label, key, id) =>
+    h(
+      "tr",
+      { class: "result" },
+      h("td", {}, label),
+      h("td", { class: "num", id: id + "-month" }, month ? signed(month[key]) : "—"),
+      h("td", { class: "num", id: id + "-ytd" }, signed(ytd[key]))
+    );
+  // Income first, then what is deducted from it, within each part.
+  const incomeFirst = (a, b) => (kindOf(a).nature === "income" ? 0 : 1) - (kindOf(b).nature === "income" ? 0 : 1);
+  const trading = names.filter((n) => kindOf(n).affectsGrossProfit).sort(incomeFirst);
+  const indirect = names.filter((n) => !kindOf(n).affectsGrossProfit).sort(incomeFirst);
+  return [...trading.map(line), result("Gross profit", "grossProfit", "pl-gross"), ...indirect.map(line), result("Net profit", "netProfit", "pl-net")];
+}
+
+async function profitLossPage(id, month) {
+  const head = await reportFrame(id, month, "pl");
+  const pl = await api(reportUrl(id, month, "profit-and-loss"));
+  const grid = h(
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      { id: "profit-and-loss", class: "report" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Particulars"), h("th", { class: "num" }, monthName(month)), h("th", { class: "num" }, financialYear(pl.yearFrom) + " to date"))),
+      h("tbody", {}, plRows(pl))
+    )
+  );
+  const notes = [h("p", { class: "summary" }, "As of " + indianDate(pl.asOfDate) + ". Stock is not in the ledgers, so it is not in these figures.")];
+  if (pl.monthMissingReason) notes.push(h("p", { class: "summary" }, pl.monthMissingReason));
+  show(...head, ...notes, grid);
+}
+
+function sideTable(title, id, groups, extra, total) {
+  const rows = groups.map((g) => h("tr", {}, h("td", {}, g.name), h("td", { class: "num" }, signed(g.amount))));
+  if (extra) rows.push(h("tr", {}, h("td", {}, extra[0]), h("td", { class: "num" }, signed(extra[1]))));
+  return h(
+    "div",
+    { class: "scroll side" },
+    h(
+      "table",
+      { id: id, class: "report" },
+      h("thead", {}, h("tr", {}, h("th", {}, title), h("th", { class: "num" }, "Amount"))),
+      h("tbody", {}, rows),
+      h("tfoot", {}, h("tr", { class: "total" }, h("td", {}, "Total"), h("td", { class: "num", id: id + "-total" }, signed(total))))
+    )
+  );
+}
+
+async function balanceSheetPage(id, month) {
+  const head = await reportFrame(id, month, "bs");
+  const bs = await api(reportUrl(id, month, "balance-sheet"));
+  const sides = h(
+    "div",
+    { class: "sides" },
+    sideTable("Liabilities", "bs-liabilities", bs.liabilities, ["Profit & Loss A/c (this year)", bs.profitAndLoss], bs.totalLiabilities),
+    sideTable("Assets", "bs-assets", bs.assets, null, bs.totalAssets)
+  );
+  const ok = toPaise(bs.totalLiabilities) === toPaise(bs.totalAssets);
+  show(...head, h("p", { class: "summary" }, "At " + indianDate(bs.asOfDate) + " ", ok ? pill("good", "balances") : pill("warn", "sides differ")), sides);
 }
 
 // ---- a month's trial balance ----
@@ -429,13 +552,8 @@ function groupRows(group, depth, rows) {
 }
 
 async function trialBalancePage(id, month) {
-  stopRefresh();
-  const companyLink = h("a", { href: "#/c/" + encodeURIComponent(id) }, id);
-  const crumbs = h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Clients"), " › ", companyLink);
-  show(crumbs, h("h1", {}, "Trial balance, " + monthName(month)), h("p", {}, "Loading…"));
-  const tb = await api("/companies/" + encodeURIComponent(id) + "/reports/" + encodeURIComponent(month) + "/trial-balance");
-  const company = (await api("/companies")).find((c) => c.id === id);
-  if (company) companyLink.textContent = company.name;
+  const head = await reportFrame(id, month, "tb");
+  const tb = await api(reportUrl(id, month, "trial-balance"));
   const rows = [];
   for (const g of tb.groups) groupRows(g, 0, rows);
   const foot = h(
@@ -449,13 +567,7 @@ async function trialBalancePage(id, month) {
     h("table", { id: "trial-balance", class: "tb" }, h("thead", {}, h("tr", {}, h("th", {}, "Particulars"), h("th", { class: "num" }, "Debit"), h("th", { class: "num" }, "Credit"))), h("tbody", {}, rows), foot)
   );
   const asOf = "As of " + indianDate(tb.asOfDate) + " · " + financialYear(month) + (tb.closed ? "" : " · month still open");
-  show(
-    crumbs,
-    h("h1", {}, "Trial balance, " + monthName(month)),
-    h("p", { class: "summary" }, asOf, " ", tb.balanced ? pill("good", "balanced") : pill("warn", "does not balance: differs by " + drCr(tb.difference))),
-    grid
-  );
-  document.title = "Trial balance " + monthName(month) + " · aicfo";
+  show(...head, h("p", { class: "summary" }, asOf, " ", tb.balanced ? pill("good", "balanced") : pill("warn", "does not balance: differs by " + drCr(tb.difference))), grid);
 }
 
 // ---- routing ----
@@ -470,6 +582,8 @@ async function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
     if (parts[0] === "c" && parts[1] && parts[2] === "tb" && parts[3]) return await trialBalancePage(parts[1], parts[3]);
+    if (parts[0] === "c" && parts[1] && parts[2] === "pl" && parts[3]) return await profitLossPage(parts[1], parts[3]);
+    if (parts[0] === "c" && parts[1] && parts[2] === "bs" && parts[3]) return await balanceSheetPage(parts[1], parts[3]);
     if (parts[0] === "c" && parts[1]) return await companyPage(parts[1]);
     return await overviewPage();
   } catch (e) {

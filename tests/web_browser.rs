@@ -349,3 +349,28 @@ async fn staff_see_their_own_company_only_and_errors_read_as_sentences() {
     b.close().await;
     srv.stop().await;
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn profit_and_loss_and_balance_sheet_show_the_figures_worked_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    web_fixture::trader(&srv, &admin).await;
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    b.click("li[data-company=gupta] a.name").await;
+    b.click("#months a[data-report=pl][href$='/2026-03']").await;
+    // March 2026 (see tests/web_reports.rs): gross profit 30,000 in the month, 70,000 in the year.
+    assert_eq!(b.text("#pl-gross-month").await, "30,000.00");
+    assert_eq!(b.text("#pl-gross-ytd").await, "70,000.00");
+    assert_eq!(b.text("#pl-net-month").await, "27,000.00");
+    assert_eq!(b.text("#pl-net-ytd").await, "57,000.00");
+    b.screenshot("profit-and-loss").await;
+    b.click("nav.reports a[data-report=bs]").await;
+    assert_eq!(b.text("#bs-liabilities-total").await, "1,57,000.00");
+    assert_eq!(b.text("#bs-assets-total").await, "1,57,000.00");
+    b.screenshot("balance-sheet").await;
+    b.close().await;
+    srv.stop().await;
+}

@@ -42,7 +42,7 @@ pub fn kind_of(kinds: &HashMap<String, Kind>, group: &str) -> Option<Kind> {
     })
 }
 
-/// Each primary group's summed balance (debit positive), in first-seen order. Ledgers outside
+/// Each primary group's summed balance (debit positive), in Tally's order. Ledgers outside
 /// any group (Tally's `Profit & Loss A/c`) are summed under their own name.
 pub fn primary_balances(tb: &TrialBalance) -> DomainResult<Vec<(String, Amount)>> {
     let mut out: Vec<(String, Amount)> = Vec::new();
@@ -57,6 +57,7 @@ pub fn primary_balances(tb: &TrialBalance) -> DomainResult<Vec<(String, Amount)>
         };
         out[i].1 = out[i].1.checked_add(l.balance).ok_or_else(overflow)?;
     }
+    out.sort_by_key(|(name, _)| super::trial_balance::primary_rank(name));
     Ok(out)
 }
 

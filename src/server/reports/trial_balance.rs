@@ -81,7 +81,8 @@ fn node(name: &str) -> TrialBalanceGroup {
     }
 }
 
-fn primary_rank(name: &str) -> (usize, String) {
+/// Where a primary group comes in Tally's order; the company's own groups after, by name.
+pub fn primary_rank(name: &str) -> (usize, String) {
     let rank = PRIMARY_ORDER
         .iter()
         .position(|p| p.eq_ignore_ascii_case(name))
