@@ -176,7 +176,8 @@ function signOut(why) {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(USER_KEY);
   stopRefresh();
-  if (location.hash && location.hash !== "#/") location.hash = "#/";
+  // Without a hashchange event, which would clear the notice below.
+  if (location.hash && location.hash !== "#/") history.replaceState(null, "", "#/");
   route();
   notice(why || "");
 }
