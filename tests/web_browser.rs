@@ -328,6 +328,30 @@ async fn staff_see_their_own_company_only_and_errors_read_as_sentences() {
 
     b.sign_in(&srv.url, "ravi", RAVI_PASSWORD).await;
     b.text("li[data-company=sharma]").await;
+
+    // The page's own formatting, as a bookkeeper reads amounts and years.
+    let formatted = b
+        .client
+        .execute(
+            "return [indian(12345678.9), indian(0.05), indian(99999999999.99), drCr(-1234.5), \
+             drCr(250), financialYear('2026-03'), financialYear('2026-04'), indianDate('2026-03-05')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        formatted,
+        json!([
+            "1,23,45,678.90",
+            "0.05",
+            "99,99,99,99,999.99",
+            "1,234.50 Cr",
+            "250.00 Dr",
+            "FY 2025-26",
+            "FY 2026-27",
+            "5 Mar 2026"
+        ])
+    );
     let cards = b
         .client
         .find_all(Locator::Css("#companies li"))
