@@ -379,6 +379,26 @@ function monthsTable(companyId, status) {
   return table(["Month", "Year", "As of", { text: "Ledgers", cls: "num" }, { text: "Debit", cls: "num" }, { text: "Credit", cls: "num" }, "", "Reports"], rows, { id: "months" });
 }
 
+function runsTable(runs, status) {
+  const device = (connectorId) => {
+    const k = status.connectors.find((c) => c.connectorId === connectorId);
+    return k ? k.deviceName || k.deviceId : "";
+  };
+  const rows = runs.map((r) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, indianDate(r.startedAt) + " " + clockTime(r.startedAt)),
+      h("td", {}, device(r.connectorId)),
+      h("td", {}, r.trigger || ""),
+      h("td", {}, syncPill(r, status.serverTime)),
+      h("td", {}, r.status === "running" ? r.stage + " " + r.percent + "%" : r.error || "")
+    )
+  );
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 5 }, "No sync run yet.")));
+  return table(["Started", "Device", "Trigger", "Outcome", "Stage or error"], rows, { id: "runs" });
+}
+
 async function companyPage(id) {
   const title = h("h1", {}, id);
   const body = h("div", {});
@@ -388,13 +408,17 @@ async function companyPage(id) {
   if (company) title.textContent = company.name;
   document.title = title.textContent + " · aicfo";
   const load = async () => {
-    const status = await api("/connector/status?companyId=" + encodeURIComponent(id));
+    const [status, runs] = await Promise.all([
+      api("/connector/status?companyId=" + encodeURIComponent(id)),
+      api("/companies/" + encodeURIComponent(id) + "/sync-runs?limit=10"),
+    ]);
     body.replaceChildren(
       h("h2", {}, "Connectors"),
       connectorsTable(status),
       h("h2", {}, "Sync"),
       runLine("Last run", status.lastSyncRun, status.serverTime),
       runLine("Last successful", status.lastSuccessfulSync, status.serverTime),
+      runsTable(runs, status),
       h("h2", {}, "Months held"),
       monthsTable(id, status)
     );

@@ -113,6 +113,12 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         Company,
         "/api/companies/sharma/reports/2026-03/balance-sheet",
     ),
+    (
+        "GET",
+        "/api/companies/<_id>/sync-runs?<limit>",
+        Company,
+        "/api/companies/sharma/sync-runs",
+    ),
     ("GET", "/", Public, "/"),
     ("GET", "/<path..>", Public, "/no-such-file.txt"),
     ("GET", "/download/connector", Public, "/download/connector"),

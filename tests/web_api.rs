@@ -213,3 +213,29 @@ async fn the_page_is_served_whole_from_the_appliance_with_a_strict_policy() {
     }
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_company_lists_its_recent_sync_runs_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let f = firm(&srv).await;
+    web_fixture::sync(&srv, &f.sharma_connector.0, &common::balanced_payload()).await;
+    let (s, runs) = srv.get("/companies/sharma/sync-runs", Some(&f.ravi)).await;
+    assert_eq!(s, 200, "{runs}");
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"));
+    assert!(runs[0]["startedAt"].as_str() >= runs[1]["startedAt"].as_str());
+    let (s, one) = srv
+        .get("/companies/sharma/sync-runs?limit=1", Some(&f.ravi))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    let (s, b) = srv
+        .get("/companies/sharma/sync-runs?limit=0", Some(&f.ravi))
+        .await;
+    assert_eq!(s, 422, "{b}");
+    let (s, _) = srv.get("/companies/other/sync-runs", Some(&f.ravi)).await;
+    assert_eq!(s, 403);
+    srv.stop().await;
+}

@@ -277,6 +277,11 @@ async fn a_bookkeeper_watches_the_fleet_and_reads_a_trial_balance() {
     b.text("#months").await;
     b.wait_text("#connectors", "the connector", |t| t.contains("Windows 10"))
         .await;
+    let runs = b.text("#runs").await;
+    assert!(
+        runs.contains("scheduled") && runs.contains("synced"),
+        "{runs}"
+    );
     b.screenshot("company").await;
     b.click("#months a[href$='/tb/2026-03']").await;
     let debit = b.text("#tb-debit").await;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod connector;
 pub mod overview;
 pub mod reports;
+pub mod runs;
 pub mod snapshots;
 
 use rocket::{get, options, routes, Route};
@@ -47,6 +48,7 @@ pub fn routes() -> Vec<Route> {
         reports::trial_balance_tree,
         reports::profit_and_loss,
         reports::balance_sheet,
+        runs::recent,
     ]);
     all
 }
