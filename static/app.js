@@ -592,7 +592,34 @@ async function trialBalancePage(id, month) {
     h("table", { id: "trial-balance", class: "tb" }, h("thead", {}, h("tr", {}, h("th", {}, "Particulars"), h("th", { class: "num" }, "Debit"), h("th", { class: "num" }, "Credit"))), h("tbody", {}, rows), foot)
   );
   const asOf = "As of " + indianDate(tb.asOfDate) + " · " + financialYear(month) + (tb.closed ? "" : " · month still open");
-  show(...head, h("p", { class: "summary" }, asOf, " ", tb.balanced ? pill("good", "balanced") : pill("warn", "does not balance: differs by " + drCr(tb.difference))), grid);
+  const csv = h("button", { type: "button", id: "tb-csv", class: "csv", onclick: () => downloadCsv(id, month, csv) }, "Download CSV");
+  show(...head, h("p", { class: "summary" }, asOf, " ", csv, " ", tb.balanced ? pill("good", "balanced") : pill("warn", "does not balance: differs by " + drCr(tb.difference))), grid);
+}
+
+/** The month's trial balance as the API's CSV, saved under the name the API gives it. */
+async function downloadCsv(id, month, button) {
+  button.disabled = true;
+  try {
+    const res = await fetch("/api/companies/" + encodeURIComponent(id) + "/snapshots/" + encodeURIComponent(month) + "?format=csv", {
+      headers: { Authorization: "Bearer " + sessionStorage.getItem(TOKEN_KEY) },
+    });
+    if (!res.ok) {
+      const body = await res.json().catch(() => null);
+      throw new Error(body && body.message ? body.message : "The appliance answered " + res.status + ".");
+    }
+    const disposition = res.headers.get("Content-Disposition") || "";
+    const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || id + "-trial-balance-" + month + ".csv";
+    const url = URL.createObjectURL(await res.blob());
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    notice(e.message);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ---- routing ----

@@ -28,6 +28,8 @@ struct Browser {
     client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
+    /// Where the browser saves downloads.
+    downloads: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -54,9 +56,14 @@ impl Browser {
             .spawn()
             .expect("chromedriver starts");
         let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
+                "prefs": {
+                    "download.default_directory": downloads.path(),
+                    "download.prompt_for_download": false
+                },
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -80,6 +87,7 @@ impl Browser {
                         client,
                         driver,
                         _profile: profile,
+                        downloads,
                     }
                 }
                 Err(e) => last_error = e.to_string(),
@@ -298,6 +306,22 @@ async fn a_bookkeeper_watches_the_fleet_and_reads_a_trial_balance() {
         "{tb}"
     );
     b.screenshot("trial-balance").await;
+
+    // The CSV the page downloads is the API's, under the API's file name.
+    b.click("#tb-csv").await;
+    let saved = b.downloads.path().join("sharma-trial-balance-2026-03.csv");
+    for _ in 0..(PATIENCE.as_millis() / 250) {
+        if saved.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let csv = std::fs::read_to_string(&saved).expect("the page saved the CSV");
+    assert!(
+        csv.starts_with("ledger_guid,ledger_name,group_path,debit,credit,balance"),
+        "{csv}"
+    );
+    assert!(csv.contains(",TOTAL,,350000.50,350000.50,0.00"), "{csv}");
 
     // The session survives a reload.
     b.client.refresh().await.unwrap();
