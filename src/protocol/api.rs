@@ -184,3 +184,118 @@ pub struct TrialBalanceLine {
     pub debit: Amount,
     pub credit: Amount,
 }
+
+/// `GET /api/overview`: every company the caller may see, with what a bookkeeper checks first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    pub server_time: String,
+    /// Connectors not revoked and not online, over every company shown.
+    pub offline_connectors: usize,
+    pub companies: Vec<CompanyOverview>,
+}
+
+/// One company on the overview.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyOverview {
+    pub id: String,
+    pub name: String,
+    pub tally_company_name: Option<String>,
+    pub financial_year_from: Option<String>,
+    pub connectors: Vec<OverviewConnector>,
+    pub last_sync_run: Option<RunView>,
+    pub last_successful_sync: Option<RunView>,
+    /// The newest month held, and so how fresh the books are (its `asOfDate`).
+    pub latest_month: Option<SnapshotSummary>,
+    pub months_held: usize,
+    /// Months held whose balances do not sum to zero.
+    pub unbalanced_months: Vec<String>,
+}
+
+/// A connector on the overview: its status plus what its last heartbeat said about Tally.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OverviewConnector {
+    #[serde(flatten)]
+    pub connector: ConnectorView,
+    pub tally_reachable: Option<bool>,
+    pub company_open: Option<bool>,
+}
+
+/// `GET /api/companies/{id}/reports/{YYYY-MM}/trial-balance`: the month as a group tree.
+/// Group subtotals add up the debit and credit balances of every ledger below the group, so the
+/// top-level groups' columns sum to the snapshot's totals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialBalanceTree {
+    pub company_id: String,
+    #[serde(flatten)]
+    pub summary: SnapshotSummary,
+    pub groups: Vec<TrialBalanceGroup>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrialBalanceGroup {
+    pub name: String,
+    pub debit: Amount,
+    pub credit: Amount,
+    /// Debit minus credit: positive is a debit balance.
+    pub balance: Amount,
+    pub groups: Vec<TrialBalanceGroup>,
+    pub ledgers: Vec<TrialBalanceLine>,
+}
+
+/// `GET /api/companies/{id}/reports/{YYYY-MM}/profit-and-loss`: the month and the financial year
+/// to date, from the revenue groups. Stock is not in the ledgers and so not in these figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfitAndLoss {
+    pub company_id: String,
+    pub month_key: String,
+    pub as_of_date: String,
+    /// The first month of the financial year the month belongs to.
+    pub year_from: String,
+    /// `None` when the previous month of the same year is not held, so the month alone is unknown.
+    pub month: Option<ProfitFigures>,
+    pub month_missing_reason: Option<String>,
+    pub year_to_date: ProfitFigures,
+}
+
+/// Income and expense per primary group; positive amounts on each group's own side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfitFigures {
+    pub groups: Vec<ReportGroup>,
+    /// Trading income minus trading expense (groups that affect gross profit).
+    pub gross_profit: Amount,
+    /// All income minus all expense; negative is a loss.
+    pub net_profit: Amount,
+}
+
+/// A primary group's amount on its own side: income and liabilities as credits, expenses and
+/// assets as debits, each positive when on that side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportGroup {
+    pub name: String,
+    pub nature: super::groups::Nature,
+    pub affects_gross_profit: bool,
+    pub amount: Amount,
+}
+
+/// `GET /api/companies/{id}/reports/{YYYY-MM}/balance-sheet`: at the month's end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BalanceSheet {
+    pub company_id: String,
+    pub month_key: String,
+    pub as_of_date: String,
+    pub liabilities: Vec<ReportGroup>,
+    /// Net profit of the financial year to date, shown on the liabilities side.
+    pub profit_and_loss: Amount,
+    pub assets: Vec<ReportGroup>,
+    pub total_liabilities: Amount,
+    pub total_assets: Amount,
+}

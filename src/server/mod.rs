@@ -8,7 +8,8 @@
 //!   `connectors` (connector_clients, connector_refresh_used; heartbeats kept in memory and
 //!   written in batches), `runs` (integration_sync_runs/_events), `chart`
 //!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `ingest`
-//!   (ingestion_logs, and the order a payload is stored in), `status` (reads only);
+//!   (ingestion_logs, and the order a payload is stored in), `status`, `overview` and
+//!   `reports/` (reads only);
 //! - `auth/` (tokens, password hashes and their gate, throttles), `db`, `clock`, `random`,
 //!   `problems`, `domain_error`, `fs_perms`, `open_files`: no domain knowledge.
 
@@ -33,8 +34,10 @@ pub mod ingest;
 pub mod json_only;
 pub mod listener;
 pub mod open_files;
+pub mod overview;
 pub mod problems;
 pub mod random;
+pub mod reports;
 pub mod runs;
 pub mod secrets;
 pub mod snapshots;

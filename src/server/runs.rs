@@ -265,3 +265,16 @@ pub fn latest(
     )
     .optional()?)
 }
+
+/// The company's newest runs, newest first, at most `limit`.
+pub fn recent(c: &Connection, company_id: &str, limit: u32) -> DomainResult<Vec<RunView>> {
+    let mut stmt = c.prepare(
+        "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at
+         FROM integration_sync_runs WHERE company_id = ?1
+         ORDER BY started_at DESC, rowid DESC LIMIT ?2",
+    )?;
+    let runs = stmt
+        .query_map(params![company_id, limit], view)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(runs)
+}

@@ -3,6 +3,9 @@
 
 pub mod accounts;
 pub mod connector;
+pub mod overview;
+pub mod reports;
+pub mod runs;
 pub mod snapshots;
 
 use rocket::{get, options, routes, Route};
@@ -41,5 +44,12 @@ pub fn routes() -> Vec<Route> {
         connector::restore,
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
+    all.extend(routes![
+        overview::get,
+        reports::trial_balance_tree,
+        reports::profit_and_loss,
+        reports::balance_sheet,
+        runs::recent,
+    ]);
     all
 }

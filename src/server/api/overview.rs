@@ -1,0 +1,20 @@
+//! `GET /api/overview`: the web page's first screen in one call.
+
+use rocket::serde::json::Json;
+use rocket::{get, State};
+
+use crate::protocol::Overview;
+use crate::server::accounts::User;
+use crate::server::error::ApiResult;
+use crate::server::overview;
+use crate::server::state::AppState;
+
+#[get("/overview")]
+pub async fn get(state: &State<AppState>, user: User) -> ApiResult<Json<Overview>> {
+    let rule = state.online_rule();
+    let view = state
+        .db
+        .read(move |c| overview::overview(c, &user, rule))
+        .await?;
+    Ok(Json(view))
+}

@@ -1,0 +1,74 @@
+//! The fleet at a glance (`GET /api/overview`): for every company a user may see, its connectors,
+//! last runs and how fresh its books are, read in one go so the page needs one call. Reads only.
+
+use rusqlite::Connection;
+
+use super::accounts::{self, User};
+use super::clock::{now_ms, rfc3339};
+use super::connectors::{self, OnlineRule};
+use super::domain_error::DomainResult;
+use super::{runs, snapshots};
+use crate::protocol::{
+    CompanyOverview, CompanySummary, ConnectorView, Overview, OverviewConnector, RunStatus,
+};
+
+pub fn overview(c: &Connection, user: &User, rule: OnlineRule) -> DomainResult<Overview> {
+    let companies = accounts::visible_companies(c, user)?
+        .into_iter()
+        .map(|company| company_overview(c, company, rule))
+        .collect::<DomainResult<Vec<_>>>()?;
+    let offline_connectors = companies
+        .iter()
+        .flat_map(|co| &co.connectors)
+        .filter(|k| !k.connector.online && !k.connector.revoked)
+        .count();
+    Ok(Overview {
+        server_time: rfc3339(now_ms()),
+        offline_connectors,
+        companies,
+    })
+}
+
+fn company_overview(
+    c: &Connection,
+    company: CompanySummary,
+    rule: OnlineRule,
+) -> DomainResult<CompanyOverview> {
+    let connectors = connectors::list_for_company(c, &company.id, rule)?
+        .into_iter()
+        .map(with_tally_state)
+        .collect();
+    let months = snapshots::list(c, &company.id)?;
+    Ok(CompanyOverview {
+        connectors,
+        last_sync_run: runs::latest(c, &company.id, None)?,
+        last_successful_sync: runs::latest(c, &company.id, Some(RunStatus::Succeeded))?,
+        months_held: months.len(),
+        unbalanced_months: months
+            .iter()
+            .filter(|m| !m.balanced)
+            .map(|m| m.month_key.clone())
+            .collect(),
+        latest_month: months.into_iter().last(),
+        id: company.id,
+        name: company.name,
+        tally_company_name: company.tally_company_name,
+        financial_year_from: company.financial_year_from,
+    })
+}
+
+/// What the last heartbeat said about Tally, lifted out of the stored heartbeat body.
+fn with_tally_state(connector: ConnectorView) -> OverviewConnector {
+    let flag = |key: &str| {
+        connector
+            .agent_state
+            .as_ref()
+            .and_then(|s| s.get(key))
+            .and_then(|v| v.as_bool())
+    };
+    OverviewConnector {
+        tally_reachable: flag("tallyReachable"),
+        company_open: flag("companyOpen"),
+        connector,
+    }
+}

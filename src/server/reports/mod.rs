@@ -1,0 +1,5 @@
+//! The books as a CFO reads them, built from a month's snapshot. Reads only.
+
+pub mod natures;
+pub mod profit_loss;
+pub mod trial_balance;

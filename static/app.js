@@ -1,0 +1,654 @@
+// The appliance's web page: sign-in, the fleet overview, a company, a month's trial balance.
+// Plain JavaScript, no libraries; it reads only the documented API, as any script could.
+// Pages are built with DOM calls (never innerHTML), so names from Tally cannot inject markup.
+"use strict";
+
+const TOKEN_KEY = "aicfo.token";
+const USER_KEY = "aicfo.user";
+const REFRESH_VISIBLE_MS = 5000;
+const REFRESH_HIDDEN_MS = 60000;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// ---- formatting: Indian grouping, Dr/Cr, financial years, dates ----
+
+/** Paise from a JSON amount (a number with at most two decimals). */
+function toPaise(amount) {
+  return Math.round(Number(amount) * 100);
+}
+
+/** 12345678.9 -> "1,23,45,678.90": the last three digits, then groups of two. */
+function indian(amount) {
+  const paise = Math.abs(toPaise(amount));
+  const rupees = String(Math.floor(paise / 100));
+  const frac = String(paise % 100).padStart(2, "0");
+  let head = rupees.slice(0, -3);
+  const tail = rupees.slice(-3);
+  const parts = [];
+  while (head.length > 2) {
+    parts.unshift(head.slice(-2));
+    head = head.slice(0, -2);
+  }
+  if (head) parts.unshift(head);
+  parts.push(tail);
+  return parts.join(",") + "." + frac;
+}
+
+/** A balance with its side: positive is debit. */
+function drCr(amount) {
+  const p = toPaise(amount);
+  if (p === 0) return "0.00";
+  return indian(amount) + (p > 0 ? " Dr" : " Cr");
+}
+
+/** A column amount: blank when zero, so a trial balance reads as Tally prints it. */
+function column(amount) {
+  return toPaise(amount) === 0 ? "" : indian(amount);
+}
+
+/** "2026-03" -> "FY 2025-26" (years starting in April, as Indian books do). */
+function financialYear(monthKey) {
+  const [y, m] = monthKey.split("-").map(Number);
+  const start = m >= 4 ? y : y - 1;
+  return "FY " + start + "-" + String((start + 1) % 100).padStart(2, "0");
+}
+
+function monthName(monthKey) {
+  const [y, m] = monthKey.split("-").map(Number);
+  return MONTHS[m - 1] + " " + y;
+}
+
+/** "2026-03-15" or an RFC 3339 time -> "15 Mar 2026" (local date for times). */
+function indianDate(text) {
+  if (!text) return "";
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) {
+    const [y, m, d] = text.split("-").map(Number);
+    return d + " " + MONTHS[m - 1] + " " + y;
+  }
+  const t = new Date(text);
+  return t.getDate() + " " + MONTHS[t.getMonth()] + " " + t.getFullYear();
+}
+
+function clockTime(text) {
+  const t = new Date(text);
+  return String(t.getHours()).padStart(2, "0") + ":" + String(t.getMinutes()).padStart(2, "0");
+}
+
+/** "3 min ago", measured on the server's clock so a PC's wrong clock cannot mislead. */
+function ago(then, serverNow) {
+  const secs = Math.max(0, Math.round((Date.parse(serverNow) - Date.parse(then)) / 1000));
+  if (secs < 60) return secs + " s ago";
+  if (secs < 3600) return Math.floor(secs / 60) + " min ago";
+  if (secs < 86400) return Math.floor(secs / 3600) + " h ago";
+  return Math.floor(secs / 86400) + " days ago";
+}
+
+function duration(ms) {
+  if (ms == null) return "";
+  if (ms < 1000) return "under 1 s";
+  const secs = Math.round(ms / 1000);
+  return secs < 60 ? secs + " s" : Math.floor(secs / 60) + " min " + (secs % 60) + " s";
+}
+
+// ---- DOM ----
+
+/** h("td", {class: "x"}, "text", child...) */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v == null) continue;
+    if (k === "onclick") el.addEventListener("click", v);
+    else if (k === "onsubmit") el.addEventListener("submit", v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+/** A pill: good (green), bad (red), warn (amber) or plain. */
+function pill(kind, text, title) {
+  return h("span", { class: "pill " + kind, title: title || null }, text);
+}
+
+function show(...nodes) {
+  const main = document.getElementById("main");
+  main.replaceChildren(...nodes);
+}
+
+function notice(text) {
+  const n = document.getElementById("notice");
+  n.textContent = text || "";
+  n.hidden = !text;
+}
+
+// ---- the API ----
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Calls the API; a refusal becomes an ApiError carrying the API's own sentence. */
+async function api(path, options) {
+  const opts = Object.assign({ headers: {} }, options || {});
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) opts.headers["Authorization"] = "Bearer " + token;
+  if (opts.json !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(opts.json);
+  }
+  let res;
+  try {
+    res = await fetch("/api" + path, opts);
+  } catch (e) {
+    throw new ApiError(0, "The appliance cannot be reached; check the network.");
+  }
+  const text = await res.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch (e) {
+    body = null;
+  }
+  if (!res.ok) {
+    const sentence = body && body.message ? body.message : "The appliance answered " + res.status + ".";
+    if (res.status === 401 && token) signOut(sentence);
+    throw new ApiError(res.status, sentence);
+  }
+  return body;
+}
+
+// ---- session ----
+
+function currentUser() {
+  try {
+    return JSON.parse(sessionStorage.getItem(USER_KEY));
+  } catch (e) {
+    return null;
+  }
+}
+
+function signOut(why) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
+  stopRefresh();
+  // Without a hashchange event, which would clear the notice below.
+  if (location.hash && location.hash !== "#/") history.replaceState(null, "", "#/");
+  route();
+  notice(why || "");
+}
+
+function headerFor(user) {
+  const who = document.getElementById("who");
+  const out = document.getElementById("signout");
+  who.hidden = out.hidden = !user;
+  who.textContent = user ? user.username + " (" + user.role + ")" : "";
+}
+
+function loginPage() {
+  document.title = "Sign in · aicfo";
+  const error = h("p", { class: "error", id: "login-error", role: "alert" });
+  const form = h(
+    "form",
+    { class: "login", id: "login", onsubmit: (e) => signIn(e, form, error) },
+    h("h1", {}, "Sign in"),
+    h("label", {}, "Username", h("input", { name: "username", id: "username", autocomplete: "username", required: true })),
+    h("label", {}, "Password", h("input", { name: "password", id: "password", type: "password", autocomplete: "current-password", required: true })),
+    h("button", { type: "submit", id: "signin" }, "Sign in"),
+    error
+  );
+  show(form);
+  form.querySelector("input").focus();
+}
+
+async function signIn(event, form, error) {
+  event.preventDefault();
+  error.textContent = "";
+  const data = new FormData(form);
+  try {
+    const body = await api("/auth/login", {
+      method: "POST",
+      json: { username: data.get("username"), password: data.get("password") },
+    });
+    sessionStorage.setItem(TOKEN_KEY, body.token);
+    sessionStorage.setItem(USER_KEY, JSON.stringify(body.user));
+    notice("");
+    route();
+  } catch (e) {
+    error.textContent = e.message;
+  }
+}
+
+// ---- refreshing ----
+
+let refreshTimer = null;
+let refreshing = null;
+
+function stopRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = null;
+  refreshing = null;
+}
+
+/** Runs `load` now (or after a pause when it `justRan`), and again every few seconds while the
+ * tab is visible, rarely while hidden. */
+function keepFresh(load, justRan) {
+  stopRefresh();
+  refreshing = load;
+  const tick = async () => {
+    if (refreshing !== load) return;
+    try {
+      await load();
+      notice("");
+    } catch (e) {
+      if (refreshing === load) notice(e.message);
+    }
+    if (refreshing !== load) return;
+    refreshTimer = setTimeout(tick, document.hidden ? REFRESH_HIDDEN_MS : REFRESH_VISIBLE_MS);
+  };
+  if (justRan) refreshTimer = setTimeout(tick, REFRESH_VISIBLE_MS);
+  else tick();
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && refreshing) keepFresh(refreshing);
+});
+
+// ---- overview ----
+
+function connectorPills(k, serverTime) {
+  const pills = [];
+  if (k.revoked) return [pill("plain", "revoked")];
+  const seen = k.lastHeartbeat ? "last seen " + ago(k.lastHeartbeat, serverTime) : "never heard from";
+  pills.push(pill(k.online ? "good" : "bad", (k.online ? "online" : "offline") + " · " + seen, k.deviceName || k.deviceId));
+  // What an offline connector last said about Tally is stale: leave it out rather than show it green.
+  if (!k.online) return pills;
+  if (k.tallyReachable != null) pills.push(pill(k.tallyReachable ? "good" : "bad", k.tallyReachable ? "Tally reachable" : "Tally unreachable"));
+  if (k.companyOpen != null) pills.push(pill(k.companyOpen ? "good" : "bad", k.companyOpen ? "company open" : "company not open"));
+  return pills;
+}
+
+function syncPill(run, serverTime) {
+  if (!run) return pill("plain", "no sync yet");
+  const when = ago(run.finishedAt || run.updatedAt, serverTime);
+  switch (run.status) {
+    case "succeeded":
+      return pill("good", "synced " + when + ", took " + duration(run.durationMs));
+    case "running":
+      return pill("plain", "syncing · " + run.stage + " " + run.percent + "%");
+    case "failed":
+      return pill("bad", "sync failed " + when, run.error || "");
+    default:
+      return pill("warn", "sync " + run.status + " " + when, run.error || "");
+  }
+}
+
+function freshnessPill(month) {
+  if (!month) return pill("plain", "no books yet");
+  return pill("plain", "books to " + indianDate(month.asOfDate) + " · " + financialYear(month.monthKey));
+}
+
+function companyCard(co, serverTime) {
+  const pills = co.connectors.flatMap((k) => connectorPills(k, serverTime));
+  if (co.connectors.length === 0) pills.push(pill("warn", "no connector"));
+  pills.push(syncPill(co.lastSyncRun, serverTime));
+  pills.push(freshnessPill(co.latestMonth));
+  if (co.unbalancedMonths.length) {
+    pills.push(pill("warn", "does not balance: " + co.unbalancedMonths.map(monthName).join(", ")));
+  }
+  return h(
+    "li",
+    { class: "card", "data-company": co.id },
+    h("a", { class: "name", href: "#/c/" + encodeURIComponent(co.id) }, co.name),
+    co.tallyCompanyName && co.tallyCompanyName !== co.name ? h("span", { class: "sub" }, "Tally: " + co.tallyCompanyName) : null,
+    h("div", { class: "pills" }, pills)
+  );
+}
+
+async function overviewPage() {
+  const list = h("ul", { class: "cards", id: "companies" });
+  const summary = h("p", { class: "summary", id: "summary" });
+  show(h("h1", {}, "Clients"), summary, list);
+  keepFresh(async () => {
+    const ov = await api("/overview");
+    const offline = ov.offlineConnectors;
+    document.title = (offline ? "(" + offline + " offline) " : "") + "Clients · aicfo";
+    summary.textContent =
+      ov.companies.length + (ov.companies.length === 1 ? " company" : " companies") +
+      (offline ? " · " + offline + " connector" + (offline === 1 ? "" : "s") + " offline" : " · every connector online");
+    list.replaceChildren(...ov.companies.map((co) => companyCard(co, ov.serverTime)));
+    if (!ov.companies.length) list.append(h("li", { class: "empty" }, "No companies yet."));
+  });
+}
+
+// ---- a company ----
+
+function table(head, rows, attrs) {
+  return h(
+    "div",
+    { class: "scroll" },
+    h("table", attrs || {}, h("thead", {}, h("tr", {}, head.map((c) => h("th", { class: c.cls || null }, c.text || c)))), h("tbody", {}, rows))
+  );
+}
+
+function connectorsTable(status) {
+  const rows = status.connectors.map((k) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, k.deviceName || k.deviceId),
+      h("td", {}, k.os || ""),
+      h("td", {}, k.appVersion || ""),
+      h("td", {}, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime))
+    )
+  );
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 4 }, "No connector enrolled yet.")));
+  return table(["Device", "OS", "Version", "Status"], rows, { id: "connectors" });
+}
+
+function agentFlags(k) {
+  const s = k.agentState || {};
+  return { tallyReachable: s.tallyReachable, companyOpen: s.companyOpen };
+}
+
+function runLine(label, run, serverTime) {
+  return h("p", {}, h("strong", {}, label + ": "), run ? [syncPill(run, serverTime), " started " + indianDate(run.startedAt) + " " + clockTime(run.startedAt)] : "none");
+}
+
+function monthsTable(companyId, status) {
+  const months = status.months.slice().reverse();
+  const rows = months.map((m) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, h("a", { href: "#/c/" + encodeURIComponent(companyId) + "/tb/" + m.monthKey }, monthName(m.monthKey))),
+      h("td", {}, financialYear(m.monthKey)),
+      h("td", {}, indianDate(m.asOfDate) + (m.closed ? "" : " (open)")),
+      h("td", { class: "num" }, m.ledgerCount),
+      h("td", { class: "num" }, indian(m.debitTotal)),
+      h("td", { class: "num" }, indian(m.creditTotal)),
+      h("td", {}, m.balanced ? pill("good", "balanced") : pill("warn", "differs by " + drCr(m.difference))),
+      h("td", { class: "links" }, reportLinks(companyId, m.monthKey))
+    )
+  );
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 8 }, "No months held yet.")));
+  return table(["Month", "Year", "As of", { text: "Ledgers", cls: "num" }, { text: "Debit", cls: "num" }, { text: "Credit", cls: "num" }, "", "Reports"], rows, { id: "months" });
+}
+
+function runsTable(runs, status) {
+  const device = (connectorId) => {
+    const k = status.connectors.find((c) => c.connectorId === connectorId);
+    return k ? k.deviceName || k.deviceId : "";
+  };
+  const rows = runs.map((r) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, indianDate(r.startedAt) + " " + clockTime(r.startedAt)),
+      h("td", {}, device(r.connectorId)),
+      h("td", {}, r.trigger || ""),
+      h("td", {}, syncPill(r, status.serverTime)),
+      h("td", {}, r.status === "running" ? r.stage + " " + r.percent + "%" : r.error || "")
+    )
+  );
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 5 }, "No sync run yet.")));
+  return table(["Started", "Device", "Trigger", "Outcome", "Stage or error"], rows, { id: "runs" });
+}
+
+async function companyPage(id) {
+  const title = h("h1", {}, id);
+  const body = h("div", {});
+  show(h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Clients")), title, body);
+  const companies = await api("/companies");
+  const company = companies.find((c) => c.id === id);
+  if (company) title.textContent = company.name;
+  document.title = title.textContent + " · aicfo";
+  const load = async () => {
+    const [status, runs] = await Promise.all([
+      api("/connector/status?companyId=" + encodeURIComponent(id)),
+      api("/companies/" + encodeURIComponent(id) + "/sync-runs?limit=10"),
+    ]);
+    body.replaceChildren(
+      h("h2", {}, "Connectors"),
+      connectorsTable(status),
+      h("h2", {}, "Sync"),
+      runLine("Last run", status.lastSyncRun, status.serverTime),
+      runLine("Last successful", status.lastSuccessfulSync, status.serverTime),
+      runsTable(runs, status),
+      h("h2", {}, "Months held"),
+      monthsTable(id, status)
+    );
+  };
+  // The first load's refusal (say, another firm's company) replaces the page, not a banner.
+  await load();
+  keepFresh(load, true);
+}
+
+// ---- a month's reports ----
+
+const REPORTS = [
+  ["tb", "Trial balance", "TB"],
+  ["pl", "Profit & loss", "P&L"],
+  ["bs", "Balance sheet", "BS"],
+];
+
+/** Links to a month's reports; `current` (on a report page) is named in full, not linked. */
+function reportLinks(companyId, month, current) {
+  return REPORTS.map(([code, name, short]) =>
+    code === current
+      ? h("strong", { class: "report-link" }, name)
+      : h("a", { class: "report-link", title: name, href: "#/c/" + encodeURIComponent(companyId) + "/" + code + "/" + month, "data-report": code }, current ? name : short)
+  );
+}
+
+/** Crumbs back to the clients and the company, and links to the month's other reports. */
+async function reportFrame(id, month, code) {
+  stopRefresh();
+  const companyLink = h("a", { href: "#/c/" + encodeURIComponent(id) }, id);
+  const crumbs = h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Clients"), " › ", companyLink);
+  const name = REPORTS.find((r) => r[0] === code)[1];
+  const head = [crumbs, h("h1", {}, name + ", " + monthName(month)), h("nav", { class: "reports" }, reportLinks(id, month, code))];
+  show(...head, h("p", {}, "Loading…"));
+  api("/companies")
+    .then((all) => {
+      const company = all.find((c) => c.id === id);
+      if (company) companyLink.textContent = company.name;
+    })
+    .catch(() => {});
+  document.title = name + " " + monthName(month) + " · aicfo";
+  return head;
+}
+
+function reportUrl(id, month, report) {
+  return "/companies/" + encodeURIComponent(id) + "/reports/" + encodeURIComponent(month) + "/" + report;
+}
+
+/** A signed amount for a report column: a loss shows with a minus. */
+function signed(amount) {
+  return (toPaise(amount) < 0 ? "−" : "") + indian(amount);
+}
+
+function plRows(pl) {
+  const month = pl.month;
+  const ytd = pl.yearToDate;
+  const amountIn = (figures, name) => {
+    if (!figures) return "";
+    const g = figures.groups.find((x) => x.name === name);
+    return g ? indian(g.amount) : "";
+  };
+  const names = ytd.groups.map((g) => g.name);
+  if (month) for (const g of month.groups) if (!names.includes(g.name)) names.push(g.name);
+  const kindOf = (name) => ytd.groups.concat(month ? month.groups : []).find((g) => g.name === name);
+  const line = (name) => {
+    const k = kindOf(name);
+    const label = (k.nature === "expense" ? "Less: " : "") + name;
+    return h("tr", {}, h("td", {}, label), h("td", { class: "num" }, amountIn(month, name)), h("td", { class: "num" }, amountIn(ytd, name)));
+  };
+  const result = (label, key, id) =>
+    h(
+      "tr",
+      { class: "result" },
+      h("td", {}, label),
+      h("td", { class: "num", id: id + "-month" }, month ? signed(month[key]) : "—"),
+      h("td", { class: "num", id: id + "-ytd" }, signed(ytd[key]))
+    );
+  // Income first, then what is deducted from it, within each part.
+  const incomeFirst = (a, b) => (kindOf(a).nature === "income" ? 0 : 1) - (kindOf(b).nature === "income" ? 0 : 1);
+  const trading = names.filter((n) => kindOf(n).affectsGrossProfit).sort(incomeFirst);
+  const indirect = names.filter((n) => !kindOf(n).affectsGrossProfit).sort(incomeFirst);
+  return [...trading.map(line), result("Gross profit", "grossProfit", "pl-gross"), ...indirect.map(line), result("Net profit", "netProfit", "pl-net")];
+}
+
+async function profitLossPage(id, month) {
+  const head = await reportFrame(id, month, "pl");
+  const pl = await api(reportUrl(id, month, "profit-and-loss"));
+  const grid = h(
+    "div",
+    { class: "scroll" },
+    h(
+      "table",
+      { id: "profit-and-loss", class: "report" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Particulars"), h("th", { class: "num" }, monthName(month)), h("th", { class: "num" }, financialYear(pl.yearFrom) + " to date"))),
+      h("tbody", {}, plRows(pl))
+    )
+  );
+  const notes = [h("p", { class: "summary" }, "As of " + indianDate(pl.asOfDate) + ". Stock is not in the ledgers, so it is not in these figures.")];
+  if (pl.monthMissingReason) notes.push(h("p", { class: "summary" }, pl.monthMissingReason));
+  show(...head, ...notes, grid);
+}
+
+function sideTable(title, id, groups, extra, total) {
+  const rows = groups.map((g) => h("tr", {}, h("td", {}, g.name), h("td", { class: "num" }, signed(g.amount))));
+  if (extra) rows.push(h("tr", {}, h("td", {}, extra[0]), h("td", { class: "num" }, signed(extra[1]))));
+  return h(
+    "div",
+    { class: "scroll side" },
+    h(
+      "table",
+      { id: id, class: "report" },
+      h("thead", {}, h("tr", {}, h("th", {}, title), h("th", { class: "num" }, "Amount"))),
+      h("tbody", {}, rows),
+      h("tfoot", {}, h("tr", { class: "total" }, h("td", {}, "Total"), h("td", { class: "num", id: id + "-total" }, signed(total))))
+    )
+  );
+}
+
+async function balanceSheetPage(id, month) {
+  const head = await reportFrame(id, month, "bs");
+  const bs = await api(reportUrl(id, month, "balance-sheet"));
+  const sides = h(
+    "div",
+    { class: "sides" },
+    sideTable("Liabilities", "bs-liabilities", bs.liabilities, ["Profit & Loss A/c (this year)", bs.profitAndLoss], bs.totalLiabilities),
+    sideTable("Assets", "bs-assets", bs.assets, null, bs.totalAssets)
+  );
+  const ok = toPaise(bs.totalLiabilities) === toPaise(bs.totalAssets);
+  show(...head, h("p", { class: "summary" }, "At " + indianDate(bs.asOfDate) + " ", ok ? pill("good", "balances") : pill("warn", "sides differ")), sides);
+}
+
+// ---- a month's trial balance ----
+
+function groupRows(group, depth, rows) {
+  const row = h(
+    "tr",
+    { class: "group depth" + Math.min(depth, 6) },
+    h("td", {}, group.name),
+    h("td", { class: "num" }, column(group.debit)),
+    h("td", { class: "num" }, column(group.credit))
+  );
+  rows.push(row);
+  for (const sub of group.groups) groupRows(sub, depth + 1, rows);
+  for (const l of group.ledgers) {
+    rows.push(
+      h(
+        "tr",
+        { class: "ledger depth" + Math.min(depth + 1, 6) },
+        h("td", {}, l.ledgerName),
+        h("td", { class: "num" }, column(l.debit)),
+        h("td", { class: "num" }, column(l.credit))
+      )
+    );
+  }
+  return rows;
+}
+
+async function trialBalancePage(id, month) {
+  const head = await reportFrame(id, month, "tb");
+  const tb = await api(reportUrl(id, month, "trial-balance"));
+  const rows = [];
+  for (const g of tb.groups) groupRows(g, 0, rows);
+  const foot = h(
+    "tfoot",
+    {},
+    h("tr", { class: "total" }, h("td", {}, "Grand total"), h("td", { class: "num", id: "tb-debit" }, indian(tb.debitTotal)), h("td", { class: "num", id: "tb-credit" }, indian(tb.creditTotal)))
+  );
+  const grid = h(
+    "div",
+    { class: "scroll" },
+    h("table", { id: "trial-balance", class: "tb" }, h("thead", {}, h("tr", {}, h("th", {}, "Particulars"), h("th", { class: "num" }, "Debit"), h("th", { class: "num" }, "Credit"))), h("tbody", {}, rows), foot)
+  );
+  const asOf = "As of " + indianDate(tb.asOfDate) + " · " + financialYear(month) + (tb.closed ? "" : " · month still open");
+  const csv = h("button", { type: "button", id: "tb-csv", class: "csv", onclick: () => downloadCsv(id, month, csv) }, "Download CSV");
+  show(...head, h("p", { class: "summary" }, asOf, " ", csv, " ", tb.balanced ? pill("good", "balanced") : pill("warn", "does not balance: differs by " + drCr(tb.difference))), grid);
+}
+
+/** The month's trial balance as the API's CSV, saved under the name the API gives it. */
+async function downloadCsv(id, month, button) {
+  button.disabled = true;
+  try {
+    const res = await fetch("/api/companies/" + encodeURIComponent(id) + "/snapshots/" + encodeURIComponent(month) + "?format=csv", {
+      headers: { Authorization: "Bearer " + sessionStorage.getItem(TOKEN_KEY) },
+    });
+    if (!res.ok) {
+      const body = await res.json().catch(() => null);
+      throw new Error(body && body.message ? body.message : "The appliance answered " + res.status + ".");
+    }
+    const disposition = res.headers.get("Content-Disposition") || "";
+    const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || id + "-trial-balance-" + month + ".csv";
+    const url = URL.createObjectURL(await res.blob());
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    notice(e.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- routing ----
+
+async function route() {
+  const user = currentUser();
+  headerFor(sessionStorage.getItem(TOKEN_KEY) ? user : null);
+  if (!sessionStorage.getItem(TOKEN_KEY)) {
+    stopRefresh();
+    return loginPage();
+  }
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  try {
+    if (parts[0] === "c" && parts[1] && parts[2] === "tb" && parts[3]) return await trialBalancePage(parts[1], parts[3]);
+    if (parts[0] === "c" && parts[1] && parts[2] === "pl" && parts[3]) return await profitLossPage(parts[1], parts[3]);
+    if (parts[0] === "c" && parts[1] && parts[2] === "bs" && parts[3]) return await balanceSheetPage(parts[1], parts[3]);
+    if (parts[0] === "c" && parts[1]) return await companyPage(parts[1]);
+    return await overviewPage();
+  } catch (e) {
+    stopRefresh();
+    show(h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Clients")), h("p", { class: "error", role: "alert" }, e.message));
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  notice("");
+  route();
+});
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("signout").addEventListener("click", () => signOut(""));
+  route();
+});
