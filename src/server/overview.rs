@@ -5,6 +5,7 @@ use rusqlite::Connection;
 
 use super::accounts::{self, User};
 use super::clock::{now_ms, rfc3339};
+use super::connectors::heartbeats::Heartbeats;
 use super::connectors::{self, OnlineRule};
 use super::domain_error::DomainResult;
 use super::{runs, snapshots};
@@ -12,10 +13,16 @@ use crate::protocol::{
     CompanyOverview, CompanySummary, ConnectorView, Overview, OverviewConnector, RunStatus,
 };
 
-pub fn overview(c: &Connection, user: &User, rule: OnlineRule) -> DomainResult<Overview> {
+/// Heartbeats come from the heartbeat book where it is newer than the database.
+pub fn overview(
+    c: &Connection,
+    user: &User,
+    rule: OnlineRule,
+    beats: &Heartbeats,
+) -> DomainResult<Overview> {
     let companies = accounts::visible_companies(c, user)?
         .into_iter()
-        .map(|company| company_overview(c, company, rule))
+        .map(|company| company_overview(c, company, rule, beats))
         .collect::<DomainResult<Vec<_>>>()?;
     let offline_connectors = companies
         .iter()
@@ -33,8 +40,9 @@ fn company_overview(
     c: &Connection,
     company: CompanySummary,
     rule: OnlineRule,
+    beats: &Heartbeats,
 ) -> DomainResult<CompanyOverview> {
-    let connectors = connectors::list_for_company(c, &company.id, rule)?
+    let connectors = connectors::list_for_company(c, &company.id, rule, beats)?
         .into_iter()
         .map(with_tally_state)
         .collect();

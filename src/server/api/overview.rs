@@ -12,9 +12,10 @@ use crate::server::state::AppState;
 #[get("/overview")]
 pub async fn get(state: &State<AppState>, user: User) -> ApiResult<Json<Overview>> {
     let rule = state.online_rule();
+    let beats = state.heartbeats.clone();
     let view = state
         .db
-        .read(move |c| overview::overview(c, &user, rule))
+        .read(move |c| overview::overview(c, &user, rule, &beats))
         .await?;
     Ok(Json(view))
 }
