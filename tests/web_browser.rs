@@ -274,7 +274,8 @@ async fn a_bookkeeper_watches_the_fleet_and_reads_a_trial_balance() {
     .await;
     b.title_becomes("nothing offline", |t| !t.contains("offline"))
         .await;
-    beat(&srv, &other_token, "other", 1).await;
+    // The shortest interval the appliance accepts (5 s): offline two intervals later.
+    beat(&srv, &other_token, "other", 5).await;
     b.wait_text("li[data-company=other] .pills", "offline again", |t| {
         t.contains("offline · last seen")
     })
