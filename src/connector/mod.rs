@@ -3,11 +3,13 @@
 //!
 //! - [`config`]: config.json; [`state`]: device id, tokens, last sync.
 //! - [`appliance`]: the appliance's API with tokens and retries; [`outbox`]: undelivered payloads.
-//! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment.
+//! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment;
+//!   [`enroll`]: first start with the enrolment code of a downloaded ZIP.
 
 pub mod agent;
 pub mod appliance;
 pub mod config;
+pub mod enroll;
 pub mod extract;
 pub mod logging;
 pub mod outbox;

@@ -30,6 +30,10 @@ pub struct AppConfig {
     pub public_url: Option<String>,
     /// The connector ZIP served at `/download/connector` (built by packaging/build-windows.sh).
     pub connector_package: PathBuf,
+    /// Connector release archives and their manifest, when not embedded (packaging/build.sh).
+    pub connector_releases: PathBuf,
+    /// Days an enrolment code in a downloaded ZIP stays valid.
+    pub enrollment_code_valid_days: u32,
 }
 
 impl Default for AppConfig {
@@ -46,6 +50,8 @@ impl Default for AppConfig {
             cors_origin: None,
             public_url: None,
             connector_package: PathBuf::from("dist/AICFOConnector.zip"),
+            connector_releases: PathBuf::from("dist/releases"),
+            enrollment_code_valid_days: 7,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod connector;
+pub mod enrollment;
 pub mod snapshots;
 
 use rocket::{get, options, routes, Route};
@@ -38,6 +39,11 @@ pub fn routes() -> Vec<Route> {
         connector::sync,
         connector::status,
         connector::revoke,
+    ]);
+    all.extend(routes![
+        enrollment::enroll,
+        enrollment::list,
+        enrollment::revoke
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
     all
