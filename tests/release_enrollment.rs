@@ -158,7 +158,21 @@ async fn the_windows_zip_for_a_company_holds_the_program_the_guide_files_and_a_c
     );
     assert!(String::from_utf8_lossy(&files[1].1).contains("AICFOConnector.exe run"));
     let readme = String::from_utf8_lossy(&files[2].1).to_string();
-    assert!(readme.contains("run-connector.bat"), "{readme}");
+    for words in [
+        "double-click run-connector.bat",
+        "F1 (Help) > Settings > Connectivity",
+        "F12 (Configure) > Advanced Configuration",
+        "logs\\connector.log",
+        "Ctrl+C",
+    ] {
+        assert!(
+            readme.to_lowercase().contains(&words.to_lowercase()),
+            "{words}: {readme}"
+        );
+    }
+    for jargon in ["JSON", "API", "token", "HTTP", "stdout"] {
+        assert!(!readme.contains(jargon), "no developer words ({jargon})");
+    }
     let config: Value = serde_json::from_slice(&files[3].1).unwrap();
     assert_eq!(config["api_url"], format!("{}/api", w.srv.url));
     assert_eq!(config["company_id"], "sharma");
