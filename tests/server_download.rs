@@ -52,7 +52,10 @@ async fn the_zip_points_its_config_at_the_appliance_it_came_from() {
     let pkg = package(dir.path());
     let srv = TestServer::start_with(
         &dir.path().join("data"),
-        &[("connector_package", json!(pkg))],
+        &[
+            ("connector_package", json!(pkg)),
+            ("connector_releases", json!(dir.path().join("no-releases"))),
+        ],
     )
     .await;
     let res = download(&srv).await;
@@ -97,6 +100,7 @@ async fn the_zip_points_its_config_at_the_appliance_it_came_from() {
         &dir.path().join("data"),
         &[
             ("connector_package", json!(pkg)),
+            ("connector_releases", json!(dir.path().join("no-releases"))),
             ("public_url", json!("http://aicfo.office.lan:8000")),
         ],
     )

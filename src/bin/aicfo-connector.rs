@@ -146,6 +146,10 @@ async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Version => {
             println!("aicfo-connector {APP_VERSION} ({})", os_name());
+            println!(
+                "release key: {}",
+                aicfo::connector::RELEASE_VERIFYING_KEY.unwrap_or("none (a development build)")
+            );
             Ok(0)
         }
         Command::Run => {

@@ -15,3 +15,7 @@ pub mod logging;
 pub mod outbox;
 pub mod setup;
 pub mod state;
+
+/// The verifying key (hex) of the signed releases this connector accepts, compiled in by
+/// packaging/build.sh (`AICFO_VERIFYING_KEY`); none in a plain build.
+pub const RELEASE_VERIFYING_KEY: Option<&str> = option_env!("AICFO_VERIFYING_KEY");
