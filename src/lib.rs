@@ -14,6 +14,9 @@ pub mod tally;
 #[cfg(feature = "server")]
 pub mod server;
 
+#[cfg(feature = "signing")]
+pub mod signing;
+
 #[cfg(feature = "sim")]
 pub mod sim;
 

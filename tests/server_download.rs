@@ -52,7 +52,10 @@ async fn the_zip_points_its_config_at_the_appliance_it_came_from() {
     let pkg = package(dir.path());
     let srv = TestServer::start_with(
         &dir.path().join("data"),
-        &[("connector_package", json!(pkg))],
+        &[
+            ("connector_package", json!(pkg)),
+            ("connector_releases", json!(dir.path().join("no-releases"))),
+        ],
     )
     .await;
     let res = download(&srv).await;
@@ -97,6 +100,7 @@ async fn the_zip_points_its_config_at_the_appliance_it_came_from() {
         &dir.path().join("data"),
         &[
             ("connector_package", json!(pkg)),
+            ("connector_releases", json!(dir.path().join("no-releases"))),
             ("public_url", json!("http://aicfo.office.lan:8000")),
         ],
     )
@@ -112,16 +116,19 @@ async fn without_a_package_the_answer_says_how_to_build_one() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start_with(
         dir.path(),
-        &[("connector_package", json!(dir.path().join("none.zip")))],
+        &[
+            ("connector_package", json!(dir.path().join("none.zip"))),
+            ("connector_releases", json!(dir.path().join("no-releases"))),
+        ],
     )
     .await;
     let res = download(&srv).await;
-    assert_eq!(res.status(), 404);
+    assert_eq!(res.status(), 503);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "connector_package_missing");
-    assert!(body["message"]
-        .as_str()
-        .unwrap()
-        .contains("packaging/build-windows.sh"));
+    assert_eq!(body["error"], "connectors_not_built");
+    assert_eq!(
+        body["message"],
+        "This appliance was built without connectors; build it with packaging/build.sh"
+    );
     srv.stop().await;
 }

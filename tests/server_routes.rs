@@ -89,6 +89,24 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         "/api/connectors/nope/restore",
     ),
     (
+        "POST",
+        "/api/connector/enroll",
+        Public,
+        "/api/connector/enroll",
+    ),
+    (
+        "GET",
+        "/api/enrollment-codes",
+        Admin,
+        "/api/enrollment-codes",
+    ),
+    (
+        "POST",
+        "/api/enrollment-codes/<id>/revoke",
+        Admin,
+        "/api/enrollment-codes/999/revoke",
+    ),
+    (
         "GET",
         "/api/companies/<_id>/snapshots",
         Company,

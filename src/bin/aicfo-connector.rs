@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use aicfo::connector::agent::{Agent, SyncReport, APP_VERSION};
 use aicfo::connector::config::Config;
+use aicfo::connector::enroll::enrol_if_needed;
 use aicfo::connector::extract::choose_company;
 use aicfo::connector::setup::{os_name, setup, SetupArgs};
 use aicfo::connector::state::StateStore;
@@ -124,9 +125,18 @@ async fn stop_signal() {
     }
 }
 
-fn agent(home: &std::path::Path) -> Result<(Arc<Agent>, flexi_logger::LoggerHandle), (u8, String)> {
+/// The agent, after enrolling with the downloaded ZIP's code on the first start.
+async fn agent(
+    home: &std::path::Path,
+) -> Result<(Arc<Agent>, flexi_logger::LoggerHandle), (u8, String)> {
     let cfg = Config::load(home, true).map_err(|e| (2, e.to_string()))?;
     let logger = logging::init(home, &cfg.log_level, true).map_err(|e| (1, e))?;
+    if enrol_if_needed(home, &cfg)
+        .await
+        .map_err(|e| (e.exit_code, e.message))?
+    {
+        println!("This PC is now enrolled with the appliance.");
+    }
     let agent = Agent::new(cfg, home.to_path_buf()).map_err(|e| (1, e))?;
     Ok((Arc::new(agent), logger))
 }
@@ -136,17 +146,21 @@ async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Version => {
             println!("aicfo-connector {APP_VERSION} ({})", os_name());
+            println!(
+                "release key: {}",
+                aicfo::connector::RELEASE_VERIFYING_KEY.unwrap_or("none (a development build)")
+            );
             Ok(0)
         }
         Command::Run => {
-            let (agent, _logger) = agent(&home)?;
+            let (agent, _logger) = agent(&home).await?;
             log::info!("aicfo-connector {APP_VERSION} started in {}; syncing every {} min, heartbeat every {} s", home.display(), agent.cfg.sync_interval_minutes, agent.cfg.heartbeat_interval_seconds);
             agent.run(stop_signal()).await;
             log::info!("stopped");
             Ok(0)
         }
         Command::Once { full } => {
-            let (agent, _logger) = agent(&home)?;
+            let (agent, _logger) = agent(&home).await?;
             let stopped = stop_signal();
             tokio::select! {
                 result = agent.sync_once("manual", full) => match result {

@@ -503,13 +503,35 @@ impl Appliance {
         let tokens: ConnectorTokens = self
             .send("/connector/auth", Body::json(req), Auth::None, self.policy)
             .await?;
+        self.take_tokens(&tokens);
+        Ok(tokens)
+    }
+
+    /// Enrols this device with the one-time code of a downloaded ZIP; like [`Appliance::enrol`],
+    /// saving the state is the caller's.
+    pub async fn enrol_with_code(
+        &self,
+        req: &EnrollRequest,
+    ) -> Result<ConnectorTokens, ApplianceError> {
+        let tokens: ConnectorTokens = self
+            .send(
+                "/connector/enroll",
+                Body::json(req),
+                Auth::None,
+                self.policy,
+            )
+            .await?;
+        self.take_tokens(&tokens);
+        Ok(tokens)
+    }
+
+    fn take_tokens(&self, tokens: &ConnectorTokens) {
         let mut s = self.lock_state();
         s.connector_id = Some(tokens.connector_id.clone());
         s.refresh_token = Some(tokens.refresh_token.clone());
         s.connector_token = Some(tokens.connector_token.clone());
         s.connector_token_expires_at = Some(unix_now() + tokens.expires_in as i64);
         s.needs_setup = None;
-        Ok(tokens)
     }
 
     /// Revokes a connector with a user's token (an administrator's: the appliance refuses

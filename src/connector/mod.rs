@@ -3,13 +3,19 @@
 //!
 //! - [`config`]: config.json; [`state`]: device id, tokens, last sync.
 //! - [`appliance`]: the appliance's API with tokens and retries; [`outbox`]: undelivered payloads.
-//! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment.
+//! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment;
+//!   [`enroll`]: first start with the enrolment code of a downloaded ZIP.
 
 pub mod agent;
 pub mod appliance;
 pub mod config;
+pub mod enroll;
 pub mod extract;
 pub mod logging;
 pub mod outbox;
 pub mod setup;
 pub mod state;
+
+/// The verifying key (hex) of the signed releases this connector accepts, compiled in by
+/// packaging/build.sh (`AICFO_VERIFYING_KEY`); none in a plain build.
+pub const RELEASE_VERIFYING_KEY: Option<&str> = option_env!("AICFO_VERIFYING_KEY");

@@ -49,7 +49,7 @@ fn ask(question: &str, default: Option<&str>) -> Result<String, String> {
     })
 }
 
-fn device_name() -> String {
+pub fn device_name() -> String {
     std::env::var("COMPUTERNAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .ok()

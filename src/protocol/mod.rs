@@ -193,6 +193,39 @@ pub struct ConnectorAuthRequest {
     pub user_jwt: String,
 }
 
+/// `POST /api/connector/enroll`: the one-time code from a downloaded ZIP instead of a user's JWT.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollRequest {
+    pub enrollment_code: String,
+    pub device_id: String,
+    #[serde(default)]
+    pub device_name: Option<String>,
+    #[serde(default)]
+    pub os: Option<String>,
+    #[serde(default)]
+    pub app_version: Option<String>,
+    /// The company the connector's config.json names; a code made for another is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
+}
+
+/// An enrolment code as an administrator sees it (never the code itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentCodeView {
+    pub id: i64,
+    pub company_id: String,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    /// `unused`, `used`, `expired` or `revoked`.
+    pub state: String,
+    pub used_at: Option<String>,
+    pub used_by_connector: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
 /// Answer to `auth` and `token/refresh`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

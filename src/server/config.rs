@@ -42,6 +42,10 @@ pub struct AppConfig {
     /// `trusted_proxies`, parsed.
     #[serde(skip)]
     pub trusted_proxy_list: Vec<IpAddr>,
+    /// Connector release archives and their manifest, when not embedded (packaging/build.sh).
+    pub connector_releases: PathBuf,
+    /// Days an enrolment code in a downloaded ZIP stays valid.
+    pub enrollment_code_valid_days: u32,
 }
 
 impl Default for AppConfig {
@@ -62,6 +66,8 @@ impl Default for AppConfig {
             header_timeout_secs: 10,
             idle_timeout_secs: 120,
             trusted_proxy_list: Vec::new(),
+            connector_releases: PathBuf::from("dist/releases"),
+            enrollment_code_valid_days: 7,
         }
     }
 }

@@ -1,19 +1,33 @@
-//! `GET /download/connector`: the connector ZIP the guide describes (AICFOConnector.exe,
-//! config.json, run-connector.bat, README.txt), with config.json pointing at this appliance:
-//! `AICFO_PUBLIC_URL` when set, else the address the browser used. The ZIP holds no secret.
+//! `GET /download/connector[?companyId=X&target=windows|linux]`: the connector ZIP. With a
+//! company it is assembled on the fly for that company: the program (the bytes of the signed
+//! release archive), `run-connector.bat` (Windows), `README.txt`, and a config.json naming this
+//! appliance, the company and a fresh one-time enrolment code. Without one it is the generic ZIP,
+//! which holds no secret.
 
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
 
 use rocket::http::{ContentType, Header, Status};
-use rocket::request::{FromRequest, Outcome, Request};
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
 use rocket::response::{self, Responder, Response};
 use rocket::{get, routes, Route, State};
+use serde_json::Value;
 
-use super::error::{ApiError, ApiResult};
+use super::enrollment;
+use super::error::{park, ApiError, ApiResult};
+use super::guards::CompanyAccess;
+use super::releases::{ReleaseStore, Target};
 use super::state::AppState;
 
 pub const CONFIG_ENTRY: &str = "config.json";
+
+const CONFIG_TEMPLATE: &str = include_str!("../../packaging/windows/config.json");
+const RUN_BAT: &str = include_str!("../../packaging/windows/run-connector.bat");
+const README_WINDOWS: &str = include_str!("../../packaging/windows/README.txt");
+const README_LINUX: &str = include_str!("../../packaging/linux/README.txt");
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The API base written into config.json: `public_url` (with `/api` added when it has no
 /// path), else `http://<host>/api`.
@@ -31,39 +45,77 @@ pub fn api_url_for(public_url: Option<&str>, host: Option<&str>) -> Option<Strin
         .map(|h| format!("http://{h}/api"))
 }
 
-/// The package with its config.json's `api_url` set; every other entry is copied as it is.
-pub fn repackage(package: &[u8], api_url: &str) -> Result<Vec<u8>, String> {
+fn deflated() -> zip::write::SimpleFileOptions {
+    zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated)
+}
+
+fn add_file(
+    out: &mut zip::ZipWriter<Cursor<Vec<u8>>>,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), String> {
+    out.start_file(name, deflated())
+        .map_err(|e| format!("{name}: {e}"))?;
+    out.write_all(bytes).map_err(|e| format!("{name}: {e}"))
+}
+
+fn config_text(config: &Value) -> Result<String, String> {
+    serde_json::to_string_pretty(config).map_err(|e| e.to_string())
+}
+
+/// The package with its config.json replaced by `edit` applied to it; every other entry is
+/// copied as it is.
+pub fn repackage(package: &[u8], edit: &dyn Fn(&mut Value)) -> Result<Vec<u8>, String> {
     let mut archive = zip::ZipArchive::new(Cursor::new(package))
         .map_err(|e| format!("the package is not a ZIP: {e}"))?;
     let mut out = zip::ZipWriter::new(Cursor::new(Vec::with_capacity(package.len() + 1024)));
     let mut saw_config = false;
     for i in 0..archive.len() {
-        let entry = archive.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
-        let is_config = entry.name().map_err(|e| format!("entry {i}: {e}"))? == CONFIG_ENTRY;
-        if !is_config {
+        let mut entry = archive.by_index(i).map_err(|e| format!("entry {i}: {e}"))?;
+        if entry.name().map_err(|e| format!("entry {i}: {e}"))? != CONFIG_ENTRY {
             out.raw_copy_file(entry).map_err(|e| e.to_string())?;
             continue;
         }
         saw_config = true;
         let mut text = String::new();
-        let mut entry = entry;
         entry
             .read_to_string(&mut text)
             .map_err(|e| format!("{CONFIG_ENTRY}: {e}"))?;
-        let mut config: serde_json::Value = serde_json::from_str(&text)
+        let mut config: Value = serde_json::from_str(&text)
             .map_err(|e| format!("{CONFIG_ENTRY} in the package: {e}"))?;
-        config["api_url"] = serde_json::Value::String(api_url.to_string());
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        out.start_file(CONFIG_ENTRY, options)
-            .map_err(|e| e.to_string())?;
-        let pretty = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
-        out.write_all(pretty.as_bytes())
-            .map_err(|e| e.to_string())?;
+        edit(&mut config);
+        add_file(&mut out, CONFIG_ENTRY, config_text(&config)?.as_bytes())?;
     }
     if !saw_config {
         return Err(format!("the package has no {CONFIG_ENTRY}"));
     }
+    Ok(out.finish().map_err(|e| e.to_string())?.into_inner())
+}
+
+/// The ZIP for one PC from a release archive: its program entry copied byte for byte, then the
+/// files a bookkeeper needs and config.json (the template with `edit` applied).
+pub fn assemble(
+    archive: &[u8],
+    target: Target,
+    edit: &dyn Fn(&mut Value),
+) -> Result<Vec<u8>, String> {
+    let mut release = zip::ZipArchive::new(Cursor::new(archive))
+        .map_err(|e| format!("the release archive is not a ZIP: {e}"))?;
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::with_capacity(archive.len() + 8192)));
+    let program = release
+        .by_name(target.program())
+        .map_err(|e| format!("the release archive has no {}: {e}", target.program()))?;
+    out.raw_copy_file(program).map_err(|e| e.to_string())?;
+    let mut config: Value = serde_json::from_str(CONFIG_TEMPLATE).map_err(|e| e.to_string())?;
+    edit(&mut config);
+    match target {
+        Target::Windows => {
+            add_file(&mut out, "run-connector.bat", RUN_BAT.as_bytes())?;
+            add_file(&mut out, "README.txt", README_WINDOWS.as_bytes())?;
+        }
+        Target::Linux => add_file(&mut out, "README.txt", README_LINUX.as_bytes())?,
+    }
+    add_file(&mut out, CONFIG_ENTRY, config_text(&config)?.as_bytes())?;
     Ok(out.finish().map_err(|e| e.to_string())?.into_inner())
 }
 
@@ -72,14 +124,55 @@ pub struct RequestHost(Option<String>);
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for RequestHost {
     type Error = ();
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
         Outcome::Success(RequestHost(
             req.headers().get_one("Host").map(str::to_string),
         ))
     }
 }
 
-pub struct ZipFile(Vec<u8>);
+/// What the download is for: a target, and a company the caller may see (checked as
+/// [`CompanyAccess`] does) when `companyId` is given.
+pub struct DownloadFor {
+    company: Option<CompanyAccess>,
+    target: Target,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for DownloadFor {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let target = match req.query_value::<&str>("target") {
+            None => Target::Windows,
+            Some(Ok(t)) => match Target::parse(t) {
+                Some(t) => t,
+                None => {
+                    let e = ApiError::invalid_field("target", "use `windows` or `linux`");
+                    return Outcome::Error((park(req, e), ()));
+                }
+            },
+            Some(Err(_)) => {
+                let e = ApiError::invalid_field("target", "use `windows` or `linux`");
+                return Outcome::Error((park(req, e), ()));
+            }
+        };
+        let company = match req.query_value::<&str>("companyId") {
+            None => None,
+            Some(_) => match CompanyAccess::from_request(req).await {
+                Outcome::Success(a) => Some(a),
+                Outcome::Error(e) => return Outcome::Error(e),
+                Outcome::Forward(f) => return Outcome::Forward(f),
+            },
+        };
+        Outcome::Success(DownloadFor { company, target })
+    }
+}
+
+pub struct ZipFile {
+    bytes: Vec<u8>,
+    name: &'static str,
+}
 
 impl<'r> Responder<'r, 'static> for ZipFile {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
@@ -87,32 +180,68 @@ impl<'r> Responder<'r, 'static> for ZipFile {
             .header(ContentType::ZIP)
             .header(Header::new(
                 "Content-Disposition",
-                "attachment; filename=\"AICFOConnector.zip\"",
+                format!("attachment; filename=\"{}\"", self.name),
             ))
-            .sized_body(self.0.len(), Cursor::new(self.0))
+            .header(Header::new("Cache-Control", "no-store"))
+            .sized_body(self.bytes.len(), Cursor::new(self.bytes))
             .ok()
     }
 }
 
-fn read_package(path: &Path) -> ApiResult<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ApiError::not_found(
-                "connector_package_missing",
-                format!(
-                    "The connector package is not on this appliance ({} is missing); build it with packaging/build-windows.sh or set connector_package.",
-                    path.display()
-                ),
-            )
-        } else {
-            ApiError::internal("reading the connector package", e)
+fn not_built() -> ApiError {
+    ApiError::new(
+        Status::ServiceUnavailable,
+        "connectors_not_built",
+        "This appliance was built without connectors; build it with packaging/build.sh",
+    )
+}
+
+/// Where the program comes from: a release archive, else (Windows, development) the ZIP
+/// packaging/build-windows.sh left beside the appliance.
+enum Source {
+    Release(Vec<u8>),
+    Package(Vec<u8>),
+}
+
+fn find_source(releases: &ReleaseStore, package: &Path, target: Target) -> ApiResult<Source> {
+    let release = releases
+        .release(target)
+        .map_err(|e| ApiError::internal("connector releases", e))?;
+    if let Some((_, archive)) = release {
+        return Ok(Source::Release(archive));
+    }
+    if target == Target::Windows {
+        match std::fs::read(package) {
+            Ok(bytes) => return Ok(Source::Package(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ApiError::internal("reading the connector package", e)),
         }
-    })
+    }
+    Err(not_built())
+}
+
+fn build_zip(source: Source, target: Target, edit: &dyn Fn(&mut Value)) -> ApiResult<Vec<u8>> {
+    match source {
+        Source::Release(archive) => assemble(&archive, target, edit),
+        Source::Package(package) => repackage(&package, edit),
+    }
+    .map_err(|e| ApiError::internal("connector package", e))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal("connector package task", e))?
 }
 
 #[get("/download/connector")]
-async fn connector(state: &State<AppState>, host: RequestHost) -> ApiResult<ZipFile> {
-    let path = state.cfg.connector_package.clone();
+async fn connector(
+    state: &State<AppState>,
+    host: RequestHost,
+    what: DownloadFor,
+) -> ApiResult<ZipFile> {
     let api_url =
         api_url_for(state.cfg.public_url.as_deref(), host.0.as_deref()).ok_or_else(|| {
             ApiError::new(
@@ -121,13 +250,48 @@ async fn connector(state: &State<AppState>, host: RequestHost) -> ApiResult<ZipF
                 "Set AICFO_PUBLIC_URL: the request names no host to write into config.json.",
             )
         })?;
-    let zip = tokio::task::spawn_blocking(move || {
-        let package = read_package(&path)?;
-        repackage(&package, &api_url).map_err(|e| ApiError::internal("connector package", e))
+    let (releases, package) = (
+        ReleaseStore::new(state.cfg.connector_releases.clone()),
+        state.cfg.connector_package.clone(),
+    );
+    let target = what.target;
+    let source = blocking(move || find_source(&releases, &package, target)).await?;
+    let code = match &what.company {
+        None => None,
+        Some(access) => {
+            let (company, user) = (access.company_id.clone(), access.user.id);
+            let valid_ms = i64::from(state.cfg.enrollment_code_valid_days) * DAY_MS;
+            let issued = state
+                .db
+                .write(move |tx| enrollment::issue(tx, &company, user, valid_ms))
+                .await?;
+            log::info!(
+                "user {} downloaded the connector for company {} (enrolment code {})",
+                access.user.username,
+                access.company_id,
+                issued.id
+            );
+            Some((access.company_id.clone(), issued.code))
+        }
+    };
+    let bytes = blocking(move || {
+        build_zip(source, target, &|config| {
+            let Some(config) = config.as_object_mut() else {
+                return;
+            };
+            config.insert("api_url".into(), Value::String(api_url.clone()));
+            if let Some((company, code)) = &code {
+                config.insert("company_id".into(), Value::String(company.clone()));
+                config.insert("enrollment_code".into(), Value::String(code.clone()));
+            }
+        })
     })
-    .await
-    .map_err(|e| ApiError::internal("connector package task", e))??;
-    Ok(ZipFile(zip))
+    .await?;
+    let name = match target {
+        Target::Windows => "AICFOConnector.zip",
+        Target::Linux => "aicfo-connector-linux.zip",
+    };
+    Ok(ZipFile { bytes, name })
 }
 
 pub fn routes() -> Vec<Route> {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod connector;
+pub mod enrollment;
 pub mod overview;
 pub mod reports;
 pub mod runs;
@@ -42,6 +43,11 @@ pub fn routes() -> Vec<Route> {
         connector::status,
         connector::revoke,
         connector::restore,
+    ]);
+    all.extend(routes![
+        enrollment::enroll,
+        enrollment::list,
+        enrollment::revoke
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
     all.extend(routes![

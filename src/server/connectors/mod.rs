@@ -24,7 +24,7 @@ use crate::protocol::text::{
 };
 use crate::protocol::{ConnectorAuthRequest, ConnectorView, HeartbeatRequest};
 use heartbeats::{Beat, Heartbeats};
-use refresh::refresh_token_digest;
+pub use refresh::refresh_token_digest;
 
 /// The heartbeat intervals a connector may announce, in seconds.
 pub const HEARTBEAT_INTERVAL_SECS: RangeInclusive<u32> = 5..=3600;
