@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::io::BufRead;
 
-use quick_xml::events::{BytesStart, Event};
+use quick_xml::events::{BytesCData, BytesRef, BytesStart, BytesText, Event};
 use quick_xml::Reader;
 
 /// One element of an object: attributes, text (control characters removed, trimmed) and children.
@@ -167,20 +167,6 @@ fn start_element(e: &BytesStart<'_>) -> Element {
     }
 }
 
-/// Where text goes: the innermost element of the object being built, else the captured text
-/// of a LINEERROR / STATUS / root, else nowhere.
-fn text_target<'a>(
-    building: &'a mut [Element],
-    captured: &'a mut String,
-    capturing: bool,
-) -> Option<&'a mut String> {
-    match building.last_mut() {
-        Some(el) => Some(&mut el.text),
-        None if capturing => Some(captured),
-        None => None,
-    }
-}
-
 fn is_container(name: &[u8]) -> bool {
     name == b"COLLECTION" || name == b"TALLYMESSAGE"
 }
@@ -195,6 +181,156 @@ const REPORT_ROW: &[u8] = b"AICFOROW";
 /// Our report form's XMLTAG, which Tally makes the answer's root.
 pub const REPORT_ROOT: &str = "AICFOBALANCES";
 
+fn undecodable(e: impl std::fmt::Display) -> AnswerError {
+    AnswerError::Unreadable(e.to_string())
+}
+
+/// What [`read_answer`] knows part way through an answer. Each XML event goes to one `on_*`
+/// method; [`AnswerReader::finish`] turns what was seen into the answer's outcome.
+#[derive(Default)]
+struct AnswerReader {
+    /// Names of the open elements outside any object.
+    path: Vec<Vec<u8>>,
+    /// The object being built, innermost element last.
+    building: Vec<Element>,
+    /// Text of LINEERROR / STATUS / a RESPONSE or EXCEPTION root.
+    captured: String,
+    capturing: bool,
+    info: AnswerInfo,
+    line_error: Option<String>,
+    status: Option<String>,
+    root_text: String,
+}
+
+impl AnswerReader {
+    /// An element opens: either part of an object (which starts with any element directly
+    /// inside a container, or with a row of our report) or part of the envelope around them.
+    fn on_start(&mut self, e: &BytesStart<'_>) {
+        if !self.building.is_empty()
+            || self.path.last().is_some_and(|p| is_container(p))
+            || e.name().as_ref() == REPORT_ROW
+        {
+            self.building.push(start_element(e));
+        } else {
+            let name = e.name().as_ref().to_vec();
+            if self.path.is_empty() {
+                self.info.root = String::from_utf8_lossy(&name).into_owned();
+            }
+            self.capturing =
+                matches!(name.as_slice(), b"LINEERROR" | b"STATUS") || self.path.is_empty();
+            self.captured.clear();
+            self.path.push(name);
+        }
+    }
+
+    /// Where text goes: the innermost element of the object being built, else the captured
+    /// text of a LINEERROR / STATUS / root, else nowhere.
+    fn text_target(&mut self) -> Option<&mut String> {
+        match self.building.last_mut() {
+            Some(el) => Some(&mut el.text),
+            None if self.capturing => Some(&mut self.captured),
+            None => None,
+        }
+    }
+
+    fn on_text(&mut self, t: &BytesText<'_>) -> Result<(), AnswerError> {
+        if let Some(target) = self.text_target() {
+            // Leading white space is trimmed anyway; not collecting it spares an
+            // allocation for every indented parent element.
+            if !(target.is_empty() && t.iter().all(u8::is_ascii_whitespace)) {
+                target.push_str(&t.decode().map_err(undecodable)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_cdata(&mut self, t: &BytesCData<'_>) -> Result<(), AnswerError> {
+        if let Some(target) = self.text_target() {
+            target.push_str(&t.decode().map_err(undecodable)?);
+        }
+        Ok(())
+    }
+
+    /// A character reference (`&#4;`) or an entity (`&amp;`) inside text.
+    fn on_general_ref(&mut self, r: &BytesRef<'_>) -> Result<(), AnswerError> {
+        if let Some(target) = self.text_target() {
+            match r.resolve_char_ref() {
+                Ok(Some(c)) => target.push(c),
+                _ => {
+                    let name = r.decode().map_err(undecodable)?;
+                    match quick_xml::escape::resolve_predefined_entity(&name) {
+                        Some(s) => target.push_str(s),
+                        // An entity Tally never defines: keep it as written.
+                        None => target.push_str(&format!("&{name};")),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An element closes: a finished object goes to `on_object`, a finished child to its
+    /// parent, and a closing envelope element may leave a message behind.
+    fn on_end(
+        &mut self,
+        on_object: &mut dyn FnMut(Element) -> Result<(), AnswerError>,
+    ) -> Result<(), AnswerError> {
+        if let Some(mut el) = self.building.pop() {
+            el.text = clean_owned(std::mem::take(&mut el.text));
+            match self.building.last_mut() {
+                Some(parent) => parent.children.push(el),
+                None => {
+                    self.info.objects += 1;
+                    on_object(el)?;
+                }
+            }
+        } else if let Some(name) = self.path.pop() {
+            match name.as_slice() {
+                b"LINEERROR" => {
+                    let msg = clean_text(&self.captured);
+                    self.line_error.get_or_insert(msg);
+                }
+                b"STATUS" => self.status = Some(clean_text(&self.captured)),
+                _ => {}
+            }
+            if self.path.is_empty() {
+                self.root_text = clean_text(&self.captured);
+            }
+            self.capturing = false;
+        }
+        Ok(())
+    }
+
+    /// After the last event: a whole document, with no error from Tally in it.
+    fn finish(self) -> Result<AnswerInfo, AnswerError> {
+        if !self.path.is_empty() || !self.building.is_empty() {
+            return Err(AnswerError::Unreadable(
+                "the answer ended in the middle of the document".into(),
+            ));
+        }
+        if let Some(msg) = self.line_error {
+            return Err(AnswerError::LineError(msg));
+        }
+        match self.info.root.as_str() {
+            // A `TYPE Data` report whose form has an XMLTAG answers with that tag as the root
+            // (tally-mcp-server reads its reports' rows from the root `DATA`).
+            "ENVELOPE" | REPORT_ROOT => {}
+            "EXCEPTION" => return Err(AnswerError::Exception(self.root_text)),
+            "RESPONSE" => return Err(AnswerError::Response(self.root_text)),
+            "" => return Err(AnswerError::Unreadable("the answer is empty".into())),
+            other => {
+                return Err(AnswerError::Unreadable(format!(
+                    "unexpected root element <{other}>"
+                )))
+            }
+        }
+        if self.status.as_deref() == Some("0") {
+            return Err(AnswerError::Failed);
+        }
+        Ok(self.info)
+    }
+}
+
 /// Reads a UTF-8 answer, calling `on_object` for each object as it completes. An error from
 /// `on_object` stops the read and is returned as it is.
 pub fn read_answer<R: BufRead>(
@@ -204,18 +340,7 @@ pub fn read_answer<R: BufRead>(
     let mut reader = Reader::from_reader(input);
     reader.config_mut().expand_empty_elements = true;
     let mut buf = Vec::with_capacity(4096);
-    // Names of the open elements outside any object.
-    let mut path: Vec<Vec<u8>> = Vec::new();
-    // The object being built, innermost element last.
-    let mut building: Vec<Element> = Vec::new();
-    // Text of LINEERROR / STATUS / a RESPONSE or EXCEPTION root.
-    let mut captured = String::new();
-    let mut capturing = false;
-    let mut info = AnswerInfo::default();
-    let mut line_error: Option<String> = None;
-    let mut status: Option<String> = None;
-    let mut root_text = String::new();
-
+    let mut answer = AnswerReader::default();
     loop {
         let event = reader.read_event_into(&mut buf).map_err(|e| {
             AnswerError::Unreadable(format!(
@@ -224,115 +349,17 @@ pub fn read_answer<R: BufRead>(
             ))
         })?;
         match event {
-            Event::Start(e) => {
-                if !building.is_empty()
-                    || path.last().is_some_and(|p| is_container(p))
-                    || e.name().as_ref() == REPORT_ROW
-                {
-                    building.push(start_element(&e));
-                } else {
-                    let name = e.name().as_ref().to_vec();
-                    if path.is_empty() {
-                        info.root = String::from_utf8_lossy(&name).into_owned();
-                    }
-                    capturing =
-                        matches!(name.as_slice(), b"LINEERROR" | b"STATUS") || path.is_empty();
-                    captured.clear();
-                    path.push(name);
-                }
-            }
-            Event::Text(t) => {
-                if let Some(target) = text_target(&mut building, &mut captured, capturing) {
-                    // Leading white space is trimmed anyway; not collecting it spares an
-                    // allocation for every indented parent element.
-                    if !(target.is_empty() && t.iter().all(u8::is_ascii_whitespace)) {
-                        target.push_str(
-                            &t.decode()
-                                .map_err(|e| AnswerError::Unreadable(e.to_string()))?,
-                        );
-                    }
-                }
-            }
-            Event::CData(t) => {
-                if let Some(target) = text_target(&mut building, &mut captured, capturing) {
-                    target.push_str(
-                        &t.decode()
-                            .map_err(|e| AnswerError::Unreadable(e.to_string()))?,
-                    );
-                }
-            }
-            Event::GeneralRef(r) => {
-                if let Some(target) = text_target(&mut building, &mut captured, capturing) {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => target.push(c),
-                        _ => {
-                            let name = r
-                                .decode()
-                                .map_err(|e| AnswerError::Unreadable(e.to_string()))?;
-                            match quick_xml::escape::resolve_predefined_entity(&name) {
-                                Some(s) => target.push_str(s),
-                                // An entity Tally never defines: keep it as written.
-                                None => target.push_str(&format!("&{name};")),
-                            }
-                        }
-                    }
-                }
-            }
-            Event::End(_) => {
-                if let Some(mut el) = building.pop() {
-                    el.text = clean_owned(std::mem::take(&mut el.text));
-                    match building.last_mut() {
-                        Some(parent) => parent.children.push(el),
-                        None => {
-                            info.objects += 1;
-                            on_object(el)?;
-                        }
-                    }
-                } else if let Some(name) = path.pop() {
-                    match name.as_slice() {
-                        b"LINEERROR" => {
-                            let msg = clean_text(&captured);
-                            line_error.get_or_insert(msg);
-                        }
-                        b"STATUS" => status = Some(clean_text(&captured)),
-                        _ => {}
-                    }
-                    if path.is_empty() {
-                        root_text = clean_text(&captured);
-                    }
-                    capturing = false;
-                }
-            }
+            Event::Start(e) => answer.on_start(&e),
+            Event::Text(t) => answer.on_text(&t)?,
+            Event::CData(t) => answer.on_cdata(&t)?,
+            Event::GeneralRef(r) => answer.on_general_ref(&r)?,
+            Event::End(_) => answer.on_end(on_object)?,
             Event::Eof => break,
             _ => {}
         }
         buf.clear();
     }
-    if !path.is_empty() || !building.is_empty() {
-        return Err(AnswerError::Unreadable(
-            "the answer ended in the middle of the document".into(),
-        ));
-    }
-    if let Some(msg) = line_error {
-        return Err(AnswerError::LineError(msg));
-    }
-    match info.root.as_str() {
-        // A `TYPE Data` report whose form has an XMLTAG answers with that tag as the root
-        // (tally-mcp-server reads its reports' rows from the root `DATA`).
-        "ENVELOPE" | REPORT_ROOT => {}
-        "EXCEPTION" => return Err(AnswerError::Exception(root_text)),
-        "RESPONSE" => return Err(AnswerError::Response(root_text)),
-        "" => return Err(AnswerError::Unreadable("the answer is empty".into())),
-        other => {
-            return Err(AnswerError::Unreadable(format!(
-                "unexpected root element <{other}>"
-            )))
-        }
-    }
-    if status.as_deref() == Some("0") {
-        return Err(AnswerError::Failed);
-    }
-    Ok(info)
+    answer.finish()
 }
 
 #[cfg(test)]
