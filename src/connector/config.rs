@@ -182,27 +182,23 @@ impl Config {
     }
 
     pub fn parse(text: &str, file: &str, require_enrolment: bool) -> Result<Config, ConfigError> {
-        let text = text.trim_start_matches('\u{feff}');
-        let value: Value = serde_json::from_str(text).map_err(|e| ConfigError {
-            file: file.into(),
-            key: None,
-            problem: format!("the file is not valid JSON ({e})."),
-            fix: "correct it in Notepad (every key and text value in double quotes, commas between entries), or run setup again.".into(),
-        })?;
-        let Value::Object(map) = &value else {
-            return Err(ConfigError {
-                file: file.into(),
-                key: None,
-                problem: "the file must hold one JSON object `{ ... }`.".into(),
-                fix: "run setup again to write a fresh one.".into(),
-            });
-        };
+        let map = json_object(text, file)?;
         let r = Reader {
             file: file.into(),
-            map,
+            map: &map,
         };
+        let mut cfg = Config::read_keys(&r)?;
+        cfg.check_log_level(&r)?;
+        cfg.check_tally_url(&r)?;
+        cfg.check_enrolment(&r, require_enrolment)?;
+        Ok(cfg)
+    }
+
+    /// Every key, read in the order of the file setup writes, so the first bad one is the one
+    /// reported. A missing key takes its default.
+    fn read_keys(r: &Reader<'_>) -> Result<Config, ConfigError> {
         let d = Config::default();
-        let mut cfg = Config {
+        Ok(Config {
             api_url: r.string(
                 "api_url",
                 Some(""),
@@ -257,83 +253,130 @@ impl Config {
                 Some(""),
                 "set it to the company's name exactly as Tally shows it, or \"\".",
             )?,
-            closed_months: match map.get("closed_months") {
-                None | Some(Value::Null) => None,
-                Some(_) => Some(r.number(
-                    "closed_months",
-                    0,
-                    0..=120,
-                    "set how many closed months to send, e.g. 12, or remove the line.",
-                )?),
-            },
-            auto_update: match map.get("auto_update") {
-                None | Some(Value::Null) => true,
-                Some(Value::Bool(b)) => *b,
-                Some(v) => {
-                    return Err(r.err(
-                        "auto_update",
-                        format!("`auto_update` must be true or false; it is {v}."),
-                        "write true or false, without quotes.",
-                    ))
-                }
-            },
+            closed_months: read_closed_months(r)?,
+            auto_update: read_auto_update(r)?,
             tally_timeout_seconds: r.number(
                 "tally_timeout_seconds",
                 d.tally_timeout_seconds,
                 1..=7200,
                 "set how many seconds Tally may take to answer, e.g. 600.",
             )?,
-        };
-        cfg.log_level = cfg.log_level.to_ascii_lowercase();
-        if !LOG_LEVELS.contains(&cfg.log_level.as_str()) {
+        })
+    }
+
+    /// The log level, lower-cased, must be one the connector knows.
+    fn check_log_level(&mut self, r: &Reader<'_>) -> Result<(), ConfigError> {
+        self.log_level = self.log_level.to_ascii_lowercase();
+        if !LOG_LEVELS.contains(&self.log_level.as_str()) {
             return Err(r.err(
                 "log_level",
                 format!(
                     "`log_level` is \"{}\", which is not a level.",
-                    cfg.log_level
+                    self.log_level
                 ),
                 "use one of \"error\", \"warn\", \"info\", \"debug\", \"trace\".",
             ));
         }
-        if !valid_http_url(&cfg.tally_url) {
+        Ok(())
+    }
+
+    /// Tally's address must be an http:// address; it is kept without a trailing `/`.
+    fn check_tally_url(&mut self, r: &Reader<'_>) -> Result<(), ConfigError> {
+        if !valid_http_url(&self.tally_url) {
             return Err(r.err(
                 "tally_url",
                 format!(
                     "`tally_url` is \"{}\", which is not an http:// address.",
-                    cfg.tally_url
+                    self.tally_url
                 ),
                 "set it to Tally's address, usually \"http://localhost:9000\".",
             ));
         }
-        cfg.tally_url = cfg.tally_url.trim_end_matches('/').to_string();
-        if !cfg.api_url.is_empty() || require_enrolment {
-            if !valid_http_url(&cfg.api_url) {
-                let problem = if cfg.api_url.is_empty() {
+        self.tally_url = self.tally_url.trim_end_matches('/').to_string();
+        Ok(())
+    }
+
+    /// The appliance's address, when given or when enrolment is required, must be an http://
+    /// address (it is normalised); enrolment also needs the company's id.
+    fn check_enrolment(
+        &mut self,
+        r: &Reader<'_>,
+        require_enrolment: bool,
+    ) -> Result<(), ConfigError> {
+        if !self.api_url.is_empty() || require_enrolment {
+            if !valid_http_url(&self.api_url) {
+                let problem = if self.api_url.is_empty() {
                     "`api_url` is empty.".to_string()
                 } else {
                     format!(
                         "`api_url` is \"{}\", which is not an http:// address.",
-                        cfg.api_url
+                        self.api_url
                     )
                 };
                 return Err(r.err("api_url", problem, "set it to the appliance's address, e.g. \"http://aicfo-server:8000/api\", or run setup."));
             }
-            cfg.api_url = normalise_api_url(&cfg.api_url);
+            self.api_url = normalise_api_url(&self.api_url);
         }
-        if require_enrolment && cfg.company_id.is_empty() {
+        if require_enrolment && self.company_id.is_empty() {
             return Err(r.err(
                 "company_id",
                 "`company_id` is empty.".into(),
                 "set it to the company's id on the appliance, or run setup.",
             ));
         }
-        Ok(cfg)
+        Ok(())
     }
 
     /// Writes the file (pretty, so it stays editable in Notepad), replacing it in one step.
     pub fn save(&self, home: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         super::state::write_atomically(&Config::path(home), text.as_bytes(), false)
+    }
+}
+
+/// The file's text as a JSON object (a byte-order mark, which Notepad may write, is ignored).
+fn json_object(text: &str, file: &str) -> Result<Map<String, Value>, ConfigError> {
+    let text = text.trim_start_matches('\u{feff}');
+    let value: Value = serde_json::from_str(text).map_err(|e| ConfigError {
+        file: file.into(),
+        key: None,
+        problem: format!("the file is not valid JSON ({e})."),
+        fix: "correct it in Notepad (every key and text value in double quotes, commas between entries), or run setup again.".into(),
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ConfigError {
+            file: file.into(),
+            key: None,
+            problem: "the file must hold one JSON object `{ ... }`.".into(),
+            fix: "run setup again to write a fresh one.".into(),
+        }),
+    }
+}
+
+/// `closed_months`: absent or null means none are sent.
+fn read_closed_months(r: &Reader<'_>) -> Result<Option<u32>, ConfigError> {
+    Ok(match r.map.get("closed_months") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(r.number(
+            "closed_months",
+            0,
+            0..=120,
+            "set how many closed months to send, e.g. 12, or remove the line.",
+        )?),
+    })
+}
+
+/// `auto_update`: absent or null means on.
+fn read_auto_update(r: &Reader<'_>) -> Result<bool, ConfigError> {
+    match r.map.get("auto_update") {
+        None | Some(Value::Null) => Ok(true),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(v) => Err(r.err(
+            "auto_update",
+            format!("`auto_update` must be true or false; it is {v}."),
+            "write true or false, without quotes.",
+        )),
     }
 }
 
