@@ -309,6 +309,21 @@ async fn a_timeout_on_a_big_company_is_retried_group_by_group() {
 }
 
 #[tokio::test]
+async fn a_big_company_on_a_tally_ignoring_svtodate_is_read_group_by_group_through_its_report() {
+    let w = world("Fidelity Traders").await;
+    w.edit_config(|c| c["tally_timeout_seconds"] = json!(1));
+    w.sim.set_fault("ignore-todate-slow:2500".parse().unwrap());
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
+    assert!(
+        log.contains("one primary group at a time") && log.contains("asking its report form"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
 async fn the_company_name_goes_back_to_tally_exactly_as_tally_gave_it() {
     // Stray spaces and a control character, which a cleaned name would lose: Tally would then
     // say the company is not open.

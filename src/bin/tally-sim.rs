@@ -61,8 +61,8 @@ enum Command {
         #[arg(long, default_value_t = 9000)]
         port: u16,
         /// One of: none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate,
-        /// ignore-todate-all, report-misreads, drop-closing, blank-closing, lineerror-midway (switch later with
-        /// POST /_sim/fault).
+        /// ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing,
+        /// blank-closing, lineerror-midway (switch later with POST /_sim/fault).
         #[arg(long, default_value = "none")]
         fault: Fault,
     },

@@ -259,7 +259,10 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
         "ledger" => {
             // A Tally that does not take SVTODATE on a collection computes at its own today.
             let at = match fault {
-                Fault::IgnoreToDate | Fault::IgnoreToDateAll | Fault::ReportMisreads => today,
+                Fault::IgnoreToDate
+                | Fault::IgnoreToDateSlow(_)
+                | Fault::IgnoreToDateAll
+                | Fault::ReportMisreads => today,
                 _ => at.unwrap_or(today),
             };
             ledgers_answer(req, books, at, fault)
@@ -303,7 +306,8 @@ fn report_xml(req: &SimRequest, b: &Books, at: Date, computed: Date) -> String {
     let root = req.form_tag.as_deref().unwrap_or("ENVELOPE");
     let mut out = String::with_capacity(b.ledgers.len() * 200);
     let _ = write!(out, "<{root}>\r\n");
-    for (i, l) in b.ledgers.iter().enumerate() {
+    for i in ledgers_wanted(req, b) {
+        let l = &b.ledgers[i];
         let _ = write!(out, "  <{line}>\r\n");
         for (tag, set) in &req.report_fields {
             let lower = set.to_ascii_lowercase();

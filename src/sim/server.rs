@@ -35,6 +35,9 @@ pub enum Fault {
     /// Ledger collections ignore SVTODATE: balances, and the computed `##SVToDate`, are the
     /// simulator's today. Reports still take the period.
     IgnoreToDate,
+    /// `IgnoreToDate` and `SlowWhole` together: a big company on a Tally whose collections do
+    /// not take the period.
+    IgnoreToDateSlow(Duration),
     /// As `IgnoreToDate`, and reports ignore the period too: no form confirms a date.
     IgnoreToDateAll,
     /// As `IgnoreToDate`, and reports name the date asked but give the balances of 31 days
@@ -48,7 +51,7 @@ pub enum Fault {
     LineErrorMidway,
 }
 
-pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-all, report-misreads, drop-closing, blank-closing or lineerror-midway";
+pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing, blank-closing or lineerror-midway";
 
 impl FromStr for Fault {
     type Err = String;
@@ -69,9 +72,10 @@ impl FromStr for Fault {
             "drop-closing" => Fault::DropClosing,
             "blank-closing" => Fault::BlankClosing,
             "lineerror-midway" => Fault::LineErrorMidway,
-            _ => match (ms("slow:"), ms("slow-whole:")) {
-                (Some(d), _) => Fault::Slow(d),
-                (_, Some(d)) => Fault::SlowWhole(d),
+            _ => match (ms("slow:"), ms("slow-whole:"), ms("ignore-todate-slow:")) {
+                (Some(d), _, _) => Fault::Slow(d),
+                (_, Some(d), _) => Fault::SlowWhole(d),
+                (_, _, Some(d)) => Fault::IgnoreToDateSlow(d),
                 _ => return Err(format!("`{s}` is not a fault; use {FAULTS}")),
             },
         })
@@ -195,7 +199,7 @@ async fn export(
     let text = match parse_request(&body, ct.0.as_deref()) {
         Err(_) => UNKNOWN_REQUEST.to_string(),
         Ok(req) => {
-            if let Fault::SlowWhole(d) = fault {
+            if let Fault::SlowWhole(d) | Fault::IgnoreToDateSlow(d) = fault {
                 if req.is_whole_balance_request() {
                     tokio::time::sleep(d).await;
                 }

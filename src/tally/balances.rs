@@ -56,10 +56,9 @@ impl<'a> MonthReader<'a> {
 
     /// Every known ledger's closing balance at `at`, confirmed and complete.
     pub async fn read(&mut self, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
-        let from = (self.period_start)(at);
         let mut why_not_collection = None;
         if !self.report_form {
-            let answer = self.collection(from, at).await?;
+            let answer = self.gather(Form::Collection, at).await?;
             match unconfirmed(&answer, at) {
                 None => return complete(answer, at, self.known),
                 Some(why) => {
@@ -78,48 +77,48 @@ impl<'a> MonthReader<'a> {
             Some(c) => format!("ledger collection: {c}; report: {report}"),
             None => format!("ledger collection: not confirmed before; report: {report}"),
         };
-        let answer = match self.tally.balance_report(self.company, from, at).await {
-            Ok(a) => a,
-            // A Tally that cannot run the report (an older release refusing the TDL)
-            // leaves the date unconfirmed; anything else is the error it is.
-            Err(e @ (TallyError::Refused { .. } | TallyError::Unreadable { .. })) => {
-                return Err(self.unconfirmed_error(at, detail(e.to_string())))
-            }
-            Err(e) => return Err(e),
-        };
+        let answer = self
+            .gather(Form::Report, at)
+            .await
+            .map_err(|e| self.report_failed(e, at, detail))?;
         if let Some(why) = unconfirmed(&answer, at) {
             return Err(self.unconfirmed_error(at, detail(why)));
         }
         complete(answer, at, self.known)
     }
 
+    /// A Tally that cannot run the report (an older release refusing the TDL) leaves the date
+    /// unconfirmed; any other failure is the error it is.
+    fn report_failed(
+        &self,
+        e: TallyError,
+        at: Date,
+        detail: impl Fn(String) -> String,
+    ) -> TallyError {
+        match e {
+            TallyError::Refused { .. } | TallyError::Unreadable { .. } => {
+                self.unconfirmed_error(at, detail(e.to_string()))
+            }
+            other => other,
+        }
+    }
+
     /// Before the report form is trusted: asked for the day the collection did compute
     /// (`day`), it must give the collection's own numbers, ledger for ledger.
     async fn cross_check(
-        &self,
+        &mut self,
         at: Date,
         day: Date,
         collection: &[LedgerBalance],
     ) -> Result<(), TallyError> {
-        let failed = |detail: String| {
-            self.unconfirmed_error(
-                at,
-                format!("ledger collection computed {day}; cross-check of the report form at {day}: {detail}"),
-            )
-        };
-        let report = match self
-            .tally
-            .balance_report(self.company, (self.period_start)(day), day)
+        let prefix =
+            format!("ledger collection computed {day}; cross-check of the report form at {day}: ");
+        let report = self
+            .gather(Form::Report, day)
             .await
-        {
-            Ok(r) => r,
-            Err(e @ (TallyError::Refused { .. } | TallyError::Unreadable { .. })) => {
-                return Err(failed(e.to_string()))
-            }
-            Err(e) => return Err(e),
-        };
+            .map_err(|e| self.report_failed(e, at, |d| format!("{prefix}{d}")))?;
         if let Some(why) = unconfirmed(&report, day) {
-            return Err(failed(why));
+            return Err(self.unconfirmed_error(at, format!("{prefix}{why}")));
         }
         let by_guid: HashMap<&str, Option<crate::protocol::Amount>> = report
             .iter()
@@ -130,10 +129,13 @@ impl<'a> MonthReader<'a> {
             .filter(|c| by_guid.get(c.guid.as_str()) != Some(&c.closing))
             .count();
         if differ > 0 {
-            return Err(failed(format!(
-                "the two forms disagree on {differ} of {} ledgers",
-                collection.len()
-            )));
+            return Err(self.unconfirmed_error(
+                at,
+                format!(
+                    "{prefix}the two forms disagree on {differ} of {} ledgers",
+                    collection.len()
+                ),
+            ));
         }
         Ok(())
     }
@@ -150,14 +152,31 @@ impl<'a> MonthReader<'a> {
         }
     }
 
-    /// The collection form, for the whole company or, once that timed out, group by group.
-    async fn collection(&mut self, from: Date, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
+    async fn ask(
+        &self,
+        form: Form,
+        at: Date,
+        scope: Scope,
+    ) -> Result<Vec<LedgerBalance>, TallyError> {
+        let from = (self.period_start)(at);
+        match form {
+            Form::Collection => {
+                self.tally
+                    .closing_balances(self.company, from, at, scope)
+                    .await
+            }
+            Form::Report => {
+                self.tally
+                    .balance_report(self.company, from, at, scope)
+                    .await
+            }
+        }
+    }
+
+    /// One form's answer for the whole company or, once that timed out, group by group.
+    async fn gather(&mut self, form: Form, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
         if !self.split {
-            match self
-                .tally
-                .closing_balances(self.company, from, at, Scope::All)
-                .await
-            {
+            match self.ask(form, at, Scope::All).await {
                 Err(TallyError::Timeout { secs, .. }) if !self.primary_groups.is_empty() => {
                     log::warn!(
                         "Tally took over {secs} s for every ledger's balance at {at}; asking again one primary group at a time"
@@ -167,22 +186,29 @@ impl<'a> MonthReader<'a> {
                 other => return other,
             }
         }
-        let scopes = self
+        let scopes: Vec<Scope> = self
             .primary_groups
             .iter()
             .map(|g| Scope::Under(g.clone()))
-            .chain([Scope::DirectlyUnderPrimary]);
+            .chain([Scope::DirectlyUnderPrimary])
+            .collect();
         let mut seen = HashSet::new();
         let mut all = Vec::new();
         for scope in scopes {
-            let part = self
-                .tally
-                .closing_balances(self.company, from, at, scope)
-                .await?;
+            let part = self.ask(form, at, scope).await?;
             all.extend(part.into_iter().filter(|b| seen.insert(b.guid.clone())));
         }
         Ok(all)
     }
+}
+
+/// The two ways of asking Tally for balances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// A ledger collection with SVFROMDATE/SVTODATE and a computed `##SVToDate`.
+    Collection,
+    /// A `TYPE Data` report over the ledgers, with the same period.
+    Report,
 }
 
 /// The one date every ledger of the answer says it was computed at, if there is one.

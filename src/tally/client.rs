@@ -249,8 +249,9 @@ impl TallyClient {
         company: &str,
         from: Date,
         at: Date,
+        scope: Scope,
     ) -> Result<Vec<LedgerBalance>, TallyError> {
-        let q = Query::BalanceReport { from, at };
+        let q = Query::BalanceReport { from, at, scope };
         self.export(q, Some(company), LedgerBalance::from_row).await
     }
 

@@ -45,7 +45,7 @@ pub enum Query {
     Balances { from: Date, at: Date, scope: Scope },
     /// The same through a `TYPE Data` report: the second form, for a Tally whose collections
     /// do not take the period.
-    BalanceReport { from: Date, at: Date },
+    BalanceReport { from: Date, at: Date, scope: Scope },
     /// The stock's value at `from` (opening) and `at` (closing), with both dates as Tally took
     /// them: one line of a `TYPE Data` report.
     StockReport { from: Date, at: Date },
@@ -128,6 +128,21 @@ fn child_of(group: &str) -> String {
 const PRIMARY_FILTER: &str = "AicfoAtPrimary";
 const ALTERED_FILTER: &str = "AicfoAltered";
 
+/// A ledger collection's scope: what goes inside the COLLECTION, and the formula definitions
+/// beside it.
+fn scoped(scope: &Scope) -> (String, String) {
+    match scope {
+        Scope::All => (String::new(), String::new()),
+        Scope::Under(g) => (child_of(g), String::new()),
+        Scope::DirectlyUnderPrimary => (
+            format!("<FILTER>{PRIMARY_FILTER}</FILTER>"),
+            format!(
+                "<SYSTEM TYPE=\"Formulae\" NAME=\"{PRIMARY_FILTER}\">$$IsEqual:$Parent:$$SysName:Primary</SYSTEM>"
+            ),
+        ),
+    }
+}
+
 /// The request envelope. `company` is required for everything but [`Query::Companies`].
 pub fn build(query: &Query, company: Option<&str>) -> String {
     let mut vars = String::from("<SVEXPORTFORMAT>$$SysName:XML</SVEXPORTFORMAT>");
@@ -140,9 +155,10 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
     let mut filter = String::new();
     let mut extra = String::new();
     match query {
-        Query::BalanceReport { from, at } => {
+        Query::BalanceReport { from, at, scope } => {
             vars.push_str(&period(*from, *at));
-            return build_report(query.id(), &vars);
+            let (filter, extra) = scoped(scope);
+            return build_report(query.id(), &vars, &filter, &extra);
         }
         Query::StockReport { from, at } => {
             vars.push_str(&period(*from, *at));
@@ -150,17 +166,9 @@ pub fn build(query: &Query, company: Option<&str>) -> String {
         }
         Query::Balances { from, at, scope } => {
             vars.push_str(&period(*from, *at));
-            filter = format!("<COMPUTE>{COMPUTED_TO_DATE} : ##SVToDate</COMPUTE>");
-            match scope {
-                Scope::All => {}
-                Scope::Under(g) => filter.push_str(&child_of(g)),
-                Scope::DirectlyUnderPrimary => {
-                    filter.push_str(&format!("<FILTER>{PRIMARY_FILTER}</FILTER>"));
-                    extra = format!(
-                        "<SYSTEM TYPE=\"Formulae\" NAME=\"{PRIMARY_FILTER}\">$$IsEqual:$Parent:$$SysName:Primary</SYSTEM>"
-                    );
-                }
-            }
+            let (scope_filter, scope_extra) = scoped(scope);
+            filter = format!("<COMPUTE>{COMPUTED_TO_DATE} : ##SVToDate</COMPUTE>{scope_filter}");
+            extra = scope_extra;
         }
         Query::Ledgers { under: Some(g) } => filter = child_of(g),
         Query::AlteredVouchers { after } => {
@@ -246,7 +254,7 @@ fn build_stock_report(id: &str, vars: &str) -> String {
 /// The report form: one `AICFOROW` per ledger with its GUID, name, closing balance in Tally's
 /// sign (debit negative, tally-database-loader's amount formula) and the `##SVToDate` the
 /// report ran at.
-fn build_report(id: &str, vars: &str) -> String {
+fn build_report(id: &str, vars: &str, filter: &str, extra: &str) -> String {
     let (defs, list) = report_fields(&[
         ("AICFOGUID", "$Guid".into()),
         ("AICFONAME", "$Name".into()),
@@ -263,7 +271,7 @@ fn build_report(id: &str, vars: &str) -> String {
 <FORM NAME=\"AicfoForm\"><PARTS>AicfoPart</PARTS><XMLTAG>{root}</XMLTAG></FORM>\
 <PART NAME=\"AicfoPart\"><LINES>AicfoLine</LINES><REPEAT>AicfoLine : AicfoLedgers</REPEAT><SCROLLED>Vertical</SCROLLED></PART>\
 <LINE NAME=\"AicfoLine\"><FIELDS>{list}</FIELDS><XMLTAG>AICFOROW</XMLTAG></LINE>{defs}\
-<COLLECTION NAME=\"AicfoLedgers\"><TYPE>Ledger</TYPE><FETCH>GUID, CLOSINGBALANCE</FETCH></COLLECTION>\
+<COLLECTION NAME=\"AicfoLedgers\"><TYPE>Ledger</TYPE>{filter}<FETCH>GUID, CLOSINGBALANCE</FETCH></COLLECTION>{extra}\
 </TDLMESSAGE></TDL></DESC></BODY></ENVELOPE>",
         root = super::xml::REPORT_ROOT,
     )
@@ -315,12 +323,14 @@ mod tests {
             &Query::BalanceReport {
                 from: d("2025-04-01"),
                 at: d("2026-01-31"),
+                scope: Scope::Under("Sundry Debtors".into()),
             },
             Some("X"),
         );
         assert!(report.contains("<TYPE>Data</TYPE>"));
         assert!(report.contains("<SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));
         assert!(report.contains("<XMLTAG>AICFOTODATE</XMLTAG>"));
+        assert!(report.contains("<TYPE>Ledger</TYPE><CHILDOF>Sundry Debtors</CHILDOF>"));
     }
 
     #[test]

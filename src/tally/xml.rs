@@ -150,12 +150,16 @@ fn start_element(e: &BytesStart<'_>) -> Element {
                     Ok(v) => v.into_owned(),
                     Err(_) => String::from_utf8_lossy(&a.value).into_owned(),
                 };
-                let clean = clean_text(&raw);
-                // A name goes back to Tally in requests exactly as Tally wrote it.
-                if key == "NAME" && clean != raw {
-                    attrs.push((Cow::Borrowed(RAW_NAME), Cow::Owned(raw)));
+                if raw.trim().len() == raw.len() && !has_control(&raw) {
+                    Cow::Owned(raw)
+                } else {
+                    let clean = clean_text(&raw);
+                    // A name goes back to Tally in requests exactly as Tally wrote it.
+                    if key == "NAME" {
+                        attrs.push((Cow::Borrowed(RAW_NAME), Cow::Owned(raw)));
+                    }
+                    Cow::Owned(clean)
                 }
-                Cow::Owned(clean)
             }
         };
         attrs.push((key, value));
