@@ -9,9 +9,7 @@ use super::connectors::{self, refresh_token_digest, Enrolled};
 use super::domain_error::{DomainError, DomainResult};
 use super::problems::Problems;
 use super::random::random_token;
-use crate::protocol::text::{
-    device_id_fault, name_fault, ID_MAX_CHARS, LABEL_MAX_CHARS, NAME_MAX_CHARS,
-};
+use crate::protocol::text::ID_MAX_CHARS;
 use crate::protocol::{ConnectorAuthRequest, EnrollRequest, EnrollmentCodeView};
 
 /// 20 random bytes: 160 bits, beyond guessing.
@@ -83,15 +81,12 @@ fn usable(c: &Connection, code: &str) -> DomainResult<Option<CodeRow>> {
 pub fn check_request(req: &EnrollRequest) -> DomainResult<()> {
     let mut problems = Problems::new();
     problems.require_text("enrollmentCode", &req.enrollment_code, ID_MAX_CHARS);
-    problems.require_text("deviceId", &req.device_id, ID_MAX_CHARS);
-    if !req.device_id.trim().is_empty() {
-        problems.check("deviceId", device_id_fault(&req.device_id));
-    }
-    for (path, value) in [("deviceName", &req.device_name), ("os", &req.os)] {
-        let fault = value.as_deref().and_then(|v| name_fault(v, NAME_MAX_CHARS));
-        problems.check(path, fault);
-    }
-    problems.bound("appVersion", req.app_version.as_deref(), LABEL_MAX_CHARS);
+    connectors::check_device(
+        &mut problems,
+        &req.device_id,
+        [req.device_name.as_deref(), req.os.as_deref()],
+        req.app_version.as_deref(),
+    );
     problems.bound("companyId", req.company_id.as_deref(), ID_MAX_CHARS);
     problems.into_result("The enrolment request is incomplete or invalid.")
 }

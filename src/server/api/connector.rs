@@ -61,6 +61,16 @@ pub async fn auth(
         .db
         .write(move |tx| connectors::enrol(tx, &req, claims.sub))
         .await?;
+    enrolled_answer(state, enrolled, &company_id)
+}
+
+/// The answer to an enrolment, by user token or by enrolment code: from now on only the new
+/// token generation works, and the connector gets its first tokens.
+pub(super) fn enrolled_answer(
+    state: &AppState,
+    enrolled: connectors::Enrolled,
+    company_id: &str,
+) -> ApiResult<Json<ConnectorTokens>> {
     state.standings.set(
         &enrolled.connector_id,
         Standing {
@@ -71,7 +81,7 @@ pub async fn auth(
     tokens(
         state,
         enrolled.connector_id,
-        &company_id,
+        company_id,
         enrolled.generation,
         enrolled.refresh_token,
     )

@@ -6,9 +6,7 @@ use rocket::{get, post, State};
 use serde_json::{json, Value};
 
 use crate::protocol::{ConnectorTokens, EnrollRequest, EnrollmentCodeView};
-use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::{BodyLimit, JsonBody};
-use crate::server::connectors::standing::Standing;
 use crate::server::enrollment;
 use crate::server::error::ApiResult;
 use crate::server::guards::AdminUser;
@@ -28,29 +26,12 @@ pub async fn enroll(
         .db
         .write(move |tx| enrollment::redeem(tx, &req))
         .await?;
-    // As `/connector/auth`: the new token generation is the only one that works from now on
-    // (a revoked device never gets here: `connectors::enrol` refuses it).
-    state.standings.set(
-        &enrolled.connector_id,
-        Standing {
-            generation: enrolled.generation,
-            revoked: false,
-        },
-    );
     log::info!(
         "connector {} enrolled for company {company_id} with an enrolment code",
         enrolled.connector_id
     );
-    Ok(Json(ConnectorTokens {
-        connector_token: state.keys.issue_connector(
-            &enrolled.connector_id,
-            &company_id,
-            enrolled.generation,
-        )?,
-        expires_in: CONNECTOR_TOKEN_TTL_SECS,
-        refresh_token: enrolled.refresh_token,
-        connector_id: enrolled.connector_id,
-    }))
+    // A revoked device never gets here: `connectors::enrol` refuses it.
+    super::connector::enrolled_answer(state, enrolled, &company_id)
 }
 
 #[get("/enrollment-codes")]

@@ -34,17 +34,32 @@ use standing::Standing;
 pub fn check_enrolment(req: &ConnectorAuthRequest) -> DomainResult<()> {
     let mut problems = Problems::new();
     problems.require_text("companyId", &req.company_id, ID_MAX_CHARS);
-    problems.require_text("deviceId", &req.device_id, ID_MAX_CHARS);
-    if !req.device_id.trim().is_empty() {
-        problems.check("deviceId", device_id_fault(&req.device_id));
-    }
-    for (path, value) in [("deviceName", &req.device_name), ("os", &req.os)] {
-        let fault = value.as_deref().and_then(|v| name_fault(v, NAME_MAX_CHARS));
-        problems.check(path, fault);
-    }
-    problems.bound("appVersion", req.app_version.as_deref(), LABEL_MAX_CHARS);
+    check_device(
+        &mut problems,
+        &req.device_id,
+        [req.device_name.as_deref(), req.os.as_deref()],
+        req.app_version.as_deref(),
+    );
     problems.bound("userJwt", Some(&req.user_jwt), MESSAGE_MAX_CHARS);
     problems.into_result("The enrolment request is incomplete or invalid.")
+}
+
+/// The device's own fields, the same whichever way it enrols (user token or enrolment code):
+/// `deviceId`, `[deviceName, os]`, `appVersion`.
+pub fn check_device(
+    problems: &mut Problems,
+    device_id: &str,
+    names: [Option<&str>; 2],
+    app_version: Option<&str>,
+) {
+    problems.require_text("deviceId", device_id, ID_MAX_CHARS);
+    if !device_id.trim().is_empty() {
+        problems.check("deviceId", device_id_fault(device_id));
+    }
+    for (path, value) in ["deviceName", "os"].into_iter().zip(names) {
+        problems.check(path, value.and_then(|v| name_fault(v, NAME_MAX_CHARS)));
+    }
+    problems.bound("appVersion", app_version, LABEL_MAX_CHARS);
 }
 
 /// The heartbeat's fields are bounded: an interval of days would keep a silent connector
