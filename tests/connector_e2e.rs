@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{text, TestServer};
+use common::{connector, text, TestServer};
 use serde_json::{json, Value};
 
 use aicfo::protocol::calendar::parse_date;
@@ -58,38 +58,6 @@ async fn world() -> World {
         home: tempfile::tempdir().unwrap(),
         _data: data,
     }
-}
-
-/// Runs the connector to the end in a blocking thread (the servers keep serving meanwhile).
-async fn connector(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let (home, args, stdin) = (
-        home.to_path_buf(),
-        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        stdin.map(str::to_string),
-    );
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(CONNECTOR)
-            .arg("--home")
-            .arg(&home)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
 }
 
 impl World {

@@ -6,11 +6,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 
-use common::TestServer;
+use common::{connector, text, TestServer};
 use serde_json::{json, Value};
 
 use aicfo::protocol::calendar::parse_date;
@@ -19,8 +18,6 @@ use aicfo::sim::{
     add_inventory, expected_month, expected_trial_balance, generate, Books, ExpectedMonth, Fault,
     GenSpec, SimCompany, SimServer, SimState,
 };
-
-const CONNECTOR: &str = env!("CARGO_BIN_EXE_aicfo-connector");
 
 fn company(name: &str) -> SimCompany {
     generate(&GenSpec {
@@ -79,7 +76,7 @@ async fn world_of(books: SimCompany) -> World {
             &w.sim.url,
             "--non-interactive",
         ],
-        Some(format!("{}\n", w.srv.admin_password())),
+        Some(&format!("{}\n", w.srv.admin_password())),
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -88,42 +85,6 @@ async fn world_of(books: SimCompany) -> World {
         c["max_retry_attempts"] = json!(1);
     });
     w
-}
-
-/// Runs the connector to the end in a blocking thread (the servers keep serving meanwhile).
-async fn connector(home: &Path, args: &[&str], stdin: Option<String>) -> Output {
-    let (home, args) = (
-        home.to_path_buf(),
-        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-    );
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = Command::new(CONNECTOR)
-            .arg("--home")
-            .arg(&home)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = stdin {
-            let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 impl World {

@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::TestServer;
+use common::{connector, text, TestServer};
 use serde_json::{json, Value};
 
 use aicfo::sim::{generate, Books, Fault, GenSpec, SimServer, SimState};
@@ -71,47 +70,6 @@ async fn world_with(extra: &[(&str, Value)], books: SimCompany) -> World {
 
 async fn world() -> World {
     world_with(&[], company(120, 3000)).await
-}
-
-/// Runs the connector to the end in a blocking thread (the servers keep serving meanwhile).
-async fn connector(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let (home, args, stdin) = (
-        home.to_path_buf(),
-        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        stdin.map(str::to_string),
-    );
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(CONNECTOR)
-            .arg("--home")
-            .arg(&home)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(text) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Payloads waiting in an outbox (a file or anything else under a payload's name).

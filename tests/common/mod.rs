@@ -300,3 +300,35 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Runs the real connector binary with `--home home` to the end, in a blocking thread so the
+/// servers in this process keep serving; `stdin` is written to it, then closed.
+pub async fn connector(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let (home, args, stdin) = (
+        home.to_path_buf(),
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        stdin.map(str::to_string),
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aicfo-connector"))
+            .arg("--home")
+            .arg(&home)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            // A connector that stops before reading all of it is the test's to judge, not a
+            // broken pipe here.
+            let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
