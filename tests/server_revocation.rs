@@ -19,15 +19,9 @@ async fn office() -> Office {
     let srv = TestServer::start(dir.path()).await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Sharma Traders", "sharma").await;
-    let (s, b) = srv
-        .post(
-            "/users",
-            Some(&admin),
-            &json!({"username": "ravi", "password": "staff-password-1", "role": "staff", "companyIds": ["sharma"]}),
-        )
+    let staff = srv
+        .create_staff(&admin, "ravi", "staff-password-1", &["sharma"])
         .await;
-    assert_eq!(s, 201, "{b}");
-    let staff = srv.login("ravi", "staff-password-1").await;
     Office {
         srv,
         admin,

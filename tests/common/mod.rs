@@ -140,6 +140,25 @@ impl TestServer {
         assert_eq!(s, 201, "{b}");
     }
 
+    /// Creates a staff user with access to `companies` and signs them in; returns their token.
+    pub async fn create_staff(
+        &self,
+        admin: &str,
+        username: &str,
+        password: &str,
+        companies: &[&str],
+    ) -> String {
+        let (s, b) = self
+            .post(
+                "/users",
+                Some(admin),
+                &json!({"username": username, "password": password, "role": "staff", "companyIds": companies}),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+        self.login(username, password).await
+    }
+
     /// Enrols a device the way the guide's curl does; returns (connectorToken, refreshToken, connectorId).
     pub async fn enrol(
         &self,
