@@ -9,12 +9,14 @@ pub mod calendar;
 pub mod groups;
 pub mod money;
 pub mod text;
+pub mod update;
 
 use serde::{Deserialize, Serialize};
 
 pub use api::*;
 pub use calendar::MonthKey;
 pub use money::Amount;
+pub use update::*;
 
 /// `POST /api/connector/sync`: the chart of accounts and month balances.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -334,6 +336,9 @@ pub struct HeartbeatRequest {
     /// Free text: what the agent is doing or what it needs (`idle`, `syncing`, `needs setup`...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The connector's last self-update attempt, until it has been reported once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update: Option<UpdateAttempt>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -354,6 +359,10 @@ pub struct HeartbeatResponse {
     /// RFC 3339, UTC.
     pub server_time: String,
     pub next_heartbeat_seconds: u32,
+    /// The version this connector should run (self-update); absent from older appliances and
+    /// when the appliance carries no release for the connector's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateInstruction>,
 }
 
 /// The error body of every failed request (CONTRACT.md).

@@ -134,6 +134,7 @@ pub async fn heartbeat(
     Ok(Json(HeartbeatResponse {
         server_time: rfc3339(now),
         next_heartbeat_seconds: interval,
+        update: None,
     }))
 }
 
