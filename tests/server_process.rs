@@ -270,7 +270,142 @@ fn a_database_from_a_newer_appliance_is_refused() {
     )
     .unwrap();
     drop(conn);
+    let db = dir.path().join(DATABASE_FILE);
+    let before = std::fs::read(&db).unwrap();
     let err = refused_start(dir.path());
     assert!(err.contains("schema version 999"), "{err}");
     assert!(err.contains("newer aicfo-server"), "{err}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the database is untouched"
+    );
+    let backups = dir.path().join("backups");
+    let before_migration = std::fs::read_dir(&backups)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains("before-v"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        before_migration, 0,
+        "nothing was migrated, so nothing backed up"
+    );
+}
+
+fn server_command(data_dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aicfo-server"));
+    cmd.args(args)
+        .env("AICFO_DATA_DIR", data_dir)
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", "0")
+        .env_remove("AICFO_ADMIN_PASSWORD");
+    cmd
+}
+
+#[test]
+fn help_and_version_answer_without_starting_anything() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let out = server_command(&dir, &["--help"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["serve", "backup", "restore"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let out = server_command(&dir, &["--version"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("aicfo-server {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(
+        !dir.exists(),
+        "no data folder, no admin: nothing was started"
+    );
+}
+
+#[test]
+fn an_unknown_argument_is_an_error_and_starts_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    for args in [&["--bogus"][..], &["serve", "extra"], &["frobnicate"]] {
+        let out = server_command(&dir, args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error:"), "{err}");
+    }
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_taken_port_stops_start_up_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = server_command(dir.path(), &[])
+        .env("ROCKET_PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "aicfo-server cannot start: cannot listen on 127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("in use"), "{err}");
+    assert!(!dir.path().join(ADMIN_PASSWORD_FILE).exists());
+}
+
+#[test]
+fn a_data_folder_it_cannot_write_stops_start_up_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // Where its log goes is taken: a file, not a folder.
+    std::fs::write(dir.path().join("logs"), "in the way").unwrap();
+    let err = refused_start(dir.path());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot write the log"), "{err}");
+    assert!(!dir.path().join(ADMIN_PASSWORD_FILE).exists());
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
+        // root writes anyway: then there is nothing to see here.
+        if std::fs::write(dir.path().join("probe"), "x").is_err() {
+            let err = refused_start(dir.path());
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(err.contains("writable"), "{err}");
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+}
+
+#[test]
+fn the_server_logs_into_the_data_folder_as_well_as_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(
+        dir.path(),
+        &[("AICFO_ADMIN_PASSWORD", "first-start-password")],
+    );
+    app.login("first-start-password");
+    let (s, health) = app.get("/health", "");
+    assert_eq!(s, 200);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "ok");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    assert!(health["schemaVersion"].as_i64().unwrap() >= 4, "{health}");
+    assert!(health["uptimeSeconds"].as_u64().is_some(), "{health}");
+    app.terminate();
+    let log = std::fs::read_to_string(dir.path().join("logs/aicfo-server.log")).unwrap();
+    assert!(log.contains("launched from"), "{log}");
+    assert!(
+        log.contains("/api/auth/login"),
+        "requests are logged: {log}"
+    );
 }

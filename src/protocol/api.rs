@@ -193,6 +193,17 @@ pub struct Overview {
     /// Connectors not revoked and not online, over every company shown.
     pub offline_connectors: usize,
     pub companies: Vec<CompanyOverview>,
+    /// The newest backup in the appliance's data folder; `null` before the first.
+    #[serde(default)]
+    pub last_backup: Option<BackupInfo>,
+}
+
+/// A backup the appliance holds: when it was written (RFC 3339) and its size in bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupInfo {
+    pub at: String,
+    pub size: u64,
 }
 
 /// One company on the overview.

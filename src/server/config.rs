@@ -46,6 +46,8 @@ pub struct AppConfig {
     pub connector_releases: PathBuf,
     /// Days an enrolment code in a downloaded ZIP stays valid.
     pub enrollment_code_valid_days: u32,
+    /// Daily backups kept in the data folder's backups/ (`AICFO_BACKUP_KEEP`).
+    pub backup_keep: usize,
 }
 
 impl Default for AppConfig {
@@ -68,6 +70,7 @@ impl Default for AppConfig {
             trusted_proxy_list: Vec::new(),
             connector_releases: PathBuf::from("dist/releases"),
             enrollment_code_valid_days: 7,
+            backup_keep: 14,
         }
     }
 }
@@ -144,6 +147,11 @@ impl AppConfig {
         if cfg.header_timeout_secs == 0 || cfg.idle_timeout_secs == 0 {
             return Err(StartError::new(
                 "header_timeout_secs and idle_timeout_secs must be at least 1",
+            ));
+        }
+        if cfg.backup_keep == 0 {
+            return Err(StartError::new(
+                "backup_keep must be at least 1 (AICFO_BACKUP_KEEP)",
             ));
         }
         cfg.trusted_proxy_list = parse_addresses(&cfg.trusted_proxies)?;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+use super::backup;
 use super::domain_error::{DomainError, DomainResult};
 use super::start_error::StartError;
 
@@ -50,7 +51,8 @@ impl Db {
             .and_then(|c| configure(&c).map(|()| c))
             .map_err(|e| StartError::because(format!("cannot open the database {shown}"), e))?;
         let runner = embedded::migrations::runner();
-        refuse_newer_schema(&writer, &runner, path)?;
+        let found = refuse_newer_schema(&writer, path)?;
+        backup_before_migrating(&writer, path, found)?;
         let report = runner
             .run(&mut writer)
             .map_err(|e| StartError::because(format!("cannot migrate the database {shown}"), e))?;
@@ -153,8 +155,18 @@ impl Inner {
     }
 }
 
+/// The newest schema version this binary's migrations reach.
+pub fn known_schema_version() -> i64 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
 /// The highest schema version this database was migrated to, when refinery has recorded any.
-fn recorded_schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+pub fn recorded_schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     let has_history: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
         [],
@@ -170,23 +182,15 @@ fn recorded_schema_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     )
 }
 
-fn refuse_newer_schema(
-    conn: &Connection,
-    runner: &refinery::Runner,
-    path: &Path,
-) -> Result<(), StartError> {
+/// Refuses a database a newer binary migrated; returns the version it found, if any.
+fn refuse_newer_schema(conn: &Connection, path: &Path) -> Result<Option<i64>, StartError> {
     let found = recorded_schema_version(conn).map_err(|e| {
         StartError::because(
             format!("cannot read the schema version of {}", path.display()),
             e,
         )
     })?;
-    let known = runner
-        .get_migrations()
-        .iter()
-        .map(|m| i64::from(m.version()))
-        .max()
-        .unwrap_or(0);
+    let known = known_schema_version();
     match found {
         Some(found) if found > known => Err(StartError::new(format!(
             "the database {} has schema version {found}, written by a newer aicfo-server; this one \
@@ -194,6 +198,37 @@ fn refuse_newer_schema(
              by this version.",
             path.display()
         ))),
-        _ => Ok(()),
+        _ => Ok(found),
     }
+}
+
+/// An existing database about to be migrated is first copied into the data folder's backups/,
+/// so an upgrade that goes wrong can be undone with `aicfo-server restore`. A new database has
+/// nothing to keep.
+fn backup_before_migrating(
+    conn: &Connection,
+    path: &Path,
+    found: Option<i64>,
+) -> Result<(), StartError> {
+    let known = known_schema_version();
+    let Some(from) = found.filter(|v| *v < known) else {
+        return Ok(());
+    };
+    let data_dir = path.parent().unwrap_or(Path::new("."));
+    let made = backup::take_with(
+        conn,
+        data_dir,
+        backup::Kind::BeforeMigration { from, to: known },
+    )
+    .map_err(|e| {
+        StartError::because(
+            format!("cannot back up the database before migrating it from version {from}"),
+            e,
+        )
+    })?;
+    log::info!(
+        "before migrating the database from schema version {from} to {known}: backup written to {}",
+        made.path.display()
+    );
+    Ok(())
 }

@@ -11,18 +11,23 @@
 //!   (ingestion_logs, and the order a payload is stored in), `status`, `overview` and
 //!   `reports/` (reads only);
 //! - `auth/` (tokens, password hashes and their gate, throttles), `db`, `clock`, `random`,
-//!   `problems`, `domain_error`, `fs_perms`, `open_files`: no domain knowledge.
+//!   `problems`, `domain_error`, `fs_perms`, `open_files`: no domain knowledge;
+//! - operations: `cli` (the command line), `serve`, `backup` (backups and restore), `data_lock`
+//!   (one server per data folder), `logging`.
 
 pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod body;
 pub mod chart;
+pub mod cli;
 pub mod clock;
 pub mod companies;
 pub mod config;
 pub mod connectors;
 pub mod cors;
+pub mod data_lock;
 pub mod db;
 pub mod domain_error;
 pub mod download;
@@ -34,6 +39,7 @@ pub mod guards;
 pub mod ingest;
 pub mod json_only;
 pub mod listener;
+pub mod logging;
 pub mod open_files;
 pub mod overview;
 pub mod problems;
@@ -42,6 +48,7 @@ pub mod releases;
 pub mod reports;
 pub mod runs;
 pub mod secrets;
+pub mod serve;
 pub mod snapshots;
 pub mod start_error;
 pub mod state;
@@ -74,6 +81,8 @@ pub const DATABASE_FILE: &str = "aicfo.sqlite3";
 pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
     let cfg = AppConfig::from_figment(&figment)?;
     prepare_data_dir(&cfg.data_dir)?;
+    let lock =
+        data_lock::DataLock::acquire(&cfg.data_dir).map_err(|e| StartError::new(e.to_string()))?;
     let secrets = secrets::Secrets::load_or_create(&cfg.data_dir)?;
     let db = Db::open(&cfg.data_dir.join(DATABASE_FILE))?;
     first_admin::ensure_admin(&db, &cfg.data_dir)?;
@@ -81,6 +90,8 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
 
     let mut rocket = rocket::custom(cfg.rocket_figment(figment))
         .manage(state)
+        .manage(lock)
+        .manage(api::health::StartedAt::now())
         .manage(auth::passwords::PasswordGate::for_this_machine())
         .mount("/api", api::routes())
         .mount("/", web::routes())
@@ -90,12 +101,13 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
         .register("/", catchers![error::default_catcher])
         .attach(uri_limit::UriLimit)
         .attach(AdHoc::on_liftoff(
-            "sync run sweeper, heartbeat flusher",
+            "sync run sweeper, heartbeat flusher, daily backup",
             |rocket| {
                 Box::pin(async move {
                     if let Some(state) = rocket.state::<AppState>() {
                         spawn_sweeper(state.db.clone(), state.cfg.sync_abandon_after_secs);
                         heartbeats::spawn_flusher(state.db.clone(), state.heartbeats.clone());
+                        backup::spawn_daily(state.cfg.data_dir.clone(), state.cfg.backup_keep);
                     }
                 })
             },
@@ -118,7 +130,7 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
 /// The data folder exists, is a folder, and is private to the appliance's user, since the books
 /// of every client firm live there: one it creates is 700, one that others can reach is tightened
 /// (said on stdout), and one it cannot tighten stops start-up.
-fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
+pub(crate) fn prepare_data_dir(dir: &Path) -> Result<(), StartError> {
     if dir.exists() && !dir.is_dir() {
         return Err(StartError::new(format!(
             "the data folder {} is not a folder; set AICFO_DATA_DIR to a folder",

@@ -33,6 +33,7 @@ pub fn overview(
         server_time: rfc3339(now_ms()),
         offline_connectors,
         companies,
+        last_backup: None,
     })
 }
 

@@ -4,17 +4,13 @@
 pub mod accounts;
 pub mod connector;
 pub mod enrollment;
+pub mod health;
 pub mod overview;
 pub mod reports;
 pub mod runs;
 pub mod snapshots;
 
-use rocket::{get, options, routes, Route};
-
-#[get("/health")]
-fn health() -> &'static str {
-    "ok"
-}
+use rocket::{options, routes, Route};
 
 /// CORS preflight for any API path; the CORS fairing adds the headers when the origin is allowed.
 #[options("/<_..>")]
@@ -24,7 +20,7 @@ fn preflight() -> rocket::http::Status {
 
 /// Everything mounted under `/api`.
 pub fn routes() -> Vec<Route> {
-    let mut all = routes![health, preflight];
+    let mut all = routes![health::health, preflight];
     all.extend(routes![
         accounts::login,
         accounts::create_company,

@@ -13,9 +13,14 @@ use crate::server::state::AppState;
 pub async fn get(state: &State<AppState>, user: User) -> ApiResult<Json<Overview>> {
     let rule = state.online_rule();
     let beats = state.heartbeats.clone();
+    let data_dir = state.cfg.data_dir.clone();
     let view = state
         .db
-        .read(move |c| overview::overview(c, &user, rule, &beats))
+        .read(move |c| {
+            let mut view = overview::overview(c, &user, rule, &beats)?;
+            view.last_backup = crate::server::backup::last_backup(&data_dir);
+            Ok(view)
+        })
         .await?;
     Ok(Json(view))
 }

@@ -1,0 +1,104 @@
+//! The appliance's command line. Each subcommand is one variant of [`Command`]; the work itself
+//! lives in its own module (`serve`, `backup`), so a new subcommand is a variant and a match arm.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use super::backup;
+use super::config::{self, AppConfig};
+use super::domain_error::cause_chain;
+use super::serve;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aicfo-server",
+    version,
+    about = "The aicfo appliance: keeps the books its Tally connectors send, as monthly snapshots.",
+    after_help = "Without a command it serves. Settings come from Rocket.toml and the environment \
+                  (AICFO_DATA_DIR, ROCKET_PORT, ...; see README.md)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the appliance (the default).
+    Serve,
+    /// Write a consistent copy of the database, also while the server runs.
+    Backup {
+        /// Where to write it; by default a timestamped file in the data folder's backups/.
+        #[arg(long, value_name = "FILE")]
+        to: Option<PathBuf>,
+    },
+    /// Replace the database with a backup. The server must be stopped; the replaced database is
+    /// kept beside it.
+    Restore {
+        /// The backup file to restore.
+        file: PathBuf,
+    },
+}
+
+/// Parses the command line (clap exits 2 on a bad one, 0 after `--help`) and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    super::fs_perms::create_owner_only();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve::run(),
+        Command::Backup { to } => backup_command(to),
+        Command::Restore { file } => restore_command(&file),
+    }
+}
+
+fn settings() -> Result<AppConfig, String> {
+    config::settings_file().map_err(|e| cause_chain(&e))?;
+    AppConfig::from_figment(&config::figment()).map_err(|e| cause_chain(&e))
+}
+
+fn backup_command(to: Option<PathBuf>) -> ExitCode {
+    let outcome = settings().and_then(|cfg| {
+        backup::backup_command(&cfg.data_dir, to.as_deref()).map_err(|e| e.to_string())
+    });
+    match outcome {
+        Ok(made) => {
+            println!(
+                "aicfo-server: backup written to {} ({} bytes)",
+                made.path.display(),
+                made.size
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("aicfo-server backup failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn restore_command(file: &std::path::Path) -> ExitCode {
+    let outcome =
+        settings().and_then(|cfg| backup::restore(&cfg.data_dir, file).map_err(|e| e.to_string()));
+    match outcome {
+        Ok(done) => {
+            println!(
+                "aicfo-server: restored {} (schema version {})",
+                file.display(),
+                done.schema_version
+            );
+            if let Some(aside) = done.replaced {
+                println!(
+                    "aicfo-server: the database it replaced is kept as {}",
+                    aside.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("aicfo-server restore refused: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

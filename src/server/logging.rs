@@ -1,0 +1,95 @@
+//! The server's log: `logs/aicfo-server.log` in the data folder (rotated at 10 MB, ten old files
+//! kept, a timestamp on every line) and the console. Rocket's own messages go to both, since
+//! Rocket leaves the logging to whichever logger the process set first.
+
+use std::path::Path;
+
+use flexi_logger::{
+    Cleanup, Criterion, DeferredNow, Duplicate, FileSpec, Logger, LoggerHandle, Naming,
+};
+use log::Record;
+use rocket::config::LogLevel;
+
+use super::StartError;
+
+pub const LOG_DIR: &str = "logs";
+const ROTATE_AT: u64 = 10 * 1024 * 1024;
+const KEEP: usize = 10;
+/// The current file is plain `aicfo-server.log`; rotated ones carry the time of rotation.
+const NAMING: Naming = Naming::TimestampsCustomFormat {
+    current_infix: Some(""),
+    format: "r%Y-%m-%d_%H-%M-%S",
+};
+
+fn file_line(
+    w: &mut dyn std::io::Write,
+    now: &mut DeferredNow,
+    record: &Record,
+) -> std::io::Result<()> {
+    write!(
+        w,
+        "{} {:<5} [{}] {}",
+        now.format("%Y-%m-%d %H:%M:%S%.3f %:z"),
+        record.level(),
+        record.target(),
+        record.args()
+    )
+}
+
+/// The console shows what Rocket's own logger would: the message alone.
+fn console_line(
+    w: &mut dyn std::io::Write,
+    _now: &mut DeferredNow,
+    record: &Record,
+) -> std::io::Result<()> {
+    match record.level() {
+        log::Level::Error => write!(w, "ERROR {}", record.args()),
+        log::Level::Warn => write!(w, "WARNING {}", record.args()),
+        _ => write!(w, "{}", record.args()),
+    }
+}
+
+/// Rocket's `log_level` setting (`ROCKET_LOG_LEVEL`) as a log filter; the HTTP stack below
+/// Rocket only when it has something to say.
+fn filter(level: LogLevel) -> (&'static str, Duplicate) {
+    match level {
+        LogLevel::Off => ("off", Duplicate::None),
+        LogLevel::Critical => ("warn, hyper=error", Duplicate::Warn),
+        LogLevel::Normal => ("info, hyper=warn, hyper_util=warn", Duplicate::Info),
+        LogLevel::Debug => ("debug", Duplicate::Debug),
+    }
+}
+
+/// Starts logging into `data_dir/logs`. A folder the appliance cannot write is a start-up error.
+pub fn init(data_dir: &Path, level: LogLevel) -> Result<LoggerHandle, StartError> {
+    let dir = data_dir.join(LOG_DIR);
+    let unwritable = |e: &dyn std::fmt::Display| {
+        StartError::new(format!(
+            "cannot write the log into {} ({e}); the data folder must be writable by the user \
+             the appliance runs as",
+            dir.display()
+        ))
+    };
+    super::fs_perms::create_private_dir(&dir).map_err(|e| unwritable(&e))?;
+    let (spec, console) = filter(level);
+    Logger::try_with_str(spec)
+        .map_err(|e| StartError::because("log_level", e))?
+        .log_to_file(
+            FileSpec::default()
+                .directory(&dir)
+                .basename("aicfo-server")
+                .suppress_timestamp()
+                .suffix("log"),
+        )
+        .format_for_files(file_line)
+        .append()
+        .rotate(
+            Criterion::Size(ROTATE_AT),
+            NAMING,
+            Cleanup::KeepLogFiles(KEEP),
+        )
+        .duplicate_to_stdout(console)
+        .format_for_stdout(console_line)
+        .start()
+        .map_err(|e| unwritable(&e))
+}

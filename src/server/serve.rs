@@ -1,0 +1,95 @@
+//! `aicfo-server serve`: logs, the listening front, and Rocket behind it, until Ctrl+C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use flexi_logger::LoggerHandle;
+use rocket::fairing::AdHoc;
+use rocket::{Build, Rocket};
+
+use super::config::{self, AppConfig};
+use super::domain_error::cause_chain;
+use super::listener::{self, Front, Timeouts};
+use super::{logging, StartError};
+
+/// Serves until stopped. Start-up problems are one line on stderr and exit status 1.
+pub fn run() -> ExitCode {
+    raise_open_file_limit();
+    rocket::execute(async {
+        let (rocket, _logs) = match assemble().await {
+            Ok(r) => r,
+            Err(e) => {
+                // The log may not exist yet: the console is the one place sure to be seen.
+                eprintln!("aicfo-server cannot start: {}", cause_chain(&e));
+                return ExitCode::FAILURE;
+            }
+        };
+        match rocket.launch().await {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("aicfo-server stopped: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// As many open connections as the system allows this process.
+fn raise_open_file_limit() {
+    match super::open_files::raise_to_hard_limit() {
+        Ok(Some((from, to))) => {
+            println!("aicfo-server: open-file limit raised from {from} to {to}")
+        }
+        Ok(None) => {}
+        Err(e) => println!("aicfo-server: {e}"),
+    }
+}
+
+fn say_which_settings() -> Result<(), StartError> {
+    match config::settings_file()? {
+        Some(file) => println!(
+            "aicfo-server: settings from {} over the built-in defaults",
+            file.display()
+        ),
+        None => println!(
+            "aicfo-server: no Rocket.toml in {}; using the built-in defaults",
+            std::env::current_dir().unwrap_or_default().display()
+        ),
+    }
+    Ok(())
+}
+
+/// Starts the logs, binds the public address with the slow-client front, and builds Rocket
+/// behind it. The logger handle must live as long as the server.
+async fn assemble() -> Result<(Rocket<Build>, LoggerHandle), StartError> {
+    say_which_settings()?;
+    let figment = config::figment();
+    let cfg = AppConfig::from_figment(&figment)?;
+    let public: rocket::Config = figment
+        .extract()
+        .map_err(|e| StartError::because("the configuration is invalid", e))?;
+    super::prepare_data_dir(&cfg.data_dir)?;
+    let logs = logging::init(&cfg.data_dir, public.log_level)?;
+    let timeouts = Timeouts {
+        header: Duration::from_secs(cfg.header_timeout_secs),
+        idle: Duration::from_secs(cfg.idle_timeout_secs),
+    };
+    let front = Front::bind(SocketAddr::new(public.address, public.port), timeouts).await?;
+    let peers = front.peers();
+    let front = Mutex::new(Some(front));
+    let rocket = super::build(listener::behind_front(figment))?
+        .manage(peers)
+        .attach(AdHoc::on_liftoff("listener front", move |r| {
+            let backend = SocketAddr::new(r.config().address, r.config().port);
+            if let Some(front) = front.lock().ok().and_then(|mut f| f.take()) {
+                if let Some(at) = front.local_addr() {
+                    println!("aicfo-server listening on http://{at}");
+                }
+                front.spawn(backend);
+            }
+            Box::pin(async {})
+        }));
+    Ok((rocket, logs))
+}
