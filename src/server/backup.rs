@@ -296,7 +296,12 @@ pub fn check_backup(file: &Path) -> Result<i64, BackupError> {
             s.query_map([], |r| r.get::<_, String>(0))?
                 .collect::<Result<_, _>>()
         })
-        .map_err(|e| bad(format!("not a readable SQLite database ({e})")))?;
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+                bad(format!("fails SQLite's integrity check ({e})"))
+            }
+            _ => bad(format!("not a readable SQLite database ({e})")),
+        })?;
     if problems != ["ok"] {
         let first: Vec<&str> = problems.iter().take(3).map(String::as_str).collect();
         return Err(bad(format!(
