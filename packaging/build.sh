@@ -3,7 +3,10 @@
 #   dist/releases/aicfo-connector-<version>-<triple>.zip   signed (zipsign, context = file name)
 #   dist/releases/manifest.json                            version, target, file, size, sha256s
 #   dist/aicfo-server                                      the appliance, releases embedded
-#   dist/aicfo-appliance-<version>-linux-x86_64.tar.gz     that file, Rocket.toml, README.md
+#   dist/aicfo-appliance-<version>-linux-x86_64.tar.gz     that file, Rocket.toml, README.md, the
+#                                                          systemd unit (aicfo.service)
+#   dist/aicfo_<version>_amd64.deb                         the same as a Debian package: service user,
+#                                                          unit, /etc/aicfo settings (packaging/linux)
 # The signing key is the file named by AICFO_SIGNING_KEY; without it a development key pair is
 # made under dist/keys/ (ignored by git). The connectors carry the matching verifying key.
 set -euo pipefail
@@ -84,8 +87,10 @@ cp target/release/aicfo-server dist/aicfo-server
 TARBALL=dist/aicfo-appliance-$VERSION-linux-x86_64.tar.gz
 STAGE=$(mktemp -d)
 mkdir "$STAGE/aicfo-appliance-$VERSION"
-cp dist/aicfo-server Rocket.toml README.md "$STAGE/aicfo-appliance-$VERSION/"
+cp dist/aicfo-server Rocket.toml README.md packaging/linux/aicfo.service "$STAGE/aicfo-appliance-$VERSION/"
 tar --sort=name --mtime=2020-01-01 --owner=0 --group=0 --numeric-owner -C "$STAGE" -czf "$TARBALL" "aicfo-appliance-$VERSION"
 rm -rf "$STAGE"
+DEB=$(packaging/linux/make-deb.sh dist/aicfo-server "$VERSION" dist)
+ls -l "$DEB"
 ls -l dist/windows/AICFOConnector.exe "target/$LINUX/release/aicfo-connector" dist/aicfo-server "$TARBALL"
 echo "built dist/aicfo-server and $TARBALL (connectors $VERSION for: $(ls "$OUT" | grep -c '\.zip$') targets)"
