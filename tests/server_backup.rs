@@ -459,3 +459,99 @@ fn backup_says_so_when_there_is_no_database_and_creates_none() {
     assert!(!dir.path().join(DATABASE_FILE).exists());
     assert!(!dir.path().join("backups").exists());
 }
+
+/// The closing note's figure: how long a backup takes and how big it is for 50 companies x 24
+/// months x 2,000 ledgers (2.4 million balances), filled straight into SQLite.
+/// `cargo test --release --test server_backup backup_figures -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn backup_figures_for_50_companies_24_months_2000_ledgers() {
+    let (companies, months, ledgers) = (50, 24, 2_000);
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join(DATABASE_FILE);
+    drop(aicfo::server::db::Db::open(&db_file).unwrap());
+    let started = std::time::Instant::now();
+    let mut conn = open(&db_file);
+    let tx = conn.transaction().unwrap();
+    for c in 0..companies {
+        let company = format!("company-{c:02}");
+        tx.execute(
+            "INSERT INTO companies (id, name, created_at) VALUES (?1, ?1, 0)",
+            [&company],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO connector_clients (id, company_id, device_id, first_seen, last_seen) \
+             VALUES (?1 || '-pc', ?1, 'pc', 0, 0)",
+            [&company],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO ingestion_logs (company_id, connector_id, bytes, groups_count, \
+             ledgers_count, months_count, balances_count, duration_ms, outcome, created_at) \
+             VALUES (?1, ?1 || '-pc', 0, 0, 0, 0, 0, 0, 'stored', 0)",
+            [&company],
+        )
+        .unwrap();
+        let ingestion = tx.last_insert_rowid();
+        let first_ledger = {
+            let mut add = tx
+                .prepare(
+                    "INSERT INTO ledgers (company_id, guid, name, parent_name, first_seen, \
+                     last_seen, last_ingestion) VALUES (?1, ?2, ?3, 'Sundry Debtors', 0, 0, ?4)",
+                )
+                .unwrap();
+            for l in 0..ledgers {
+                let guid = format!("{company}-ledger-{l:05}-0000-0000-000000000000");
+                add.execute(rusqlite::params![
+                    company,
+                    guid,
+                    format!("Party {l} Pvt Ltd"),
+                    ingestion
+                ])
+                .unwrap();
+            }
+            tx.last_insert_rowid() - ledgers + 1
+        };
+        for m in 0..months {
+            let key = month(300 + m as usize);
+            tx.execute(
+                "INSERT INTO snapshots (company_id, month_key, as_of_date, is_closed, ledger_count, \
+                 debit_total, credit_total, difference, ingestion_id, ingested_at) \
+                 VALUES (?1, ?2, ?2 || '-28', 1, ?3, 0, 0, 0, ?4, 0)",
+                rusqlite::params![company, key, ledgers, ingestion],
+            )
+            .unwrap();
+            let snapshot = tx.last_insert_rowid();
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO snapshot_balances (snapshot_id, ledger_id, balance) VALUES (?1, ?2, ?3)",
+                )
+                .unwrap();
+            for l in 0..ledgers {
+                let balance = (l * 7_919 + m * 104_729) % 100_000_000 - 50_000_000;
+                add.execute(rusqlite::params![snapshot, first_ledger + l, balance])
+                    .unwrap();
+            }
+        }
+    }
+    tx.commit().unwrap();
+    drop(conn);
+    let filled = started.elapsed();
+    let live = std::fs::metadata(&db_file).unwrap().len();
+
+    let started = std::time::Instant::now();
+    let made =
+        aicfo::server::backup::take(dir.path(), aicfo::server::backup::Kind::Manual).unwrap();
+    let took = started.elapsed();
+    assert_eq!(integrity(&made.path), "ok");
+    println!(
+        "backup of {companies} companies x {months} months x {ledgers} ledgers \
+         ({} balances): {:.1} s, {:.1} MB (live database {:.1} MB, filled in {:.1} s)",
+        companies * months * ledgers,
+        took.as_secs_f64(),
+        made.size as f64 / 1e6,
+        live as f64 / 1e6,
+        filled.as_secs_f64()
+    );
+}
