@@ -68,19 +68,64 @@ async fn assemble() -> Result<Rocket<Build>, StartError> {
     Ok(rocket)
 }
 
-#[rocket::main]
-async fn main() {
+/// Serves until Ctrl+C, SIGTERM or, under the Windows service manager, `stop`; the exit code.
+async fn serve(stop: Option<tokio::sync::oneshot::Receiver<()>>) -> i32 {
     prepare_process();
-    let rocket = match assemble().await {
+    let mut rocket = match assemble().await {
         Ok(r) => r,
         Err(e) => {
             // Rocket's logger does not exist yet: the console is the only place to say why.
             eprintln!("aicfo-server cannot start: {}", cause_chain(&e));
-            std::process::exit(1);
+            return 1;
         }
     };
+    if let Some(stop) = stop {
+        rocket = rocket.attach(AdHoc::on_liftoff("service stop", |r| {
+            let shutdown = r.shutdown();
+            tokio::spawn(async move {
+                let _ = stop.await;
+                shutdown.notify();
+            });
+            Box::pin(async {})
+        }));
+    }
     if let Err(e) = rocket.launch().await {
         eprintln!("aicfo-server stopped: {e}");
-        std::process::exit(1);
+        return 1;
     }
+    0
+}
+
+/// `aicfo-server service install|uninstall|start|stop|status` (Windows).
+fn service(action: &str) -> i32 {
+    #[cfg(windows)]
+    {
+        let until_stopped: aicfo::winservice::Serve =
+            |stop| rocket::execute(serve(Some(stop))).unsigned_abs();
+        match aicfo::server::winservice::main(action, until_stopped) {
+            Ok(said) => {
+                if !said.is_empty() {
+                    println!("{said}");
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("aicfo-server service {action}: {e}");
+                1
+            }
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        eprintln!("aicfo-server service {action}: Windows services exist only on Windows");
+        2
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("service") {
+        std::process::exit(service(&args.next().unwrap_or_default()));
+    }
+    std::process::exit(rocket::execute(serve(None)));
 }

@@ -48,6 +48,8 @@ pub mod state;
 pub mod status;
 pub mod uri_limit;
 pub mod web;
+#[cfg(windows)]
+pub mod winservice;
 
 use std::path::Path;
 use std::time::Duration;
