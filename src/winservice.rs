@@ -104,9 +104,10 @@ fn explain(spec: &Spec, doing: &str, e: windows_service::Error) -> String {
         Some(SERVICE_EXISTS) => format!(
             "the service {name} is already installed; `service uninstall` first to install it again"
         ),
-        Some(NOT_STARTED_BY_SERVICE_MANAGER) => format!(
+        Some(NOT_STARTED_BY_SERVICE_MANAGER) => {
             "`service run` is what Windows starts the service with; use `service start` instead"
-        ),
+                .to_string()
+        }
         _ => format!("cannot {doing} the service {name}: {io}"),
     }
 }
@@ -208,7 +209,7 @@ fn open(spec: &Spec, access: ServiceAccess) -> Result<windows_service::service::
 
 pub fn start(spec: &Spec) -> Result<String, String> {
     let service = open(spec, ServiceAccess::START)?;
-    if service.query_status().map(|s| s.current_state) == Ok(ServiceState::Running) {
+    if matches!(service.query_status(), Ok(s) if s.current_state == ServiceState::Running) {
         return Ok(format!("the service {} is already running", spec.name));
     }
     service
@@ -263,6 +264,19 @@ pub fn status(spec: &Spec) -> Result<String, String> {
             other => format!("{other:?}"),
         }
     );
+    let restarts = service
+        .get_failure_actions()
+        .ok()
+        .and_then(|f| f.actions)
+        .is_some_and(|a| {
+            a.iter()
+                .any(|a| matches!(a.action_type, ServiceActionType::Restart))
+        });
+    line.push_str(if restarts {
+        "; Windows restarts it if it fails"
+    } else {
+        "; no restart on failure is set"
+    });
     if let Ok(config) = service.query_config() {
         line.push_str(&format!("; program: {}", config.executable_path.display()));
     }
@@ -312,7 +326,7 @@ fn service_main(_arguments: Vec<OsString>) {
     };
     let (stop, stopped) = oneshot::channel();
     let stop = Mutex::new(Some(stop));
-    let handler = move |control| match control {
+    let handler = move |control: ServiceControl| match control {
         ServiceControl::Stop | ServiceControl::Shutdown => {
             if let Some(status) = STATUS.get() {
                 let _ = status.set_service_status(report(ServiceState::StopPending, 0));

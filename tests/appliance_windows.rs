@@ -1,11 +1,13 @@
 //! The Windows appliance (`dist/windows/aicfo-server.exe`, cross-built by packaging/build.sh)
 //! under Wine: in a console it answers `/api/health` and the Linux connector syncs Tally's books
 //! into it; as a Windows service (Wine's service manager) it installs, starts with its data in
-//! `C:\ProgramData\aicfo` and the first admin password there, and the Windows connector, also
+//! `C:\ProgramData\aicfo\appliance` and the first admin password there, and the Windows connector, also
 //! a service, syncs into it; both stop and uninstall cleanly.
 //!
-//! What Wine 8 cannot show: a start at boot (a prefix does not boot with services), and the
-//! restart after a failure (Wine's service manager takes the failure actions and keeps none).
+//! What Wine 8 cannot show: a start at boot (a prefix does not boot with services), the
+//! restart after a failure (Wine's service manager takes the failure actions and keeps none),
+//! and the data folder's restriction to SYSTEM and Administrators (Wine's icacls is a stub that
+//! changes nothing and answers success).
 //! Needs packaging/build.sh and Wine; `.ci/run` runs this with `--ignored`.
 
 mod common;
@@ -249,9 +251,9 @@ async fn appliance_and_connector_run_as_windows_services_under_wine() {
     let said = service(&wine, &server, "start").await;
     assert!(said.contains("is running"), "{said}");
     assert!(healthy(&url).await, "the service answers /api/health");
-    let data = wine.program_data().join("aicfo");
+    let data = wine.program_data().join("aicfo/appliance");
     let password = std::fs::read_to_string(data.join("admin-password.txt"))
-        .expect("the first admin password is in C:\\ProgramData\\aicfo");
+        .expect("the first admin password is in C:\\ProgramData\\aicfo\\appliance");
     assert!(data.join("aicfo.sqlite3").exists());
     let api = Api::login(&url, password.trim()).await;
     api.create_company("sharma").await;

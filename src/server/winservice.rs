@@ -1,7 +1,9 @@
 //! aicfo-server as a Windows service: `aicfo-server service install|uninstall|start|stop|status`.
 //! The service runs the same server as the console does, from the program's folder (so a
-//! Rocket.toml beside the program is read), with its data in `%ProgramData%\aicfo` unless
-//! `AICFO_DATA_DIR` is set for the whole machine. The first administrator's password is written
+//! Rocket.toml beside the program is read), with its data in `%ProgramData%\aicfo\appliance`
+//! unless `AICFO_DATA_DIR` is set for the whole machine. (Not `%ProgramData%\aicfo` itself: a
+//! connector on the same PC keeps its Tally lock there, and the data folder is for
+//! administrators only.) The first administrator's password is written
 //! there, as on the console it is written to `data\`.
 
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ pub static SPEC: Spec = Spec {
 };
 
 /// The service's data folder: `AICFO_DATA_DIR` when set for the machine, else
-/// `%ProgramData%\aicfo`.
+/// `%ProgramData%\aicfo\appliance`.
 pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("AICFO_DATA_DIR").filter(|d| !d.is_empty()) {
         return dir.into();
@@ -26,6 +28,7 @@ pub fn data_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
         .join("aicfo")
+        .join("appliance")
 }
 
 /// `aicfo-server service ACTION`: what to tell the person at the console, or why not.
