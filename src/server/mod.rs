@@ -55,6 +55,8 @@ pub mod state;
 pub mod status;
 pub mod uri_limit;
 pub mod web;
+#[cfg(windows)]
+pub mod winservice;
 
 use std::path::Path;
 use std::time::Duration;

@@ -16,9 +16,14 @@ use super::{logging, StartError};
 
 /// Serves until stopped. Start-up problems are one line on stderr and exit status 1.
 pub fn run() -> ExitCode {
+    run_until(None)
+}
+
+/// Serves until Ctrl+C, SIGTERM or, under the Windows service manager, its stop signal.
+pub fn run_until(stop: Option<tokio::sync::oneshot::Receiver<()>>) -> ExitCode {
     raise_open_file_limit();
     rocket::execute(async {
-        let (rocket, _logs) = match assemble().await {
+        let (mut rocket, _logs) = match assemble().await {
             Ok(r) => r,
             Err(e) => {
                 // The log may not exist yet: the console is the one place sure to be seen.
@@ -26,6 +31,16 @@ pub fn run() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(stop) = stop {
+            rocket = rocket.attach(AdHoc::on_liftoff("service stop", |r| {
+                let shutdown = r.shutdown();
+                tokio::spawn(async move {
+                    let _ = stop.await;
+                    shutdown.notify();
+                });
+                Box::pin(async {})
+            }));
+        }
         match rocket.launch().await {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
