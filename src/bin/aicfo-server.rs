@@ -7,6 +7,7 @@ use std::time::Duration;
 use aicfo::server::config::{self, AppConfig};
 use aicfo::server::domain_error::cause_chain;
 use aicfo::server::listener::{self, Front, Timeouts};
+use aicfo::server::tls::{ServerTls, TlsStatus};
 use aicfo::server::StartError;
 use rocket::fairing::AdHoc;
 use rocket::{Build, Rocket};
@@ -52,14 +53,18 @@ async fn assemble() -> Result<Rocket<Build>, StartError> {
     };
     let front = Front::bind(SocketAddr::new(public.address, public.port), timeouts).await?;
     let peers = front.peers();
-    let front = Mutex::new(Some(front));
-    let rocket = aicfo::server::build(listener::behind_front(figment))?
+    let rocket = aicfo::server::build(listener::behind_front(figment))?;
+    // After `build`, which prepares the data folder an `auto` certificate is kept in.
+    let tls = ServerTls::load(&cfg, public.address)?;
+    let front = Mutex::new(Some(front.serving(tls.as_ref())));
+    let rocket = rocket
         .manage(peers)
+        .manage(TlsStatus::of(tls.as_ref()))
         .attach(AdHoc::on_liftoff("listener front", move |r| {
             let backend = SocketAddr::new(r.config().address, r.config().port);
             if let Some(front) = front.lock().ok().and_then(|mut f| f.take()) {
                 if let Some(at) = front.local_addr() {
-                    println!("aicfo-server listening on http://{at}");
+                    println!("aicfo-server listening on {}://{at}", front.scheme());
                 }
                 front.spawn(backend);
             }

@@ -46,6 +46,12 @@ pub struct AppConfig {
     pub connector_releases: PathBuf,
     /// Days an enrolment code in a downloaded ZIP stays valid.
     pub enrollment_code_valid_days: u32,
+    /// `AICFO_TLS`: `off` (plain HTTP, the default) or `auto` (a self-signed certificate made on
+    /// first start in the data folder); see `tls.rs`.
+    pub tls: Option<String>,
+    /// `AICFO_TLS_CERT`, `AICFO_TLS_KEY`: the firm's own certificate (chain) and key, PEM.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -68,6 +74,9 @@ impl Default for AppConfig {
             trusted_proxy_list: Vec::new(),
             connector_releases: PathBuf::from("dist/releases"),
             enrollment_code_valid_days: 7,
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
