@@ -131,15 +131,15 @@ pub fn pin_mismatch(error: &(dyn std::error::Error + 'static)) -> Option<PinMism
         if let Some(found) = as_mismatch(e) {
             return Some(found);
         }
-        // An io::Error's `source` skips the error it wraps (here rustls's): look inside too.
-        let inner = e
+        // An io::Error's `source` skips the error it wraps (here rustls's, inside another
+        // io::Error): step into it instead.
+        cause = match e
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| as_mismatch(inner));
-        if inner.is_some() {
-            return inner;
-        }
-        cause = e.source();
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
     None
 }
@@ -186,7 +186,11 @@ mod tests {
             verifier.verify_server_cert(c, &[], &name, &[], UnixTime::now())
         };
         assert!(check(&cert).is_ok());
-        let err = check(&other).unwrap_err();
+        // As the refusal reaches reqwest: rustls's error inside two io::Errors.
+        let err = std::io::Error::other(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            check(&other).unwrap_err(),
+        ));
         let mismatch = pin_mismatch(&err).expect("the refusal names the pin");
         assert_eq!(mismatch.presented, cert_sha256(&other));
     }
