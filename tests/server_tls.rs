@@ -431,3 +431,25 @@ async fn the_connector_syncs_with_the_pinned_certificate_and_refuses_any_other()
     assert_snapshots_are_tallys(&app, &client).await;
     sim.stop().await;
 }
+
+#[test]
+fn a_client_that_never_finishes_its_handshake_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(
+        dir.path(),
+        &[("AICFO_TLS", "auto"), ("AICFO_HEADER_TIMEOUT_SECS", "1")],
+    );
+    let mut slow = std::net::TcpStream::connect(app.url.trim_start_matches("https://")).unwrap();
+    // The first byte of a TLS handshake, and then nothing.
+    slow.write_all(&[0x16]).unwrap();
+    // Only a bound on a hang; the appliance closes after its 1 s head deadline.
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = slow.read_to_end(&mut rest);
+    assert!(
+        read.is_ok(),
+        "the appliance closed the connection: {read:?}"
+    );
+    assert!(rest.is_empty(), "nothing was answered: {rest:?}");
+}
