@@ -75,13 +75,7 @@ impl ServerTls {
         let (cert, key) = match TlsMode::from_config(cfg)? {
             TlsMode::Off => return Ok(None),
             TlsMode::Supplied { cert, key } => (cert, key),
-            TlsMode::Auto => {
-                let (cert, key) = (cfg.data_dir.join(CERT_FILE), cfg.data_dir.join(KEY_FILE));
-                if !cert.exists() && !key.exists() {
-                    generate(&cert, &key, listen_on)?;
-                }
-                (cert, key)
-            }
+            TlsMode::Auto => auto_certificate(&cfg.data_dir, listen_on)?,
         };
         let tls = ServerTls::from_files(&cert, &key)?;
         println!(
@@ -126,6 +120,21 @@ impl ServerTls {
             fingerprint,
         })
     }
+}
+
+/// The certificate and key `auto` keeps in the data folder, made when there is none yet.
+fn auto_certificate(data_dir: &Path, listen_on: IpAddr) -> Result<(PathBuf, PathBuf), StartError> {
+    let (cert, key) = (data_dir.join(CERT_FILE), data_dir.join(KEY_FILE));
+    // The certificate is written last: a key without one is a start cut short, never served or
+    // pinned, and is made again.
+    if !cert.exists() {
+        if key.exists() {
+            std::fs::remove_file(&key)
+                .map_err(|e| StartError::because(format!("cannot replace {}", key.display()), e))?;
+        }
+        generate(&cert, &key, listen_on)?;
+    }
+    Ok((cert, key))
 }
 
 fn unreadable(what: &str, path: &Path, e: rustls::pki_types::pem::Error) -> StartError {
@@ -307,6 +316,24 @@ mod tests {
             let err = TlsMode::from_config(&bad).unwrap_err().to_string();
             assert!(err.contains(says), "{err}");
         }
+    }
+
+    #[test]
+    fn a_key_left_without_its_certificate_is_made_again_and_a_pair_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(KEY_FILE),
+            "half of an interrupted first start",
+        )
+        .unwrap();
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let (cert, key) = auto_certificate(dir.path(), loopback).unwrap();
+        let first = ServerTls::from_files(&cert, &key).unwrap().fingerprint;
+        auto_certificate(dir.path(), loopback).unwrap();
+        assert_eq!(
+            ServerTls::from_files(&cert, &key).unwrap().fingerprint,
+            first
+        );
     }
 
     #[test]
