@@ -644,11 +644,23 @@ async function route() {
   }
 }
 
+/** Over plain HTTP from another machine, passwords and books cross the office network in clear:
+ *  say so above every page until the appliance serves HTTPS (README: "HTTPS on the LAN"). */
+function warnIfPlainHttp() {
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
+  if (location.protocol !== "http:" || loopback) return;
+  const warning = h("div", { id: "plain-http", class: "notice", role: "status" },
+    "This page is not encrypted (plain HTTP): anyone on the office network can read passwords and books on their way. " +
+    "Ask the administrator to turn on HTTPS (AICFO_TLS=auto) and use the https:// address.");
+  document.getElementById("notice").before(warning);
+}
+
 window.addEventListener("hashchange", () => {
   notice("");
   route();
 });
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("signout").addEventListener("click", () => signOut(""));
+  warnIfPlainHttp();
   route();
 });

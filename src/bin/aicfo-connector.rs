@@ -79,6 +79,10 @@ struct SetupFlags {
     /// Tally's address [default: http://localhost:9000]
     #[arg(long)]
     tally_url: Option<String>,
+    /// The SHA-256 fingerprint of the appliance's certificate (an https:// appliance with a
+    /// self-signed certificate); then no other certificate is accepted
+    #[arg(long)]
+    tls_cert_sha256: Option<String>,
     /// Never ask; fail naming what is missing
     #[arg(long)]
     non_interactive: bool,
@@ -193,6 +197,7 @@ async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
                 company_id: f.company_id,
                 tally_company: f.tally_company,
                 tally_url: f.tally_url,
+                tls_cert_sha256: f.tls_cert_sha256,
                 non_interactive: f.non_interactive || f.password_stdin,
             };
             setup(&home, args).await.map_err(|e| (1, e))?;

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod service;
 pub mod setup;
 pub mod state;
+pub mod tls;
 
 /// The verifying key (hex) of the signed releases this connector accepts, compiled in by
 /// packaging/build.sh (`AICFO_VERIFYING_KEY`); none in a plain build.

@@ -48,6 +48,12 @@ pub struct AppConfig {
     pub enrollment_code_valid_days: u32,
     /// Daily backups kept in the data folder's backups/ (`AICFO_BACKUP_KEEP`).
     pub backup_keep: usize,
+    /// `AICFO_TLS`: `off` (plain HTTP, the default) or `auto` (a self-signed certificate made on
+    /// first start in the data folder); see `tls.rs`.
+    pub tls: Option<String>,
+    /// `AICFO_TLS_CERT`, `AICFO_TLS_KEY`: the firm's own certificate (chain) and key, PEM.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -71,6 +77,9 @@ impl Default for AppConfig {
             connector_releases: PathBuf::from("dist/releases"),
             enrollment_code_valid_days: 7,
             backup_keep: 14,
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

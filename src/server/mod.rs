@@ -53,6 +53,7 @@ pub mod snapshots;
 pub mod start_error;
 pub mod state;
 pub mod status;
+pub mod tls;
 pub mod uri_limit;
 pub mod web;
 #[cfg(windows)]

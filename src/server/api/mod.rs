@@ -53,5 +53,6 @@ pub fn routes() -> Vec<Route> {
         reports::balance_sheet,
         runs::recent,
     ]);
+    all.extend(routes![crate::server::tls::health]);
     all
 }
