@@ -395,3 +395,110 @@ async fn stock_counts_in_gross_profit_and_in_the_balance_sheet() {
     assert_eq!(bs["totalLiabilities"].to_string(), "190000.00");
     srv.stop().await;
 }
+
+/// The real connector reads tally-sim; then a voucher is entered three months back in Tally, and
+/// the next scheduled sync restates the closed months from that one on.
+#[tokio::test]
+async fn a_back_dated_voucher_in_tally_shows_as_a_restated_month() {
+    use aicfo::protocol::{Amount, MonthKey};
+    use aicfo::sim::model::{SimEntry, SimVoucher};
+    use aicfo::sim::{generate, Books, GenSpec, SimServer, SimState};
+    use common::{connector, text};
+    use std::sync::Arc;
+
+    let mut company = generate(&GenSpec {
+        name: "Sharma & Sons".into(),
+        seed: 11,
+        ledgers: 60,
+        vouchers: 1500,
+        years: 3,
+        first_year: 2024,
+    });
+    let state = Arc::new(SimState::new(vec![Books::new(company.clone()).unwrap()]));
+    let sim = SimServer::start(state.clone(), "127.0.0.1", 0, false)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+    let api = format!("{}/api", srv.url);
+    let setup = [
+        "setup",
+        "--api-url",
+        &api,
+        "--username",
+        "admin",
+        "--password-stdin",
+        "--company-id",
+        "sharma",
+        "--tally-url",
+        &sim.url,
+    ];
+    let password = format!("{}\n", srv.admin_password());
+    let out = connector(home.path(), &setup, Some(&password)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (_, r) = srv
+        .get("/companies/sharma/restatements", Some(&admin))
+        .await;
+    assert_eq!(r["restatements"], json!([]), "{r}");
+
+    // 1,234.56 between the first two ledgers, dated three months back.
+    let now = MonthKey::of(time::OffsetDateTime::now_utc().date());
+    let back = now.previous().previous().previous();
+    let entry = |i: usize, paise: i64| SimEntry {
+        ledger: company.ledgers[i].name.clone(),
+        amount: Amount::from_paise(paise),
+    };
+    let late = SimVoucher {
+        date: format!("{back}-15"),
+        voucher_type: "Journal".into(),
+        number: "late-1".into(),
+        entries: vec![entry(0, 123_456), entry(1, -123_456)],
+        stock: Vec::new(),
+    };
+    company.vouchers.push(late);
+    state.set_companies(vec![Books::new(company.clone()).unwrap()]);
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let (s, r) = srv
+        .get("/companies/sharma/restatements", Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let list = r["restatements"].as_array().unwrap();
+    let months: Vec<&str> = list
+        .iter()
+        .map(|x| x["monthKey"].as_str().unwrap())
+        .collect();
+    assert!(months.contains(&back.to_string().as_str()), "{months:?}");
+    assert!(
+        !months.contains(&now.to_string().as_str()),
+        "the open month is never restated: {months:?}"
+    );
+    let first = list
+        .iter()
+        .find(|x| x["monthKey"] == back.to_string())
+        .unwrap();
+    assert_eq!(first["ledgersChanged"], 2, "{first:#}");
+    assert_eq!(first["amount"].to_string(), "1234.56");
+    assert!(first["syncRunId"].is_string(), "{first}");
+    let names: Vec<&str> = first["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ledgerName"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&company.ledgers[0].name.as_str()),
+        "{names:?}"
+    );
+    let (_, o) = srv.get("/overview", Some(&admin)).await;
+    let restated = &o["companies"][0]["restatedMonths"];
+    assert_eq!(restated.as_array().unwrap().len(), list.len(), "{restated}");
+    srv.stop().await;
+    sim.stop().await;
+}
