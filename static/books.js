@@ -152,6 +152,7 @@ async function booksTrialBalance(id, month, compare) {
   const notes = [h("p", { class: "summary" }, asOf, " ", csvButton("tb", path + query(compare, "csv"), id + "-trial-balance-" + month + ".csv"), " ", tb.balanced ? pill("good", "balanced") : pill("warn", "does not balance: differs by " + drCr(tb.difference)))];
   if (tb.comparedWith && !tb.comparedWith.held) notes.push(h("p", { class: "summary", id: "compare-missing" }, monthName(tb.comparedWith.monthKey) + " is not held, so there is nothing to compare with."));
   if (compared) notes.push(h("p", { class: "summary" }, "Balances are closing balances as Tally shows them; income and expense run from the start of the financial year. Change is debit positive."));
+  notes.push(h("p", { class: "summary hint" }, "Choose a group or ledger to chart it over every month held."));
   show(...head, compareLinks(id, month, "tb", compare), ...notes, grid);
 }
 

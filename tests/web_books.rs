@@ -502,3 +502,108 @@ async fn a_back_dated_voucher_in_tally_shows_as_a_restated_month() {
     srv.stop().await;
     sim.stop().await;
 }
+
+/// An inventory company in tally-sim, read by the real connector: every month's balance sheet
+/// balances only if the stock is counted as Tally counts it (closing stock in the assets, closing
+/// less opening stock in the profit), and the months of a year add up to its year to date.
+#[tokio::test]
+async fn a_simulated_stockist_balances_every_month_with_its_stock() {
+    use aicfo::sim::{add_inventory, generate, Books, GenSpec, SimServer, SimState};
+    use common::{connector, text};
+    use std::sync::Arc;
+
+    let mut company = generate(&GenSpec {
+        name: "Stock Traders".into(),
+        seed: 11,
+        ledgers: 60,
+        vouchers: 1500,
+        years: 3,
+        first_year: 2024,
+    });
+    add_inventory(&mut company, 11, 12);
+    let state = Arc::new(SimState::new(vec![Books::new(company).unwrap()]));
+    let sim = SimServer::start(state, "127.0.0.1", 0, false)
+        .await
+        .unwrap();
+    let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Stock Traders", "stock").await;
+    let api = format!("{}/api", srv.url);
+    let setup = [
+        "setup",
+        "--api-url",
+        &api,
+        "--username",
+        "admin",
+        "--password-stdin",
+        "--company-id",
+        "stock",
+        "--tally-url",
+        &sim.url,
+    ];
+    let password = format!("{}\n", srv.admin_password());
+    let out = connector(home.path(), &setup, Some(&password)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let (_, months) = srv.get("/companies/stock/snapshots", Some(&admin)).await;
+    let months = months.as_array().unwrap();
+    assert!(months.len() > 3, "{months:?}");
+    let paise = |v: &Value| {
+        v.to_string()
+            .parse::<aicfo::protocol::Amount>()
+            .unwrap()
+            .paise()
+    };
+    let mut checked_months = 0;
+    for m in months {
+        let key = m["monthKey"].as_str().unwrap();
+        assert!(m["stock"].is_object(), "{m}");
+        let (_, bs) = srv
+            .get(
+                &format!("/companies/stock/reports/{key}/balance-sheet"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(bs["totalAssets"], bs["totalLiabilities"], "{key}: {bs:#}");
+        let (_, pl) = srv
+            .get(
+                &format!("/companies/stock/reports/{key}/profit-and-loss"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(pl["yearToDate"]["netProfit"], bs["profitAndLoss"], "{key}");
+        assert_eq!(
+            pl["yearToDate"]["closingStock"], m["stock"]["closing"],
+            "{key}"
+        );
+        // The month alone and the year to date before it make the year to date.
+        if pl["month"].is_object() && pl["yearFrom"] != key {
+            let (_, before) = srv
+                .get(
+                    &format!(
+                        "/companies/stock/reports/{}/profit-and-loss",
+                        months_before(key)
+                    ),
+                    Some(&admin),
+                )
+                .await;
+            let sum =
+                paise(&before["yearToDate"]["grossProfit"]) + paise(&pl["month"]["grossProfit"]);
+            assert_eq!(sum, paise(&pl["yearToDate"]["grossProfit"]), "{key}");
+            checked_months += 1;
+        }
+    }
+    assert!(checked_months > 0);
+    srv.stop().await;
+    sim.stop().await;
+}
+
+fn months_before(key: &str) -> String {
+    key.parse::<aicfo::protocol::MonthKey>()
+        .unwrap()
+        .previous()
+        .to_string()
+}
