@@ -2,13 +2,13 @@
 //! revenue, the month's own movement (Tally's revenue balances run from the financial year's
 //! start, so a month alone is the difference from the previous month-end of the same year).
 
-use rusqlite::Connection;
+use rusqlite::{params, Connection};
 
-use super::natures::{self, add, sub};
+use super::natures::{self, sub};
 use super::profit_loss::{year_from, year_start_month};
-use crate::protocol::{Amount, MonthKey, Series, SeriesPoint, TrialBalanceLine};
+use crate::protocol::{Amount, MonthKey, Series, SeriesPoint};
+use crate::server::chart;
 use crate::server::domain_error::{DomainError, DomainResult};
-use crate::server::snapshots;
 
 /// What a series follows.
 pub enum Subject {
@@ -17,10 +17,11 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn includes(&self, line: &TrialBalanceLine) -> bool {
+    /// Whether a ledger with this name and group path is part of the series.
+    fn includes(&self, ledger: &str, path: &[String]) -> bool {
         match self {
-            Subject::Ledger(name) => line.ledger_name.eq_ignore_ascii_case(name),
-            Subject::Group(name) => line.group_path.iter().any(|g| g.eq_ignore_ascii_case(name)),
+            Subject::Ledger(name) => ledger.eq_ignore_ascii_case(name),
+            Subject::Group(name) => path.iter().any(|g| g.eq_ignore_ascii_case(name)),
         }
     }
 
@@ -38,61 +39,79 @@ impl Subject {
     }
 }
 
-/// Every month held, oldest first. Refuses a name no month's ledgers carry.
-pub fn series(c: &Connection, company_id: &str, subject: &Subject) -> DomainResult<Series> {
-    let start = year_start_month(c, company_id)?;
-    let kinds = natures::group_kinds(c, company_id)?;
-    let (mut points, mut primary) = (Vec::new(), None::<String>);
-    let mut before: Option<(MonthKey, Amount)> = None;
-    for summary in snapshots::list(c, company_id)? {
-        let Ok(month) = summary.month_key.parse::<MonthKey>() else {
-            continue;
-        };
-        let tb = snapshots::trial_balance(c, company_id, month)?;
-        let mut closing = Amount::ZERO;
-        for line in tb.ledgers.iter().filter(|l| subject.includes(l)) {
-            primary.get_or_insert_with(|| primary_of(line));
-            closing = add(closing, line.balance)?;
+/// The row ids of the ledgers in the series (gone ones too: their old balances count), and the
+/// primary group of the first, which says whether the series is revenue.
+fn members(
+    c: &Connection,
+    company_id: &str,
+    subject: &Subject,
+) -> DomainResult<(Vec<i64>, Option<String>)> {
+    let mut tree = chart::group_tree(c, company_id)?;
+    let mut stmt =
+        c.prepare("SELECT id, name, parent_name FROM ledgers WHERE company_id = ?1 ORDER BY id")?;
+    let mut rows = stmt.query([company_id])?;
+    let (mut ids, mut primary) = (Vec::new(), None);
+    while let Some(r) = rows.next()? {
+        let (name, parent): (String, String) = (r.get(1)?, r.get(2)?);
+        let path = tree.path(&parent);
+        if subject.includes(&name, &path) {
+            ids.push(r.get::<_, i64>(0)?);
+            primary.get_or_insert_with(|| path.first().cloned().unwrap_or(name));
         }
-        let movement = if month == year_from(month, start) {
-            Some(closing)
-        } else {
-            match before {
-                Some((m, b)) if m == month.previous() => Some(sub(closing, b)?),
-                _ => None,
-            }
-        };
-        before = Some((month, closing));
-        points.push((month, summary.as_of_date, closing, movement));
     }
+    Ok((ids, primary))
+}
+
+/// Every month held, oldest first. Refuses a name the company's chart does not carry.
+pub fn series(c: &Connection, company_id: &str, subject: &Subject) -> DomainResult<Series> {
+    let (ids, primary) = members(c, company_id, subject)?;
     let Some(primary) = primary else {
         return Err(DomainError::not_found(
             "series_not_found",
             format!(
-                "Company `{company_id}` has no {} named `{}` in any month held.",
+                "Company `{company_id}` has no {} named `{}`.",
                 subject.kind(),
                 subject.name()
             ),
         ));
     };
+    let kinds = natures::group_kinds(c, company_id)?;
     let revenue = natures::kind_of(&kinds, &primary).is_some_and(|k| k.nature.is_revenue());
+    let start = year_start_month(c, company_id)?;
+    let ids =
+        serde_json::to_string(&ids).map_err(|e| DomainError::internal("listing ledgers", e))?;
+    let mut stmt = c.prepare(
+        "SELECT s.month_key, s.as_of_date, COALESCE(SUM(b.balance), 0) FROM snapshots s
+         LEFT JOIN snapshot_balances b ON b.snapshot_id = s.id
+              AND b.ledger_id IN (SELECT value FROM json_each(?2))
+         WHERE s.company_id = ?1 GROUP BY s.id ORDER BY s.month_key",
+    )?;
+    let mut rows = stmt.query(params![company_id, ids])?;
+    let (mut points, mut before) = (Vec::new(), None::<(MonthKey, Amount)>);
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        let Ok(month) = key.parse::<MonthKey>() else {
+            continue;
+        };
+        let closing = Amount::from_paise(r.get(2)?);
+        let movement = match before {
+            _ if month == year_from(month, start) => Some(closing),
+            Some((m, b)) if m == month.previous() => Some(sub(closing, b)?),
+            _ => None,
+        };
+        before = Some((month, closing));
+        points.push(SeriesPoint {
+            month_key: key,
+            as_of_date: r.get(1)?,
+            closing,
+            movement: movement.filter(|_| revenue),
+        });
+    }
     Ok(Series {
         company_id: company_id.to_string(),
         kind: subject.kind().to_string(),
         name: subject.name().to_string(),
         revenue,
-        points: points
-            .into_iter()
-            .map(|(month, as_of_date, closing, movement)| SeriesPoint {
-                month_key: month.to_string(),
-                as_of_date,
-                closing,
-                movement: movement.filter(|_| revenue),
-            })
-            .collect(),
+        points,
     })
-}
-
-fn primary_of(line: &TrialBalanceLine) -> String {
-    line.group_path.first().unwrap_or(&line.ledger_name).clone()
 }
