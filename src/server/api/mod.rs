@@ -31,6 +31,10 @@ pub fn routes() -> Vec<Route> {
         accounts::list_companies,
         accounts::create_user,
         accounts::list_users,
+        accounts::disable_user,
+        accounts::enable_user,
+        accounts::reset_password,
+        accounts::set_companies,
     ]);
     all.extend(routes![
         connector::auth,
@@ -56,6 +60,8 @@ pub fn routes() -> Vec<Route> {
         reports::profit_and_loss,
         reports::balance_sheet,
         runs::recent,
+        runs::detail,
     ]);
+    all.extend(routes![crate::server::download::create_link]);
     all
 }
