@@ -157,7 +157,10 @@ async function api(path, options) {
   if (!res.ok) {
     const sentence = body && body.message ? body.message : "The appliance answered " + res.status + ".";
     if (res.status === 401 && token) signOut(sentence);
-    throw new ApiError(res.status, sentence);
+    const error = new ApiError(res.status, sentence);
+    // Which fields were wrong, each with its own sentence: forms show them.
+    error.details = (body && body.details) || [];
+    throw error;
   }
   return body;
 }
@@ -186,6 +189,7 @@ function headerFor(user) {
   const who = document.getElementById("who");
   const out = document.getElementById("signout");
   who.hidden = out.hidden = !user;
+  document.getElementById("admin-link").hidden = !user || user.role !== "admin";
   who.textContent = user ? user.username + " (" + user.role + ")" : "";
 }
 
@@ -336,19 +340,21 @@ function table(head, rows, attrs) {
   );
 }
 
-function connectorsTable(status) {
+function connectorsTable(status, reload) {
   const rows = status.connectors.map((k) =>
     h(
       "tr",
-      {},
+      { "data-connector": k.connectorId },
       h("td", {}, k.deviceName || k.deviceId),
       h("td", {}, k.os || ""),
       h("td", {}, k.appVersion || ""),
-      h("td", {}, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime))
+      h("td", { class: "when" }, k.lastSeen ? ago(k.lastSeen, status.serverTime) : ""),
+      h("td", { class: "status" }, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime)),
+      h("td", {}, connectorActions(k, reload))
     )
   );
-  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 4 }, "No connector enrolled yet.")));
-  return table(["Device", "OS", "Version", "Status"], rows, { id: "connectors" });
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 6 }, "No connector enrolled yet.")));
+  return table(["Device", "OS", "Version", "Last seen", "Status", ""], rows, { id: "connectors" });
 }
 
 function agentFlags(k) {
@@ -389,7 +395,7 @@ function runsTable(runs, status) {
     h(
       "tr",
       {},
-      h("td", {}, indianDate(r.startedAt) + " " + clockTime(r.startedAt)),
+      h("td", {}, h("a", { href: runHref(status.companyId, r.syncRunId) }, indianDate(r.startedAt) + " " + clockTime(r.startedAt))),
       h("td", {}, device(r.connectorId)),
       h("td", {}, r.trigger || ""),
       h("td", {}, syncPill(r, status.serverTime)),
@@ -403,7 +409,8 @@ function runsTable(runs, status) {
 async function companyPage(id) {
   const title = h("h1", {}, id);
   const body = h("div", {});
-  show(h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Clients")), title, body);
+  const admin = h("div", { id: "company-admin" });
+  show(h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Clients")), title, body, admin);
   const companies = await api("/companies");
   const company = companies.find((c) => c.id === id);
   if (company) title.textContent = company.name;
@@ -416,7 +423,7 @@ async function companyPage(id) {
     ]);
     body.replaceChildren(
       h("h2", {}, "Connectors"),
-      connectorsTable(status),
+      connectorsTable(status, load),
       h("h2", {}, "Sync"),
       runLine("Last run", status.lastSyncRun, status.serverTime),
       runLine("Last successful", status.lastSuccessfulSync, status.serverTime),
@@ -429,6 +436,7 @@ async function companyPage(id) {
   // The first load's refusal (say, another firm's company) replaces the page, not a banner.
   await load();
   keepFresh(load, true);
+  await companyAdmin(id, admin);
 }
 
 // ---- a month's reports ----
@@ -490,7 +498,9 @@ async function route() {
   try {
     const books = booksRoute(parts);
     if (books) return await books;
+    if (parts[0] === "c" && parts[1] && parts[2] === "run" && parts[3]) return await runPage(parts[1], parts[3]);
     if (parts[0] === "c" && parts[1]) return await companyPage(parts[1]);
+    if (parts[0] === "admin") return await adminPage();
     return await overviewPage();
   } catch (e) {
     stopRefresh();

@@ -33,6 +33,32 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
     ("GET", "/api/companies", User, "/api/companies"),
     ("POST", "/api/users", Admin, "/api/users"),
     ("GET", "/api/users", Admin, "/api/users"),
+    (
+        "POST",
+        "/api/users/<id>/disable",
+        Admin,
+        "/api/users/999/disable",
+    ),
+    (
+        "POST",
+        "/api/users/<id>/enable",
+        Admin,
+        "/api/users/999/enable",
+    ),
+    (
+        "PUT",
+        "/api/users/<id>/password",
+        Admin,
+        "/api/users/999/password",
+    ),
+    (
+        "PUT",
+        "/api/users/<id>/companies",
+        Admin,
+        "/api/users/999/companies",
+    ),
+    // The company is in the body, checked by the handler: tests/web_admin.rs.
+    ("POST", "/api/download-links", User, "/api/download-links"),
     ("POST", "/api/connector/auth", Public, "/api/connector/auth"),
     (
         "POST",
@@ -155,6 +181,12 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         Company,
         "/api/companies/sharma/sync-runs",
     ),
+    (
+        "GET",
+        "/api/companies/<_id>/sync-runs/<run_id>",
+        Company,
+        "/api/companies/sharma/sync-runs/no-such-run",
+    ),
     ("GET", "/", Public, "/"),
     ("GET", "/<path..>", Public, "/no-such-file.txt"),
     ("GET", "/download/connector", Public, "/download/connector"),
@@ -192,7 +224,7 @@ async fn call(srv: &TestServer, method: &str, path: &str, token: Option<&str>) -
     let url = format!("{}{path}", srv.url);
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut req = srv.http.request(method.clone(), url);
-    if method == reqwest::Method::POST {
+    if method == reqwest::Method::POST || method == reqwest::Method::PUT {
         req = req.json(&json!({}));
     }
     if let Some(t) = token {

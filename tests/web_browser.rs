@@ -170,16 +170,19 @@ impl Browser {
         el.send_keys(text).await.unwrap();
     }
 
+    /// Clicks the first element matching `css` once one is shown (the page may still be
+    /// drawing it).
     async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(PATIENCE)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no `{css}` to click: {e}"))
-            .click()
-            .await
-            .unwrap();
+        for _ in 0..(PATIENCE.as_millis() / 250) {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                if el.is_displayed().await.unwrap_or(false) {
+                    el.click().await.unwrap();
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("no `{css}` shown to click");
     }
 
     async fn screenshot(&self, name: &str) {
@@ -593,5 +596,272 @@ async fn a_stockists_profit_and_balance_sheet_count_the_stock() {
     assert_eq!(stock[1], "45,000.00");
     b.screenshot("balance-sheet-stock").await;
     b.close().await;
+    srv.stop().await;
+}
+
+/// A development connector package (as packaging/build-windows.sh leaves it) around the real
+/// connector binary, so a ZIP downloaded from the page enrols and syncs for real.
+fn connector_package(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("AICFOConnector.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    let program = std::fs::read(env!("CARGO_BIN_EXE_aicfo-connector")).unwrap();
+    let files: [(&str, &[u8]); 2] = [
+        ("AICFOConnector.exe", &program),
+        (
+            "config.json",
+            include_str!("../packaging/windows/config.json").as_bytes(),
+        ),
+    ];
+    for (name, bytes) in files {
+        zip.start_file(name, opts).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+fn zip_entry(zip: &[u8], name: &str) -> Vec<u8> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("a ZIP");
+    let mut out = Vec::new();
+    archive
+        .by_name(name)
+        .unwrap_or_else(|e| panic!("{name} in the ZIP: {e}"))
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+async fn tally_sim() -> aicfo::sim::SimServer {
+    use aicfo::sim::{generate, Books, GenSpec, SimServer, SimState};
+    let company = generate(&GenSpec {
+        name: "Sharma & Sons".into(),
+        seed: 7,
+        ledgers: 40,
+        vouchers: 400,
+        years: 2,
+        first_year: 2025,
+    });
+    let state = std::sync::Arc::new(SimState::new(vec![Books::new(company).unwrap()]));
+    SimServer::start(state, "127.0.0.1", 0, false)
+        .await
+        .unwrap()
+}
+
+impl Browser {
+    /// Waits until `css` exists and is shown.
+    async fn visible(&self, css: &str) -> bool {
+        let el = self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"));
+        el.is_displayed().await.unwrap()
+    }
+
+    async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        let el = self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"));
+        el.attr(name).await.unwrap()
+    }
+}
+
+/// The page's ZIP fetched again through the signed link the page made, with no token.
+async fn fetch_link(srv: &TestServer, link: &str) -> Vec<u8> {
+    let res = reqwest::get(format!("{}{link}", srv.url)).await.unwrap();
+    assert_eq!(res.status(), 200, "the page's link downloads");
+    res.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let package = connector_package(dir.path());
+    let srv = TestServer::start_with(
+        dir.path(),
+        &[
+            ("connector_package", json!(package)),
+            ("connector_releases", json!(dir.path().join("no-releases"))),
+        ],
+    )
+    .await;
+    let sim = tally_sim().await;
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+
+    // A company and a staff user for it, from the admin screens.
+    b.click("#admin-link").await;
+    b.type_into("#company-name", "Sharma & Sons").await;
+    b.type_into("#company-id", "sharma").await;
+    b.click("#create-company").await;
+    b.wait_text("#admin-companies", "the new company", |t| {
+        t.contains("Sharma & Sons")
+    })
+    .await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Other Traders", "other").await;
+    b.type_into("#new-username", "meera").await;
+    b.type_into("#new-password", "meera-password-1").await;
+    b.click("#new-user input[value=sharma]").await;
+    b.click("#create-user").await;
+    b.wait_text("#users tr[data-user=meera]", "Meera with Sharma", |t| {
+        t.contains("Sharma & Sons") && t.contains("enabled")
+    })
+    .await;
+    // A clerk who left: created, then disabled from the page.
+    b.type_into("#new-username", "old-clerk").await;
+    b.type_into("#new-password", "clerk-password-1").await;
+    b.click("#create-user").await;
+    b.click("#users tr[data-user=old-clerk] button[data-action=disable]")
+        .await;
+    b.wait_text("#users tr[data-user=old-clerk] .state", "disabled", |t| {
+        t == "disabled"
+    })
+    .await;
+    // The form refuses a short password with the API's own sentence.
+    b.type_into("#new-username", "shorty").await;
+    b.type_into("#new-password", "short").await;
+    b.click("#create-user").await;
+    let refusal = b
+        .wait_text("#new-user .error", "the refusal", |t| !t.is_empty())
+        .await;
+    assert!(refusal.contains("cannot be created"), "{refusal}");
+    assert!(
+        refusal.contains("password: a password needs at least"),
+        "{refusal}"
+    );
+    b.screenshot("admin-users").await;
+
+    // The company page: download the Windows connector through the page's signed link.
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    b.click("#download-windows").await;
+    let link = b
+        .attr("#download-saved", "data-link")
+        .await
+        .expect("the page names the link it used");
+    assert!(link.contains("link="), "{link}");
+    let saved = b.downloads.path().join("AICFOConnector.zip");
+    for _ in 0..(PATIENCE.as_millis() / 250) {
+        if saved.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let from_page = std::fs::read(&saved).expect("the browser saved the ZIP");
+    let config: serde_json::Value =
+        serde_json::from_slice(&zip_entry(&from_page, "config.json")).unwrap();
+    assert_eq!(config["company_id"], "sharma");
+    // The link works without a token (for its five minutes).
+    let again = fetch_link(&srv, &link).await;
+    zip_entry(&again, "AICFOConnector.exe");
+    b.wait_text("#codes", "the download's code", |t| t.contains("unused"))
+        .await;
+
+    // The ZIP, unzipped on the Tally PC, enrols itself with its code and syncs from Tally.
+    let home = tempfile::tempdir().unwrap();
+    let mut config = config;
+    config["tally_url"] = json!(sim.url);
+    std::fs::write(home.path().join("config.json"), config.to_string()).unwrap();
+    let out = common::connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+
+    b.wait_text("#connectors", "the connector", |t| {
+        !t.contains("No connector enrolled")
+    })
+    .await;
+    b.wait_text("#runs", "its sync run", |t| t.contains("synced"))
+        .await;
+    b.wait_text("#months", "the months it sent", |t| t.contains("FY 20"))
+        .await;
+    // The code's "used" column names the connector that used it (the list is read on opening).
+    b.client.refresh().await.unwrap();
+    b.wait_text("#codes", "the code used", |t| t.contains(" by "))
+        .await;
+    b.screenshot("company-admin").await;
+    b.client
+        .execute(
+            "document.getElementById('company-admin').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.screenshot("company-admin-downloads").await;
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    b.text("#connectors").await;
+    b.screenshot("company-phone").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
+
+    // A run's page: what it stored and its events.
+    b.click("#runs a").await;
+    let stored = b.text("#run-ingestions").await;
+    assert!(stored.contains("stored"), "{stored}");
+    let events = b.text("#run-events").await;
+    assert!(
+        events.contains("started") && events.contains("succeeded"),
+        "{events}"
+    );
+    b.screenshot("sync-run").await;
+
+    // Revoking the connector: marked at once.
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    b.click("#connectors button.danger").await;
+    b.client.accept_alert().await.unwrap();
+    b.wait_text("#connectors", "revoked", |t| t.contains("revoked"))
+        .await;
+    b.wait_text("#connectors button", "the restore button", |t| {
+        t == "Restore"
+    })
+    .await;
+
+    // Without a connector package the page says how to build one, in the API's words.
+    std::fs::remove_file(&package).unwrap();
+    b.click("#download-linux").await;
+    let sentence = b
+        .wait_text("#notice", "the 503 sentence", |t| !t.is_empty())
+        .await;
+    assert_eq!(
+        sentence,
+        "This appliance was built without connectors; build it with packaging/build.sh"
+    );
+
+    // Meera: her company only, no admin screens, and the API refuses them too.
+    b.click("#signout").await;
+    b.sign_in(&srv.url, "meera", "meera-password-1").await;
+    b.text("li[data-company=sharma]").await;
+    assert!(!b.visible("#admin-link").await, "no admin link for staff");
+    b.goto(&format!("{}/#/admin", srv.url)).await;
+    let refusal = b.text("main .error").await;
+    assert_eq!(refusal, "Only an administrator may do this.");
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    b.text("#connectors").await;
+    let buttons = b
+        .client
+        .find_all(Locator::Css("#connectors button, #company-admin button"))
+        .await
+        .unwrap();
+    assert!(buttons.is_empty(), "staff get no admin buttons");
+    b.goto(&format!("{}/#/c/other", srv.url)).await;
+    let refusal = b.text("main .error").await;
+    assert!(
+        refusal.contains("not assigned to company `other`"),
+        "{refusal}"
+    );
+
+    // Signing out ends it.
+    b.click("#signout").await;
+    b.text("#login").await;
+    b.close().await;
+    sim.stop().await;
     srv.stop().await;
 }

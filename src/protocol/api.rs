@@ -33,6 +33,9 @@ pub struct UserView {
     pub username: String,
     pub role: String,
     pub company_ids: Vec<String>,
+    /// A disabled user cannot sign in, and their tokens do not work.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// Answer to `sync/progress` and `sync/complete`.

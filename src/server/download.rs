@@ -3,6 +3,10 @@
 //! release archive), `run-connector.bat` (Windows), `README.txt`, and a config.json naming this
 //! appliance, the company and a fresh one-time enrolment code. Without one it is the generic ZIP,
 //! which holds no secret.
+//!
+//! A page cannot put an `Authorization` header on a link, so `POST /api/download-links` gives a
+//! signed link instead: for five minutes it downloads that one company's ZIP for that one target
+//! on behalf of the user who asked, while the user still may.
 
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
@@ -11,9 +15,14 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::{self, Responder, Response};
-use rocket::{get, routes, Route, State};
+use rocket::serde::json::Json;
+use rocket::{get, post, routes, Route, State};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::accounts::{self, User};
+use super::body::{BodyLimit, JsonBody};
+use super::clock::rfc3339;
 use super::enrollment;
 use super::error::{park, ApiError, ApiResult};
 use super::guards::CompanyAccess;
@@ -141,10 +150,80 @@ impl<'r> FromRequest<'r> for RequestHost {
 }
 
 /// What the download is for: a target, and a company the caller may see (checked as
-/// [`CompanyAccess`] does) when `companyId` is given.
+/// [`CompanyAccess`] does, or by a signed `link`) when `companyId` is given.
 pub struct DownloadFor {
     company: Option<CompanyAccess>,
     target: Target,
+}
+
+fn target_name(target: Target) -> &'static str {
+    match target {
+        Target::Windows => "windows",
+        Target::Linux => "linux",
+    }
+}
+
+fn parse_target(text: Option<&str>) -> ApiResult<Target> {
+    match text {
+        None => Ok(Target::Windows),
+        Some(t) => Target::parse(t)
+            .ok_or_else(|| ApiError::invalid_field("target", "use `windows` or `linux`")),
+    }
+}
+
+fn query_text<'r>(req: &'r Request<'_>, name: &str) -> ApiResult<Option<&'r str>> {
+    match req.query_value::<&str>(name) {
+        None => Ok(None),
+        Some(Ok(v)) => Ok(Some(v)),
+        Some(Err(_)) => Err(ApiError::invalid_field(name, "is not readable")),
+    }
+}
+
+/// The company and user a signed link names, after checking the link, that the URL asks for
+/// what was signed, and that the user still may see the company.
+async fn linked_access(req: &Request<'_>, link: &str, target: Target) -> ApiResult<CompanyAccess> {
+    let state = req
+        .rocket()
+        .state::<AppState>()
+        .ok_or_else(|| ApiError::internal("download link", "application state is not managed"))?;
+    let claims = state.keys.verify_download(link)?;
+    let company = query_text(req, "companyId")?;
+    if company != Some(claims.cid.as_str()) || target_name(target) != claims.target {
+        return Err(ApiError::forbidden(
+            "download_link_mismatch",
+            "This download link was made for another company or target; open the appliance's page and download again.",
+        ));
+    }
+    let (id, generation, company_id) = (claims.sub, claims.generation, claims.cid);
+    let cid = company_id.clone();
+    let user = state
+        .db
+        .read(move |c| {
+            let user = accounts::token_user(c, id, generation)?;
+            accounts::ensure_can_see(c, &user, &cid)?;
+            Ok(user)
+        })
+        .await?;
+    Ok(CompanyAccess { user, company_id })
+}
+
+/// The download without a company (generic), by signed link, or by token: the last is left to
+/// [`CompanyAccess`], which parks its own refusal.
+enum Asked {
+    Ready(DownloadFor),
+    ByToken(Target),
+}
+
+async fn asked(req: &Request<'_>) -> ApiResult<Asked> {
+    let target = parse_target(query_text(req, "target")?)?;
+    let company = if let Some(link) = query_text(req, "link")? {
+        Some(linked_access(req, link, target).await?)
+    } else if query_text(req, "companyId")?.is_some() {
+        return Ok(Asked::ByToken(target));
+    } else {
+        None
+    };
+    Ok(Asked::Ready(DownloadFor { company, target }))
 }
 
 #[rocket::async_trait]
@@ -152,30 +231,78 @@ impl<'r> FromRequest<'r> for DownloadFor {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let target = match req.query_value::<&str>("target") {
-            None => Target::Windows,
-            Some(Ok(t)) => match Target::parse(t) {
-                Some(t) => t,
-                None => {
-                    let e = ApiError::invalid_field("target", "use `windows` or `linux`");
-                    return Outcome::Error((park(req, e), ()));
-                }
-            },
-            Some(Err(_)) => {
-                let e = ApiError::invalid_field("target", "use `windows` or `linux`");
-                return Outcome::Error((park(req, e), ()));
-            }
+        let target = match asked(req).await {
+            Ok(Asked::Ready(what)) => return Outcome::Success(what),
+            Ok(Asked::ByToken(target)) => target,
+            Err(e) => return Outcome::Error((park(req, e), ())),
         };
-        let company = match req.query_value::<&str>("companyId") {
-            None => None,
-            Some(_) => match CompanyAccess::from_request(req).await {
-                Outcome::Success(a) => Some(a),
-                Outcome::Error(e) => return Outcome::Error(e),
-                Outcome::Forward(f) => return Outcome::Forward(f),
-            },
-        };
-        Outcome::Success(DownloadFor { company, target })
+        CompanyAccess::from_request(req)
+            .await
+            .map(|access| DownloadFor {
+                company: Some(access),
+                target,
+            })
     }
+}
+
+/// `POST /api/download-links`: which company's connector, for which computer.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkRequest {
+    pub company_id: String,
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+impl BodyLimit for LinkRequest {}
+
+/// A signed link to a company's connector ZIP: `url` is a path on this appliance.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadLink {
+    pub url: String,
+    pub expires_at: String,
+}
+
+fn encode_query(value: &str) -> String {
+    rocket::http::RawStr::new(value)
+        .percent_encode()
+        .to_string()
+}
+
+/// Makes a download link for the caller, who may download what it names (admin, or staff of
+/// the company).
+#[post("/download-links", data = "<body>")]
+pub async fn create_link(
+    state: &State<AppState>,
+    user: User,
+    body: JsonBody<LinkRequest>,
+) -> ApiResult<Json<DownloadLink>> {
+    let LinkRequest { company_id, target } = body.value;
+    let target = parse_target(target.as_deref())?;
+    if company_id.trim().is_empty() {
+        return Err(ApiError::invalid_field("companyId", "name the company"));
+    }
+    let (who, company) = (user.clone(), company_id.clone());
+    state
+        .db
+        .read(move |c| accounts::ensure_can_see(c, &who, &company))
+        .await?;
+    let (link, expires) =
+        state
+            .keys
+            .issue_download(user.id, user.generation, &company_id, target_name(target))?;
+    let url = format!(
+        "/download/connector?companyId={}&target={}&link={}",
+        encode_query(&company_id),
+        target_name(target),
+        encode_query(&link)
+    );
+    let expires_ms = i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000;
+    Ok(Json(DownloadLink {
+        url,
+        expires_at: rfc3339(expires_ms),
+    }))
 }
 
 pub struct ZipFile {

@@ -56,21 +56,16 @@ fn finish<T>(req: &Request<'_>, result: ApiResult<T>) -> request::Outcome<T, ()>
     }
 }
 
-/// The person behind the request's user JWT; the account must still exist.
+/// The person behind the request's user JWT; the account must still exist, be enabled, and
+/// not have had its sessions ended since the token was issued.
 async fn signed_in(req: &Request<'_>) -> ApiResult<User> {
     let state = state(req)?;
     let claims = state.keys.verify_user(bearer(req)?)?;
-    let id = claims.sub;
-    state
+    let (id, generation) = (claims.sub, claims.generation);
+    Ok(state
         .db
-        .read(move |c| accounts::user_by_id(c, id))
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "user_gone",
-                "The account this token was issued to no longer exists.",
-            )
-        })
+        .read(move |c| accounts::token_user(c, id, generation))
+        .await?)
 }
 
 #[rocket::async_trait]

@@ -278,3 +278,105 @@ pub fn recent(c: &Connection, company_id: &str, limit: u32) -> DomainResult<Vec<
         .collect::<Result<Vec<_>, _>>()?;
     Ok(runs)
 }
+
+/// One entry of a run's event trail.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunEvent {
+    pub kind: String,
+    pub stage: Option<String>,
+    pub percent: Option<u8>,
+    pub message: Option<String>,
+    pub at: String,
+}
+
+/// A payload stored during a run (`ingestion_logs`).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestionView {
+    pub ingestion_id: i64,
+    pub bytes: i64,
+    pub groups: i64,
+    pub ledgers: i64,
+    pub months: i64,
+    pub balances: i64,
+    pub duration_ms: i64,
+    /// `stored`, or `stored_unbalanced` when a month did not sum to zero.
+    pub outcome: String,
+    pub received_at: String,
+}
+
+/// `GET /api/companies/{id}/sync-runs/{runId}`: the run, its events in order, and what it stored.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunView,
+    pub events: Vec<RunEvent>,
+    pub ingestions: Vec<IngestionView>,
+}
+
+fn events_of(c: &Connection, run_id: &str) -> DomainResult<Vec<RunEvent>> {
+    let mut stmt = c.prepare(
+        "SELECT kind, stage, percent, message, created_at FROM integration_sync_events
+         WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let events = stmt
+        .query_map([run_id], |r| {
+            Ok(RunEvent {
+                kind: r.get(0)?,
+                stage: r.get(1)?,
+                percent: r.get(2)?,
+                message: r.get(3)?,
+                at: rfc3339(r.get(4)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(events)
+}
+
+fn ingestions_of(c: &Connection, run_id: &str) -> DomainResult<Vec<IngestionView>> {
+    let mut stmt = c.prepare(
+        "SELECT id, bytes, groups_count, ledgers_count, months_count, balances_count, duration_ms,
+         outcome, created_at FROM ingestion_logs WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let logs = stmt
+        .query_map([run_id], |r| {
+            Ok(IngestionView {
+                ingestion_id: r.get(0)?,
+                bytes: r.get(1)?,
+                groups: r.get(2)?,
+                ledgers: r.get(3)?,
+                months: r.get(4)?,
+                balances: r.get(5)?,
+                duration_ms: r.get(6)?,
+                outcome: r.get(7)?,
+                received_at: rfc3339(r.get(8)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(logs)
+}
+
+/// The run `run_id` of the company with its events and ingestion log.
+pub fn detail(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<RunDetail> {
+    let run = c
+        .query_row(
+            "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at
+             FROM integration_sync_runs WHERE company_id = ?1 AND id = ?2",
+            params![company_id, run_id],
+            view,
+        )
+        .optional()?
+        .ok_or_else(|| {
+            DomainError::not_found(
+                "sync_run_not_found",
+                format!("There is no sync run `{run_id}` for company `{company_id}`."),
+            )
+        })?;
+    Ok(RunDetail {
+        events: events_of(c, run_id)?,
+        ingestions: ingestions_of(c, run_id)?,
+        run,
+    })
+}

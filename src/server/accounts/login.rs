@@ -3,7 +3,7 @@
 //! counted (per username and address) before its password is checked; checks wait their turn at
 //! the password gate, so a burst of logins cannot exhaust the machine.
 
-use super::{find_with_hash, User};
+use super::{disabled_error, find_with_hash, User};
 use crate::server::auth::passwords::{self, PasswordGate};
 use crate::server::auth::throttle::LoginThrottle;
 use crate::server::db::Db;
@@ -68,21 +68,27 @@ pub async fn authenticate(
         Ok(None) => checks.throttle.failed(attempt),
         Err(_) => checks.throttle.not_checked(attempt),
     }
-    result?.ok_or_else(wrong_credentials)
+    let (user, disabled) = result?.ok_or_else(wrong_credentials)?;
+    // Said only to someone who knows the password, so it tells a guesser nothing.
+    if disabled {
+        return Err(disabled_error());
+    }
+    Ok(user)
 }
 
-/// `Ok(None)` for a wrong username or password; an error when no check could be made (the gate
-/// stayed full, or the database or the check itself failed).
+/// The user and whether the account is disabled, or `Ok(None)` for a wrong username or
+/// password; an error when no check could be made (the gate stayed full, or the database or the
+/// check itself failed).
 async fn check_password(
     checks: &LoginChecks<'_>,
     username: &str,
     password: String,
-) -> DomainResult<Option<User>> {
+) -> DomainResult<Option<(User, bool)>> {
     let lookup = username.to_string();
     let found = checks.db.read(move |c| find_with_hash(c, &lookup)).await?;
     let hash = found
         .as_ref()
-        .map(|(_, hash)| hash.clone())
+        .map(|account| account.hash.clone())
         .unwrap_or_else(|| passwords::dummy_hash().to_string());
     let right = checks
         .gate
@@ -95,5 +101,7 @@ async fn check_password(
             )
         })?
         .map_err(|e| DomainError::internal("password check", e))?;
-    Ok(found.filter(|_| right).map(|(user, _)| user))
+    Ok(found
+        .filter(|_| right)
+        .map(|account| (account.user, account.disabled)))
 }

@@ -1,9 +1,11 @@
 //! People: users (`users`), their roles, and which companies each may see (`user_companies`).
 //! Blocking functions over a connection, except those that check or hash passwords.
 
+mod admin;
 mod login;
 mod new_user;
 
+pub use admin::{reset_password, set_companies, set_disabled};
 pub use login::{authenticate, LoginChecks};
 pub use new_user::create_user;
 
@@ -44,6 +46,9 @@ pub struct User {
     pub id: i64,
     pub username: String,
     pub role: Role,
+    /// Bumped whenever the user's sessions must end (disabled, enabled, password reset); a token
+    /// of another generation is refused.
+    pub generation: i64,
 }
 
 impl User {
@@ -61,36 +66,93 @@ fn stored_role(role: &str) -> DomainResult<Role> {
     })
 }
 
-/// A user and the stored password hash, for checking a login.
-fn find_with_hash(c: &Connection, username: &str) -> DomainResult<Option<(User, String)>> {
-    let row: Option<(i64, String, String, String)> = c
+/// A stored account: the user, whether it is disabled, and its password hash.
+struct Account {
+    user: User,
+    disabled: bool,
+    hash: String,
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "SELECT id, username, role, token_generation, disabled_at IS NOT NULL, password_hash FROM users";
+
+fn account(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, i64, bool, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn find_account(
+    c: &Connection,
+    by: &str,
+    key: &dyn rusqlite::ToSql,
+) -> DomainResult<Option<Account>> {
+    let row = c
         .query_row(
-            "SELECT id, username, role, password_hash FROM users WHERE username = ?1",
-            [username],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            &format!("{ACCOUNT_COLUMNS} WHERE {by} = ?1"),
+            [key],
+            account,
         )
         .optional()?;
-    row.map(|(id, username, role, hash)| {
+    row.map(|(id, username, role, generation, disabled, hash)| {
         let role = stored_role(&role)?;
-        Ok((User { id, username, role }, hash))
+        Ok(Account {
+            user: User {
+                id,
+                username,
+                role,
+                generation,
+            },
+            disabled,
+            hash,
+        })
     })
     .transpose()
 }
 
-/// The user behind a token, if the account still exists.
+/// The account with this username (disabled or not) and its password hash, for checking a login.
+fn find_with_hash(c: &Connection, username: &str) -> DomainResult<Option<Account>> {
+    find_account(c, "username", &username)
+}
+
+fn disabled_error() -> DomainError {
+    DomainError::unauthorized(
+        "user_disabled",
+        "This account is disabled; ask an administrator of the appliance to enable it.",
+    )
+}
+
+/// The user behind a token, if the account still exists and is enabled.
 pub fn user_by_id(c: &Connection, id: i64) -> DomainResult<Option<User>> {
-    let row: Option<(String, String)> = c
-        .query_row(
-            "SELECT username, role FROM users WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+    Ok(find_account(c, "id", &id)?
+        .filter(|a| !a.disabled)
+        .map(|a| a.user))
+}
+
+/// The user a token of `generation` was issued to, if the token still works: the account exists,
+/// is enabled, and nothing has ended its sessions since the token was issued.
+pub fn token_user(c: &Connection, id: i64, generation: i64) -> DomainResult<User> {
+    let account = find_account(c, "id", &id)?.ok_or_else(|| {
+        DomainError::unauthorized(
+            "user_gone",
+            "The account this token was issued to no longer exists.",
         )
-        .optional()?;
-    row.map(|(username, role)| {
-        let role = stored_role(&role)?;
-        Ok(User { id, username, role })
-    })
-    .transpose()
+    })?;
+    if account.disabled {
+        return Err(disabled_error());
+    }
+    if account.user.generation != generation {
+        return Err(DomainError::unauthorized(
+            "token_superseded",
+            "This sign-in has ended: the account's password was reset or the account was disabled since. Sign in again.",
+        ));
+    }
+    Ok(account.user)
 }
 
 pub fn username_taken(c: &Connection, username: &str) -> DomainResult<bool> {
@@ -180,21 +242,34 @@ fn assigned_ids(c: &Connection, user_id: i64) -> DomainResult<Vec<String>> {
 }
 
 pub fn list_users(c: &Connection) -> DomainResult<Vec<UserView>> {
+    users(c, None)
+}
+
+/// One user as the admin's list shows it.
+pub fn user_view(c: &Connection, id: i64) -> DomainResult<Option<UserView>> {
+    Ok(users(c, Some(id))?.pop())
+}
+
+/// Every user, or only the one with `id`.
+fn users(c: &Connection, id: Option<i64>) -> DomainResult<Vec<UserView>> {
     let mut stmt = c.prepare(
-        "SELECT u.id, u.username, u.role, group_concat(uc.company_id, char(31))
+        "SELECT u.id, u.username, u.role, group_concat(uc.company_id, char(31)), u.disabled_at IS NOT NULL
          FROM users u LEFT JOIN user_companies uc ON uc.user_id = u.id
-         GROUP BY u.id ORDER BY u.username",
+         WHERE ?1 IS NULL OR u.id = ?1 GROUP BY u.id ORDER BY u.username",
     )?;
     let rows = stmt
-        .query_map([], |r| {
+        .query_map([id], |r| {
             let ids: Option<String> = r.get(3)?;
+            let mut company_ids: Vec<String> = ids
+                .map(|s| s.split('\u{1f}').map(str::to_string).collect())
+                .unwrap_or_default();
+            company_ids.sort();
             Ok(UserView {
                 id: r.get(0)?,
                 username: r.get(1)?,
                 role: r.get(2)?,
-                company_ids: ids
-                    .map(|s| s.split('\u{1f}').map(str::to_string).collect())
-                    .unwrap_or_default(),
+                company_ids,
+                disabled: r.get(4)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -38,7 +38,11 @@ fn check_fields(new: &NewUser, problems: &mut Problems) -> Option<Role> {
     role
 }
 
-fn check_companies(c: &Connection, ids: &[String], problems: &mut Problems) -> DomainResult<()> {
+pub(super) fn check_companies(
+    c: &Connection,
+    ids: &[String],
+    problems: &mut Problems,
+) -> DomainResult<()> {
     for (i, id) in ids.iter().enumerate() {
         if !companies::exists(c, id)? {
             problems.add(
@@ -83,6 +87,7 @@ pub async fn create_user(db: &Db, new: NewUser) -> DomainResult<UserView> {
             username,
             role: role.as_str().to_string(),
             company_ids,
+            disabled: false,
         })
     })
     .await

@@ -1,8 +1,9 @@
-//! `/api/auth/login`, `/api/companies`, `/api/users`.
+//! `/api/auth/login`, `/api/companies`, `/api/users` and what an administrator does to a user.
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{get, post, State};
+use rocket::{get, post, put, State};
+use serde::Deserialize;
 
 use crate::protocol::{
     CompanySummary, LoginRequest, LoginResponse, NewCompany, NewUser, UserSummary, UserView,
@@ -22,6 +23,22 @@ impl BodyLimit for LoginRequest {
 }
 impl BodyLimit for NewCompany {}
 impl BodyLimit for NewUser {}
+impl BodyLimit for NewPassword {}
+impl BodyLimit for UserCompanies {}
+
+/// `PUT /api/users/<id>/password`: the password an administrator sets.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewPassword {
+    pub password: String,
+}
+
+/// `PUT /api/users/<id>/companies`: every company the staff user may see, replacing the old.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserCompanies {
+    pub company_ids: Vec<String>,
+}
 
 #[post("/auth/login", data = "<body>")]
 pub async fn login(
@@ -37,9 +54,10 @@ pub async fn login(
         gate,
     };
     let user = accounts::authenticate(checks, &username, password, addr.0.as_deref()).await?;
-    let token = state
-        .keys
-        .issue_user(user.id, &user.username, user.role.as_str())?;
+    let token =
+        state
+            .keys
+            .issue_user(user.id, &user.username, user.role.as_str(), user.generation)?;
     Ok(Json(LoginResponse {
         token,
         expires_in: USER_TOKEN_TTL_SECS,
@@ -92,4 +110,69 @@ pub async fn list_users(
     _admin: AdminUser,
 ) -> ApiResult<Json<Vec<UserView>>> {
     Ok(Json(state.db.read(accounts::list_users).await?))
+}
+
+#[post("/users/<id>/disable")]
+pub async fn disable_user(
+    state: &State<AppState>,
+    admin: AdminUser,
+    id: i64,
+) -> ApiResult<Json<UserView>> {
+    let user = state
+        .db
+        .write(move |tx| accounts::set_disabled(tx, id, true))
+        .await?;
+    log::info!("user {} disabled user {}", admin.0.username, user.username);
+    Ok(Json(user))
+}
+
+#[post("/users/<id>/enable")]
+pub async fn enable_user(
+    state: &State<AppState>,
+    admin: AdminUser,
+    id: i64,
+) -> ApiResult<Json<UserView>> {
+    let user = state
+        .db
+        .write(move |tx| accounts::set_disabled(tx, id, false))
+        .await?;
+    log::info!("user {} enabled user {}", admin.0.username, user.username);
+    Ok(Json(user))
+}
+
+#[put("/users/<id>/password", data = "<body>")]
+pub async fn reset_password(
+    state: &State<AppState>,
+    admin: AdminUser,
+    id: i64,
+    body: JsonBody<NewPassword>,
+) -> ApiResult<Json<UserView>> {
+    let user = accounts::reset_password(&state.db, id, body.value.password).await?;
+    log::info!(
+        "user {} reset the password of user {}",
+        admin.0.username,
+        user.username
+    );
+    Ok(Json(user))
+}
+
+#[put("/users/<id>/companies", data = "<body>")]
+pub async fn set_companies(
+    state: &State<AppState>,
+    admin: AdminUser,
+    id: i64,
+    body: JsonBody<UserCompanies>,
+) -> ApiResult<Json<UserView>> {
+    let ids = body.value.company_ids;
+    let user = state
+        .db
+        .write(move |tx| accounts::set_companies(tx, id, &ids))
+        .await?;
+    log::info!(
+        "user {} gave user {} the companies {:?}",
+        admin.0.username,
+        user.username,
+        user.company_ids
+    );
+    Ok(Json(user))
 }

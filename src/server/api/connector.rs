@@ -22,7 +22,7 @@ use crate::server::guards::{AdminUser, CompanyAccess, ConnectorAuth};
 use crate::server::runs::{self, Progress};
 use crate::server::state::AppState;
 use crate::server::status::connector_status;
-use crate::server::{connectors, ingest};
+use crate::server::{accounts, connectors, ingest};
 
 fn tokens(
     state: &AppState,
@@ -59,7 +59,11 @@ pub async fn auth(
     let company_id = req.company_id.clone();
     let enrolled = state
         .db
-        .write(move |tx| connectors::enrol(tx, &req, claims.sub))
+        .write(move |tx| {
+            // A token of a disabled user, or from before a password reset, enrols nothing.
+            accounts::token_user(tx, claims.sub, claims.generation)?;
+            connectors::enrol(tx, &req, claims.sub)
+        })
         .await?;
     enrolled_answer(state, enrolled, &company_id)
 }

@@ -27,6 +27,10 @@ pub fn routes() -> Vec<Route> {
         accounts::list_companies,
         accounts::create_user,
         accounts::list_users,
+        accounts::disable_user,
+        accounts::enable_user,
+        accounts::reset_password,
+        accounts::set_companies,
     ]);
     all.extend(routes![
         connector::auth,
@@ -54,7 +58,9 @@ pub fn routes() -> Vec<Route> {
         reports::series,
         reports::restatements,
         runs::recent,
+        runs::detail,
     ]);
     all.extend(routes![crate::server::tls::health]);
+    all.extend(routes![crate::server::download::create_link]);
     all
 }

@@ -14,6 +14,10 @@ pub const CONNECTOR_TOKEN_TTL_SECS: u64 = 15 * 60;
 
 const USER_TYP: &str = "user";
 const CONNECTOR_TYP: &str = "connector";
+const DOWNLOAD_TYP: &str = "download";
+
+/// How long a signed download link works.
+pub const DOWNLOAD_LINK_TTL_SECS: u64 = 5 * 60;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct UserClaims {
@@ -23,6 +27,10 @@ pub struct UserClaims {
     pub typ: String,
     pub iat: u64,
     pub exp: u64,
+    /// The user's token generation when this was issued; disabling a user or resetting their
+    /// password moves it on, and a token of an older generation is refused.
+    #[serde(default)]
+    pub generation: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,6 +46,23 @@ pub struct ConnectorClaims {
     /// was issued before the connector was enrolled again or revoked, and is refused.
     #[serde(default)]
     pub generation: i64,
+}
+
+/// A signed download link: one user's right, for a few minutes, to download one company's
+/// connector for one target, without a token in the request (so a page can use it in a link).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DownloadClaims {
+    /// The user who asked for the link.
+    pub sub: i64,
+    /// Their token generation then: the link dies with their sessions.
+    pub generation: i64,
+    /// company id
+    pub cid: String,
+    /// `windows` or `linux`
+    pub target: String,
+    pub typ: String,
+    pub iat: u64,
+    pub exp: u64,
 }
 
 pub struct TokenKeys {
@@ -77,7 +102,13 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue_user(&self, id: i64, name: &str, role: &str) -> Result<String, ApiError> {
+    pub fn issue_user(
+        &self,
+        id: i64,
+        name: &str,
+        role: &str,
+        generation: i64,
+    ) -> Result<String, ApiError> {
         let now = unix_now();
         let claims = UserClaims {
             sub: id,
@@ -86,6 +117,7 @@ impl TokenKeys {
             typ: USER_TYP.into(),
             iat: now,
             exp: now + USER_TOKEN_TTL_SECS,
+            generation,
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.user_enc)
             .map_err(|e| ApiError::internal("signing user token", e))
@@ -96,6 +128,51 @@ impl TokenKeys {
             .map_err(|e| token_error(e.kind(), "user"))?;
         if data.claims.typ != USER_TYP {
             return Err(token_error(&ErrorKind::InvalidToken, "user"));
+        }
+        Ok(data.claims)
+    }
+
+    /// Signs a download link's claims; returns the token and its expiry (Unix seconds).
+    pub fn issue_download(
+        &self,
+        user_id: i64,
+        generation: i64,
+        company_id: &str,
+        target: &str,
+    ) -> Result<(String, u64), ApiError> {
+        let now = unix_now();
+        let claims = DownloadClaims {
+            sub: user_id,
+            generation,
+            cid: company_id.to_string(),
+            target: target.to_string(),
+            typ: DOWNLOAD_TYP.into(),
+            iat: now,
+            exp: now + DOWNLOAD_LINK_TTL_SECS,
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.user_enc)
+            .map_err(|e| ApiError::internal("signing a download link", e))?;
+        Ok((token, claims.exp))
+    }
+
+    pub fn verify_download(&self, token: &str) -> Result<DownloadClaims, ApiError> {
+        let data = decode::<DownloadClaims>(token, &self.user_dec, &validation()).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::unauthorized(
+                    "download_link_expired",
+                    "This download link has expired; open the appliance's page and download again.",
+                ),
+                _ => ApiError::unauthorized(
+                    "invalid_download_link",
+                    "This is not a valid download link; open the appliance's page and download again.",
+                ),
+            },
+        )?;
+        if data.claims.typ != DOWNLOAD_TYP {
+            return Err(ApiError::unauthorized(
+                "invalid_download_link",
+                "This is not a valid download link; open the appliance's page and download again.",
+            ));
         }
         Ok(data.claims)
     }
