@@ -27,6 +27,7 @@ use Guard::*;
 /// (method, route as mounted, guard, a path that reaches the route for company `sharma`)
 const ROUTES: &[(&str, &str, Guard, &str)] = &[
     ("GET", "/api/health", Public, "/api/health"),
+    ("GET", "/api/health/tls", Public, "/api/health/tls"),
     ("OPTIONS", "/api/<_..>", Public, "/api/companies"),
     ("POST", "/api/auth/login", Public, "/api/auth/login"),
     ("POST", "/api/companies", Admin, "/api/companies"),
