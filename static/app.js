@@ -515,7 +515,7 @@ function warnIfPlainHttp() {
   if (location.protocol !== "http:" || loopback) return;
   const warning = h("div", { id: "plain-http", class: "notice", role: "status" },
     "This page is not encrypted (plain HTTP): anyone on the office network can read passwords and books on their way. " +
-    "Ask the administrator to turn on HTTPS (AICFO_TLS=auto) and use the https:// address.");
+    "Ask the administrator to turn on HTTPS (AICFO_TLS=auto) and open the page at its https address.");
   document.getElementById("notice").before(warning);
 }
 
