@@ -153,7 +153,7 @@ async function downloadConnector(companyId, target, status) {
   const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || "connector.zip";
   const url = URL.createObjectURL(await res.blob());
   const a = h("a", { href: url, download: name, id: "download-saved", "data-link": link.url }, name);
-  status.replaceChildren("Saved ", a, ". It enrols itself once for this company; its code expires in a week.");
+  status.replaceChildren("Saved ", a, ". Unzip it on the PC beside Tally and start the connector: it enrols itself for this company with the one-time code inside.");
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
