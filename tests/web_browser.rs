@@ -560,6 +560,8 @@ async fn a_cfo_compares_months_charts_a_ledger_and_sees_a_restated_month() {
         lines.contains("1,57,000.00 Dr") && lines.contains("−20,000.00"),
         "{lines}"
     );
+    let effect = b.text("#restatements .profit-change").await;
+    assert_eq!(effect, "FY 2025-26 profit 20,000.00 lower");
     b.screenshot("company-restated").await;
     b.close().await;
     srv.stop().await;
