@@ -53,6 +53,13 @@ function restatementsBox(id) {
   return box;
 }
 
+/** "FY 2025-26 profit 20,000.00 lower", or nothing when income and expense did not move. */
+function profitEffect(r) {
+  const p = toPaise(r.profitChange);
+  if (!p) return h("span", { class: "summary" }, "profit unchanged");
+  return h("span", { class: "summary profit-change" }, financialYear(r.monthKey) + " profit " + indian(r.profitChange) + (p > 0 ? " higher" : " lower"));
+}
+
 function restatementDetails(r) {
   const rows = r.lines.map((l) =>
     h("tr", {}, h("td", {}, l.ledgerName), h("td", { class: "num" }, drCr(l.old)), h("td", { class: "num" }, drCr(l.new)), h("td", { class: "num" }, change(l.change)))
@@ -60,7 +67,7 @@ function restatementDetails(r) {
   return h(
     "details",
     { class: "restatement" },
-    h("summary", {}, pill("warn", restatedSentence(r.monthKey, r.receivedAt, r.ledgersChanged, r.amount))),
+    h("summary", {}, pill("warn", restatedSentence(r.monthKey, r.receivedAt, r.ledgersChanged, r.amount)), " ", profitEffect(r)),
     table(["Ledger", { text: "Was", cls: "num" }, { text: "Now", cls: "num" }, { text: "Change", cls: "num" }], rows)
   );
 }

@@ -81,6 +81,8 @@ async fn a_closed_month_changed_by_a_later_sync_is_kept_as_a_restatement() {
     assert_eq!(march["monthKey"], "2026-03");
     assert_eq!(march["ledgersChanged"], 2);
     assert_eq!(march["amount"].to_string(), "20000.00");
+    // 20,000 more rent: the year's profit is 20,000 less.
+    assert_eq!(march["profitChange"].to_string(), "-20000.00");
     assert!(march["syncRunId"].is_string(), "{march}");
     let lines = march["lines"].as_array().unwrap();
     assert_eq!(lines[0]["ledgerName"], "Cash");

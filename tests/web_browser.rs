@@ -545,6 +545,10 @@ async fn a_cfo_compares_months_charts_a_ledger_and_sees_a_restated_month() {
         .await;
     assert!(warning.contains("2 ledgers, ₹20,000.00"), "{warning}");
     b.screenshot("overview-restated").await;
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.text("li[data-company=gupta] .restated").await;
+    b.screenshot("overview-restated-phone").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
     b.click("li[data-company=gupta] a.name").await;
     b.click("#restatements details summary").await;
     b.client
@@ -563,6 +567,8 @@ async fn a_cfo_compares_months_charts_a_ledger_and_sees_a_restated_month() {
         lines.contains("1,57,000.00 Dr") && lines.contains("−20,000.00"),
         "{lines}"
     );
+    let effect = b.text("#restatements .profit-change").await;
+    assert_eq!(effect, "FY 2025-26 profit 20,000.00 lower");
     b.screenshot("company-restated").await;
     b.close().await;
     srv.stop().await;

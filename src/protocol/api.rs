@@ -379,6 +379,9 @@ pub struct Restatement {
     /// The debit-side changes summed (every positive `change`): the size of the entries that
     /// moved, as the changes of a month that still balances net to zero.
     pub amount: Amount,
+    /// What the changes did to the financial year's profit (income and expense ledgers; a
+    /// change in stock is not recorded): positive is more profit.
+    pub profit_change: Amount,
     pub lines: Vec<RestatedLine>,
 }
 

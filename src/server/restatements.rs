@@ -7,8 +7,10 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::chart::{self, GroupTree};
 use super::clock::rfc3339;
 use super::domain_error::DomainResult;
+use super::reports::natures::{self, Kind};
 use crate::protocol::{Amount, MonthKey, RestatedLine, RestatedMonth, Restatement};
 
 /// The balances (ledger row id -> paise) of the company's month as stored, when it is held
@@ -84,9 +86,10 @@ pub fn record(c: &Connection, r: &Replacement<'_>, old: &HashMap<i64, i64>) -> D
 
 /// Every restatement of the company, newest first, with its lines by ledger name.
 pub fn list(c: &Connection, company_id: &str) -> DomainResult<Vec<Restatement>> {
+    let mut revenue = RevenueLedgers::new(c, company_id)?;
     let mut stmt = c.prepare(
         "SELECT r.month_key, r.received_at, r.ingestion_id, i.run_id, l.guid, l.name,
-                r.old_balance, r.new_balance
+                r.old_balance, r.new_balance, l.parent_name
          FROM restatements r JOIN ledgers l ON l.id = r.ledger_id
          LEFT JOIN ingestion_logs i ON i.id = r.ingestion_id
          WHERE r.company_id = ?1
@@ -116,6 +119,7 @@ pub fn list(c: &Connection, company_id: &str) -> DomainResult<Vec<Restatement>> 
                 sync_run_id: row.get(3)?,
                 ledgers_changed: 0,
                 amount: Amount::ZERO,
+                profit_change: Amount::ZERO,
                 lines: Vec::new(),
             });
         }
@@ -123,10 +127,36 @@ pub fn list(c: &Connection, company_id: &str) -> DomainResult<Vec<Restatement>> 
             r.ledgers_changed += 1;
             let moved = line.change.paise().max(0);
             r.amount = Amount::from_paise(r.amount.paise().saturating_add(moved));
+            if revenue.is_revenue(&row.get::<_, String>(8)?) {
+                // Income is credit: a credit change (negative) is more profit.
+                let profit = r.profit_change.paise().saturating_sub(line.change.paise());
+                r.profit_change = Amount::from_paise(profit);
+            }
             r.lines.push(line);
         }
     }
     Ok(out)
+}
+
+/// Which ledgers' balances are income or expense, by their parent group.
+struct RevenueLedgers {
+    tree: GroupTree,
+    kinds: HashMap<String, Kind>,
+}
+
+impl RevenueLedgers {
+    fn new(c: &Connection, company_id: &str) -> DomainResult<Self> {
+        Ok(RevenueLedgers {
+            tree: chart::group_tree(c, company_id)?,
+            kinds: natures::group_kinds(c, company_id)?,
+        })
+    }
+
+    fn is_revenue(&mut self, parent: &str) -> bool {
+        let path = self.tree.path(parent);
+        let primary = path.first().map_or(parent, String::as_str);
+        natures::kind_of(&self.kinds, primary).is_some_and(|k| k.nature.is_revenue())
+    }
 }
 
 /// The company's restatements received since `since_ms`, without their lines: the overview's
