@@ -71,7 +71,7 @@ async fn assemble() -> Result<(Rocket<Build>, LoggerHandle), StartError> {
         .extract()
         .map_err(|e| StartError::because("the configuration is invalid", e))?;
     super::prepare_data_dir(&cfg.data_dir)?;
-    let logs = logging::init(&cfg.data_dir, public.log_level)?;
+    let logs = logging::init(&cfg.data_dir, public.log_level, cfg.log_rotate_bytes)?;
     let timeouts = Timeouts {
         header: Duration::from_secs(cfg.header_timeout_secs),
         idle: Duration::from_secs(cfg.idle_timeout_secs),
