@@ -7,6 +7,8 @@
 #                                                          systemd unit (aicfo.service)
 #   dist/aicfo_<version>_amd64.deb                         the same as a Debian package: service user,
 #                                                          unit, /etc/aicfo settings (packaging/linux)
+#   dist/aicfo-appliance-<version>-windows-x86_64.zip      aicfo-server.exe (releases embedded),
+#                                                          Rocket.toml, README.txt for IT
 # The signing key is the file named by AICFO_SIGNING_KEY; without it a development key pair is
 # made under dist/keys/ (ignored by git). The connectors carry the matching verifying key.
 set -euo pipefail
@@ -92,5 +94,24 @@ tar --sort=name --mtime=2020-01-01 --owner=0 --group=0 --numeric-owner -C "$STAG
 rm -rf "$STAGE"
 DEB=$(packaging/linux/make-deb.sh dist/aicfo-server "$VERSION" dist)
 ls -l "$DEB"
-ls -l dist/windows/AICFOConnector.exe "target/$LINUX/release/aicfo-connector" dist/aicfo-server "$TARBALL"
-echo "built dist/aicfo-server and $TARBALL (connectors $VERSION for: $(ls "$OUT" | grep -c '\.zip$') targets)"
+
+# The Windows appliance with the same releases embedded, zipped with its settings and the
+# README for the office's IT person (install the service, password, firewall, backup, upgrade).
+AICFO_EMBED_CONNECTORS="$PWD/$OUT" packaging/build-windows.sh server
+WINZIP=dist/aicfo-appliance-$VERSION-windows-x86_64.zip
+python3 - "$WINZIP" "aicfo-appliance-$VERSION" <<'PY'
+import sys, zipfile
+path, top = sys.argv[1], sys.argv[2]
+files = [("dist/windows/aicfo-server.exe", "aicfo-server.exe"), ("Rocket.toml", "Rocket.toml"),
+         ("packaging/windows/appliance/README.txt", "README.txt")]
+with zipfile.ZipFile(path, "w") as z:
+    for source, name in files:
+        data = open(source, "rb").read()
+        if name.endswith((".txt", ".toml")):
+            data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # Notepad's line ends
+        info = zipfile.ZipInfo(f"{top}/{name}", date_time=(2020, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(info, data, compresslevel=9)
+PY
+ls -l dist/windows/AICFOConnector.exe "target/$LINUX/release/aicfo-connector" dist/aicfo-server "$TARBALL" "$DEB" dist/windows/aicfo-server.exe "$WINZIP"
+echo "built dist/aicfo-server, $TARBALL, $DEB and $WINZIP (connectors $VERSION for: $(ls "$OUT" | grep -c '\.zip$') targets)"

@@ -22,3 +22,6 @@ pub mod sim;
 
 #[cfg(feature = "connector")]
 pub mod connector;
+
+#[cfg(all(windows, any(feature = "server", feature = "connector")))]
+pub mod winservice;

@@ -300,6 +300,7 @@ function companyCard(co, serverTime) {
   if (co.unbalancedMonths.length) {
     pills.push(pill("warn", "does not balance: " + co.unbalancedMonths.map(monthName).join(", ")));
   }
+  pills.push(...restatedPills(co));
   return h(
     "li",
     { class: "card", "data-company": co.id },
@@ -407,6 +408,7 @@ async function companyPage(id) {
   const company = companies.find((c) => c.id === id);
   if (company) title.textContent = company.name;
   document.title = title.textContent + " · aicfo";
+  const changed = restatementsBox(id);
   const load = async () => {
     const [status, runs] = await Promise.all([
       api("/connector/status?companyId=" + encodeURIComponent(id)),
@@ -420,6 +422,7 @@ async function companyPage(id) {
       runLine("Last successful", status.lastSuccessfulSync, status.serverTime),
       runsTable(runs, status),
       h("h2", {}, "Months held"),
+      changed,
       monthsTable(id, status)
     );
   };
@@ -472,155 +475,7 @@ function signed(amount) {
   return (toPaise(amount) < 0 ? "−" : "") + indian(amount);
 }
 
-function plRows(pl) {
-  const month = pl.month;
-  const ytd = pl.yearToDate;
-  const amountIn = (figures, name) => {
-    if (!figures) return "";
-    const g = figures.groups.find((x) => x.name === name);
-    return g ? indian(g.amount) : "";
-  };
-  const names = ytd.groups.map((g) => g.name);
-  if (month) for (const g of month.groups) if (!names.includes(g.name)) names.push(g.name);
-  const kindOf = (name) => ytd.groups.concat(month ? month.groups : []).find((g) => g.name === name);
-  const line = (name) => {
-    const k = kindOf(name);
-    const label = (k.nature === "expense" ? "Less: " : "") + name;
-    return h("tr", {}, h("td", {}, label), h("td", { class: "num" }, amountIn(month, name)), h("td", { class: "num" }, amountIn(ytd, name)));
-  };
-  const result = (label, key, id) =>
-    h(
-      "tr",
-      { class: "result" },
-      h("td", {}, label),
-      h("td", { class: "num", id: id + "-month" }, month ? signed(month[key]) : "—"),
-      h("td", { class: "num", id: id + "-ytd" }, signed(ytd[key]))
-    );
-  // Income first, then what is deducted from it, within each part.
-  const incomeFirst = (a, b) => (kindOf(a).nature === "income" ? 0 : 1) - (kindOf(b).nature === "income" ? 0 : 1);
-  const trading = names.filter((n) => kindOf(n).affectsGrossProfit).sort(incomeFirst);
-  const indirect = names.filter((n) => !kindOf(n).affectsGrossProfit).sort(incomeFirst);
-  return [...trading.map(line), result("Gross profit", "grossProfit", "pl-gross"), ...indirect.map(line), result("Net profit", "netProfit", "pl-net")];
-}
-
-async function profitLossPage(id, month) {
-  const head = await reportFrame(id, month, "pl");
-  const pl = await api(reportUrl(id, month, "profit-and-loss"));
-  const grid = h(
-    "div",
-    { class: "scroll" },
-    h(
-      "table",
-      { id: "profit-and-loss", class: "report" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Particulars"), h("th", { class: "num" }, monthName(month)), h("th", { class: "num" }, financialYear(pl.yearFrom) + " to date"))),
-      h("tbody", {}, plRows(pl))
-    )
-  );
-  const notes = [h("p", { class: "summary" }, "As of " + indianDate(pl.asOfDate) + ". Stock is not in the ledgers, so it is not in these figures.")];
-  if (pl.monthMissingReason) notes.push(h("p", { class: "summary" }, pl.monthMissingReason));
-  show(...head, ...notes, grid);
-}
-
-function sideTable(title, id, groups, extra, total) {
-  const rows = groups.map((g) => h("tr", {}, h("td", {}, g.name), h("td", { class: "num" }, signed(g.amount))));
-  if (extra) rows.push(h("tr", {}, h("td", {}, extra[0]), h("td", { class: "num" }, signed(extra[1]))));
-  return h(
-    "div",
-    { class: "scroll side" },
-    h(
-      "table",
-      { id: id, class: "report" },
-      h("thead", {}, h("tr", {}, h("th", {}, title), h("th", { class: "num" }, "Amount"))),
-      h("tbody", {}, rows),
-      h("tfoot", {}, h("tr", { class: "total" }, h("td", {}, "Total"), h("td", { class: "num", id: id + "-total" }, signed(total))))
-    )
-  );
-}
-
-async function balanceSheetPage(id, month) {
-  const head = await reportFrame(id, month, "bs");
-  const bs = await api(reportUrl(id, month, "balance-sheet"));
-  const sides = h(
-    "div",
-    { class: "sides" },
-    sideTable("Liabilities", "bs-liabilities", bs.liabilities, ["Profit & Loss A/c (this year)", bs.profitAndLoss], bs.totalLiabilities),
-    sideTable("Assets", "bs-assets", bs.assets, null, bs.totalAssets)
-  );
-  const ok = toPaise(bs.totalLiabilities) === toPaise(bs.totalAssets);
-  show(...head, h("p", { class: "summary" }, "At " + indianDate(bs.asOfDate) + " ", ok ? pill("good", "balances") : pill("warn", "sides differ")), sides);
-}
-
-// ---- a month's trial balance ----
-
-function groupRows(group, depth, rows) {
-  const row = h(
-    "tr",
-    { class: "group depth" + Math.min(depth, 6) },
-    h("td", {}, group.name),
-    h("td", { class: "num" }, column(group.debit)),
-    h("td", { class: "num" }, column(group.credit))
-  );
-  rows.push(row);
-  for (const sub of group.groups) groupRows(sub, depth + 1, rows);
-  for (const l of group.ledgers) {
-    rows.push(
-      h(
-        "tr",
-        { class: "ledger depth" + Math.min(depth + 1, 6) },
-        h("td", {}, l.ledgerName),
-        h("td", { class: "num" }, column(l.debit)),
-        h("td", { class: "num" }, column(l.credit))
-      )
-    );
-  }
-  return rows;
-}
-
-async function trialBalancePage(id, month) {
-  const head = await reportFrame(id, month, "tb");
-  const tb = await api(reportUrl(id, month, "trial-balance"));
-  const rows = [];
-  for (const g of tb.groups) groupRows(g, 0, rows);
-  const foot = h(
-    "tfoot",
-    {},
-    h("tr", { class: "total" }, h("td", {}, "Grand total"), h("td", { class: "num", id: "tb-debit" }, indian(tb.debitTotal)), h("td", { class: "num", id: "tb-credit" }, indian(tb.creditTotal)))
-  );
-  const grid = h(
-    "div",
-    { class: "scroll" },
-    h("table", { id: "trial-balance", class: "tb" }, h("thead", {}, h("tr", {}, h("th", {}, "Particulars"), h("th", { class: "num" }, "Debit"), h("th", { class: "num" }, "Credit"))), h("tbody", {}, rows), foot)
-  );
-  const asOf = "As of " + indianDate(tb.asOfDate) + " · " + financialYear(month) + (tb.closed ? "" : " · month still open");
-  const csv = h("button", { type: "button", id: "tb-csv", class: "csv", onclick: () => downloadCsv(id, month, csv) }, "Download CSV");
-  show(...head, h("p", { class: "summary" }, asOf, " ", csv, " ", tb.balanced ? pill("good", "balanced") : pill("warn", "does not balance: differs by " + drCr(tb.difference))), grid);
-}
-
-/** The month's trial balance as the API's CSV, saved under the name the API gives it. */
-async function downloadCsv(id, month, button) {
-  button.disabled = true;
-  try {
-    const res = await fetch("/api/companies/" + encodeURIComponent(id) + "/snapshots/" + encodeURIComponent(month) + "?format=csv", {
-      headers: { Authorization: "Bearer " + sessionStorage.getItem(TOKEN_KEY) },
-    });
-    if (!res.ok) {
-      const body = await res.json().catch(() => null);
-      throw new Error(body && body.message ? body.message : "The appliance answered " + res.status + ".");
-    }
-    const disposition = res.headers.get("Content-Disposition") || "";
-    const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || id + "-trial-balance-" + month + ".csv";
-    const url = URL.createObjectURL(await res.blob());
-    const link = h("a", { href: url, download: name, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-  } catch (e) {
-    notice(e.message);
-  } finally {
-    button.disabled = false;
-  }
-}
+// The reports themselves, comparisons, charts and CSV are in books.js.
 
 // ---- routing ----
 
@@ -633,9 +488,8 @@ async function route() {
   }
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   try {
-    if (parts[0] === "c" && parts[1] && parts[2] === "tb" && parts[3]) return await trialBalancePage(parts[1], parts[3]);
-    if (parts[0] === "c" && parts[1] && parts[2] === "pl" && parts[3]) return await profitLossPage(parts[1], parts[3]);
-    if (parts[0] === "c" && parts[1] && parts[2] === "bs" && parts[3]) return await balanceSheetPage(parts[1], parts[3]);
+    const books = booksRoute(parts);
+    if (books) return await books;
     if (parts[0] === "c" && parts[1]) return await companyPage(parts[1]);
     return await overviewPage();
   } catch (e) {
@@ -644,11 +498,23 @@ async function route() {
   }
 }
 
+/** Over plain HTTP from another machine, passwords and books cross the office network in clear:
+ *  say so above every page until the appliance serves HTTPS (README: "HTTPS on the LAN"). */
+function warnIfPlainHttp() {
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
+  if (location.protocol !== "http:" || loopback) return;
+  const warning = h("div", { id: "plain-http", class: "notice", role: "status" },
+    "This page is not encrypted (plain HTTP): anyone on the office network can read passwords and books on their way. " +
+    "Ask the administrator to turn on HTTPS (AICFO_TLS=auto) and use the https:// address.");
+  document.getElementById("notice").before(warning);
+}
+
 window.addEventListener("hashchange", () => {
   notice("");
   route();
 });
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("signout").addEventListener("click", () => signOut(""));
+  warnIfPlainHttp();
   route();
 });

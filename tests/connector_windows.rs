@@ -5,45 +5,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
+use common::wine::{dist, Wine};
 use common::{text, TestServer};
 
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
 use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer, SimState};
-
-fn exe() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist/windows/AICFOConnector.exe");
-    assert!(
-        path.exists(),
-        "{} is missing: run packaging/build-windows.sh first",
-        path.display()
-    );
-    path
-}
-
-/// Runs the exe from its own folder (as unpacked from the ZIP, its folder is its home).
-async fn wine(folder: &Path, prefix: &Path, args: &[&str]) -> Output {
-    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wine/run-under-wine.sh");
-    let (folder, prefix, args) = (
-        folder.to_path_buf(),
-        prefix.to_path_buf(),
-        args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-    );
-    tokio::task::spawn_blocking(move || {
-        Command::new(runner)
-            .arg(folder.join("AICFOConnector.exe"))
-            .args(&args)
-            .env("WINEPREFIX", prefix)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
 
 #[tokio::test]
 #[ignore = "needs the Windows build and Wine: .ci/run builds it and runs this with --ignored"]
@@ -66,11 +35,7 @@ async fn the_windows_connector_syncs_under_wine() {
     .await
     .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let package = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist/AICFOConnector.zip");
-    assert!(
-        exe().exists() && package.exists(),
-        "run packaging/build-windows.sh first"
-    );
+    let package = dist("AICFOConnector.zip");
     let srv = TestServer::start_with(
         data.path(),
         &[("connector_package", serde_json::json!(package))],
@@ -81,7 +46,8 @@ async fn the_windows_connector_syncs_under_wine() {
 
     // As a bookkeeper gets it: the ZIP downloaded from the appliance, unpacked into a folder.
     let folder = tempfile::tempdir().unwrap();
-    let prefix = tempfile::tempdir().unwrap();
+    let wine = Wine::new();
+    let exe = folder.path().join("AICFOConnector.exe");
     let zip = srv
         .http
         .get(format!("{}/download/connector", srv.url))
@@ -103,7 +69,7 @@ async fn the_windows_connector_syncs_under_wine() {
     }
     let downloaded_config = std::fs::read_to_string(folder.path().join("config.json")).unwrap();
 
-    let out = wine(folder.path(), prefix.path(), &["version"]).await;
+    let out = wine.run_async(&exe, &["version"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("(windows x86_64)"),
@@ -117,7 +83,7 @@ async fn the_windows_connector_syncs_under_wine() {
         r#"{"api_url": "http://127.0.0.1:1/api", "company_id": "x", "log_level": "loud"}"#,
     )
     .unwrap();
-    let out = wine(folder.path(), prefix.path(), &["once"]).await;
+    let out = wine.run_async(&exe, &["once"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("`log_level` is \"loud\", which is not a level"),
@@ -128,24 +94,24 @@ async fn the_windows_connector_syncs_under_wine() {
     // Back to the downloaded config.json: it already knows the appliance, so setup needs no --api-url.
     std::fs::write(folder.path().join("config.json"), &downloaded_config).unwrap();
     let password = format!("--password={}", srv.admin_password());
-    let out = wine(
-        folder.path(),
-        prefix.path(),
-        &[
-            "setup",
-            "--username",
-            "admin",
-            &password,
-            "--company-id",
-            "sharma",
-            "--tally-url",
-            &sim.url,
-            "--non-interactive",
-        ],
-    )
-    .await;
+    let out = wine
+        .run_async(
+            &exe,
+            &[
+                "setup",
+                "--username",
+                "admin",
+                &password,
+                "--company-id",
+                "sharma",
+                "--tally-url",
+                &sim.url,
+                "--non-interactive",
+            ],
+        )
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = wine(folder.path(), prefix.path(), &["once"]).await;
+    let out = wine.run_async(&exe, &["once"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(folder.path().join("logs/connector.log").exists());
 

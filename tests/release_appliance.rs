@@ -7,12 +7,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Cursor};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::text;
+use common::wine::{dist, Wine};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -21,18 +22,6 @@ use aicfo::protocol::Amount;
 use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer, SimState};
 
 const PASSWORD: &str = "release-test-password-1";
-
-fn dist(path: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("dist")
-        .join(path);
-    assert!(
-        p.exists(),
-        "{} is missing: run packaging/build.sh first",
-        p.display()
-    );
-    p
-}
 
 struct Appliance {
     child: Child,
@@ -172,17 +161,11 @@ fn assert_snapshots_equal_tally(app: &Appliance, admin: &str, company: &str, boo
     }
 }
 
-fn run(program: &Path, args: &[&str], wine_prefix: Option<&Path>) -> Output {
-    match wine_prefix {
+/// Runs `program` natively, or under `wine` when given.
+fn run(program: &Path, args: &[&str], wine: Option<&Wine>) -> Output {
+    match wine {
         None => Command::new(program).args(args).output().unwrap(),
-        Some(prefix) => Command::new(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wine/run-under-wine.sh"),
-        )
-        .arg(program)
-        .args(args)
-        .env("WINEPREFIX", prefix)
-        .output()
-        .unwrap(),
+        Some(wine) => wine.run(program, args),
     }
 }
 
@@ -211,6 +194,7 @@ async fn the_built_appliance_hands_out_connectors_that_enrol_and_sync() {
     let folder = work.path().to_path_buf();
     tokio::task::spawn_blocking(move || {
         let app = start(&folder);
+        let windows = Wine::new();
         let admin = login(&app);
         for (company, target, program, triple) in [
             (
@@ -237,8 +221,7 @@ async fn the_built_appliance_hands_out_connectors_that_enrol_and_sync() {
             std::fs::create_dir_all(&pc).unwrap();
             unpack(&app, &admin, company, target, &pc, &tally);
             assert_program_is_the_release(&pc, program, triple);
-            let prefix = folder.join("wine-prefix");
-            let wine = (target == "windows").then_some(prefix.as_path());
+            let wine = (target == "windows").then_some(&windows);
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;

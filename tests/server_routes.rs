@@ -121,21 +121,33 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
     ("GET", "/api/overview", User, "/api/overview"),
     (
         "GET",
-        "/api/companies/<_id>/reports/<month>/trial-balance",
+        "/api/companies/<_id>/reports/<month>/trial-balance?<compare>&<format>",
         Company,
         "/api/companies/sharma/reports/2026-03/trial-balance",
     ),
     (
         "GET",
-        "/api/companies/<_id>/reports/<month>/profit-and-loss",
+        "/api/companies/<_id>/reports/<month>/profit-and-loss?<compare>&<format>",
         Company,
         "/api/companies/sharma/reports/2026-03/profit-and-loss",
     ),
     (
         "GET",
-        "/api/companies/<_id>/reports/<month>/balance-sheet",
+        "/api/companies/<_id>/reports/<month>/balance-sheet?<format>",
         Company,
         "/api/companies/sharma/reports/2026-03/balance-sheet",
+    ),
+    (
+        "GET",
+        "/api/companies/<_id>/series?<ledger>&<group>",
+        Company,
+        "/api/companies/sharma/series?group=Current%20Assets",
+    ),
+    (
+        "GET",
+        "/api/companies/<_id>/restatements",
+        Company,
+        "/api/companies/sharma/restatements",
     ),
     (
         "GET",

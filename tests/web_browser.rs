@@ -319,10 +319,13 @@ async fn a_bookkeeper_watches_the_fleet_and_reads_a_trial_balance() {
     }
     let csv = std::fs::read_to_string(&saved).expect("the page saved the CSV");
     assert!(
-        csv.starts_with("ledger_guid,ledger_name,group_path,debit,credit,balance"),
+        csv.starts_with("kind,level,group_path,name,debit,credit,balance"),
         "{csv}"
     );
-    assert!(csv.contains(",TOTAL,,350000.50,350000.50,0.00"), "{csv}");
+    assert!(
+        csv.contains("total,,,TOTAL,350000.50,350000.50,0.00"),
+        "{csv}"
+    );
 
     // The session survives a reload.
     b.client.refresh().await.unwrap();
@@ -425,6 +428,170 @@ async fn profit_and_loss_and_balance_sheet_show_the_figures_worked_by_hand() {
     assert_eq!(b.text("#bs-liabilities-total").await, "1,57,000.00");
     assert_eq!(b.text("#bs-assets-total").await, "1,57,000.00");
     b.screenshot("balance-sheet").await;
+    b.close().await;
+    srv.stop().await;
+}
+
+/// The text of every cell of the table row whose first cell is `name`.
+async fn row_of(b: &Browser, table: &str, name: &str) -> Vec<String> {
+    let cells = b
+        .client
+        .execute(
+            "const [table, name] = arguments; \
+             const row = [...document.querySelectorAll(table + ' tbody tr')] \
+               .find((r) => r.cells[0].textContent.trim() === name); \
+             return row ? [...row.cells].map((c) => c.textContent) : null;",
+            vec![json!(table), json!(name)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(cells).unwrap_or_else(|_| panic!("no row `{name}` in {table}"))
+}
+
+async fn saved_download(b: &Browser, name: &str) -> String {
+    let saved = b.downloads.path().join(name);
+    for _ in 0..(PATIENCE.as_millis() / 250) {
+        if saved.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    std::fs::read_to_string(&saved).unwrap_or_else(|e| panic!("the page saved {name}: {e}"))
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn a_cfo_compares_months_charts_a_ledger_and_sees_a_restated_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Gupta Traders", "gupta").await;
+    let (token, _, _) = srv.enrol(&admin, "gupta", "pc-gupta").await;
+    web_fixture::sync(&srv, &token, &web_fixture::trader_payload()).await;
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    b.text("li[data-company=gupta]").await;
+
+    // March against February (figures of tests/web_reports.rs): sales moved 60,000 on the credit side.
+    b.goto(&format!("{}/#/c/gupta/tb/2026-03", srv.url)).await;
+    b.click("nav.compare a[data-compare=previous]").await;
+    b.wait_text("#trial-balance thead", "the compared month", |t| {
+        t.contains("Feb 2026") && t.contains("Change")
+    })
+    .await;
+    let sales = row_of(&b, "#trial-balance", "Sales").await;
+    assert_eq!(
+        sales[1..],
+        ["", "1,60,000.00", "1,00,000.00 Cr", "−60,000.00"]
+    );
+    b.screenshot("trial-balance-compared").await;
+    b.click("#tb-csv").await;
+    let csv = saved_download(&b, "gupta-trial-balance-2026-03.csv").await;
+    assert!(
+        csv.starts_with(
+            "kind,level,group_path,name,debit,credit,balance,balance_2026-02,change\r\n"
+        ),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(
+            "\r\nledger,2,Sales Accounts,Sales,0.00,160000.00,-160000.00,-100000.00,-60000.00\r\n"
+        ),
+        "{csv}"
+    );
+
+    // A ledger's name opens its chart over every month held: revenue shows each month alone.
+    b.click("#trial-balance a[href$='/chart/ledger/Sales']")
+        .await;
+    b.wait_text("#series", "the months held", |t| t.contains("Apr 2026"))
+        .await;
+    let bars = b
+        .client
+        .find_all(Locator::Css("#chart svg rect.bar"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 2, "February alone is unknown: no bar");
+    let march = row_of(&b, "#series", "Mar 2026").await;
+    assert_eq!(march[2..], ["1,60,000.00 Cr", "60,000.00 Cr"]);
+    b.screenshot("chart-sales").await;
+
+    // April's P&L beside March's.
+    b.goto(&format!("{}/#/c/gupta/pl/2026-04/previous", srv.url))
+        .await;
+    assert_eq!(b.text("#pl-net-compared").await, "27,000.00");
+    assert_eq!(b.text("#pl-net-month").await, "15,000.00");
+    b.screenshot("profit-and-loss-compared").await;
+    b.click("#pl-csv").await;
+    let csv = saved_download(&b, "gupta-profit-and-loss-2026-04.csv").await;
+    assert!(
+        csv.contains("\r\nNet Profit,,15000.00,15000.00,27000.00\r\n"),
+        "{csv}"
+    );
+
+    // A back-dated rent of 20,000 in March: the overview and the company page say so.
+    let mut restated = web_fixture::trader_payload();
+    let march = &mut restated["chartOfAccounts"]["balances"]["closedMonths"][1]["items"];
+    march[2]["balance"] = json!(35000.0);
+    march[5]["balance"] = json!(137000.0);
+    web_fixture::sync(&srv, &token, &restated).await;
+    b.goto(&format!("{}/#/", srv.url)).await;
+    let warning = b
+        .wait_text("li[data-company=gupta] .pills", "the restated month", |t| {
+            t.contains("Mar 2026 changed on")
+        })
+        .await;
+    assert!(warning.contains("2 ledgers, ₹20,000.00"), "{warning}");
+    b.screenshot("overview-restated").await;
+    b.click("li[data-company=gupta] a.name").await;
+    b.click("#restatements details summary").await;
+    b.client
+        .execute(
+            "document.getElementById('restatements').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let lines = b.text("#restatements table").await;
+    assert!(
+        lines.contains("Rent") && lines.contains("+20,000.00"),
+        "{lines}"
+    );
+    assert!(
+        lines.contains("1,57,000.00 Dr") && lines.contains("−20,000.00"),
+        "{lines}"
+    );
+    b.screenshot("company-restated").await;
+    b.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn a_stockists_profit_and_balance_sheet_count_the_stock() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Jain Stores", "jain").await;
+    let (token, _, _) = srv.enrol(&admin, "jain", "pc-jain").await;
+    web_fixture::sync(&srv, &token, &web_fixture::stockist_payload()).await;
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    b.text("li[data-company=jain]").await;
+    // Worked by hand in tests/web_books.rs: March's gross profit is 5,000, the year's 35,000.
+    b.goto(&format!("{}/#/c/jain/pl/2026-03", srv.url)).await;
+    assert_eq!(b.text("#pl-gross-month").await, "5,000.00");
+    assert_eq!(b.text("#pl-gross-ytd").await, "35,000.00");
+    let opening = row_of(&b, "#profit-and-loss", "Less: Opening stock").await;
+    assert_eq!(opening[1..], ["60,000.00", "50,000.00"]);
+    let closing = row_of(&b, "#profit-and-loss", "Add: Closing stock").await;
+    assert_eq!(closing[1..], ["45,000.00", "45,000.00"]);
+    b.screenshot("profit-and-loss-stock").await;
+    b.click("nav.reports a[data-report=bs]").await;
+    assert_eq!(b.text("#bs-assets-total").await, "1,85,000.00");
+    assert_eq!(b.text("#bs-liabilities-total").await, "1,85,000.00");
+    let stock = row_of(&b, "#bs-assets", "of which closing stock").await;
+    assert_eq!(stock[1], "45,000.00");
+    b.screenshot("balance-sheet-stock").await;
     b.close().await;
     srv.stop().await;
 }

@@ -50,6 +50,11 @@ enum Command {
     Check,
     /// Print the version
     Version,
+    /// The Windows service: install, uninstall, start, stop or status (as administrator)
+    Service {
+        /// install, uninstall, start, stop or status
+        action: String,
+    },
 }
 
 #[derive(Args)]
@@ -74,6 +79,10 @@ struct SetupFlags {
     /// Tally's address [default: http://localhost:9000]
     #[arg(long)]
     tally_url: Option<String>,
+    /// The SHA-256 fingerprint of the appliance's certificate (an https:// appliance with a
+    /// self-signed certificate); then no other certificate is accepted
+    #[arg(long)]
+    tls_cert_sha256: Option<String>,
     /// Never ask; fail naming what is missing
     #[arg(long)]
     non_interactive: bool,
@@ -188,6 +197,7 @@ async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
                 company_id: f.company_id,
                 tally_company: f.tally_company,
                 tally_url: f.tally_url,
+                tls_cert_sha256: f.tls_cert_sha256,
                 non_interactive: f.non_interactive || f.password_stdin,
             };
             setup(&home, args).await.map_err(|e| (1, e))?;
@@ -220,6 +230,7 @@ async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
             Ok(0)
         }
         Command::Check => check(&home).await,
+        Command::Service { .. } => Err((1, "`service` runs outside the agent".into())),
     }
 }
 
@@ -297,8 +308,78 @@ async fn check(home: &std::path::Path) -> Result<u8, (u8, String)> {
     Ok(if problems == 0 { 0 } else { 1 })
 }
 
+/// The `--home` the service was installed with, for [`serve_as_service`].
+#[cfg(windows)]
+static SERVICE_HOME: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// `service ACTION`: before any runtime, as the service dispatcher takes over this thread.
+fn service(action: &str, home: Option<&std::path::Path>) -> ExitCode {
+    #[cfg(windows)]
+    {
+        let _ = SERVICE_HOME.set(home.map(std::path::Path::to_path_buf));
+        match aicfo::connector::service::main(action, home, serve_as_service) {
+            Ok(said) => {
+                if !said.is_empty() {
+                    println!("{said}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("aicfo-connector service {action}: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = home;
+        eprintln!("aicfo-connector service {action}: Windows services exist only on Windows; elsewhere run `aicfo-connector run` under the system's service manager with AICFO_UNDER_SERVICE=1");
+        ExitCode::from(2)
+    }
+}
+
+/// The agent's `run` under the Windows service manager, until it says stop; the exit code.
+#[cfg(windows)]
+fn serve_as_service(stop: aicfo::winservice::StopSignal) -> u32 {
+    let home = SERVICE_HOME.get().cloned().flatten();
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return 1;
+    };
+    runtime.block_on(async {
+        let home = match home_dir(&home) {
+            Ok(h) => h,
+            Err(_) => return 1,
+        };
+        match agent(&home).await {
+            Ok((agent, _logger)) => {
+                log::info!(
+                    "aicfo-connector {APP_VERSION} started as the Windows service in {}",
+                    home.display()
+                );
+                agent
+                    .run(async move {
+                        let _ = stop.await;
+                    })
+                    .await;
+                log::info!("stopped by the service manager");
+                0
+            }
+            Err((code, message)) => {
+                log::error!("{message}");
+                u32::from(code)
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Service { action }) = &cli.command {
+        return service(action, cli.home.as_deref());
+    }
     let double_clicked = cli.command.is_none() && std::io::stdin().is_terminal();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -141,7 +141,14 @@ impl Agent {
         };
         let manual = Some(cfg.connector_token.clone())
             .filter(|t| !t.is_empty() && t != "your-connector-token");
-        let appliance = Appliance::new(&cfg.api_url, policy, manual, state.clone(), store.clone());
+        let appliance = Appliance::new(
+            &cfg.api_url,
+            cfg.tls_cert_sha256.as_deref(),
+            policy,
+            manual,
+            state.clone(),
+            store.clone(),
+        );
         let tally = TallyClient::new(
             &cfg.tally_url,
             Duration::from_secs(u64::from(cfg.tally_timeout_seconds)),

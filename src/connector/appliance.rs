@@ -19,6 +19,9 @@ use crate::protocol::*;
 pub enum ApplianceError {
     #[error("The appliance at {url} cannot be reached ({detail}). Check that the aicfo appliance is switched on and that this PC is on the office network.")]
     Unreachable { url: String, detail: String },
+    /// The appliance's certificate is not the pinned one (see `tls.rs`): nothing was sent.
+    #[error("The appliance at {url} was not trusted, so nothing was sent to it: {detail}. If the appliance was reinstalled or its certificate replaced, download the connector's config.json again from the appliance's page (or run setup with the new fingerprint); otherwise another machine may be posing as the appliance: tell the firm's administrator.")]
+    Untrusted { url: String, detail: String },
     #[error("The appliance had a problem ({status}): {message}")]
     Server { status: u16, message: String },
     #[error("This connector must be set up again: {reason} Run `AICFOConnector.exe setup`.")]
@@ -51,6 +54,7 @@ impl ApplianceError {
     pub fn kind(&self) -> &'static str {
         match self {
             ApplianceError::Unreachable { .. } => "appliance_unreachable",
+            ApplianceError::Untrusted { .. } => "appliance_untrusted",
             ApplianceError::Server { .. } => "appliance_error",
             ApplianceError::NeedsSetup { .. } => "needs_setup",
             ApplianceError::Rejected { .. } => "rejected",
@@ -70,12 +74,29 @@ impl ApplianceError {
             if code == "sync_run_finished" || code == "sync_run_not_found")
     }
 
-    /// Worth trying again later: the appliance was away or broken, not the request.
+    /// Worth trying again later: the appliance was away or broken, not the request. An
+    /// untrusted certificate counts: what waits to be sent stays queued until it is fixed.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ApplianceError::Unreachable { .. } | ApplianceError::Server { .. }
+            ApplianceError::Unreachable { .. }
+                | ApplianceError::Untrusted { .. }
+                | ApplianceError::Server { .. }
         )
+    }
+
+    /// A request that did not get an answer: a refused certificate, or no appliance.
+    fn unanswered(url: &str, e: &reqwest::Error) -> ApplianceError {
+        match super::tls::pin_mismatch(e) {
+            Some(mismatch) => ApplianceError::Untrusted {
+                url: url.to_string(),
+                detail: mismatch.to_string(),
+            },
+            None => ApplianceError::Unreachable {
+                url: url.to_string(),
+                detail: e.to_string(),
+            },
+        }
     }
 }
 
@@ -175,6 +196,9 @@ impl Answer {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        if res.status().is_redirection() {
+            return Answer::redirected(&res, retry_after);
+        }
         let bytes = res.bytes().await.unwrap_or_default();
         if (200..300).contains(&status) {
             return Answer::Ok {
@@ -200,11 +224,51 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// Redirects are not followed (see [`http_client`]); the likely one is an HTTPS appliance
+    /// asked over http://.
+    fn redirected(res: &reqwest::Response, retry_after: Option<u64>) -> Answer {
+        let to = res
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("another address");
+        Answer::Refused {
+            status: res.status().as_u16(),
+            code: "redirected".into(),
+            message: format!("it sends this request on to {to}. Set api_url to the appliance's https:// address: download config.json again from the appliance's page, or run setup."),
+            details: Vec::new(),
+            retry_after,
+        }
+    }
+}
+
 fn parse_ok<R: DeserializeOwned>(status: u16, body: &[u8]) -> Result<R, ApplianceError> {
     serde_json::from_slice(body).map_err(|e| ApplianceError::Server {
         status,
         message: format!("its answer could not be read: {e}"),
     })
+}
+
+/// The client for the appliance: pinned to one certificate when given one, else trusting the
+/// public authorities (an appliance with a bought certificate), never anything at all.
+fn http_client(tls_cert_sha256: Option<&str>) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(300))
+        .user_agent(concat!("aicfo-connector/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        // A redirect would leave the pinned or trusted address; the API never sends one.
+        .redirect(reqwest::redirect::Policy::none());
+    let builder = match tls_cert_sha256 {
+        None => builder,
+        Some(pin) => builder.use_preconfigured_tls(
+            super::tls::pinned_config(pin).expect("ring offers the default TLS versions"),
+        ),
+    };
+    builder
+        .build()
+        .expect("the client's settings are fixed and always build")
 }
 
 pub struct Appliance {
@@ -225,22 +289,18 @@ enum Auth<'a> {
 }
 
 impl Appliance {
+    /// `tls_cert_sha256`, when given (64 lowercase hex digits, as config.json holds it), is the
+    /// only certificate accepted from the appliance.
     pub fn new(
         api_url: &str,
+        tls_cert_sha256: Option<&str>,
         policy: RetryPolicy,
         manual_token: Option<String>,
         state: Arc<Mutex<State>>,
         store: Arc<StateStore>,
     ) -> Appliance {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(300))
-            .user_agent(concat!("aicfo-connector/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .build()
-            .expect("a plain HTTP client always builds");
         Appliance {
-            http,
+            http: http_client(tls_cert_sha256),
             api: api_url.trim_end_matches('/').to_string(),
             policy,
             manual_token: manual_token.filter(|t| !t.trim().is_empty()),
@@ -390,13 +450,7 @@ impl Appliance {
                 }
             }
             let (err, wait) = match req.send().await {
-                Err(e) => (
-                    ApplianceError::Unreachable {
-                        url: self.api.clone(),
-                        detail: e.to_string(),
-                    },
-                    None,
-                ),
+                Err(e) => (ApplianceError::unanswered(&self.api, &e), None),
                 Ok(res) => match Answer::read(res).await {
                     Answer::Ok { status, body } => return parse_ok(status, &body),
                     Answer::Refused {
@@ -437,7 +491,8 @@ impl Appliance {
                     },
                 },
             };
-            if attempt >= policy.retries {
+            // Another certificate will not become the pinned one by asking again soon.
+            if attempt >= policy.retries || matches!(err, ApplianceError::Untrusted { .. }) {
                 return Err(err);
             }
             let delay = wait.unwrap_or_else(|| policy.delay(attempt));
@@ -464,10 +519,7 @@ impl Appliance {
                 status: r.status().as_u16(),
                 message: "the health check failed".into(),
             }),
-            Err(e) => Err(ApplianceError::Unreachable {
-                url: self.api.clone(),
-                detail: e.to_string(),
-            }),
+            Err(e) => Err(ApplianceError::unanswered(&self.api, &e)),
         }
     }
 

@@ -34,6 +34,10 @@ pub struct Config {
     /// How long one Tally answer may take.
     #[serde(default = "default_tally_timeout")]
     pub tally_timeout_seconds: u32,
+    /// The SHA-256 (64 lowercase hex digits) of the appliance's certificate, which is then the
+    /// only one accepted (see `tls.rs`); written by the appliance into the downloaded ZIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert_sha256: Option<String>,
 }
 
 fn yes() -> bool {
@@ -62,6 +66,7 @@ impl Default for Config {
             closed_months: None,
             auto_update: true,
             tally_timeout_seconds: default_tally_timeout(),
+            tls_cert_sha256: None,
         }
     }
 }
@@ -261,6 +266,7 @@ impl Config {
                 1..=7200,
                 "set how many seconds Tally may take to answer, e.g. 600.",
             )?,
+            tls_cert_sha256: read_fingerprint(r)?,
         })
     }
 
@@ -316,6 +322,13 @@ impl Config {
                 return Err(r.err("api_url", problem, "set it to the appliance's address, e.g. \"http://aicfo-server:8000/api\", or run setup."));
             }
             self.api_url = normalise_api_url(&self.api_url);
+        }
+        if self.tls_cert_sha256.is_some() && self.api_url.starts_with("http://") {
+            return Err(r.err(
+                "api_url",
+                "`tls_cert_sha256` is set, but `api_url` is an http:// address, which is not encrypted.".into(),
+                "write the appliance's address with https://, as in the config.json the appliance gives.",
+            ));
         }
         if require_enrolment && self.company_id.is_empty() {
             return Err(r.err(
@@ -380,6 +393,24 @@ fn read_auto_update(r: &Reader<'_>) -> Result<bool, ConfigError> {
     }
 }
 
+/// `tls_cert_sha256`: absent, null or "" means no pinned certificate.
+fn read_fingerprint(r: &Reader<'_>) -> Result<Option<String>, ConfigError> {
+    let fix = "copy the SHA-256 fingerprint the appliance shows (64 hex digits, colons allowed), or download config.json again.";
+    let text = r.string("tls_cert_sha256", Some(""), fix)?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    super::tls::normalise_fingerprint(&text)
+        .map(Some)
+        .ok_or_else(|| {
+            r.err(
+                "tls_cert_sha256",
+                format!("`tls_cert_sha256` is \"{text}\", which is not a SHA-256 fingerprint."),
+                fix,
+            )
+        })
+}
+
 /// The guide's `api_url` ends in `/api`; an address without a path gets it.
 pub fn normalise_api_url(url: &str) -> String {
     let trimmed = url.trim().trim_end_matches('/');
@@ -429,6 +460,7 @@ mod tests {
             ("company_id", "\"\"", "`company_id` is empty"),
             ("auto_update", "\"yes\"", "true or false"),
             ("max_retry_attempts", "1.5", "whole number"),
+            ("tls_cert_sha256", "\"ab:cd\"", "not a SHA-256 fingerprint"),
         ];
         for (key, value, says) in cases {
             let text = GUIDE.replacen(
@@ -462,5 +494,16 @@ mod tests {
             normalise_api_url("http://box:8000/api/"),
             "http://box:8000/api"
         );
+    }
+
+    #[test]
+    fn a_pinned_certificate_is_read_as_hex_and_needs_https() {
+        let pin = vec!["AB"; 32].join(":");
+        let text = GUIDE.replacen('{', &format!("{{\"tls_cert_sha256\": \"{pin}\","), 1);
+        assert_eq!(parse(&text).unwrap().tls_cert_sha256, Some("ab".repeat(32)));
+        let plain = text.replace("https://", "http://");
+        let err = parse(&plain).unwrap_err();
+        assert_eq!(err.key.as_deref(), Some("api_url"), "{err}");
+        assert!(err.problem.contains("not encrypted"), "{err}");
     }
 }

@@ -111,7 +111,14 @@ pub async fn enrol_if_needed(home: &Path, cfg: &Config) -> Result<bool, EnrolFai
         retries: cfg.max_retry_attempts,
         first_delay: std::time::Duration::from_secs(u64::from(cfg.retry_delay_seconds)),
     };
-    let appliance = Appliance::new(&cfg.api_url, policy, None, state.clone(), store.clone());
+    let appliance = Appliance::new(
+        &cfg.api_url,
+        cfg.tls_cert_sha256.as_deref(),
+        policy,
+        None,
+        state.clone(),
+        store.clone(),
+    );
     let tokens = appliance.enrol_with_code(&request).await?;
     let snapshot = state.lock().unwrap_or_else(|p| p.into_inner()).clone();
     store

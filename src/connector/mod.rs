@@ -4,7 +4,8 @@
 //! - [`config`]: config.json; [`state`]: device id, tokens, last sync.
 //! - [`appliance`]: the appliance's API with tokens and retries; [`outbox`]: undelivered payloads.
 //! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment;
-//!   [`enroll`]: first start with the enrolment code of a downloaded ZIP.
+//!   [`enroll`]: first start with the enrolment code of a downloaded ZIP; [`service`]: the
+//!   Windows service.
 
 pub mod agent;
 pub mod appliance;
@@ -13,8 +14,10 @@ pub mod enroll;
 pub mod extract;
 pub mod logging;
 pub mod outbox;
+pub mod service;
 pub mod setup;
 pub mod state;
+pub mod tls;
 
 /// The verifying key (hex) of the signed releases this connector accepts, compiled in by
 /// packaging/build.sh (`AICFO_VERIFYING_KEY`); none in a plain build.

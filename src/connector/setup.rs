@@ -24,6 +24,8 @@ pub struct SetupArgs {
     pub company_id: Option<String>,
     pub tally_company: Option<String>,
     pub tally_url: Option<String>,
+    /// The appliance's certificate fingerprint, pinned in config.json (see `tls.rs`).
+    pub tls_cert_sha256: Option<String>,
     pub non_interactive: bool,
 }
 
@@ -168,9 +170,31 @@ fn addresses(cfg: &mut Config, args: &mut SetupArgs, interactive: bool) -> Resul
     if let Some(t) = args.tally_url.take() {
         cfg.tally_url = t;
     }
+    cfg.tls_cert_sha256 = pinned_fingerprint(cfg, args, interactive)?;
     let text = serde_json::to_string(&cfg).map_err(|e| e.to_string())?;
-    Config::parse(&text, "setup", false).map_err(|e| e.to_string())?;
+    let checked = Config::parse(&text, "setup", false).map_err(|e| e.to_string())?;
+    cfg.tls_cert_sha256 = checked.tls_cert_sha256;
     Ok(())
+}
+
+/// The certificate fingerprint to pin: the one given, else (asked for an https:// appliance)
+/// the one typed, else the one config.json has. Checked with the rest of config.json.
+fn pinned_fingerprint(
+    cfg: &Config,
+    args: &mut SetupArgs,
+    interactive: bool,
+) -> Result<Option<String>, String> {
+    if let Some(given) = args.tls_cert_sha256.take() {
+        return Ok(Some(given).filter(|g| !g.trim().is_empty()));
+    }
+    if !interactive || !cfg.api_url.starts_with("https://") {
+        return Ok(cfg.tls_cert_sha256.clone());
+    }
+    let typed = ask(
+        "The appliance's certificate fingerprint (SHA-256, shown at its start and on /api/health/tls; empty for a certificate from a public authority)",
+        cfg.tls_cert_sha256.as_deref(),
+    )?;
+    Ok(Some(typed).filter(|t| !t.trim().is_empty()))
 }
 
 /// The appliance company this PC's Tally holds: the one given, the user's only one, or asked.
@@ -269,7 +293,14 @@ pub async fn setup(home: &Path, mut args: SetupArgs) -> Result<(), String> {
         retries: 1,
         first_delay: Duration::from_secs(2),
     };
-    let appliance = Appliance::new(&cfg.api_url, policy, None, state.clone(), store.clone());
+    let appliance = Appliance::new(
+        &cfg.api_url,
+        cfg.tls_cert_sha256.as_deref(),
+        policy,
+        None,
+        state.clone(),
+        store.clone(),
+    );
     println!("Connecting to the appliance at {} ...", cfg.api_url);
     let login = appliance
         .login(&username, &password)

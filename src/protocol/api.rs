@@ -183,6 +183,12 @@ pub struct TrialBalanceLine {
     pub balance: Amount,
     pub debit: Amount,
     pub credit: Amount,
+    /// With `?compare=`: the balance at the month compared with (zero when the ledger had none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_balance: Option<Amount>,
+    /// With `?compare=`: `balance - compareBalance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Amount>,
 }
 
 /// `GET /api/overview`: every company the caller may see, with what a bookkeeper checks first.
@@ -222,6 +228,9 @@ pub struct CompanyOverview {
     pub months_held: usize,
     /// Months held whose balances do not sum to zero.
     pub unbalanced_months: Vec<String>,
+    /// Closed months a sync changed in the last 90 days, newest first.
+    #[serde(default)]
+    pub restated_months: Vec<RestatedMonth>,
 }
 
 /// A connector on the overview: its status plus what its last heartbeat said about Tally.
@@ -244,6 +253,18 @@ pub struct TrialBalanceTree {
     #[serde(flatten)]
     pub summary: SnapshotSummary,
     pub groups: Vec<TrialBalanceGroup>,
+    /// With `?compare=previous|year`: the month compared with, and whether it is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_with: Option<ComparedMonth>,
+}
+
+/// The month a report is compared with (`?compare=previous` or `?compare=year`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComparedMonth {
+    pub month_key: String,
+    /// `false`: the month is not held, and the report carries no compared figures.
+    pub held: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,10 +277,16 @@ pub struct TrialBalanceGroup {
     pub balance: Amount,
     pub groups: Vec<TrialBalanceGroup>,
     pub ledgers: Vec<TrialBalanceLine>,
+    /// With `?compare=`: the group's balance at the month compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_balance: Option<Amount>,
+    /// With `?compare=`: `balance - compareBalance`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Amount>,
 }
 
 /// `GET /api/companies/{id}/reports/{YYYY-MM}/profit-and-loss`: the month and the financial year
-/// to date, from the revenue groups. Stock is not in the ledgers and so not in these figures.
+/// to date, from the revenue groups, with an inventory company's opening and closing stock.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfitAndLoss {
@@ -272,6 +299,12 @@ pub struct ProfitAndLoss {
     pub month: Option<ProfitFigures>,
     pub month_missing_reason: Option<String>,
     pub year_to_date: ProfitFigures,
+    /// With `?compare=previous|year`: the month compared with, and whether it is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_with: Option<ComparedMonth>,
+    /// With `?compare=` and the month held: that month's profit and loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared: Option<Box<ProfitAndLoss>>,
 }
 
 /// Income and expense per primary group; positive amounts on each group's own side.
@@ -283,6 +316,12 @@ pub struct ProfitFigures {
     pub gross_profit: Amount,
     /// All income minus all expense; negative is a loss.
     pub net_profit: Amount,
+    /// An inventory company's stock at the period's start and end (debit positive); gross and
+    /// net profit include closing less opening stock, as in Tally's trading account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening_stock: Option<Amount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closing_stock: Option<Amount>,
 }
 
 /// A primary group's amount on its own side: income and liabilities as credits, expenses and
@@ -309,4 +348,82 @@ pub struct BalanceSheet {
     pub assets: Vec<ReportGroup>,
     pub total_liabilities: Amount,
     pub total_assets: Amount,
+    /// An inventory company's closing stock, counted in Current Assets as in Tally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closing_stock: Option<Amount>,
+}
+
+/// `GET /api/companies/{id}/restatements`: closed months that a later sync replaced with
+/// different balances, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restatements {
+    pub company_id: String,
+    pub restatements: Vec<Restatement>,
+}
+
+/// One closed month as one ingestion changed it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restatement {
+    pub month_key: String,
+    /// When the changed balances arrived.
+    pub received_at: String,
+    pub ingestion_id: i64,
+    /// The sync run the changed balances came in, when they came in one.
+    pub sync_run_id: Option<String>,
+    pub ledgers_changed: usize,
+    /// The debit-side changes summed (every positive `change`): the size of the entries that
+    /// moved, as the changes of a month that still balances net to zero.
+    pub amount: Amount,
+    pub lines: Vec<RestatedLine>,
+}
+
+/// A ledger whose balance at a closed month's end changed: `old` and `new` debit positive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestatedLine {
+    pub ledger_guid: String,
+    pub ledger_name: String,
+    pub old: Amount,
+    pub new: Amount,
+    /// `new - old`.
+    pub change: Amount,
+}
+
+/// On the overview: a closed month changed after it was first received (the last 90 days).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestatedMonth {
+    pub month_key: String,
+    pub received_at: String,
+    pub ledgers: usize,
+    /// As `Restatement::amount`.
+    pub amount: Amount,
+}
+
+/// `GET /api/companies/{id}/series?ledger=NAME` or `?group=NAME`: every month held.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Series {
+    pub company_id: String,
+    /// `ledger` or `group`.
+    pub kind: String,
+    pub name: String,
+    /// A revenue ledger or group: its closing balances run from the financial year's start, and
+    /// each point carries the month's own movement.
+    pub revenue: bool,
+    pub points: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesPoint {
+    pub month_key: String,
+    pub as_of_date: String,
+    /// Debit positive.
+    pub closing: Amount,
+    /// Revenue only: the month alone (`null` when the previous month of the year is not held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub movement: Option<Amount>,
 }

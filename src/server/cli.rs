@@ -40,6 +40,12 @@ pub enum Command {
         /// The backup file to restore.
         file: PathBuf,
     },
+    /// Windows only: install, uninstall, start, stop or show the status of the appliance's
+    /// Windows service (AICFOAppliance).
+    Service {
+        /// install | uninstall | start | stop | status
+        action: String,
+    },
 }
 
 /// Parses the command line (clap exits 2 on a bad one, 0 after `--help`) and runs the command.
@@ -50,6 +56,36 @@ pub fn main() -> ExitCode {
         Command::Serve => serve::run(),
         Command::Backup { to } => backup_command(to),
         Command::Restore { file } => restore_command(&file),
+        Command::Service { action } => service_command(&action),
+    }
+}
+
+/// `aicfo-server service ACTION` (Windows): the service manager runs the same serve loop, stopped
+/// by its stop control.
+fn service_command(action: &str) -> ExitCode {
+    #[cfg(windows)]
+    {
+        let until_stopped: crate::winservice::Serve = |stop| match serve::run_until(Some(stop)) {
+            code if code == ExitCode::SUCCESS => 0,
+            _ => 1,
+        };
+        match super::winservice::main(action, until_stopped) {
+            Ok(said) => {
+                if !said.is_empty() {
+                    println!("{said}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("aicfo-server service {action}: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+    #[cfg(not(windows))]
+    {
+        eprintln!("aicfo-server service {action}: Windows services exist only on Windows");
+        ExitCode::from(2)
     }
 }
 

@@ -50,6 +50,12 @@ pub struct AppConfig {
     pub backup_keep: usize,
     /// The server log is rotated when it reaches this size (`AICFO_LOG_ROTATE_BYTES`).
     pub log_rotate_bytes: u64,
+    /// `AICFO_TLS`: `off` (plain HTTP, the default) or `auto` (a self-signed certificate made on
+    /// first start in the data folder); see `tls.rs`.
+    pub tls: Option<String>,
+    /// `AICFO_TLS_CERT`, `AICFO_TLS_KEY`: the firm's own certificate (chain) and key, PEM.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for AppConfig {
@@ -74,6 +80,9 @@ impl Default for AppConfig {
             enrollment_code_valid_days: 7,
             backup_keep: 14,
             log_rotate_bytes: 10 * 1024 * 1024,
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -19,6 +19,7 @@ use super::error::{park, ApiError, ApiResult};
 use super::guards::CompanyAccess;
 use super::releases::{ReleaseStore, Target};
 use super::state::AppState;
+use super::tls::TlsStatus;
 
 pub const CONFIG_ENTRY: &str = "config.json";
 
@@ -43,6 +44,14 @@ pub fn api_url_for(public_url: Option<&str>, host: Option<&str>) -> Option<Strin
     host.map(str::trim)
         .filter(|h| !h.is_empty())
         .map(|h| format!("http://{h}/api"))
+}
+
+/// An appliance that serves HTTPS speaks nothing else: its `http://` API base becomes `https://`.
+pub fn api_url_over(api_url: String, tls: &TlsStatus) -> String {
+    match api_url.strip_prefix("http://") {
+        Some(rest) if tls.enabled => format!("https://{rest}"),
+        _ => api_url,
+    }
 }
 
 fn deflated() -> zip::write::SimpleFileOptions {
@@ -241,6 +250,7 @@ async fn connector(
     state: &State<AppState>,
     host: RequestHost,
     what: DownloadFor,
+    tls: TlsStatus,
 ) -> ApiResult<ZipFile> {
     let api_url =
         api_url_for(state.cfg.public_url.as_deref(), host.0.as_deref()).ok_or_else(|| {
@@ -250,6 +260,7 @@ async fn connector(
                 "Set AICFO_PUBLIC_URL: the request names no host to write into config.json.",
             )
         })?;
+    let api_url = api_url_over(api_url, &tls);
     let (releases, package) = (
         ReleaseStore::new(state.cfg.connector_releases.clone()),
         state.cfg.connector_package.clone(),
@@ -280,6 +291,10 @@ async fn connector(
                 return;
             };
             config.insert("api_url".into(), Value::String(api_url.clone()));
+            // The connector accepts exactly this certificate (src/connector/tls.rs).
+            if let Some(sha256) = &tls.cert_sha256 {
+                config.insert("tls_cert_sha256".into(), Value::String(sha256.clone()));
+            }
             if let Some((company, code)) = &code {
                 config.insert("company_id".into(), Value::String(company.clone()));
                 config.insert("enrollment_code".into(), Value::String(code.clone()));
@@ -317,5 +332,17 @@ mod tests {
             Some("http://192.168.1.20:8000/api")
         );
         assert_eq!(api_url_for(Some(" "), None), None);
+        let on = TlsStatus {
+            enabled: true,
+            cert_sha256: Some("ab".into()),
+        };
+        assert_eq!(
+            api_url_over("http://box:8000/api".into(), &on),
+            "https://box:8000/api"
+        );
+        assert_eq!(
+            api_url_over("http://box:8000/api".into(), &TlsStatus::default()),
+            "http://box:8000/api"
+        );
     }
 }

@@ -60,7 +60,20 @@ pub fn ensure_admin(db: &Db, data_dir: &Path) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Who can read the password file, in the words of the start-up message.
+#[cfg(unix)]
+const WHO_CAN_READ: &str = "readable only by this user";
+/// The Windows service's data folder is restricted at install; a console run's is what it is.
+#[cfg(not(unix))]
+const WHO_CAN_READ: &str = "as the service: readable only by SYSTEM and Administrators";
+
+/// On the console, and in the log: a service's console is nobody's.
 fn show_once(password: &str, file: &Path) {
+    log::warn!(
+        "created the administrator `{}`; the password is in {} until that file is deleted",
+        accounts::FIRST_ADMIN,
+        file.display()
+    );
     println!();
     println!("==================================================================");
     println!(" aicfo: created the administrator account");
@@ -70,7 +83,7 @@ fn show_once(password: &str, file: &Path) {
         " It is shown only this once; it is also in {}",
         file.display()
     );
-    println!(" (readable only by this user). Delete that file once noted.");
+    println!(" ({WHO_CAN_READ}). Delete that file once noted.");
     println!("==================================================================");
     println!();
 }

@@ -10,8 +10,9 @@
 //! The front remembers which client each of its loopback connections carries ([`PeerMap`]), so
 //! `ClientAddress` still sees the real address. It adds no header and changes no byte.
 //!
-//! It reads plain HTTP: should Rocket ever terminate TLS itself, the head deadline must become
-//! a handshake deadline here (TLS bytes never show the end of an HTTP head).
+//! With HTTPS on (`tls.rs`), TLS ends here: the handshake and the request head together must
+//! arrive within `header_timeout_secs`, and Rocket still sees plain HTTP on loopback. A plain
+//! HTTP request to an HTTPS appliance is answered with a redirect to its https:// address.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use rocket::figment::Figment;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{timeout_at, Instant};
+use tokio_rustls::TlsAcceptor;
 
 use super::start_error::StartError;
 
@@ -57,6 +59,7 @@ pub struct Front {
     listener: TcpListener,
     timeouts: Timeouts,
     peers: PeerMap,
+    tls: Option<TlsAcceptor>,
 }
 
 /// Rocket's settings behind the front: loopback only, a free port, one request per connection.
@@ -77,7 +80,23 @@ impl Front {
             listener,
             timeouts,
             peers: PeerMap::default(),
+            tls: None,
         })
+    }
+
+    /// Serves HTTPS with `tls` (when given) instead of plain HTTP.
+    pub fn serving(mut self, tls: Option<&super::tls::ServerTls>) -> Front {
+        self.tls = tls.map(|t| TlsAcceptor::from(t.config.clone()));
+        self
+    }
+
+    /// `https` or `http`, for the address the appliance announces.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
@@ -94,8 +113,13 @@ impl Front {
             loop {
                 match self.listener.accept().await {
                     Ok((client, from)) => {
-                        let (timeouts, peers) = (self.timeouts, self.peers.clone());
-                        tokio::spawn(carry(client, from, backend, timeouts, peers));
+                        let link = Link {
+                            from,
+                            backend,
+                            timeouts: self.timeouts,
+                            peers: self.peers.clone(),
+                        };
+                        tokio::spawn(accept(client, link, self.tls.clone()));
                     }
                     // Out of descriptors or similar: wait a moment rather than spin.
                     Err(e) => {
@@ -109,8 +133,7 @@ impl Front {
 }
 
 /// Reads until the end of the request head, or `None` if the client is too slow or leaves.
-async fn read_head(client: &mut TcpStream, deadline: Duration) -> Option<Vec<u8>> {
-    let until = Instant::now() + deadline;
+async fn read_head<S: AsyncRead + Unpin>(client: &mut S, until: Instant) -> Option<Vec<u8>> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
@@ -134,34 +157,105 @@ async fn read_head(client: &mut TcpStream, deadline: Duration) -> Option<Vec<u8>
     }
 }
 
-async fn carry(
-    mut client: TcpStream,
+/// One client's connection to Rocket: who it is, where Rocket is, and the rules it is held to.
+struct Link {
     from: SocketAddr,
     backend: SocketAddr,
     timeouts: Timeouts,
     peers: PeerMap,
-) {
-    let Some(head) = read_head(&mut client, timeouts.header).await else {
+}
+
+/// Takes a new connection: over TLS when the appliance serves HTTPS, the handshake inside the
+/// same deadline as the request head.
+async fn accept(client: TcpStream, link: Link, tls: Option<TlsAcceptor>) {
+    let _ = client.set_nodelay(true);
+    let until = Instant::now() + link.timeouts.header;
+    let Some(acceptor) = tls else {
+        return carry(client, link, until).await;
+    };
+    let mut first = [0u8; 1];
+    match timeout_at(until, client.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => {}
+        Ok(Ok(1)) => return redirect_to_https(client, until).await,
+        _ => return,
+    }
+    if let Ok(Ok(secure)) = timeout_at(until, acceptor.accept(client)).await {
+        carry(secure, link, until).await;
+    }
+}
+
+/// The first byte of every TLS connection: a handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+async fn carry<S>(mut client: S, link: Link, until: Instant)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(head) = read_head(&mut client, until).await else {
         return;
     };
-    let Ok(mut server) = TcpStream::connect(backend).await else {
+    let Ok(mut server) = TcpStream::connect(link.backend).await else {
         return;
     };
     let _ = server.set_nodelay(true);
-    let _ = client.set_nodelay(true);
     let Ok(local) = server.local_addr() else {
         return;
     };
-    peers.lock().insert(local, from);
+    link.peers.lock().insert(local, link.from);
     if server.write_all(&head).await.is_ok() {
-        splice(client, server, timeouts.idle).await;
+        splice(client, server, link.timeouts.idle).await;
     }
-    peers.lock().remove(&local);
+    link.peers.lock().remove(&local);
+}
+
+/// Someone typed `http://` for an HTTPS appliance: send them to the same place over https, so
+/// nothing but this first request crosses the network in clear.
+async fn redirect_to_https(mut client: TcpStream, until: Instant) {
+    let Some(head) = read_head(&mut client, until).await else {
+        return;
+    };
+    let answer = https_redirect(&String::from_utf8_lossy(&head));
+    let _ = timeout_at(until, client.write_all(answer.as_bytes())).await;
+    let _ = client.shutdown().await;
+}
+
+/// The answer to a plain HTTP request head: a redirect to its https:// address when it names
+/// its host, else a sentence.
+fn https_redirect(head: &str) -> String {
+    let path = head
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .filter(|p| p.starts_with('/'));
+    let host = head.lines().skip(1).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("host")
+            .then(|| value.trim())
+    });
+    let usable = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_graphic());
+    match (host.filter(|h| usable(h)), path.filter(|p| usable(p))) {
+        (Some(host), Some(path)) => format!(
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: https://{host}{path}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        ),
+        _ => {
+            let body = "This appliance speaks HTTPS only: use its https:// address.\n";
+            format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
+    }
 }
 
 /// Copies both ways until Rocket closes, or nothing moves for `idle`.
-async fn splice(client: TcpStream, server: TcpStream, idle: Duration) {
-    let (mut client_r, mut client_w) = client.into_split();
+async fn splice<S>(client: S, server: TcpStream, idle: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut client_r, mut client_w) = tokio::io::split(client);
     let (mut server_r, mut server_w) = server.into_split();
     let last = Mutex::new(Instant::now());
     let up = async {
@@ -206,5 +300,23 @@ where
             return;
         }
         *last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::https_redirect;
+
+    #[test]
+    fn plain_http_to_an_https_appliance_is_sent_to_https() {
+        let answer = https_redirect("GET /app?x=1 HTTP/1.1\r\nhost: box:8000\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 301"), "{answer}");
+        assert!(
+            answer.contains("\r\nLocation: https://box:8000/app?x=1\r\n"),
+            "{answer}"
+        );
+        let answer = https_redirect("GET / HTTP/1.0\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("HTTPS only"), "{answer}");
     }
 }

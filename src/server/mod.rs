@@ -7,8 +7,8 @@
 //! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
 //!   `connectors` (connector_clients, connector_refresh_used; heartbeats kept in memory and
 //!   written in batches), `runs` (integration_sync_runs/_events), `chart`
-//!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `ingest`
-//!   (ingestion_logs, and the order a payload is stored in), `status`, `overview` and
+//!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `restatements`,
+//!   `ingest` (ingestion_logs, and the order a payload is stored in), `status`, `overview` and
 //!   `reports/` (reads only);
 //! - `auth/` (tokens, password hashes and their gate, throttles), `db`, `clock`, `random`,
 //!   `problems`, `domain_error`, `fs_perms`, `open_files`: no domain knowledge;
@@ -46,6 +46,7 @@ pub mod problems;
 pub mod random;
 pub mod releases;
 pub mod reports;
+pub mod restatements;
 pub mod runs;
 pub mod secrets;
 pub mod serve;
@@ -53,8 +54,11 @@ pub mod snapshots;
 pub mod start_error;
 pub mod state;
 pub mod status;
+pub mod tls;
 pub mod uri_limit;
 pub mod web;
+#[cfg(windows)]
+pub mod winservice;
 
 use std::path::Path;
 use std::time::Duration;

@@ -26,6 +26,8 @@ pub fn raise_to_hard_limit() -> Result<Option<(u64, u64)>, String> {
     Ok(Some((soft, hard)))
 }
 
+/// Windows has no per-process open-file limit on sockets to raise (handles are limited only by
+/// memory), so there is nothing to do.
 #[cfg(not(unix))]
 pub fn raise_to_hard_limit() -> Result<Option<(u64, u64)>, String> {
     Ok(None)

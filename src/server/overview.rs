@@ -8,7 +8,10 @@ use super::clock::{now_ms, rfc3339};
 use super::connectors::heartbeats::Heartbeats;
 use super::connectors::{self, OnlineRule};
 use super::domain_error::DomainResult;
-use super::{runs, snapshots};
+use super::{restatements, runs, snapshots};
+
+/// How far back the overview warns of a restated closed month.
+const RESTATED_WINDOW_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 use crate::protocol::{
     CompanyOverview, CompanySummary, ConnectorView, Overview, OverviewConnector, RunStatus,
 };
@@ -58,6 +61,7 @@ fn company_overview(
             .filter(|m| !m.balanced)
             .map(|m| m.month_key.clone())
             .collect(),
+        restated_months: restatements::recent(c, &company.id, now_ms() - RESTATED_WINDOW_MS)?,
         latest_month: months.into_iter().last(),
         id: company.id,
         name: company.name,

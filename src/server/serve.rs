@@ -12,13 +12,19 @@ use rocket::{Build, Rocket};
 use super::config::{self, AppConfig};
 use super::domain_error::cause_chain;
 use super::listener::{self, Front, Timeouts};
+use super::tls::{ServerTls, TlsStatus};
 use super::{logging, StartError};
 
 /// Serves until stopped. Start-up problems are one line on stderr and exit status 1.
 pub fn run() -> ExitCode {
+    run_until(None)
+}
+
+/// Serves until Ctrl+C, SIGTERM or, under the Windows service manager, its stop signal.
+pub fn run_until(stop: Option<tokio::sync::oneshot::Receiver<()>>) -> ExitCode {
     raise_open_file_limit();
     rocket::execute(async {
-        let (rocket, _logs) = match assemble().await {
+        let (mut rocket, _logs) = match assemble().await {
             Ok(r) => r,
             Err(e) => {
                 // The log may not exist yet: the console is the one place sure to be seen.
@@ -26,6 +32,16 @@ pub fn run() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let Some(stop) = stop {
+            rocket = rocket.attach(AdHoc::on_liftoff("service stop", |r| {
+                let shutdown = r.shutdown();
+                tokio::spawn(async move {
+                    let _ = stop.await;
+                    shutdown.notify();
+                });
+                Box::pin(async {})
+            }));
+        }
         match rocket.launch().await {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
@@ -78,14 +94,18 @@ async fn assemble() -> Result<(Rocket<Build>, LoggerHandle), StartError> {
     };
     let front = Front::bind(SocketAddr::new(public.address, public.port), timeouts).await?;
     let peers = front.peers();
-    let front = Mutex::new(Some(front));
-    let rocket = super::build(listener::behind_front(figment))?
+    let rocket = super::build(listener::behind_front(figment))?;
+    // After `build`, which prepares the data folder an `auto` certificate is kept in.
+    let tls = ServerTls::load(&cfg, public.address)?;
+    let front = Mutex::new(Some(front.serving(tls.as_ref())));
+    let rocket = rocket
         .manage(peers)
+        .manage(TlsStatus::of(tls.as_ref()))
         .attach(AdHoc::on_liftoff("listener front", move |r| {
             let backend = SocketAddr::new(r.config().address, r.config().port);
             if let Some(front) = front.lock().ok().and_then(|mut f| f.take()) {
                 if let Some(at) = front.local_addr() {
-                    println!("aicfo-server listening on http://{at}");
+                    println!("aicfo-server listening on {}://{at}", front.scheme());
                 }
                 front.spawn(backend);
             }

@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::chart;
 use super::clock::rfc3339;
 use super::domain_error::{DomainError, DomainResult};
+use super::restatements;
 use crate::protocol::{
     Amount, MonthKey, SnapshotSummary, StockValues, TrialBalance, TrialBalanceLine,
 };
@@ -102,10 +103,12 @@ fn unexplained(m: &MonthSnapshot<'_>, debit: i64, credit: i64) -> DomainResult<i
 }
 
 /// Replaces the company's snapshot of the month; returns what its trial balance leaves
-/// unexplained (non-zero: the month does not balance, and is stored flagged).
+/// unexplained (non-zero: the month does not balance, and is stored flagged). A closed month
+/// replaced with different balances leaves its changes in `restatements`.
 pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
     let (debit, credit) = totals(&m.balances, m.month)?;
     let difference = unexplained(m, debit, credit)?;
+    let was_closed = restatements::closed_balances(c, m.company_id, m.month)?;
     let key = m.month.to_string();
     let count = m.balances.len() as i64;
     let snapshot_id: i64 = c
@@ -147,6 +150,16 @@ pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
     for &(ledger_id, paise) in &m.balances {
         insert.execute(params![snapshot_id, ledger_id, paise])?;
     }
+    if let Some(old) = was_closed {
+        let replacement = restatements::Replacement {
+            company_id: m.company_id,
+            month: m.month,
+            ingestion_id: m.ingestion_id,
+            received_at: m.ingested_at,
+            balances: &m.balances,
+        };
+        restatements::record(c, &replacement, &old)?;
+    }
     Ok(difference)
 }
 
@@ -185,6 +198,8 @@ fn line(guid: String, name: String, group_path: Vec<String>, balance: Amount) ->
         balance,
         debit,
         credit,
+        compare_balance: None,
+        change: None,
     }
 }
 

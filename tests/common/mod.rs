@@ -1,6 +1,8 @@
 //! Test harness: the real appliance, in-process on a free port, driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod wine;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

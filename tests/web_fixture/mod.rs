@@ -132,3 +132,44 @@ pub async fn trader(srv: &TestServer, admin: &str) {
     let (token, _, _) = srv.enrol(admin, "gupta", "pc-gupta").await;
     sync(srv, &token, &trader_payload()).await;
 }
+
+/// A trader whose accounts are integrated with inventory, worked by hand. Stock at the start of
+/// FY 2025-26 was 50,000. February: sales 1,00,000, purchases 80,000, closing stock 60,000.
+/// March: sales 1,60,000, purchases 1,20,000, closing stock 45,000. April (FY 2026-27): sales
+/// 20,000, purchases 10,000, last year's profit 35,000 in reserves, stock 45,000 -> 40,000.
+/// Every month's ledgers sum to minus its opening stock, as in Tally.
+pub fn stockist_payload() -> Value {
+    let month = |key: &str, as_of: &str, items: &[(&str, f64)], stock: (f64, f64)| {
+        json!({"monthKey": key, "asOfDate": as_of,
+               "stock": {"opening": stock.0, "closing": stock.1},
+               "items": items.iter().map(|(l, b)| json!({"ledgerGuid": l, "balance": b})).collect::<Vec<_>>()})
+    };
+    json!({
+      "chartOfAccounts": {
+        "source": "tally", "generatedAt": "2026-04-10T10:00:00Z",
+        "company": { "tallyCompanyName": "Jain Stores", "booksFrom": "2025-04-01", "financialYearFrom": "2025-04-01" },
+        "groups": [],
+        "ledgers": [
+          { "guid": "sales", "name": "Sales", "parent": "Sales Accounts" },
+          { "guid": "purchases", "name": "Purchases", "parent": "Purchase Accounts" },
+          { "guid": "capital", "name": "Capital", "parent": "Capital Account" },
+          { "guid": "reserves", "name": "Retained Profit", "parent": "Reserves & Surplus" },
+          { "guid": "cash", "name": "Cash", "parent": "Cash-in-Hand" }
+        ],
+        "balances": {
+          "current": month("2026-04", "2026-04-10", &[
+            ("sales", -20000.0), ("purchases", 10000.0), ("capital", -150000.0),
+            ("reserves", -35000.0), ("cash", 150000.0)], (45000.0, 40000.0)),
+          "closedMonths": [
+            month("2026-02", "2026-02-28", &[
+              ("sales", -100000.0), ("purchases", 80000.0), ("capital", -150000.0),
+              ("cash", 120000.0)], (50000.0, 60000.0)),
+            month("2026-03", "2026-03-31", &[
+              ("sales", -160000.0), ("purchases", 120000.0), ("capital", -150000.0),
+              ("cash", 140000.0)], (50000.0, 45000.0))
+          ]
+        }
+      },
+      "asOfDate": "2026-04-10"
+    })
+}

@@ -51,7 +51,10 @@ pub fn routes() -> Vec<Route> {
         reports::trial_balance_tree,
         reports::profit_and_loss,
         reports::balance_sheet,
+        reports::series,
+        reports::restatements,
         runs::recent,
     ]);
+    all.extend(routes![crate::server::tls::health]);
     all
 }

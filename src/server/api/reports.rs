@@ -1,13 +1,26 @@
-//! `/api/companies/<id>/reports/<YYYY-MM>/...`: a month's books as reports.
+//! `/api/companies/<id>/reports/<YYYY-MM>/...`: a month's books as reports, as JSON or, with
+//! `?format=csv`, CSV; with `?compare=previous|year` beside another month. Also a ledger's or
+//! group's series over the months held, and the company's restated closed months.
 
+use std::io::Cursor;
+
+use rocket::http::{ContentType, Header};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::{get, State};
+use serde::Serialize;
 
 use crate::protocol::calendar::BadMonthKey;
-use crate::protocol::{BalanceSheet, MonthKey, ProfitAndLoss, TrialBalanceTree};
+use crate::protocol::{
+    BalanceSheet, MonthKey, ProfitAndLoss, Restatements, Series, TrialBalanceTree,
+};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::CompanyAccess;
-use crate::server::reports::{profit_loss, trial_balance};
+use crate::server::reports::compare::{self, Against};
+use crate::server::reports::series::{self as series_of, Subject};
+use crate::server::reports::{csv, profit_loss, trial_balance};
+use crate::server::restatements as restated;
 use crate::server::state::AppState;
 
 fn month_key(month: &str) -> ApiResult<MonthKey> {
@@ -16,51 +29,182 @@ fn month_key(month: &str) -> ApiResult<MonthKey> {
         .map_err(|e: BadMonthKey| ApiError::invalid_field("month", e.to_string()))
 }
 
+fn against(compare: Option<&str>) -> ApiResult<Option<Against>> {
+    compare
+        .map(|c| {
+            c.parse()
+                .map_err(|e: String| ApiError::invalid_field("compare", e))
+        })
+        .transpose()
+}
+
+/// `?format=csv` or `?format=json` (the default).
+fn wants_csv(format: Option<&str>) -> ApiResult<bool> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(other) => Err(ApiError::invalid_field(
+            "format",
+            format!("`{other}` is not a format; use `json` or `csv`"),
+        )),
+    }
+}
+
+/// A CSV's file name and the function writing a report as CSV.
+type CsvFile<T> = (String, fn(&T) -> String);
+
+/// A report as JSON, or as a CSV file to download.
+pub enum Report<T> {
+    Json(Json<T>),
+    Csv { file_name: String, body: String },
+}
+
+impl<T> Report<T> {
+    fn new(report: T, csv: Option<CsvFile<T>>) -> Self {
+        match csv {
+            Some((file_name, write)) => Report::Csv {
+                body: write(&report),
+                file_name,
+            },
+            None => Report::Json(Json(report)),
+        }
+    }
+}
+
+impl<'r, T: Serialize> Responder<'r, 'static> for Report<T> {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        match self {
+            Report::Json(j) => j.respond_to(req),
+            Report::Csv { file_name, body } => Response::build()
+                .header(ContentType::new("text", "csv").with_params(("charset", "utf-8")))
+                .header(Header::new(
+                    "Content-Disposition",
+                    format!("attachment; filename=\"{file_name}\""),
+                ))
+                .sized_body(body.len(), Cursor::new(body))
+                .ok(),
+        }
+    }
+}
+
+/// The CSV's file name and writer, when CSV was asked for.
+fn csv_of<T>(
+    csv: bool,
+    company: &str,
+    report: &str,
+    key: MonthKey,
+    write: fn(&T) -> String,
+) -> Option<CsvFile<T>> {
+    csv.then(|| (format!("{company}-{report}-{key}.csv"), write))
+}
+
 // CompanyAccess reads and checks the company in the path; `_id` is only there for Rocket.
-#[get("/companies/<_id>/reports/<month>/trial-balance")]
+#[get("/companies/<_id>/reports/<month>/trial-balance?<compare>&<format>")]
 pub async fn trial_balance_tree(
     state: &State<AppState>,
     access: CompanyAccess,
     _id: &str,
     month: &str,
-) -> ApiResult<Json<TrialBalanceTree>> {
-    let key = month_key(month)?;
+    compare: Option<&str>,
+    format: Option<&str>,
+) -> ApiResult<Report<TrialBalanceTree>> {
+    let (key, against, csv) = (month_key(month)?, against(compare)?, wants_csv(format)?);
     let company = access.company_id;
+    let file = csv_of(csv, &company, "trial-balance", key, csv::trial_balance);
     let tree = state
         .db
-        .read(move |c| trial_balance::trial_balance_tree(c, &company, key))
+        .read(move |c| match against {
+            Some(a) => compare::trial_balance_tree(c, &company, key, a),
+            None => trial_balance::trial_balance_tree(c, &company, key),
+        })
         .await?;
-    Ok(Json(tree))
+    Ok(Report::new(tree, file))
 }
 
-#[get("/companies/<_id>/reports/<month>/profit-and-loss")]
+#[get("/companies/<_id>/reports/<month>/profit-and-loss?<compare>&<format>")]
 pub async fn profit_and_loss(
     state: &State<AppState>,
     access: CompanyAccess,
     _id: &str,
     month: &str,
-) -> ApiResult<Json<ProfitAndLoss>> {
-    let key = month_key(month)?;
+    compare: Option<&str>,
+    format: Option<&str>,
+) -> ApiResult<Report<ProfitAndLoss>> {
+    let (key, against, csv) = (month_key(month)?, against(compare)?, wants_csv(format)?);
     let company = access.company_id;
+    let file = csv_of(csv, &company, "profit-and-loss", key, csv::profit_and_loss);
     let report = state
         .db
-        .read(move |c| profit_loss::profit_and_loss(c, &company, key))
+        .read(move |c| match against {
+            Some(a) => profit_loss::profit_and_loss_compared(c, &company, key, a),
+            None => profit_loss::profit_and_loss(c, &company, key),
+        })
         .await?;
-    Ok(Json(report))
+    Ok(Report::new(report, file))
 }
 
-#[get("/companies/<_id>/reports/<month>/balance-sheet")]
+#[get("/companies/<_id>/reports/<month>/balance-sheet?<format>")]
 pub async fn balance_sheet(
     state: &State<AppState>,
     access: CompanyAccess,
     _id: &str,
     month: &str,
-) -> ApiResult<Json<BalanceSheet>> {
-    let key = month_key(month)?;
+    format: Option<&str>,
+) -> ApiResult<Report<BalanceSheet>> {
+    let (key, csv) = (month_key(month)?, wants_csv(format)?);
     let company = access.company_id;
+    let file = csv_of(csv, &company, "balance-sheet", key, csv::balance_sheet);
     let report = state
         .db
         .read(move |c| profit_loss::balance_sheet(c, &company, key))
         .await?;
-    Ok(Json(report))
+    Ok(Report::new(report, file))
+}
+
+fn subject(ledger: Option<&str>, group: Option<&str>) -> ApiResult<Subject> {
+    let name = |n: &str| n.trim().to_string();
+    match (ledger, group) {
+        (Some(l), None) if !l.trim().is_empty() => Ok(Subject::Ledger(name(l))),
+        (None, Some(g)) if !g.trim().is_empty() => Ok(Subject::Group(name(g))),
+        _ => Err(ApiError::invalid_field(
+            "ledger",
+            "name one ledger (`?ledger=NAME`) or one group (`?group=NAME`)",
+        )),
+    }
+}
+
+#[get("/companies/<_id>/series?<ledger>&<group>")]
+pub async fn series(
+    state: &State<AppState>,
+    access: CompanyAccess,
+    _id: &str,
+    ledger: Option<&str>,
+    group: Option<&str>,
+) -> ApiResult<Json<Series>> {
+    let subject = subject(ledger, group)?;
+    let company = access.company_id;
+    let series = state
+        .db
+        .read(move |c| series_of::series(c, &company, &subject))
+        .await?;
+    Ok(Json(series))
+}
+
+#[get("/companies/<_id>/restatements")]
+pub async fn restatements(
+    state: &State<AppState>,
+    access: CompanyAccess,
+    _id: &str,
+) -> ApiResult<Json<Restatements>> {
+    let company = access.company_id;
+    let list = state
+        .db
+        .read(move |c| {
+            restated::list(c, &company).map(|restatements| Restatements {
+                company_id: company,
+                restatements,
+            })
+        })
+        .await?;
+    Ok(Json(list))
 }

@@ -7,16 +7,18 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::compare::{held, Against};
 use super::natures::{self, add, on_own_side, sub, Kind};
 use crate::protocol::groups::Nature;
 use crate::protocol::{
-    Amount, BalanceSheet, MonthKey, ProfitAndLoss, ProfitFigures, ReportGroup, TrialBalance,
+    Amount, BalanceSheet, ComparedMonth, MonthKey, ProfitAndLoss, ProfitFigures, ReportGroup,
+    TrialBalance,
 };
-use crate::server::domain_error::{DomainError, DomainResult, Refusal};
+use crate::server::domain_error::DomainResult;
 use crate::server::snapshots;
 
 /// The month the company's financial year starts in: from Tally's `financialYearFrom`, else April.
-fn year_start_month(c: &Connection, company_id: &str) -> DomainResult<u8> {
+pub fn year_start_month(c: &Connection, company_id: &str) -> DomainResult<u8> {
     let from: Option<String> = c
         .query_row(
             "SELECT financial_year_from FROM companies WHERE id = ?1",
@@ -41,11 +43,24 @@ pub fn year_from(month: MonthKey, start_month: u8) -> MonthKey {
     MonthKey::new(year, start_month).unwrap_or(month)
 }
 
+/// An inventory company's stock at a period's start and end, debit positive.
+#[derive(Debug, Clone, Copy)]
+struct Stock {
+    opening: Amount,
+    closing: Amount,
+}
+
 fn figures(
     balances: &[(String, Amount)],
     kinds: &HashMap<String, Kind>,
+    stock: Option<Stock>,
 ) -> DomainResult<ProfitFigures> {
-    let (mut gross, mut net) = (Amount::ZERO, Amount::ZERO);
+    // Tally's trading account: closing stock on the credit side, opening stock on the debit side.
+    let stock_gain = match stock {
+        Some(s) => sub(s.closing, s.opening)?,
+        None => Amount::ZERO,
+    };
+    let (mut gross, mut net) = (stock_gain, stock_gain);
     let mut groups = Vec::new();
     for (name, balance) in balances {
         let Some(kind) = natures::kind_of(kinds, name).filter(|k| k.nature.is_revenue()) else {
@@ -73,6 +88,8 @@ fn figures(
         groups,
         gross_profit: gross,
         net_profit: net,
+        opening_stock: stock.map(|s| s.opening),
+        closing_stock: stock.map(|s| s.closing),
     })
 }
 
@@ -91,18 +108,22 @@ fn difference(
     Ok(out)
 }
 
-fn previous_month(
-    c: &Connection,
-    company_id: &str,
-    month: MonthKey,
-) -> DomainResult<Option<TrialBalance>> {
-    match snapshots::trial_balance(c, company_id, month) {
-        Ok(tb) => Ok(Some(tb)),
-        Err(DomainError::Refused {
-            refusal: Refusal::NotFound,
-            ..
-        }) => Ok(None),
-        Err(e) => Err(e),
+/// The year to date's stock: at the financial year's start and at the month's end.
+fn year_stock(tb: &TrialBalance) -> Option<Stock> {
+    tb.summary.stock.map(|s| Stock {
+        opening: s.opening,
+        closing: s.closing,
+    })
+}
+
+/// The month's stock: the previous month's closing stock, and this month's.
+fn month_stock(now: &TrialBalance, before: &TrialBalance) -> Option<Stock> {
+    match (before.summary.stock, now.summary.stock) {
+        (Some(b), Some(n)) => Some(Stock {
+            opening: b.closing,
+            closing: n.closing,
+        }),
+        _ => None,
     }
 }
 
@@ -115,15 +136,17 @@ pub fn profit_and_loss(
     let kinds = natures::group_kinds(c, company_id)?;
     let first = year_from(month, year_start_month(c, company_id)?);
     let now = natures::primary_balances(&tb)?;
-    let year_to_date = figures(&now, &kinds)?;
+    let year_to_date = figures(&now, &kinds, year_stock(&tb))?;
     let (month_figures, reason) = if month == first {
         (Some(year_to_date.clone()), None)
     } else {
         let prev = month.previous();
-        match previous_month(c, company_id, prev)? {
+        match held(snapshots::trial_balance(c, company_id, prev))? {
             Some(before) => {
+                let stock = month_stock(&tb, &before);
                 let before = natures::primary_balances(&before)?;
-                (Some(figures(&difference(&now, &before)?, &kinds)?), None)
+                let change = difference(&now, &before)?;
+                (Some(figures(&change, &kinds, stock)?), None)
             }
             None => (
                 None,
@@ -141,7 +164,27 @@ pub fn profit_and_loss(
         month: month_figures,
         month_missing_reason: reason,
         year_to_date,
+        compared_with: None,
+        compared: None,
     })
+}
+
+/// The month's profit and loss with the compared month's beside it, when that month is held.
+pub fn profit_and_loss_compared(
+    c: &Connection,
+    company_id: &str,
+    month: MonthKey,
+    against: Against,
+) -> DomainResult<ProfitAndLoss> {
+    let mut report = profit_and_loss(c, company_id, month)?;
+    let other = against.month(month);
+    let compared = held(profit_and_loss(c, company_id, other))?;
+    report.compared_with = Some(ComparedMonth {
+        month_key: other.to_string(),
+        held: compared.is_some(),
+    });
+    report.compared = compared.map(Box::new);
+    Ok(report)
 }
 
 pub fn balance_sheet(
@@ -152,7 +195,8 @@ pub fn balance_sheet(
     let tb = snapshots::trial_balance(c, company_id, month)?;
     let kinds = natures::group_kinds(c, company_id)?;
     let balances = natures::primary_balances(&tb)?;
-    let profit = figures(&balances, &kinds)?.net_profit;
+    let stock = year_stock(&tb);
+    let profit = figures(&balances, &kinds, stock)?.net_profit;
     let (mut liabilities, mut assets) = (Vec::new(), Vec::new());
     for (name, balance) in &balances {
         // A ledger outside any group (Tally's Profit & Loss A/c) sits with the liabilities.
@@ -172,6 +216,9 @@ pub fn balance_sheet(
             amount: on_own_side(kind.nature, *balance)?,
         });
     }
+    if let Some(stock) = stock {
+        add_closing_stock(&mut assets, stock.closing)?;
+    }
     let total = |groups: &[ReportGroup]| -> DomainResult<Amount> {
         groups
             .iter()
@@ -186,7 +233,25 @@ pub fn balance_sheet(
         liabilities,
         profit_and_loss: profit,
         assets,
+        closing_stock: stock.map(|s| s.closing),
     })
+}
+
+/// Tally shows the closing stock within Current Assets.
+fn add_closing_stock(assets: &mut Vec<ReportGroup>, closing: Amount) -> DomainResult<()> {
+    match assets
+        .iter_mut()
+        .find(|g| g.name.eq_ignore_ascii_case("Current Assets"))
+    {
+        Some(g) => g.amount = add(g.amount, closing)?,
+        None => assets.push(ReportGroup {
+            name: "Current Assets".to_string(),
+            nature: Nature::Asset,
+            affects_gross_profit: false,
+            amount: closing,
+        }),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -67,6 +67,7 @@ pub fn build(tb: TrialBalance) -> DomainResult<TrialBalanceTree> {
         company_id: tb.company_id,
         summary: tb.summary,
         groups,
+        compared_with: None,
     })
 }
 
@@ -78,6 +79,8 @@ fn node(name: &str) -> TrialBalanceGroup {
         balance: Amount::ZERO,
         groups: Vec::new(),
         ledgers: Vec::new(),
+        compare_balance: None,
+        change: None,
     }
 }
 

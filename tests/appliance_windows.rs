@@ -1,0 +1,328 @@
+//! The Windows appliance (`dist/windows/aicfo-server.exe`, cross-built by packaging/build.sh)
+//! under Wine: in a console it answers `/api/health` and the Linux connector syncs Tally's books
+//! into it; as a Windows service (Wine's service manager) it installs, starts with its data in
+//! `C:\ProgramData\aicfo\appliance` and the first admin password there, and the Windows connector, also
+//! a service, syncs into it; both stop and uninstall cleanly.
+//!
+//! What Wine 8 cannot show: a start at boot (a prefix does not boot with services), the
+//! restart after a failure (Wine's service manager takes the failure actions and keeps none),
+//! and the data folder's restriction to SYSTEM and Administrators (Wine's icacls is a stub that
+//! changes nothing and answers success).
+//! Needs packaging/build.sh and Wine; `.ci/run` runs this with `--ignored`.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::text;
+use common::wine::{dist, Wine};
+use serde_json::{json, Value};
+
+use aicfo::protocol::calendar::parse_date;
+use aicfo::protocol::Amount;
+use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer, SimState};
+
+const PASSWORD: &str = "windows-appliance-test-1";
+
+/// Long enough for Wine to start a prefix and a program on a loaded machine; a bound so a
+/// broken build fails instead of hanging, not a measure of anything.
+const PATIENCE: Duration = Duration::from_secs(300);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A company's books, and tally-sim serving them.
+async fn tally(seed: u64) -> (Books, SimServer) {
+    let company = generate(&GenSpec {
+        name: "Sharma & Sons".into(),
+        seed,
+        ledgers: 40,
+        vouchers: 600,
+        years: 2,
+        first_year: 2025,
+    });
+    let books = Books::new(company.clone()).unwrap();
+    let state = SimState::new(vec![Books::new(company).unwrap()]);
+    let sim = SimServer::start(Arc::new(state), "127.0.0.1", 0, false)
+        .await
+        .unwrap();
+    (books, sim)
+}
+
+/// Waits until `url` answers `/api/health`; false if it never does within [`PATIENCE`].
+async fn healthy(url: &str) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < PATIENCE {
+        if let Ok(r) = reqwest::get(format!("{url}/api/health")).await {
+            if r.status().is_success() {
+                return true;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+struct Api {
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn login(url: &str, password: &str) -> Api {
+        let http = reqwest::Client::new();
+        let res = http
+            .post(format!("{url}/api/auth/login"))
+            .json(&json!({"username": "admin", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "admin signs in");
+        let body: Value = res.json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_string();
+        Api {
+            url: url.to_string(),
+            token,
+            http,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/api{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn create_company(&self, id: &str) {
+        let res = self
+            .http
+            .post(format!("{}/api/companies", self.url))
+            .bearer_auth(&self.token)
+            .json(&json!({"name": id, "id": id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+
+    /// Waits until the company holds `months` months (a connector syncs meanwhile).
+    async fn wait_for_months(&self, company: &str, months: usize) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let held = self.get(&format!("/companies/{company}/snapshots")).await;
+            let held = held.as_array().cloned().unwrap_or_default();
+            if held.len() >= months || started.elapsed() > PATIENCE {
+                return held;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Every month held equals Tally's trial balance on its date, ledger by ledger.
+    async fn assert_snapshots_equal_tally(&self, company: &str, books: &Books) {
+        let months = self.wait_for_months(company, 13).await;
+        assert!(months.len() >= 13, "{company}: {months:?}");
+        for m in months {
+            let key = m["monthKey"].as_str().unwrap();
+            let tb = self
+                .get(&format!("/companies/{company}/snapshots/{key}"))
+                .await;
+            let at = parse_date(m["asOfDate"].as_str().unwrap()).unwrap();
+            let expected = expected_trial_balance(books, at);
+            let ledgers = tb["ledgers"].as_array().unwrap();
+            assert_eq!(ledgers.len(), expected.len(), "{company} {key}");
+            for e in expected {
+                let line = ledgers
+                    .iter()
+                    .find(|l| l["ledgerGuid"] == e.ledger_guid.as_str())
+                    .unwrap();
+                let balance: Amount = line["balance"].to_string().parse().unwrap();
+                assert_eq!(balance, e.balance, "{company} {key} {}", e.ledger_name);
+            }
+        }
+    }
+}
+
+/// A copy of a built Windows program in a folder of its own (its home, as when unzipped).
+fn unpack(program: &str, folder: &Path) -> std::path::PathBuf {
+    let to = folder.join(program);
+    std::fs::copy(dist(&format!("windows/{program}")), &to).unwrap();
+    to
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs packaging/build.sh and Wine: .ci/run builds it and runs this with --ignored"]
+async fn the_windows_appliance_serves_in_a_console_and_the_linux_connector_syncs_into_it() {
+    let (books, sim) = tally(31).await;
+    let wine = Wine::new();
+    let folder = tempfile::tempdir().unwrap();
+    let server = unpack("aicfo-server.exe", folder.path());
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut console = wine
+        .command(&server, &[])
+        .current_dir(folder.path())
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", port.to_string())
+        .env("AICFO_ADMIN_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(healthy(&url).await, "aicfo-server.exe answers /api/health");
+    assert!(
+        folder.path().join("data/aicfo.sqlite3").exists(),
+        "a console run keeps its data in .\\data"
+    );
+
+    let api = Api::login(&url, PASSWORD).await;
+    api.create_company("sharma").await;
+    let home = tempfile::tempdir().unwrap();
+    let setup = [
+        "setup",
+        "--api-url",
+        &format!("{url}/api"),
+        "--username",
+        "admin",
+        "--password-stdin",
+        "--company-id",
+        "sharma",
+        "--tally-url",
+        &sim.url,
+    ];
+    let out = common::connector(home.path(), &setup, Some(&format!("{PASSWORD}\n"))).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = common::connector(home.path(), &["once"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    api.assert_snapshots_equal_tally("sharma", &books).await;
+
+    let _ = console.kill();
+    let _ = console.wait();
+    sim.stop().await;
+}
+
+/// `PROGRAM service ARGS...` under `wine`: its output, asserted to succeed.
+async fn service(wine: &Wine, program: &Path, action: &str) -> String {
+    let out = wine.run_async(program, &["service", action]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "service {action}: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs packaging/build.sh and Wine: .ci/run builds it and runs this with --ignored"]
+async fn appliance_and_connector_run_as_windows_services_under_wine() {
+    let (books, sim) = tally(32).await;
+    let wine = Wine::new();
+
+    // The appliance: its Rocket.toml beside it is read (the service runs in its folder).
+    let folder = tempfile::tempdir().unwrap();
+    let server = unpack("aicfo-server.exe", folder.path());
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        folder.path().join("Rocket.toml"),
+        format!("[default]\naddress = \"127.0.0.1\"\nport = {port}\n"),
+    )
+    .unwrap();
+    let said = service(&wine, &server, "install").await;
+    assert!(
+        said.contains("installed the service AICFOAppliance"),
+        "{said}"
+    );
+    let said = service(&wine, &server, "start").await;
+    assert!(said.contains("is running"), "{said}");
+    assert!(healthy(&url).await, "the service answers /api/health");
+    let data = wine.program_data().join("aicfo/appliance");
+    let password = std::fs::read_to_string(data.join("admin-password.txt"))
+        .expect("the first admin password is in C:\\ProgramData\\aicfo\\appliance");
+    assert!(data.join("aicfo.sqlite3").exists());
+    let api = Api::login(&url, password.trim()).await;
+    api.create_company("sharma").await;
+    let said = service(&wine, &server, "status").await;
+    assert!(said.contains("installed and running"), "{said}");
+
+    // The connector, set up from its folder, then run by the service manager.
+    let pc = tempfile::tempdir().unwrap();
+    let connector = unpack("AICFOConnector.exe", pc.path());
+    let password_arg = format!("--password={}", password.trim());
+    let out = wine
+        .run_async(
+            &connector,
+            &[
+                "setup",
+                "--api-url",
+                &format!("{url}/api"),
+                "--username",
+                "admin",
+                &password_arg,
+                "--company-id",
+                "sharma",
+                "--tally-url",
+                &sim.url,
+                "--non-interactive",
+            ],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = service(&wine, &connector, "install").await;
+    assert!(
+        said.contains("installed the service AICFOConnector"),
+        "{said}"
+    );
+    let said = service(&wine, &connector, "start").await;
+    assert!(said.contains("is running"), "{said}");
+    // The service syncs at its start, as `run` does.
+    api.assert_snapshots_equal_tally("sharma", &books).await;
+    let status = api.get("/connector/status?companyId=sharma").await;
+    assert_eq!(status["connectors"][0]["os"], "windows x86_64", "{status}");
+
+    let said = service(&wine, &connector, "stop").await;
+    assert!(said.contains("is stopped"), "{said}");
+    let log = std::fs::read_to_string(pc.path().join("logs/connector.log")).unwrap();
+    assert!(log.contains("started as the Windows service"), "{log}");
+    assert!(log.contains("stopped by the service manager"), "{log}");
+    let said = service(&wine, &connector, "uninstall").await;
+    assert!(
+        said.contains("removed the service AICFOConnector"),
+        "{said}"
+    );
+
+    let said = service(&wine, &server, "stop").await;
+    assert!(said.contains("is stopped"), "{said}");
+    assert!(
+        reqwest::get(format!("{url}/api/health")).await.is_err(),
+        "a stopped service answers nothing"
+    );
+    let said = service(&wine, &server, "uninstall").await;
+    assert!(
+        said.contains("removed the service AICFOAppliance"),
+        "{said}"
+    );
+    let out = wine.run_async(&server, &["service", "status"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("is not installed"), "{}", text(&out));
+    assert!(
+        data.join("aicfo.sqlite3").exists(),
+        "uninstalling leaves the books"
+    );
+    sim.stop().await;
+}
