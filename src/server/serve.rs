@@ -77,8 +77,14 @@ fn stop_when_asked(shutdown: rocket::Shutdown, stop: Option<tokio::sync::oneshot
         };
         #[cfg(not(unix))]
         let sigterm = std::future::pending::<()>();
+        // A process without a console may not get a Ctrl+C handler: then it waits on the rest.
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = ctrl_c => {}
             _ = sigterm => {}
             _ = service_stop => {}
         }
