@@ -210,6 +210,7 @@ async fn a_backup_under_load_is_whole_and_holds_every_committed_snapshot() {
     );
     let dest2 = dest.clone();
     let (before, out, beats, after) = tokio::task::spawn_blocking(move || {
+        let began = std::time::Instant::now();
         let load = start_load(&api, tokens.remove(0), tokens);
         load.wait_for(3, 200);
         let before = load.committed.lock().unwrap().clone();
@@ -217,6 +218,12 @@ async fn a_backup_under_load_is_whole_and_holds_every_committed_snapshot() {
         let during = load.committed.lock().unwrap().len();
         load.wait_for(during + 2, 0);
         let (beats, after) = load.finish();
+        eprintln!(
+            "under load: {:.0} heartbeats/s and {} months ingested in {:.1} s around the backup",
+            beats as f64 / began.elapsed().as_secs_f64(),
+            after.len(),
+            began.elapsed().as_secs_f64()
+        );
         (before, out, beats, after)
     })
     .await

@@ -409,3 +409,25 @@ fn the_server_logs_into_the_data_folder_as_well_as_the_console() {
         "requests are logged: {log}"
     );
 }
+
+#[test]
+fn the_log_is_rotated_at_its_size_and_old_ones_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(dir.path(), &[("AICFO_LOG_ROTATE_BYTES", "2048")]);
+    for _ in 0..60 {
+        assert_eq!(app.get("/health", "").0, 200);
+    }
+    app.terminate();
+    let logs = dir.path().join("logs");
+    let mut names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert!(names.contains(&"aicfo-server.log".to_string()), "{names:?}");
+    let rotated = names
+        .iter()
+        .filter(|n| n.starts_with("aicfo-server_r"))
+        .count();
+    assert!((1..=10).contains(&rotated), "{names:?}");
+}

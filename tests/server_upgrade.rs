@@ -160,6 +160,11 @@ fn an_older_database_is_backed_up_before_it_is_migrated() {
     // Opened again: nothing pending, no second backup.
     drop(Db::open(&db_file).unwrap());
     assert_eq!(backups_named(dir.path(), "-before-").len(), 1);
+
+    // A new database has nothing to keep.
+    let fresh = tempfile::tempdir().unwrap();
+    drop(Db::open(&fresh.path().join(DATABASE_FILE)).unwrap());
+    assert!(!fresh.path().join("backups").exists());
 }
 
 /// Writes the fixture. Run once, at schema version 4, with `AICFO_WRITE_DB_FIXTURE=1 cargo test

@@ -48,6 +48,8 @@ pub struct AppConfig {
     pub enrollment_code_valid_days: u32,
     /// Daily backups kept in the data folder's backups/ (`AICFO_BACKUP_KEEP`).
     pub backup_keep: usize,
+    /// The server log is rotated when it reaches this size (`AICFO_LOG_ROTATE_BYTES`).
+    pub log_rotate_bytes: u64,
     /// `AICFO_TLS`: `off` (plain HTTP, the default) or `auto` (a self-signed certificate made on
     /// first start in the data folder); see `tls.rs`.
     pub tls: Option<String>,
@@ -77,6 +79,7 @@ impl Default for AppConfig {
             connector_releases: PathBuf::from("dist/releases"),
             enrollment_code_valid_days: 7,
             backup_keep: 14,
+            log_rotate_bytes: 10 * 1024 * 1024,
             tls: None,
             tls_cert: None,
             tls_key: None,
@@ -161,6 +164,11 @@ impl AppConfig {
         if cfg.backup_keep == 0 {
             return Err(StartError::new(
                 "backup_keep must be at least 1 (AICFO_BACKUP_KEEP)",
+            ));
+        }
+        if cfg.log_rotate_bytes < 1024 {
+            return Err(StartError::new(
+                "log_rotate_bytes must be at least 1024 (AICFO_LOG_ROTATE_BYTES)",
             ));
         }
         cfg.trusted_proxy_list = parse_addresses(&cfg.trusted_proxies)?;

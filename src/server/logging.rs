@@ -1,5 +1,5 @@
-//! The server's log: `logs/aicfo-server.log` in the data folder (rotated at 10 MB, ten old files
-//! kept, a timestamp on every line) and the console. Rocket's own messages go to both, since
+//! The server's log: `logs/aicfo-server.log` in the data folder (rotated at `log_rotate_bytes`,
+//! 10 MB by default, ten old files kept, a timestamp on every line) and the console. Rocket's own messages go to both, since
 //! Rocket leaves the logging to whichever logger the process set first.
 
 use std::path::Path;
@@ -13,7 +13,6 @@ use rocket::config::LogLevel;
 use super::StartError;
 
 pub const LOG_DIR: &str = "logs";
-const ROTATE_AT: u64 = 10 * 1024 * 1024;
 const KEEP: usize = 10;
 /// The current file is plain `aicfo-server.log`; rotated ones carry the time of rotation.
 const NAMING: Naming = Naming::TimestampsCustomFormat {
@@ -61,7 +60,7 @@ fn filter(level: LogLevel) -> (&'static str, Duplicate) {
 }
 
 /// Starts logging into `data_dir/logs`. A folder the appliance cannot write is a start-up error.
-pub fn init(data_dir: &Path, level: LogLevel) -> Result<LoggerHandle, StartError> {
+pub fn init(data_dir: &Path, level: LogLevel, rotate_at: u64) -> Result<LoggerHandle, StartError> {
     let dir = data_dir.join(LOG_DIR);
     let unwritable = |e: &dyn std::fmt::Display| {
         StartError::new(format!(
@@ -84,7 +83,7 @@ pub fn init(data_dir: &Path, level: LogLevel) -> Result<LoggerHandle, StartError
         .format_for_files(file_line)
         .append()
         .rotate(
-            Criterion::Size(ROTATE_AT),
+            Criterion::Size(rotate_at),
             NAMING,
             Cleanup::KeepLogFiles(KEEP),
         )

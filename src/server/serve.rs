@@ -24,7 +24,7 @@ pub fn run() -> ExitCode {
 pub fn run_until(stop: Option<tokio::sync::oneshot::Receiver<()>>) -> ExitCode {
     raise_open_file_limit();
     rocket::execute(async {
-        let (mut rocket, _logs) = match assemble().await {
+        let (rocket, _logs) = match assemble().await {
             Ok(r) => r,
             Err(e) => {
                 // The log may not exist yet: the console is the one place sure to be seen.
@@ -32,16 +32,14 @@ pub fn run_until(stop: Option<tokio::sync::oneshot::Receiver<()>>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        if let Some(stop) = stop {
-            rocket = rocket.attach(AdHoc::on_liftoff("service stop", |r| {
-                let shutdown = r.shutdown();
-                tokio::spawn(async move {
-                    let _ = stop.await;
-                    shutdown.notify();
-                });
-                Box::pin(async {})
-            }));
-        }
+        let rocket = match rocket.ignite().await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("aicfo-server cannot start: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        stop_when_asked(rocket.shutdown(), stop);
         match rocket.launch().await {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
@@ -50,6 +48,48 @@ pub fn run_until(stop: Option<tokio::sync::oneshot::Receiver<()>>) -> ExitCode {
             }
         }
     })
+}
+
+/// Shuts down cleanly on Ctrl+C, SIGTERM or the service manager's stop. Rocket listens for the
+/// signals itself only once it serves, after it has printed that it launched; a stop that came in
+/// between (a service manager, a test) would kill the process outright. Listening from before
+/// the launch closes that gap.
+fn stop_when_asked(shutdown: rocket::Shutdown, stop: Option<tokio::sync::oneshot::Receiver<()>>) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::spawn(async move {
+        let service_stop = async {
+            match stop {
+                Some(stop) => {
+                    let _ = stop.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(unix)]
+        let sigterm = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let sigterm = std::future::pending::<()>();
+        // A process without a console may not get a Ctrl+C handler: then it waits on the rest.
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = sigterm => {}
+            _ = service_stop => {}
+        }
+        shutdown.notify();
+    });
 }
 
 /// As many open connections as the system allows this process.
@@ -87,7 +127,7 @@ async fn assemble() -> Result<(Rocket<Build>, LoggerHandle), StartError> {
         .extract()
         .map_err(|e| StartError::because("the configuration is invalid", e))?;
     super::prepare_data_dir(&cfg.data_dir)?;
-    let logs = logging::init(&cfg.data_dir, public.log_level)?;
+    let logs = logging::init(&cfg.data_dir, public.log_level, cfg.log_rotate_bytes)?;
     let timeouts = Timeouts {
         header: Duration::from_secs(cfg.header_timeout_secs),
         idle: Duration::from_secs(cfg.idle_timeout_secs),
