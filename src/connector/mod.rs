@@ -5,6 +5,7 @@
 //! - [`appliance`]: the appliance's API with tokens and retries; [`outbox`]: undelivered payloads.
 //! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment;
 //!   [`enroll`]: first start with the enrolment code of a downloaded ZIP.
+//! - [`update`]: self-update from the appliance, with roll-back.
 
 pub mod agent;
 pub mod appliance;
@@ -15,6 +16,7 @@ pub mod logging;
 pub mod outbox;
 pub mod setup;
 pub mod state;
+pub mod update;
 
 /// The verifying key (hex) of the signed releases this connector accepts, compiled in by
 /// packaging/build.sh (`AICFO_VERIFYING_KEY`); none in a plain build.
