@@ -28,6 +28,21 @@ pub fn previous_path(program: &Path) -> PathBuf {
     program.with_file_name(name)
 }
 
+/// The program's folder must take new files, or the swap cannot happen: checked before any
+/// download (a connector installed where its user may not write, such as Program Files
+/// without an administrator's rights, fails here rather than after fetching the archive).
+pub fn folder_writable(program: &Path) -> Result<(), String> {
+    let probe = program.with_file_name(".aicfo-connector.write-test");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| {
+            format!(
+                "the program's folder {} cannot be written ({e}), so the program cannot be replaced; move the connector to a folder its user may change.",
+                program.parent().unwrap_or(program).display()
+            )
+        })
+}
+
 /// Unpacks the program into `dir` and makes it runnable.
 pub fn extract(archive: &Path, dir: &Path) -> Result<PathBuf, String> {
     let name = program_in_archive();

@@ -210,6 +210,7 @@ impl Updater {
             .clone()
             .ok_or("this program cannot find its own file, so it cannot replace it.")?;
         let key = super::RELEASE_VERIFYING_KEY.ok_or("this connector carries no release key.")?;
+        install::folder_writable(&program)?;
         let archive = download::fetch(appliance, ins, &self.home).await?;
         let (home, ins2, running) = (self.home.clone(), ins.clone(), self.running);
         tokio::task::spawn_blocking(move || {

@@ -2,8 +2,9 @@
 //! `AICFO_SERVICE=1` in the connector's environment) the program exits with
 //! [`SERVICE_RESTART_EXIT`] and the manager starts the new one. On a console the old process
 //! starts the new program with the same arguments and stays as its restarter until the new one
-//! has reached the appliance: should it exit [`MAX_STARTS`] times before that, the previous
-//! program is put back and started.
+//! has reached the appliance: should it fail (exit with an error) [`MAX_STARTS`] times before
+//! that, the previous program is put back and started. A clean exit (the bookkeeper stopped
+//! it) ends the restarter too.
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -46,6 +47,8 @@ pub fn supervise(program: &Path, new_version: &str, store: &RecordStore, first_r
                 return 0;
             }
             match child.try_wait() {
+                // Stopped on purpose (Ctrl+C reaches both processes): not a failure.
+                Ok(Some(status)) if status.success() => return 0,
                 Ok(Some(status)) => {
                     log::warn!(
                         "version {new_version} stopped ({status}) before reaching the appliance"
