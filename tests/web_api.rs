@@ -208,7 +208,11 @@ async fn the_page_is_served_whole_from_the_appliance_with_a_strict_policy() {
             "{path}"
         );
         // The SVG namespace is a name, not an address anything is fetched from.
-        let text = res.text().await.unwrap().replace("http://www.w3.org/2000/svg", "");
+        let text = res
+            .text()
+            .await
+            .unwrap()
+            .replace("http://www.w3.org/2000/svg", "");
         assert!(
             !text.contains("https://") && !text.contains("http://"),
             "{path} fetches from outside"

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use aicfo::connector::agent::{Agent, SyncReport, APP_VERSION};
+use aicfo::connector::agent::{Agent, RunEnd, SyncReport, APP_VERSION};
 use aicfo::connector::config::Config;
 use aicfo::connector::enroll::enrol_if_needed;
 use aicfo::connector::extract::choose_company;
 use aicfo::connector::setup::{os_name, setup, SetupArgs};
 use aicfo::connector::state::StateStore;
+use aicfo::connector::update::{self, marker, restart};
 use aicfo::connector::{logging, outbox::Outbox};
 use aicfo::tally::TallyClient;
 
@@ -55,6 +56,8 @@ enum Command {
         /// install, uninstall, start, stop or status
         action: String,
     },
+    /// Check that config.json can be read and is complete (the updater runs this on a new version)
+    SelfTest,
 }
 
 #[derive(Args)]
@@ -161,13 +164,8 @@ async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
             );
             Ok(0)
         }
-        Command::Run => {
-            let (agent, _logger) = agent(&home).await?;
-            log::info!("aicfo-connector {APP_VERSION} started in {}; syncing every {} min, heartbeat every {} s", home.display(), agent.cfg.sync_interval_minutes, agent.cfg.heartbeat_interval_seconds);
-            agent.run(stop_signal()).await;
-            log::info!("stopped");
-            Ok(0)
-        }
+        Command::Run => run(&home).await,
+        Command::SelfTest => self_test(&home),
         Command::Once { full } => {
             let (agent, _logger) = agent(&home).await?;
             let stopped = stop_signal();
@@ -231,6 +229,72 @@ async fn dispatch(cli: Cli) -> Result<u8, (u8, String)> {
         }
         Command::Check => check(&home).await,
         Command::Service { .. } => Err((1, "`service` runs outside the agent".into())),
+    }
+}
+
+/// `run`: the agent until stopped; after a self-update, the restart into the new program.
+async fn run(home: &std::path::Path) -> Result<u8, (u8, String)> {
+    let program =
+        std::env::current_exe().map_err(|e| (1, format!("cannot find this program: {e}")))?;
+    let store = update::record::RecordStore::new(home);
+    let first_retry = update::first_retry_secs();
+    if marker::on_start(&program, APP_VERSION, &store, first_retry) == marker::Start::RolledBack {
+        eprintln!("Version {APP_VERSION} did not start properly; the previous version is back.");
+        return restart_into(&program);
+    }
+    let (agent, _logger) = agent(home).await?;
+    log::info!(
+        "aicfo-connector {APP_VERSION} started in {}; syncing every {} min, heartbeat every {} s",
+        home.display(),
+        agent.cfg.sync_interval_minutes,
+        agent.cfg.heartbeat_interval_seconds
+    );
+    match agent.run(stop_signal()).await {
+        RunEnd::Stopped => {
+            log::info!("stopped");
+            Ok(0)
+        }
+        RunEnd::Updated(swapped) => {
+            println!("Updated to version {}; restarting.", swapped.version);
+            if restart::under_service() {
+                return Ok(restart::SERVICE_RESTART_EXIT);
+            }
+            let watch =
+                move || restart::supervise(&swapped.program, &swapped.version, &store, first_retry);
+            tokio::task::spawn_blocking(watch)
+                .await
+                .map_err(|e| (1, format!("the restart stopped unexpectedly: {e}")))
+        }
+    }
+}
+
+/// The program at `program` (just put back) instead of this process.
+fn restart_into(program: &std::path::Path) -> Result<u8, (u8, String)> {
+    if restart::under_service() {
+        return Ok(restart::SERVICE_RESTART_EXIT);
+    }
+    restart::relaunch(program).map(|_| 0).map_err(|e| {
+        (
+            1,
+            format!("the previous version was put back but does not start: {e}"),
+        )
+    })
+}
+
+/// `self-test`: config.json is readable and complete. Exit 0 or 1, with one sentence.
+fn self_test(home: &std::path::Path) -> Result<u8, (u8, String)> {
+    match Config::load(home, true) {
+        Ok(_) => {
+            println!(
+                "aicfo-connector {APP_VERSION}: self-test passed; {} is readable and complete.",
+                Config::path(home).display()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            println!("aicfo-connector {APP_VERSION}: self-test failed: {e}");
+            Ok(1)
+        }
     }
 }
 

@@ -13,10 +13,16 @@ use super::extract::{
 };
 use super::outbox::{without_run_id, Outbox, Pending};
 use super::state::{LastSyncState, State, StateStore, TallyMarkers};
+use super::update::{Swapped, Updater};
 use crate::protocol::*;
 use crate::tally::{TallyClient, TallyCompany};
 
-pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version this program reports and the updater compares. `AICFO_CONNECTOR_VERSION` at
+/// build time overrides the package's (the update tests build a "next" version this way).
+pub const APP_VERSION: &str = match option_env!("AICFO_CONNECTOR_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
 
 /// A full extraction runs at least this often, even when Tally says nothing changed.
 const FULL_SYNC_EVERY_SECS: i64 = 24 * 60 * 60;
@@ -125,6 +131,15 @@ pub struct Agent {
     /// One sync or outbox delivery at a time.
     sync_lock: Arc<tokio::sync::Mutex<()>>,
     current_run: Mutex<Option<String>>,
+    pub updater: Updater,
+}
+
+/// How [`Agent::run`] ended.
+#[derive(Debug)]
+pub enum RunEnd {
+    Stopped,
+    /// A new version is in place: the process restarts into it.
+    Updated(Swapped),
 }
 
 impl Agent {
@@ -173,6 +188,7 @@ impl Agent {
             ..HeartbeatRequest::default()
         };
         Ok(Agent {
+            updater: Updater::new(&home, APP_VERSION, cfg.auto_update),
             outbox: Outbox::new(&home),
             cfg,
             home,
@@ -583,14 +599,38 @@ impl Agent {
         self.update_last_sync(LastSyncState::forget_markers);
     }
 
-    /// One heartbeat with the agent's state.
+    /// One heartbeat with the agent's state and the last update attempt not yet reported;
+    /// the answer's update instruction goes to the updater.
     pub async fn heartbeat_once(&self) -> Result<HeartbeatResponse, ApplianceError> {
-        let body = self.status().clone();
-        self.appliance.heartbeat(&body).await
+        let mut body = self.status().clone();
+        body.last_update = self.updater.unreported();
+        let answer = self.appliance.heartbeat(&body).await?;
+        self.updater.heartbeat_accepted(body.last_update.as_ref());
+        self.updater.offer(answer.update.clone());
+        Ok(answer)
     }
 
-    /// Runs until `stop` resolves: heartbeats and syncs on their own timers.
-    pub async fn run(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
+    /// Waits for an update the appliance asks for, then installs it between syncs (holding
+    /// the sync lock). Returns once a new program is in place.
+    async fn update_loop(&self) -> Swapped {
+        loop {
+            let ins = self.updater.next_due().await;
+            tokio::time::sleep(self.updater.jitter()).await;
+            let _between_syncs = self.sync_lock.lock().await;
+            if !self.updater.still_due(&ins) {
+                continue;
+            }
+            self.status().state = Some(format!("updating to {}", ins.version));
+            if let Some(swapped) = self.updater.install(&self.appliance, &ins).await {
+                return swapped;
+            }
+            self.status().state = Some("idle".into());
+        }
+    }
+
+    /// Runs until `stop` resolves or a new version is in place: heartbeats, syncs and updates
+    /// on their own timers.
+    pub async fn run(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) -> RunEnd {
         let hb_agent = self.clone();
         let heartbeats = tokio::spawn(async move { hb_agent.heartbeat_loop().await });
         let sync_agent = self.clone();
@@ -607,12 +647,14 @@ impl Agent {
                 let _ = sync_agent.sync_once(trigger, false).await;
             }
         };
-        tokio::select! {
-            _ = syncs => {}
+        let end = tokio::select! {
+            _ = syncs => RunEnd::Stopped,
+            swapped = self.update_loop() => RunEnd::Updated(swapped),
             _ = stop => {
                 log::info!("stopping");
+                RunEnd::Stopped
             }
-        }
+        };
         heartbeats.abort();
         // A sync cut short is reported as such, not left to be found abandoned.
         let interrupted = self
@@ -632,8 +674,12 @@ impl Agent {
                     .await;
             log::warn!("sync run {run} was stopped before it finished");
         }
-        self.status().state = Some("stopped".into());
+        self.status().state = Some(match &end {
+            RunEnd::Stopped => "stopped".into(),
+            RunEnd::Updated(s) => format!("restarting as version {}", s.version),
+        });
         let _ = tokio::time::timeout(Duration::from_secs(3), self.heartbeat_once()).await;
+        end
     }
 
     async fn heartbeat_loop(self: Arc<Self>) {

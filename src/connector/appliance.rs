@@ -172,6 +172,16 @@ async fn open_payload(path: &std::path::Path) -> Result<(tokio::fs::File, u64), 
     Ok((file, meta.len()))
 }
 
+/// A download larger than announced is cut off: never fill the disk with what was not asked for.
+fn local_cap(cap: u64) -> ApplianceError {
+    ApplianceError::Rejected {
+        status: 0,
+        code: "too_large".into(),
+        message: format!("the archive is larger than the {cap} bytes announced"),
+        details: vec![],
+    }
+}
+
 /// What the appliance answered: a success's body, or its error (the contract's JSON when it
 /// is that, else the start of whatever came).
 enum Answer {
@@ -655,6 +665,83 @@ impl Appliance {
             self.policy,
         )
         .await
+    }
+
+    /// Downloads a release archive (connector token) into `dest`, refusing more than `cap`
+    /// bytes. `url` is the appliance's: a path such as `/api/connector/releases/{file}`, or a
+    /// full URL. Not retried: the updater tries again later, with its own backoff.
+    pub async fn download_to(
+        &self,
+        url: &str,
+        dest: &std::path::Path,
+        cap: u64,
+    ) -> Result<u64, ApplianceError> {
+        let url = reqwest::Url::parse(&self.api)
+            .and_then(|base| base.join(url))
+            .map_err(|e| ApplianceError::Rejected {
+                status: 0,
+                code: "bad_url".into(),
+                message: format!("the download address `{url}` cannot be used: {e}"),
+                details: vec![],
+            })?;
+        let token = self.connector_token(false).await?;
+        let unreachable = |detail: String| ApplianceError::Unreachable {
+            url: self.api.clone(),
+            detail,
+        };
+        let mut res = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        if !res.status().is_success() {
+            return Err(match Answer::read(res).await {
+                Answer::Refused {
+                    status,
+                    code,
+                    message,
+                    details,
+                    ..
+                } if status < 500 && status != 429 => ApplianceError::Rejected {
+                    status,
+                    code,
+                    message,
+                    details,
+                },
+                Answer::Refused {
+                    status, message, ..
+                } => ApplianceError::Server { status, message },
+                Answer::Ok { status, .. } => ApplianceError::Server {
+                    status,
+                    message: "an unexpected answer to a download".into(),
+                },
+            });
+        }
+        if res.content_length().is_some_and(|n| n > cap) {
+            return Err(local_cap(cap));
+        }
+        let local = |e: std::io::Error| ApplianceError::Local {
+            detail: format!("cannot write {}: {e}", dest.display()),
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
+        let mut total = 0u64;
+        loop {
+            let chunk = res.chunk().await.map_err(|e| {
+                unreachable(format!("the download broke off after {total} bytes: {e}"))
+            })?;
+            let Some(chunk) = chunk else { break };
+            total += chunk.len() as u64;
+            if total > cap {
+                return Err(local_cap(cap));
+            }
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                .await
+                .map_err(local)?;
+        }
+        file.sync_all().await.map_err(local)?;
+        Ok(total)
     }
 
     pub async fn sync_payload(&self, body: Body) -> Result<SyncAccepted, ApplianceError> {

@@ -6,6 +6,7 @@
 //! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment;
 //!   [`enroll`]: first start with the enrolment code of a downloaded ZIP; [`service`]: the
 //!   Windows service.
+//! - [`update`]: self-update from the appliance, with roll-back.
 
 pub mod agent;
 pub mod appliance;
@@ -18,6 +19,7 @@ pub mod service;
 pub mod setup;
 pub mod state;
 pub mod tls;
+pub mod update;
 
 /// The verifying key (hex) of the signed releases this connector accepts, compiled in by
 /// packaging/build.sh (`AICFO_VERIFYING_KEY`); none in a plain build.
