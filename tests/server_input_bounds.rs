@@ -333,3 +333,25 @@ async fn every_other_free_text_field_is_bounded() {
     .await;
     o.srv.stop().await;
 }
+
+/// A balance near the limit of a 64-bit integer would make a later month's change, or a
+/// report's sum, overflow: one hostile connector could then break the company's reports and the
+/// overview every user reads. No real books hold ₹10^15 in one ledger.
+#[tokio::test]
+async fn a_ledger_balance_beyond_any_books_is_refused() {
+    let o = office().await;
+    let mut body = balanced_payload();
+    let items = &mut body["chartOfAccounts"]["balances"]["current"]["items"];
+    // ₹9.2 × 10^16: fits in paise as an i64, but is beyond any books.
+    items[0]["balance"] = json!(92_233_720_368_547_758i64);
+    items[3]["balance"] = json!(-92_233_720_368_547_758i64);
+    refused_at(
+        &o,
+        "/connector/sync",
+        Some(&o.connector),
+        &body,
+        "chartOfAccounts.balances.current.items[0].balance",
+    )
+    .await;
+    o.srv.stop().await;
+}

@@ -277,6 +277,12 @@ fn check_month(
     .filter(|_| date.is_some())
 }
 
+/// The largest balance one ledger may have, in paise (₹10^15, far beyond any company's books).
+/// Kept well inside `i64` so that differences between two months, and the reports' sums, never
+/// overflow: a hostile connector cannot break a company's reports or the overview with a balance
+/// near the limit of the integer type.
+pub const MAX_LEDGER_BALANCE_PAISE: i64 = 100_000_000_000_000_000;
+
 /// The month's items as (ledger index, paise); each must name a known ledger, once.
 fn check_items(
     m: &MonthBalances,
@@ -295,6 +301,13 @@ fn check_items(
             );
             continue;
         };
+        if item.balance.paise().unsigned_abs() > MAX_LEDGER_BALANCE_PAISE.unsigned_abs() {
+            problems.add_with(
+                || format!("{path}.items[{j}].balance"),
+                || format!("the balance of ledger `{guid}` is larger than any books hold (at most ₹10^15)"),
+            );
+            continue;
+        }
         if let Some(first) = seen.insert(guid, j) {
             problems.add_with(
                 || format!("{path}.items[{j}].ledgerGuid"),

@@ -10,7 +10,7 @@ use crate::protocol::{
 
 fn field(s: &str) -> String {
     // Leading =, +, -, @ would run as formulas when a bookkeeper opens the file in a spreadsheet.
-    let guarded = if s.starts_with(['=', '+', '-', '@']) {
+    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_string()
