@@ -96,13 +96,15 @@ async fn serve(stop: Option<tokio::sync::oneshot::Receiver<()>>) -> i32 {
     0
 }
 
-/// `aicfo-server service install|uninstall|start|stop|status` (Windows).
-fn service(action: &str) -> i32 {
+/// `aicfo-server service install|uninstall|start|stop|status` (Windows); the service itself is
+/// started as `service run DATA_DIR`.
+fn service(action: &str, data: Option<String>) -> i32 {
     #[cfg(windows)]
     {
+        let data = data.map(std::path::PathBuf::from);
         let until_stopped: aicfo::winservice::Serve =
             |stop| rocket::execute(serve(Some(stop))).unsigned_abs();
-        match aicfo::server::winservice::main(action, until_stopped) {
+        match aicfo::server::winservice::main(action, data, until_stopped) {
             Ok(said) => {
                 if !said.is_empty() {
                     println!("{said}");
@@ -117,6 +119,7 @@ fn service(action: &str) -> i32 {
     }
     #[cfg(not(windows))]
     {
+        let _ = data;
         eprintln!("aicfo-server service {action}: Windows services exist only on Windows");
         2
     }
@@ -125,7 +128,7 @@ fn service(action: &str) -> i32 {
 fn main() {
     let mut args = std::env::args().skip(1);
     if args.next().as_deref() == Some("service") {
-        std::process::exit(service(&args.next().unwrap_or_default()));
+        std::process::exit(service(&args.next().unwrap_or_default(), args.next()));
     }
     std::process::exit(rocket::execute(serve(None)));
 }
