@@ -1,7 +1,7 @@
 //! aicfo-server as a Windows service: `aicfo-server service install|uninstall|start|stop|status`.
 //! The service runs the same server as the console does, from the program's folder (so a
 //! Rocket.toml beside the program is read), with its data in `%ProgramData%\aicfo\appliance`
-//! unless `AICFO_DATA_DIR` is set for the whole machine. (Not `%ProgramData%\aicfo` itself: a
+//! unless `AICFO_DATA_DIR` is set at `service install`. (Not `%ProgramData%\aicfo` itself: a
 //! connector on the same PC keeps its Tally lock there, and the data folder is for
 //! administrators only.) The first administrator's password is written
 //! there, as on the console it is written to `data\`.
@@ -18,7 +18,7 @@ pub static SPEC: Spec = Spec {
     description: "Keeps the books the Tally connectors deliver and serves the aicfo web page.",
 };
 
-/// The service's data folder: `AICFO_DATA_DIR` when set for the machine, else
+/// The service's data folder: `AICFO_DATA_DIR` when set, else
 /// `%ProgramData%\aicfo\appliance`.
 pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("AICFO_DATA_DIR").filter(|d| !d.is_empty()) {
