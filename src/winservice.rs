@@ -117,12 +117,12 @@ fn manager(spec: &Spec, access: ServiceManagerAccess) -> Result<ServiceManager, 
         .map_err(|e| explain(spec, "reach the service manager for", e))
 }
 
-/// Registers the running program as the service: `launch_args` come before [`RUN_ARGS`].
+/// Registers the running program as the service: started with [`RUN_ARGS`], then `launch_args`.
 pub fn install(spec: &Spec, launch_args: Vec<OsString>) -> Result<String, String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find this program's path to install it: {e}"))?;
-    let mut arguments = launch_args;
-    arguments.extend(RUN_ARGS.iter().map(OsString::from));
+    let mut arguments: Vec<OsString> = RUN_ARGS.iter().map(OsString::from).collect();
+    arguments.extend(launch_args);
     let info = ServiceInfo {
         name: spec.name.into(),
         display_name: spec.display_name.into(),
@@ -143,21 +143,44 @@ pub fn install(spec: &Spec, launch_args: Vec<OsString>) -> Result<String, String
             ServiceAccess::CHANGE_CONFIG | ServiceAccess::QUERY_CONFIG | ServiceAccess::DELETE,
         )
         .map_err(|e| explain(spec, "install", e))?;
-    let configured = service
-        .set_description(spec.description)
-        .and_then(|()| service.update_failure_actions(failure_actions()))
-        .and_then(|()| service.set_failure_actions_on_non_crash_failures(true));
-    if let Err(e) = configured {
-        // Half a service (no restart on failure) is worse than none: take it out again.
-        let _ = service.delete();
-        return Err(explain(spec, "set the restart-on-failure actions of", e));
-    }
+    let restarts = match configure(spec, &service) {
+        Ok(restarts) => restarts,
+        Err(e) => {
+            // Half a service is worse than none: take it out again.
+            let _ = service.delete();
+            return Err(e);
+        }
+    };
     Ok(format!(
-        "installed the service {} ({}): {} starts at boot and is restarted if it fails",
+        "installed the service {} ({}): {} starts at boot{}",
         spec.name,
         spec.display_name,
-        exe.display()
+        exe.display(),
+        if restarts {
+            " and is restarted if it fails"
+        } else {
+            "; WARNING: this service manager cannot restart it when it fails (it does not take failure actions)"
+        }
     ))
+}
+
+/// The description and the restart-on-failure actions. Whether the service manager took the
+/// actions: Wine's answers ERROR_INVALID_LEVEL, which Windows (since Vista) never does.
+fn configure(spec: &Spec, service: &windows_service::service::Service) -> Result<bool, String> {
+    const INVALID_LEVEL: i32 = 124;
+    service
+        .set_description(spec.description)
+        .map_err(|e| explain(spec, "describe", e))?;
+    match service
+        .update_failure_actions(failure_actions())
+        .and_then(|()| service.set_failure_actions_on_non_crash_failures(true))
+    {
+        Ok(()) => Ok(true),
+        Err(windows_service::Error::Winapi(io)) if io.raw_os_error() == Some(INVALID_LEVEL) => {
+            Ok(false)
+        }
+        Err(e) => Err(explain(spec, "set the restart-on-failure actions of", e)),
+    }
 }
 
 /// Waits until the service reaches `goal`; an error naming the state it stays in.
@@ -348,7 +371,7 @@ fn service_main(_arguments: Vec<OsString>) {
     let _ = status.set_service_status(report(ServiceState::Stopped, exit));
 }
 
-/// Does `action` for the service `spec`; `launch_args` are given to the program before
+/// Does `action` for the service `spec`; `launch_args` are given to the program after
 /// [`RUN_ARGS`] when installed. Returns what to tell the person at the console.
 pub fn command(
     spec: &'static Spec,

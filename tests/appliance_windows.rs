@@ -5,7 +5,8 @@
 //! a service, syncs into it; both stop and uninstall cleanly.
 //!
 //! What Wine 8 cannot show: a start at boot (a prefix does not boot with services), the
-//! restart after a failure (Wine's service manager takes the failure actions and keeps none),
+//! restart after a failure (Wine's service manager refuses failure actions with
+//! ERROR_INVALID_LEVEL; the install then warns, and `status` says no restart is set),
 //! and the data folder's restriction to SYSTEM and Administrators (Wine's icacls is a stub that
 //! changes nothing and answers success).
 //! Needs packaging/build.sh and Wine; `.ci/run` runs this with `--ignored`.
@@ -243,10 +244,10 @@ async fn appliance_and_connector_run_as_windows_services_under_wine() {
         format!("[default]\naddress = \"127.0.0.1\"\nport = {port}\n"),
     )
     .unwrap();
-    let said = service(&wine, &server, "install").await;
+    let installed = service(&wine, &server, "install").await;
     assert!(
-        said.contains("installed the service AICFOAppliance"),
-        "{said}"
+        installed.contains("installed the service AICFOAppliance"),
+        "{installed}"
     );
     let said = service(&wine, &server, "start").await;
     assert!(said.contains("is running"), "{said}");
@@ -259,6 +260,18 @@ async fn appliance_and_connector_run_as_windows_services_under_wine() {
     api.create_company("sharma").await;
     let said = service(&wine, &server, "status").await;
     assert!(said.contains("installed and running"), "{said}");
+    // Wine's service manager refuses failure actions (ERROR_INVALID_LEVEL): the install warns,
+    // and the status tells the same; on Windows both say it is restarted.
+    let restarts = installed.contains("is restarted if it fails");
+    assert_eq!(
+        restarts,
+        said.contains("Windows restarts it"),
+        "{installed}\n{said}"
+    );
+    assert_eq!(
+        !restarts,
+        installed.contains("WARNING: this service manager cannot restart")
+    );
 
     // The connector, set up from its folder, then run by the service manager.
     let pc = tempfile::tempdir().unwrap();

@@ -45,6 +45,9 @@ pub enum Command {
     Service {
         /// install | uninstall | start | stop | status
         action: String,
+        /// The data folder; only the service manager passes it (`service run DATA_DIR`, set at install).
+        #[arg(hide = true)]
+        data: Option<PathBuf>,
     },
 }
 
@@ -56,20 +59,20 @@ pub fn main() -> ExitCode {
         Command::Serve => serve::run(),
         Command::Backup { to } => backup_command(to),
         Command::Restore { file } => restore_command(&file),
-        Command::Service { action } => service_command(&action),
+        Command::Service { action, data } => service_command(&action, data),
     }
 }
 
 /// `aicfo-server service ACTION` (Windows): the service manager runs the same serve loop, stopped
 /// by its stop control.
-fn service_command(action: &str) -> ExitCode {
+fn service_command(action: &str, data: Option<PathBuf>) -> ExitCode {
     #[cfg(windows)]
     {
         let until_stopped: crate::winservice::Serve = |stop| match serve::run_until(Some(stop)) {
             code if code == ExitCode::SUCCESS => 0,
             _ => 1,
         };
-        match super::winservice::main(action, until_stopped) {
+        match super::winservice::main(action, data, until_stopped) {
             Ok(said) => {
                 if !said.is_empty() {
                     println!("{said}");
@@ -84,6 +87,7 @@ fn service_command(action: &str) -> ExitCode {
     }
     #[cfg(not(windows))]
     {
+        let _ = data;
         eprintln!("aicfo-server service {action}: Windows services exist only on Windows");
         ExitCode::from(2)
     }

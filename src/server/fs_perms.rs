@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
+#[cfg(unix)]
 use super::DATABASE_FILE;
 
 /// Files in the data folder that hold books, hashes or secrets.
+#[cfg(unix)]
 const PRIVATE_FILES: &[&str] = &[
     DATABASE_FILE,
     "aicfo.sqlite3-wal",

@@ -1,7 +1,7 @@
 //! aicfo-server as a Windows service: `aicfo-server service install|uninstall|start|stop|status`.
 //! The service runs the same server as the console does, from the program's folder (so a
 //! Rocket.toml beside the program is read), with its data in `%ProgramData%\aicfo\appliance`
-//! unless `AICFO_DATA_DIR` is set for the whole machine. (Not `%ProgramData%\aicfo` itself: a
+//! unless `AICFO_DATA_DIR` is set at `service install`. (Not `%ProgramData%\aicfo` itself: a
 //! connector on the same PC keeps its Tally lock there, and the data folder is for
 //! administrators only.) The first administrator's password is written
 //! there, as on the console it is written to `data\`.
@@ -18,7 +18,7 @@ pub static SPEC: Spec = Spec {
     description: "Keeps the books the Tally connectors deliver and serves the aicfo web page.",
 };
 
-/// The service's data folder: `AICFO_DATA_DIR` when set for the machine, else
+/// The service's data folder: `AICFO_DATA_DIR` when set, else
 /// `%ProgramData%\aicfo\appliance`.
 pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("AICFO_DATA_DIR").filter(|d| !d.is_empty()) {
@@ -31,14 +31,17 @@ pub fn data_dir() -> PathBuf {
         .join("appliance")
 }
 
-/// `aicfo-server service ACTION`: what to tell the person at the console, or why not.
-/// `serve` runs the server until the stop signal (the program's own serve loop).
-pub fn main(action: &str, serve: Serve) -> Result<String, String> {
+/// `aicfo-server service ACTION [DATA_DIR]`: what to tell the person at the console, or why
+/// not. `serve` runs the server until the stop signal (the program's own serve loop). The
+/// service is started with the data folder the install found (`service run DATA_DIR`): a
+/// service's environment need not name `%ProgramData%` as the administrator's does (Wine's
+/// does not).
+pub fn main(action: &str, data: Option<PathBuf>, serve: Serve) -> Result<String, String> {
     match Action::parse(action)? {
         Action::Install => install(),
         Action::Start => winservice::start(&SPEC).map(|done| done + &where_the_password_is()),
         Action::Run => {
-            as_service_process()?;
+            as_service_process(data.unwrap_or_else(data_dir))?;
             winservice::run(&SPEC, serve).map(|()| String::new())
         }
         other => winservice::command(&SPEC, other, Vec::new(), serve),
@@ -51,7 +54,7 @@ fn install() -> Result<String, String> {
     fs_perms::create_private_dir(&dir)
         .map_err(|e| format!("cannot create the data folder {}: {e}", dir.display()))?;
     fs_perms::restrict_to_administrators(&dir)?;
-    let done = winservice::install(&SPEC, Vec::new())?;
+    let done = winservice::install(&SPEC, vec![dir.clone().into_os_string()])?;
     Ok(format!(
         "{done}\ndata folder: {} (SYSTEM and Administrators only)\nnext: aicfo-server service start",
         dir.display()
@@ -72,7 +75,7 @@ fn where_the_password_is() -> String {
 
 /// What a console start gets from the person who starts it: the folder with Rocket.toml (the
 /// service manager starts programs in the system folder) and where the data lives.
-fn as_service_process() -> Result<(), String> {
+fn as_service_process(data: PathBuf) -> Result<(), String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find this program's folder: {e}"))?;
     if let Some(folder) = exe.parent() {
@@ -80,6 +83,6 @@ fn as_service_process() -> Result<(), String> {
             .map_err(|e| format!("cannot work in {}: {e}", folder.display()))?;
     }
     // Still one thread: the service dispatcher has not started.
-    std::env::set_var("AICFO_DATA_DIR", data_dir());
+    std::env::set_var("AICFO_DATA_DIR", data);
     Ok(())
 }
