@@ -13,9 +13,10 @@ use crate::server::state::AppState;
 pub async fn get(state: &State<AppState>, user: User) -> ApiResult<Json<Overview>> {
     let rule = state.online_rule();
     let beats = state.heartbeats.clone();
+    let catalogue = state.releases.catalogue().await;
     let view = state
         .db
-        .read(move |c| overview::overview(c, &user, rule, &beats))
+        .read(move |c| overview::overview(c, &user, rule, &beats, &catalogue))
         .await?;
     Ok(Json(view))
 }
