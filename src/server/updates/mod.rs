@@ -28,6 +28,10 @@ pub async fn instruction_for(
     catalogue: &Catalogue,
     connector_id: &str,
 ) -> DomainResult<Option<UpdateInstruction>> {
+    if catalogue.releases().is_empty() {
+        // Nothing to hand out: no policy can change that, so none is read.
+        return Ok(None);
+    }
     let (global, known) = match book.get(connector_id) {
         (_, Some(global), Some(known)) => (global, known),
         (epoch, _, _) => {
