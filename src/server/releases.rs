@@ -9,7 +9,7 @@
 
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -315,14 +315,14 @@ impl Catalogue {
 /// beat. Replaced releases are seen after a restart.
 pub struct Releases {
     store: ReleaseStore,
-    catalogue: OnceLock<Arc<Catalogue>>,
+    catalogue: tokio::sync::OnceCell<Arc<Catalogue>>,
 }
 
 impl Releases {
     pub fn new(store: ReleaseStore) -> Releases {
         Releases {
             store,
-            catalogue: OnceLock::new(),
+            catalogue: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -331,26 +331,28 @@ impl Releases {
     }
 
     /// The catalogue; the first call reads the manifest and hashes the archives on the blocking
-    /// pool. A manifest that cannot be read is logged and counts as carrying nothing.
+    /// pool, and calls made meanwhile wait for that one read (at start every connector's first
+    /// heartbeat asks at once). A manifest that cannot be read is logged and counts as carrying
+    /// nothing.
     pub async fn catalogue(&self) -> Arc<Catalogue> {
-        if let Some(c) = self.catalogue.get() {
-            return c.clone();
-        }
-        let store = self.store.clone();
-        let loaded = tokio::task::spawn_blocking(move || Catalogue::load(&store)).await;
-        let catalogue = match loaded {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                log::error!("connector releases: {e}; this appliance hands out no updates");
-                Catalogue::default()
-            }
-            // Not kept: the next call tries again.
-            Err(e) => {
-                log::error!("reading the connector releases: {e}");
-                return Arc::default();
-            }
-        };
-        self.catalogue.get_or_init(|| Arc::new(catalogue)).clone()
+        self.catalogue
+            .get_or_init(|| async {
+                let store = self.store.clone();
+                let loaded = tokio::task::spawn_blocking(move || Catalogue::load(&store)).await;
+                Arc::new(match loaded {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        log::error!("connector releases: {e}; this appliance hands out no updates");
+                        Catalogue::default()
+                    }
+                    Err(e) => {
+                        log::error!("reading the connector releases: {e}");
+                        Catalogue::default()
+                    }
+                })
+            })
+            .await
+            .clone()
     }
 }
 
