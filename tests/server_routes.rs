@@ -20,6 +20,8 @@ enum Guard {
     Company,
     /// An enrolled connector (connector token).
     Connector,
+    /// Any signed-in person, or an enrolled connector.
+    UserOrConnector,
 }
 
 use Guard::*;
@@ -132,6 +134,42 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         "/api/enrollment-codes/<id>/revoke",
         Admin,
         "/api/enrollment-codes/999/revoke",
+    ),
+    (
+        "GET",
+        "/api/connector/releases",
+        UserOrConnector,
+        "/api/connector/releases",
+    ),
+    (
+        "GET",
+        "/api/connector/releases/<file>",
+        Connector,
+        "/api/connector/releases/aicfo-connector-0.1.0-x86_64-pc-windows-gnu.zip",
+    ),
+    (
+        "GET",
+        "/api/settings/connector-updates",
+        Admin,
+        "/api/settings/connector-updates",
+    ),
+    (
+        "PUT",
+        "/api/settings/connector-updates",
+        Admin,
+        "/api/settings/connector-updates",
+    ),
+    (
+        "GET",
+        "/api/connectors/<id>/update-policy",
+        Admin,
+        "/api/connectors/nope/update-policy",
+    ),
+    (
+        "PUT",
+        "/api/connectors/<id>/update-policy",
+        Admin,
+        "/api/connectors/nope/update-policy",
     ),
     (
         "GET",
@@ -279,7 +317,7 @@ async fn each_route_refuses_who_its_guard_refuses() {
                     "{what}: anyone may call it: {anon} {anon_body}"
                 );
             }
-            User => {
+            User | UserOrConnector => {
                 assert_eq!(anon, 401, "{what}: {anon_body}");
                 assert!(!refused(other), "{what}: staff may call it: {other_body}");
             }

@@ -121,6 +121,18 @@ pub struct ConnectorView {
     pub last_heartbeat: Option<String>,
     pub heartbeat_interval_seconds: Option<u32>,
     pub agent_state: Option<serde_json::Value>,
+    /// The update policy in force for it: `auto`, `paused` or `pinned`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_policy: Option<String>,
+    /// The version it should run (absent when the appliance carries none for its system).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
+    /// Whether the version it runs is older than `targetVersion`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind: Option<bool>,
+    /// The last update attempt it reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update: Option<crate::protocol::UpdateAttempt>,
 }
 
 /// One sync run as the status shows it.

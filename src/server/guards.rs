@@ -7,6 +7,7 @@
 //!   (`/companies/<id>/...`) or in the `companyId` query;
 //! - [`ConnectorAuth`]: an enrolled, unrevoked connector, with a token of its current generation,
 //!   within its request rate;
+//! - [`UserOrConnector`]: either of the two above (what both a person and a connector may read);
 //! - [`ClientAddress`]: not a rule but who is calling from where, for the login throttle.
 //!
 //! A refused guard parks its [`ApiError`] for the catcher, which answers with it.
@@ -214,6 +215,32 @@ impl<'r> FromRequest<'r> for ConnectorAuth {
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let result = connector(req);
+        finish(req, result)
+    }
+}
+
+/// A signed-in person or an enrolled connector: the token's signature says which it is, and
+/// that one's rule applies.
+pub enum UserOrConnector {
+    User(User),
+    Connector(ConnectorAuth),
+}
+
+async fn user_or_connector(req: &Request<'_>) -> ApiResult<UserOrConnector> {
+    match state(req)?.keys.verify_connector(bearer(req)?) {
+        Ok(_) => connector(req).map(UserOrConnector::Connector),
+        // Only a token signed with the connector secret gets as far as its expiry.
+        Err(e) if e.code == "token_expired" => Err(e),
+        Err(_) => signed_in(req).await.map(UserOrConnector::User),
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for UserOrConnector {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let result = user_or_connector(req).await;
         finish(req, result)
     }
 }

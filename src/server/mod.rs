@@ -8,8 +8,9 @@
 //!   `connectors` (connector_clients, connector_refresh_used; heartbeats kept in memory and
 //!   written in batches), `runs` (integration_sync_runs/_events), `chart`
 //!   (account_groups, ledgers), `snapshots` (snapshots, snapshot_balances), `restatements`,
-//!   `ingest` (ingestion_logs, and the order a payload is stored in), `status`, `overview` and
-//!   `reports/` (reads only);
+//!   `ingest` (ingestion_logs, and the order a payload is stored in), `updates` (update policies
+//!   and reported update attempts; `releases` the connector releases carried), `status`,
+//!   `overview` and `reports/` (reads only);
 //! - `auth/` (tokens, password hashes and their gate, throttles), `db`, `clock`, `random`,
 //!   `problems`, `domain_error`, `fs_perms`, `open_files`: no domain knowledge;
 //! - operations: `cli` (the command line), `serve`, `backup` (backups and restore), `data_lock`
@@ -55,6 +56,7 @@ pub mod start_error;
 pub mod state;
 pub mod status;
 pub mod tls;
+pub mod updates;
 pub mod uri_limit;
 pub mod web;
 #[cfg(windows)]

@@ -8,7 +8,8 @@ use super::clock::{now_ms, rfc3339};
 use super::connectors::heartbeats::Heartbeats;
 use super::connectors::{self, OnlineRule};
 use super::domain_error::DomainResult;
-use super::{restatements, runs, snapshots};
+use super::releases::Catalogue;
+use super::{restatements, runs, snapshots, updates};
 
 /// How far back the overview warns of a restated closed month.
 const RESTATED_WINDOW_MS: i64 = 90 * 24 * 60 * 60 * 1000;
@@ -22,10 +23,11 @@ pub fn overview(
     user: &User,
     rule: OnlineRule,
     beats: &Heartbeats,
+    catalogue: &Catalogue,
 ) -> DomainResult<Overview> {
     let companies = accounts::visible_companies(c, user)?
         .into_iter()
-        .map(|company| company_overview(c, company, rule, beats))
+        .map(|company| company_overview(c, company, rule, beats, catalogue))
         .collect::<DomainResult<Vec<_>>>()?;
     let offline_connectors = companies
         .iter()
@@ -45,11 +47,11 @@ fn company_overview(
     company: CompanySummary,
     rule: OnlineRule,
     beats: &Heartbeats,
+    catalogue: &Catalogue,
 ) -> DomainResult<CompanyOverview> {
-    let connectors = connectors::list_for_company(c, &company.id, rule, beats)?
-        .into_iter()
-        .map(with_tally_state)
-        .collect();
+    let mut listed = connectors::list_for_company(c, &company.id, rule, beats)?;
+    updates::annotate(c, &company.id, &mut listed, catalogue, beats)?;
+    let connectors = listed.into_iter().map(with_tally_state).collect();
     let months = snapshots::list(c, &company.id)?;
     Ok(CompanyOverview {
         connectors,

@@ -10,8 +10,10 @@ use super::connectors::heartbeats::Heartbeats;
 use super::connectors::standing::{self, Standings};
 use super::connectors::OnlineRule;
 use super::db::Db;
+use super::releases::{ReleaseStore, Releases};
 use super::secrets::Secrets;
 use super::start_error::StartError;
+use super::updates::PolicyBook;
 
 pub struct AppState {
     pub db: Db,
@@ -23,6 +25,10 @@ pub struct AppState {
     pub standings: Standings,
     /// The last heartbeats, written to the database in batches.
     pub heartbeats: Arc<Heartbeats>,
+    /// The connector releases this appliance hands out.
+    pub releases: Releases,
+    /// The connector update policies, for the heartbeat's answer.
+    pub update_policies: PolicyBook,
 }
 
 impl AppState {
@@ -39,6 +45,8 @@ impl AppState {
             limiter: ConnectorLimiter::new(cfg.connector_rate_per_sec, cfg.connector_rate_burst),
             standings: Standings::new(standings),
             heartbeats: Arc::default(),
+            releases: Releases::new(ReleaseStore::new(cfg.connector_releases.clone())),
+            update_policies: PolicyBook::default(),
             db,
             cfg,
         })

@@ -1,5 +1,6 @@
-//! What the admin sees for one company: its connectors, its last runs and the months held.
-//! Connectors' heartbeats come from the heartbeat book where it is newer than the database.
+//! What the admin sees for one company: its connectors (with their update state), its last
+//! runs and the months held. Connectors' heartbeats come from the heartbeat book where it is
+//! newer than the database.
 
 use rusqlite::Connection;
 
@@ -7,7 +8,8 @@ use super::clock::{now_ms, rfc3339};
 use super::connectors::heartbeats::Heartbeats;
 use super::connectors::{self, OnlineRule};
 use super::domain_error::DomainResult;
-use super::{runs, snapshots};
+use super::releases::Catalogue;
+use super::{runs, snapshots, updates};
 use crate::protocol::{ConnectorStatus, RunStatus};
 
 pub fn connector_status(
@@ -15,9 +17,12 @@ pub fn connector_status(
     company_id: &str,
     rule: OnlineRule,
     beats: &Heartbeats,
+    catalogue: &Catalogue,
 ) -> DomainResult<ConnectorStatus> {
+    let mut listed = connectors::list_for_company(c, company_id, rule, beats)?;
+    updates::annotate(c, company_id, &mut listed, catalogue, beats)?;
     Ok(ConnectorStatus {
-        connectors: connectors::list_for_company(c, company_id, rule, beats)?,
+        connectors: listed,
         last_sync_run: runs::latest(c, company_id, None)?,
         last_successful_sync: runs::latest(c, company_id, Some(RunStatus::Succeeded))?,
         months: snapshots::list(c, company_id)?,

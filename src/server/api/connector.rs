@@ -19,9 +19,11 @@ use crate::server::connectors::refresh::{self as chain, Rotation};
 use crate::server::connectors::standing::Standing;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::{AdminUser, CompanyAccess, ConnectorAuth};
+use crate::server::problems::Problems;
 use crate::server::runs::{self, Progress};
 use crate::server::state::AppState;
 use crate::server::status::connector_status;
+use crate::server::updates::{self, attempts};
 use crate::server::{accounts, connectors, ingest};
 
 fn tokens(
@@ -82,6 +84,8 @@ pub(super) fn enrolled_answer(
             revoked: false,
         },
     );
+    // Enrolled again, perhaps from another system: its update target is read afresh.
+    state.update_policies.forget(&enrolled.connector_id);
     tokens(
         state,
         enrolled.connector_id,
@@ -130,15 +134,26 @@ pub async fn heartbeat(
 ) -> ApiResult<Json<HeartbeatResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
     connectors::check_heartbeat(&body.value)?;
+    let mut problems = Problems::new();
+    attempts::check(&mut problems, body.value.last_update.as_ref());
+    problems.into_result("The heartbeat's lastUpdate is invalid.")?;
     let interval = state.cfg.heartbeat_interval_secs;
     let now = now_ms();
     let beat = Beat::new(&body.value, now, interval)?;
     // Into the heartbeat book only: no wait for the database's writer.
     state.heartbeats.record(&conn.connector_id, beat);
+    let catalogue = state.releases.catalogue().await;
+    let update = updates::instruction_for(
+        &state.db,
+        &state.update_policies,
+        &catalogue,
+        &conn.connector_id,
+    )
+    .await?;
     Ok(Json(HeartbeatResponse {
         server_time: rfc3339(now),
         next_heartbeat_seconds: interval,
-        update: None,
+        update,
     }))
 }
 
@@ -251,9 +266,10 @@ pub async fn status(
     let rule = state.online_rule();
     let company = access.company_id;
     let beats = state.heartbeats.clone();
+    let catalogue = state.releases.catalogue().await;
     let status = state
         .db
-        .read(move |c| connector_status(c, &company, rule, &beats))
+        .read(move |c| connector_status(c, &company, rule, &beats, &catalogue))
         .await?;
     Ok(Json(status))
 }

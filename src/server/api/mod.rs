@@ -9,6 +9,7 @@ pub mod overview;
 pub mod reports;
 pub mod runs;
 pub mod snapshots;
+pub mod updates;
 
 use rocket::{options, routes, Route};
 
@@ -48,6 +49,14 @@ pub fn routes() -> Vec<Route> {
         enrollment::enroll,
         enrollment::list,
         enrollment::revoke
+    ]);
+    all.extend(routes![
+        updates::list,
+        updates::archive,
+        updates::get_global,
+        updates::put_global,
+        updates::get_connector,
+        updates::put_connector,
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
     all.extend(routes![

@@ -14,10 +14,11 @@ pub async fn get(state: &State<AppState>, user: User) -> ApiResult<Json<Overview
     let rule = state.online_rule();
     let beats = state.heartbeats.clone();
     let data_dir = state.cfg.data_dir.clone();
+    let catalogue = state.releases.catalogue().await;
     let view = state
         .db
         .read(move |c| {
-            let mut view = overview::overview(c, &user, rule, &beats)?;
+            let mut view = overview::overview(c, &user, rule, &beats, &catalogue)?;
             view.last_backup = crate::server::backup::last_backup(&data_dir);
             Ok(view)
         })

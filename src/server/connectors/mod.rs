@@ -320,6 +320,11 @@ impl Stored {
             last_heartbeat: self.last_heartbeat.map(rfc3339),
             heartbeat_interval_seconds: self.interval,
             agent_state: self.state.and_then(|s| serde_json::from_str(&s).ok()),
+            // Filled in by `updates::annotate`.
+            update_policy: None,
+            target_version: None,
+            behind: None,
+            last_update: None,
         }
     }
 }
