@@ -4,7 +4,7 @@
 //! included) ended when the test is done.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// A file packaging/build.sh or build-windows.sh leaves under dist/; fails naming the script.
 pub fn dist(path: &str) -> PathBuf {
@@ -31,10 +31,30 @@ impl Default for Wine {
 }
 
 impl Wine {
+    /// A booted prefix whose Wine server stays up until the end of the test. Wine's service
+    /// manager (services.exe) and the services it starts inherit the output of the process that
+    /// booted the prefix: booted here with no output, not from a test's captured pipe that closes
+    /// (a service printing into a closed pipe fails; on Windows a service has no output at all).
     pub fn new() -> Wine {
-        Wine {
+        let wine = Wine {
             prefix: tempfile::tempdir().unwrap(),
-        }
+        };
+        let quiet = |mut cmd: Command| {
+            cmd.env("WINEPREFIX", wine.prefix())
+                .env("WINEDEBUG", "-all")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+        };
+        let mut server = Command::new("/usr/lib/wine/wineserver");
+        server.arg("-p");
+        quiet(server);
+        let mut boot = Command::new("/usr/lib/wine/wine64");
+        boot.args(["cmd", "/c", "exit"]);
+        quiet(boot);
+        wine
     }
 
     pub fn prefix(&self) -> &Path {
