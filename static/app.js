@@ -267,7 +267,9 @@ document.addEventListener("visibilitychange", () => {
 function connectorPills(k, serverTime) {
   const pills = [];
   if (k.revoked) return [pill("plain", "revoked")];
-  const seen = k.lastHeartbeat ? "last seen " + ago(k.lastHeartbeat, serverTime) : "never heard from";
+  // A connector run once (`once`) syncs without a heartbeat: it was seen, just not kept running.
+  const last = k.lastHeartbeat || k.lastSeen;
+  const seen = last ? "last seen " + ago(last, serverTime) : "never heard from";
   pills.push(pill(k.online ? "good" : "bad", (k.online ? "online" : "offline") + " · " + seen, k.deviceName || k.deviceId));
   // What an offline connector last said about Tally is stale: leave it out rather than show it green.
   if (!k.online) return pills;
