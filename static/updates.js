@@ -1,6 +1,7 @@
-// Connector self-updates and backups on the page: each connector's version, whether it is behind,
-// its last update attempt and (for admins) its own update policy; the firm-wide policy and the
-// releases the appliance carries on the admin screen; the last backup on the overview.
+// Keeping the appliance and its connectors in order, on the page: each connector's version, whether
+// it is behind, its last update attempt and (for admins) its own update policy; on the admin screen
+// the firm-wide policy, the releases the appliance carries and whether it serves HTTPS (with the
+// certificate's fingerprint to compare with the browser's); the last backup on the overview.
 // Uses app.js's helpers and company.js's isAdmin / sizeText; loaded after both.
 "use strict";
 
@@ -155,6 +156,20 @@ async function updatesSection() {
     flash,
     releasesTable(releases.releases),
   ];
+}
+
+/** "abcd…" -> "AB:CD:…", as browsers show a certificate's SHA-256 and the appliance prints it. */
+function fingerprint(hex) {
+  return (String(hex).toUpperCase().match(/../g) || []).join(":");
+}
+
+/** Whether the page's network path is encrypted, and how to check the certificate or turn it on. */
+async function httpsSection() {
+  const tls = await api("/health/tls");
+  const body = tls.enabled
+    ? [pill("good", "HTTPS on"), " Compare this SHA-256 fingerprint with the one the browser shows for the certificate: ", h("code", { class: "fingerprint" }, fingerprint(tls.certSha256))]
+    : [pill("warn", "plain HTTP"), " Passwords and books cross the office network unencrypted. Start the appliance with AICFO_TLS=auto to serve HTTPS."];
+  return [h("h2", {}, "HTTPS"), h("p", { id: "https" }, body)];
 }
 
 // ---- the overview ----

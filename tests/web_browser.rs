@@ -1015,6 +1015,12 @@ async fn an_admin_pauses_updates_and_pins_a_connector_from_the_page() {
         )
         .await
         .unwrap();
+    // Served over plain HTTP, the admin screen says so and how to turn HTTPS on.
+    let https = b.text("#https").await;
+    assert!(
+        https.starts_with("plain HTTP") && https.contains("AICFO_TLS=auto"),
+        "{https}"
+    );
     b.screenshot("admin-updates").await;
 
     // The connector pinned to 0.1.0: stored, though the firm-wide pause still wins.
