@@ -89,7 +89,8 @@ function policySelect(k, controls, reload) {
       await api("/connectors/" + encodeURIComponent(k.connectorId) + "/update-policy", { method: "PUT", json: body });
       notice("");
     } catch (e) {
-      notice(e.message);
+      // The API's sentence, then what was wrong with which field.
+      notice([e.message].concat((e.details || []).map((d) => d.path + ": " + d.message)).join(" "));
     }
     await reload(true);
   });

@@ -1029,6 +1029,27 @@ async fn an_admin_pauses_updates_and_pins_a_connector_from_the_page() {
         t.contains("paused firm-wide")
     })
     .await;
+    // A version the appliance does not carry (an option made by hand): refused in the API's words,
+    // and the control shows the stored policy again.
+    b.client
+        .execute(
+            "const s = document.querySelector(arguments[0]); \
+             s.append(new Option('Pinned to 9.9.9', 'pinned:9.9.9')); \
+             s.value = 'pinned:9.9.9'; s.dispatchEvent(new Event('change'));",
+            vec![json!(policy)],
+        )
+        .await
+        .unwrap();
+    let refusal = b
+        .wait_text("#notice", "the refusal", |t| !t.is_empty())
+        .await;
+    assert!(
+        refusal.starts_with(
+            "The update policy is invalid; nothing was changed. version: this appliance carries no 9.9.9"
+        ),
+        "{refusal}"
+    );
+    assert!(refusal.contains("0.1.0"), "{refusal}");
     b.client
         .find(Locator::Css(&format!("{row} select.policy")))
         .await
