@@ -1,6 +1,6 @@
 // The administrator's screens: users (create, disable / enable, reset a password, give staff
 // their companies) and companies (create). Staff never see them, and the API refuses them too.
-// Uses app.js's helpers and company.js's actionButton; loaded after both.
+// Uses app.js's helpers, company.js's actionButton and updates.js's sections; loaded after them.
 "use strict";
 
 function field(label, input) {
@@ -146,14 +146,16 @@ async function adminPage() {
   show(h("h1", {}, "Users and companies"), flash, body);
   const me = (currentUser() || {}).username;
   const load = async (message) => {
-    const [users, companies] = await Promise.all([api("/users"), api("/companies")]);
+    const [users, companies, updates, https] = await Promise.all([api("/users"), api("/companies"), updatesSection(), httpsSection()]);
     flash.textContent = message || "";
     body.replaceChildren(
       h("h2", {}, "Users"),
       table(["User", "Role", "Companies", "State", ""], users.flatMap((u) => userRow(u, companies, me, load)), { id: "users" }),
       h("div", { class: "admin-forms" }, newUserForm(companies, load), newCompanyForm(load)),
       h("h2", {}, "Companies"),
-      companiesTable(companies)
+      companiesTable(companies),
+      ...updates,
+      ...https
     );
   };
   await load();

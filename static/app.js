@@ -319,7 +319,8 @@ function companyCard(co, serverTime) {
 async function overviewPage() {
   const list = h("ul", { class: "cards", id: "companies" });
   const summary = h("p", { class: "summary", id: "summary" });
-  show(h("h1", {}, "Clients"), summary, list);
+  const backup = h("div", {});
+  show(h("h1", {}, "Clients"), summary, backup, list);
   keepFresh(async () => {
     const ov = await api("/overview");
     const offline = ov.offlineConnectors;
@@ -327,6 +328,7 @@ async function overviewPage() {
     summary.textContent =
       ov.companies.length + (ov.companies.length === 1 ? " company" : " companies") +
       (offline ? " · " + offline + " connector" + (offline === 1 ? "" : "s") + " offline" : " · every connector online");
+    backup.replaceChildren(backupLine(ov) || "");
     list.replaceChildren(...ov.companies.map((co) => companyCard(co, ov.serverTime)));
     if (!ov.companies.length) list.append(h("li", { class: "empty" }, "No companies yet."));
   });
@@ -342,21 +344,23 @@ function table(head, rows, attrs) {
   );
 }
 
-function connectorsTable(status, reload) {
+/** `controls` (admins only) carry each connector's own update policy and the releases. */
+function connectorsTable(status, reload, controls) {
   const rows = status.connectors.map((k) =>
     h(
       "tr",
       { "data-connector": k.connectorId },
       h("td", {}, k.deviceName || k.deviceId),
       h("td", {}, k.os || ""),
-      h("td", {}, k.appVersion || ""),
+      h("td", { class: "version" }, versionCell(k)),
       h("td", { class: "when" }, k.lastSeen ? ago(k.lastSeen, status.serverTime) : ""),
       h("td", { class: "status" }, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime)),
+      h("td", { class: "updates" }, updateCell(k, controls, reload)),
       h("td", {}, connectorActions(k, reload))
     )
   );
-  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 6 }, "No connector enrolled yet.")));
-  return table(["Device", "OS", "Version", "Last seen", "Status", ""], rows, { id: "connectors" });
+  if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 7 }, "No connector enrolled yet.")));
+  return table(["Device", "OS", "Version", "Last seen", "Status", "Updates", ""], rows, { id: "connectors" });
 }
 
 function agentFlags(k) {
@@ -418,14 +422,17 @@ async function companyPage(id) {
   if (company) title.textContent = company.name;
   document.title = title.textContent + " · aicfo";
   const changed = restatementsBox(id);
-  const load = async () => {
+  // `force` after a change of policy; the refresh itself waits while a policy is being chosen.
+  const load = async (force) => {
+    if (!force && choosingPolicy()) return;
     const [status, runs] = await Promise.all([
       api("/connector/status?companyId=" + encodeURIComponent(id)),
       api("/companies/" + encodeURIComponent(id) + "/sync-runs?limit=10"),
     ]);
+    const controls = await updateControls(status);
     body.replaceChildren(
       h("h2", {}, "Connectors"),
-      connectorsTable(status, load),
+      connectorsTable(status, load, controls),
       h("h2", {}, "Sync"),
       runLine("Last run", status.lastSyncRun, status.serverTime),
       runLine("Last successful", status.lastSuccessfulSync, status.serverTime),

@@ -871,3 +871,250 @@ async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
     sim.stop().await;
     srv.stop().await;
 }
+
+/// A release folder as packaging/build.sh writes it, with two signed Windows connectors: 0.1.0
+/// (kept for pinning) and 0.2.0.
+fn windows_releases(dir: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+    let out = dir.join("releases");
+    std::fs::create_dir_all(&out).unwrap();
+    let key_file = dir.join("signing.key");
+    std::fs::write(&key_file, aicfo::signing::generate_keypair()).unwrap();
+    let key = aicfo::signing::read_signing_key(&key_file).unwrap();
+    let mut list = Vec::new();
+    for version in ["0.1.0", "0.2.0"] {
+        let file = format!("aicfo-connector-{version}-x86_64-pc-windows-gnu.zip");
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file(
+            "AICFOConnector.exe",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zip.write_all(format!("program {version}").as_bytes())
+            .unwrap();
+        let plain = zip.finish().unwrap().into_inner();
+        let signed = aicfo::signing::sign(&plain, &file, &key).unwrap();
+        std::fs::write(out.join(&file), &signed).unwrap();
+        let sha: String = Sha256::digest(&signed)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        list.push(
+            json!({"version": version, "target": "x86_64-pc-windows-gnu", "file": file,
+            "size": signed.len(), "sha256": sha, "program": "AICFOConnector.exe",
+            "programSha256": ""}),
+        );
+    }
+    let manifest = json!({ "releases": list }).to_string();
+    std::fs::write(out.join("manifest.json"), manifest).unwrap();
+    out
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn an_admin_pauses_updates_and_pins_a_connector_from_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let releases = windows_releases(dir.path());
+    let srv = TestServer::start_with(
+        &dir.path().join("data"),
+        &[("connector_releases", json!(releases))],
+    )
+    .await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+    // A Tally PC's connector at 0.1.0 whose last try at 0.2.0 failed.
+    let (s, k) = srv
+        .post(
+            "/connector/auth",
+            None,
+            &json!({"companyId": "sharma", "deviceId": "accounts-pc", "deviceName": "ACCOUNTS-PC",
+                "os": "windows x86_64", "appVersion": "0.1.0", "userJwt": admin}),
+        )
+        .await;
+    assert_eq!(s, 200, "{k}");
+    let token = k["connectorToken"].as_str().unwrap();
+    let id = k["connectorId"].as_str().unwrap();
+    let (s, b) = srv
+        .post(
+            "/connector/heartbeat",
+            Some(token),
+            &json!({"companyId": "sharma", "appVersion": "0.1.0", "tallyReachable": true,
+                "companyOpen": true, "lastUpdate": {"version": "0.2.0", "outcome": "failed",
+                "message": "The download was cut short; trying again in 15 minutes.",
+                "at": "2026-11-20T10:30:00Z"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    // The appliance backs up as it starts: the admin sees when, and how big.
+    let backup = b.text("#backup").await;
+    assert!(
+        backup.starts_with("Last backup ") && backup.contains(" KB"),
+        "{backup}"
+    );
+    assert!(!backup.contains("no backup"), "{backup}");
+    // Three days without one: a warning.
+    let three_days_ago = std::time::SystemTime::now() - Duration::from_secs(3 * 86400);
+    for file in std::fs::read_dir(dir.path().join("data/backups")).unwrap() {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(file.unwrap().path())
+            .unwrap();
+        file.set_modified(three_days_ago).unwrap();
+    }
+    let backup = b
+        .wait_text("#backup", "the warning", |t| t.contains("no backup in"))
+        .await;
+    assert!(backup.contains("3 days ago"), "{backup}");
+    b.screenshot("overview-backup").await;
+
+    // The company page: behind, updating automatically, and the failed attempt in its words.
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    let row = format!("#connectors tr[data-connector='{id}']");
+    b.wait_text(&format!("{row} .version"), "behind", |t| {
+        t == "0.1.0 behind → 0.2.0"
+    })
+    .await;
+    let updates = b.text(&format!("{row} .updates")).await;
+    let policy = format!("{row} select.policy");
+    assert_eq!(value_of(&b, &policy).await, "auto");
+    assert!(updates.contains("update to 0.2.0 failed"), "{updates}");
+    assert!(updates.contains("cut short"), "{updates}");
+
+    // The admin screen: the releases carried, and updates paused for the whole firm.
+    b.click("#admin-link").await;
+    let carried = b.text("#releases").await;
+    let newest = releases.join("aicfo-connector-0.2.0-x86_64-pc-windows-gnu.zip");
+    let size = std::fs::metadata(newest).unwrap().len();
+    assert!(
+        carried.contains("Windows") && carried.contains("0.1.0"),
+        "{carried}"
+    );
+    assert!(
+        carried.contains("0.2.0") && carried.contains(&format!("{size} B")),
+        "{carried}"
+    );
+    b.client
+        .find(Locator::Css("#firm-update-policy"))
+        .await
+        .unwrap()
+        .select_by_value("paused")
+        .await
+        .unwrap();
+    b.wait_text("#updates-flash", "paused", |t| t.contains("paused"))
+        .await;
+    let (_, firm) = srv.get("/settings/connector-updates", Some(&admin)).await;
+    assert_eq!(firm, json!({"policy": "paused"}));
+    b.client
+        .execute(
+            "document.getElementById('releases').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    // Served over plain HTTP, the admin screen says so and how to turn HTTPS on.
+    let https = b.text("#https").await;
+    assert!(
+        https.starts_with("plain HTTP") && https.contains("AICFO_TLS=auto"),
+        "{https}"
+    );
+    b.screenshot("admin-updates").await;
+
+    // The connector pinned to 0.1.0: stored, though the firm-wide pause still wins.
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    b.wait_text(&format!("{row} .updates"), "paused", |t| {
+        t.contains("paused firm-wide")
+    })
+    .await;
+    // A version the appliance does not carry (an option made by hand): refused in the API's words,
+    // and the control shows the stored policy again.
+    b.client
+        .execute(
+            "const s = document.querySelector(arguments[0]); \
+             s.append(new Option('Pinned to 9.9.9', 'pinned:9.9.9')); \
+             s.value = 'pinned:9.9.9'; s.dispatchEvent(new Event('change'));",
+            vec![json!(policy)],
+        )
+        .await
+        .unwrap();
+    let refusal = b
+        .wait_text("#notice", "the refusal", |t| !t.is_empty())
+        .await;
+    assert!(
+        refusal.starts_with(
+            "The update policy is invalid; nothing was changed. version: this appliance carries no 9.9.9"
+        ),
+        "{refusal}"
+    );
+    assert!(refusal.contains("0.1.0"), "{refusal}");
+    b.client
+        .find(Locator::Css(&format!("{row} select.policy")))
+        .await
+        .unwrap()
+        .select_by_value("pinned:0.1.0")
+        .await
+        .unwrap();
+    let path = format!("/connectors/{id}/update-policy");
+    let mut own = json!(null);
+    for _ in 0..(PATIENCE.as_millis() / 250) {
+        own = srv.get(&path, Some(&admin)).await.1;
+        if own["policy"] == "pinned" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(own, json!({"policy": "pinned", "version": "0.1.0"}));
+    // Updates resumed firm-wide: the table shows the pin in force, and 0.1.0 is no longer behind.
+    let (s, _) = {
+        let res = srv
+            .http
+            .put(srv.api("/settings/connector-updates"))
+            .bearer_auth(&admin)
+            .json(&json!({"policy": "auto"}))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), ())
+    };
+    assert_eq!(s, 200);
+    b.wait_text(&format!("{row} .updates"), "the pause gone", |t| {
+        !t.contains("paused")
+    })
+    .await;
+    assert_eq!(b.text(&format!("{row} .version")).await, "0.1.0");
+    assert_eq!(value_of(&b, &policy).await, "pinned:0.1.0");
+    b.screenshot("company-updates").await;
+
+    // Staff read the policy in force, and have no control over it.
+    srv.create_staff(&admin, "meera", "meera-password-1", &["sharma"])
+        .await;
+    b.click("#signout").await;
+    b.sign_in(&srv.url, "meera", "meera-password-1").await;
+    b.text("li[data-company=sharma]").await;
+    let backup = b.client.find_all(Locator::Css("#backup")).await.unwrap();
+    assert!(backup.is_empty(), "the backup line is for admins");
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    let updates = b.text(&format!("{row} .updates")).await;
+    assert!(updates.starts_with("pinned to 0.1.0"), "{updates}");
+    let selects = b.client.find_all(Locator::Css("select")).await.unwrap();
+    assert!(selects.is_empty(), "staff get no policy control");
+    b.close().await;
+    srv.stop().await;
+}
+
+/// The value of the form control matching `css`.
+async fn value_of(b: &Browser, css: &str) -> String {
+    b.text(css).await;
+    let value = b
+        .client
+        .execute(
+            "return document.querySelector(arguments[0]).value",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap();
+    value.as_str().unwrap_or_default().to_string()
+}
