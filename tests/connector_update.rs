@@ -1,14 +1,17 @@
 //! Connector self-update with real processes: the connector program runs from its own folder
-//! against a small appliance stand-in in this test (real HTTP over TCP) that answers
-//! heartbeats with an update instruction and serves release archives, and can cut a download
-//! off half-way. Once the appliance's own release endpoints are merged, these tests can point
-//! the connector at `TestServer` instead (see the report of branch wt-upd-connector).
+//! against the real appliance (`TestServer`, real HTTP over TCP) carrying signed release
+//! archives in its releases folder; policies are set through the admin's `PUT` endpoints and
+//! every outcome is read where an administrator reads it, in the appliance's status and its
+//! `connector_updates` table. Only the download cut off half-way needs a small stand-in
+//! appliance written here, since the real one never does that.
 //!
 //! An update needs a connector with a release key compiled in, which the ordinary test build
 //! has not: the tests marked `#[ignore]` build the connector twice (versions [`N`] and [`NEXT`],
 //! both with the test key) into one dedicated folder, `target/update-fixture`, reused between
 //! runs. Run them with `cargo test --test connector_update -- --ignored`. The ordinary build
 //! serves the cases that must fetch nothing.
+
+mod common;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -17,6 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use aicfo::protocol::Version;
+use common::TestServer;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,7 +123,545 @@ fn instruction(policy: &str, version: &str, bytes: &[u8]) -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The appliance stand-in
+// The real appliance
+
+/// A release folder as packaging/build.sh writes it: each `(version, archive)` as
+/// `aicfo-connector-<version>-<triple>.zip` for Linux, listed in manifest.json.
+fn carry(dir: &Path, carried: &[(&str, &[u8])]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut list = Vec::new();
+    for (version, bytes) in carried {
+        let file = file_name(version);
+        std::fs::write(dir.join(&file), bytes).unwrap();
+        list.push(json!({"version": version, "target": TARGET, "file": file,
+            "size": bytes.len(), "sha256": sha256(bytes), "program": "aicfo-connector",
+            "programSha256": ""}));
+    }
+    std::fs::write(
+        dir.join("manifest.json"),
+        json!({ "releases": list }).to_string(),
+    )
+    .unwrap();
+}
+
+/// The appliance (`TestServer`) carrying some Linux releases, with company `acme` and one
+/// connector enrolled from a Linux PC at version [`N`].
+struct Appliance {
+    srv: TestServer,
+    admin: String,
+    token: String,
+    connector_id: String,
+    releases: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Appliance {
+    async fn start(carried: &[(&str, &[u8])]) -> Appliance {
+        let dir = tempfile::tempdir().unwrap();
+        let releases = dir.path().join("releases");
+        carry(&releases, carried);
+        let srv = TestServer::start_with(
+            &dir.path().join("data"),
+            &[("connector_releases", json!(releases))],
+        )
+        .await;
+        let admin = srv.admin_token().await;
+        srv.create_company(&admin, "Acme Traders", "acme").await;
+        let (s, b) = srv
+            .post(
+                "/connector/auth",
+                None,
+                &json!({"companyId": "acme", "deviceId": "pc-1", "deviceName": "PC 1",
+                    "os": "linux x86_64", "appVersion": N, "userJwt": admin}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        Appliance {
+            token: b["connectorToken"].as_str().unwrap().to_string(),
+            connector_id: b["connectorId"].as_str().unwrap().to_string(),
+            srv,
+            admin,
+            releases,
+            _dir: dir,
+        }
+    }
+
+    /// The appliance upgraded: stopped, given `carried` as its releases, and started again on
+    /// the same data and the same port, as the connectors know it.
+    async fn upgrade(mut self, carried: &[(&str, &[u8])]) -> Appliance {
+        let data = self.srv.data_dir.clone();
+        let port: u16 = self.srv.url.rsplit(':').next().unwrap().parse().unwrap();
+        self.srv.stop().await;
+        std::fs::remove_dir_all(&self.releases).unwrap();
+        carry(&self.releases, carried);
+        self.srv = TestServer::start_with(
+            &data,
+            &[
+                ("connector_releases", json!(self.releases)),
+                ("port", json!(port)),
+            ],
+        )
+        .await;
+        self
+    }
+
+    fn archive_path(&self, version: &str) -> PathBuf {
+        self.releases.join(file_name(version))
+    }
+
+    /// Sets a policy through the admin's `PUT` endpoint (`/settings/connector-updates` or this
+    /// connector's `update-policy`).
+    async fn set_policy(&self, own: bool, body: Value) {
+        let path = if own {
+            format!("/connectors/{}/update-policy", self.connector_id)
+        } else {
+            "/settings/connector-updates".to_string()
+        };
+        let res = self
+            .srv
+            .http
+            .put(self.srv.api(&path))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path} {body}");
+    }
+
+    /// This connector as the appliance's status shows it.
+    async fn status(&self) -> Value {
+        let (s, b) = self
+            .srv
+            .get("/connector/status?companyId=acme", Some(&self.admin))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["connectorId"] == self.connector_id.as_str())
+            .cloned()
+            .unwrap()
+    }
+
+    /// Waits (at most two minutes) for a status that `wanted` accepts.
+    async fn status_where(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let status = self.status().await;
+            if wanted(&status) {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the status never showed {what}; last: {status:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits for `count` more heartbeats than the status shows now.
+    async fn more_heartbeats(&self, count: usize) {
+        let mut last = self.status().await["lastHeartbeat"].clone();
+        for _ in 0..count {
+            let seen = last.clone();
+            last = self
+                .status_where("another heartbeat", |s| s["lastHeartbeat"] != seen)
+                .await["lastHeartbeat"]
+                .clone();
+        }
+    }
+
+    /// Stops the appliance and returns the update attempts it stored, oldest first.
+    async fn stop_and_read_attempts(self) -> Vec<(String, String, String)> {
+        let data = self.srv.data_dir.clone();
+        self.srv.stop().await;
+        let db = rusqlite::Connection::open(data.join(aicfo::server::DATABASE_FILE)).unwrap();
+        let mut stmt = db
+            .prepare("SELECT version, outcome, message FROM connector_updates ORDER BY id")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+}
+
+fn last_update(status: &Value) -> Option<(&str, &str, &str)> {
+    let u = status.get("lastUpdate")?;
+    Some((
+        u["version"].as_str()?,
+        u["outcome"].as_str()?,
+        u["message"].as_str()?,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A connector in its own folder
+
+struct Connector {
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Connector {
+    /// Copies `program` into a fresh folder with a config.json for the appliance at `url`
+    /// (holding `token`) and starts `run`.
+    fn start(program: &Path, url: &str, token: &str) -> Connector {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("aicfo-connector");
+        std::fs::copy(program, &exe).unwrap();
+        let config = json!({
+            "api_url": format!("{url}/api"),
+            "company_id": "acme",
+            "connector_token": token,
+            "tally_url": "http://127.0.0.1:9",
+            "sync_interval_minutes": 1440,
+            "heartbeat_interval_seconds": 5,
+            "max_retry_attempts": 0,
+            "retry_delay_seconds": 1,
+            "log_level": "debug",
+        });
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        let log = std::fs::File::create(dir.path().join("console.txt")).unwrap();
+        let child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(&exe)
+                .arg("run")
+                .current_dir(dir.path())
+                .env_remove("AICFO_CONNECTOR_HOME")
+                .env_remove("AICFO_UNDER_SERVICE")
+                .env("AICFO_TALLY_LOCK_DIR", dir.path())
+                .env("AICFO_UPDATE_JITTER_SECS", "0")
+                .env("AICFO_UPDATE_RETRY_SECS", "3600")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                // Its own process group: the program it restarts into is stopped with it.
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        Connector { dir, child }
+    }
+
+    fn program(&self) -> PathBuf {
+        self.dir.path().join("aicfo-connector")
+    }
+
+    fn previous(&self) -> PathBuf {
+        self.dir.path().join("aicfo-connector.previous")
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn version_of(program: &Path) -> String {
+    let out = Command::new(program).arg("version").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string()
+}
+
+impl Appliance {
+    /// Starts `program` as the enrolled connector of this appliance.
+    fn connector(&self, program: &Path) -> Connector {
+        Connector::start(program, &self.srv.url, &self.token)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// With the ordinary build (no release key): nothing is ever fetched
+
+/// The ordinary connector, which has no release key.
+fn ordinary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_aicfo-connector"))
+}
+
+#[tokio::test]
+async fn without_a_release_key_no_update_is_fetched_and_the_admin_is_told_once() {
+    let appliance = Appliance::start(&[("99.0.0", b"anything")]).await;
+    let _connector = appliance.connector(ordinary());
+    let shown = appliance
+        .status_where("the refusal", |s| last_update(s).is_some())
+        .await;
+    let (version, outcome, message) = last_update(&shown).unwrap();
+    assert_eq!((version, outcome), ("99.0.0", "failed"));
+    assert!(message.contains("release key"), "{message}");
+    assert_eq!(shown["behind"], true);
+    assert_eq!(shown["targetVersion"], "99.0.0");
+    appliance.more_heartbeats(2).await;
+    let stored = appliance.stop_and_read_attempts().await;
+    assert_eq!(stored.len(), 1, "said once: {stored:?}");
+}
+
+#[tokio::test]
+async fn paused_means_no_download_at_all() {
+    let appliance = Appliance::start(&[("99.0.0", b"anything")]).await;
+    appliance
+        .set_policy(false, json!({"policy": "paused"}))
+        .await;
+    let _connector = appliance.connector(ordinary());
+    appliance.more_heartbeats(3).await;
+    let shown = appliance.status().await;
+    assert_eq!(shown["updatePolicy"], "paused");
+    assert_eq!(shown["behind"], true);
+    assert!(shown.get("lastUpdate").is_none(), "{shown:#}");
+    assert_eq!(appliance.stop_and_read_attempts().await, []);
+}
+
+// ---------------------------------------------------------------------------------------------
+// With the fixture builds (release key compiled in)
+
+fn next_archive(key: Option<&SigningKey>) -> Vec<u8> {
+    let (_, next) = fixtures();
+    archive(&std::fs::read(next).unwrap(), &file_name(NEXT), key)
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn a_connector_updates_to_the_next_version_restarts_and_keeps_the_previous() {
+    let (n, _) = fixtures();
+    let appliance = Appliance::start(&[]).await;
+    let connector = appliance.connector(n);
+    let before = appliance
+        .status_where("a heartbeat from version N", |s| {
+            s["lastHeartbeat"].is_string() && s["appVersion"] == N
+        })
+        .await;
+    assert!(
+        before.get("targetVersion").is_none() && before.get("behind").is_none(),
+        "nothing carried yet: {before:#}"
+    );
+    // The firm upgrades its appliance to one that carries the next version.
+    let bytes = next_archive(Some(&release_key()));
+    let upgraded = Instant::now();
+    let appliance = appliance.upgrade(&[(NEXT, &bytes)]).await;
+    let shown = appliance
+        .status_where("the next version", |s| s["appVersion"] == NEXT)
+        .await;
+    eprintln!(
+        "the connector reported {NEXT} {:.1} s after the appliance was upgraded; it downloaded {} bytes",
+        upgraded.elapsed().as_secs_f64(),
+        bytes.len()
+    );
+    assert_eq!(shown["behind"], false);
+    assert_eq!(shown["targetVersion"], NEXT);
+    let (version, outcome, message) = last_update(&shown).expect("the update is reported");
+    assert_eq!((version, outcome), (NEXT, "installed"), "{message}");
+    assert_eq!(version_of(&connector.program()), NEXT);
+    assert_eq!(
+        version_of(&connector.previous()),
+        N,
+        "the previous program is kept"
+    );
+    appliance.more_heartbeats(1).await;
+    assert!(
+        !connector.dir.path().join("update-pending.json").exists(),
+        "the marker is cleared after the first heartbeat"
+    );
+    let stored = appliance.stop_and_read_attempts().await;
+    assert_eq!(
+        stored.iter().map(|a| a.1.as_str()).collect::<Vec<_>>(),
+        ["installed"]
+    );
+}
+
+/// Runs version N against `appliance`, waits for the failure of `version` shown in its status,
+/// and checks that N stays in place and running and that it does not try again soon.
+async fn stays_on_n(appliance: Appliance, version: &str, said: &str) {
+    let (n, _) = fixtures();
+    let connector = appliance.connector(n);
+    let shown = appliance
+        .status_where("the failure", |s| last_update(s).is_some())
+        .await;
+    let (v, outcome, message) = last_update(&shown).unwrap();
+    assert_eq!((v, outcome), (version, "failed"), "{message}");
+    assert!(message.contains(said), "{message:?} should say {said:?}");
+    appliance.more_heartbeats(2).await;
+    let shown = appliance.status().await;
+    assert_eq!(shown["appVersion"], N);
+    assert_eq!(shown["targetVersion"], version);
+    let newer = Version::parse(version) > Version::parse(N);
+    assert_eq!(
+        shown["behind"], newer,
+        "behind only while {version} is newer"
+    );
+    assert_eq!(
+        std::fs::read(connector.program()).unwrap(),
+        std::fs::read(n).unwrap()
+    );
+    assert!(!connector.previous().exists());
+    let stored = appliance.stop_and_read_attempts().await;
+    assert_eq!(stored.len(), 1, "not tried again soon: {stored:?}");
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn a_tampered_archive_is_refused() {
+    let mut bytes = next_archive(Some(&release_key()));
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    // The appliance announces the bytes it serves, so only the signature can tell.
+    let appliance = Appliance::start(&[(NEXT, &bytes)]).await;
+    stays_on_n(appliance, NEXT, "not signed").await;
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn an_archive_signed_by_another_key_is_refused() {
+    let bytes = next_archive(Some(&other_key()));
+    let appliance = Appliance::start(&[(NEXT, &bytes)]).await;
+    stays_on_n(appliance, NEXT, "not signed").await;
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn an_unsigned_archive_is_refused() {
+    let bytes = next_archive(None);
+    let appliance = Appliance::start(&[(NEXT, &bytes)]).await;
+    stays_on_n(appliance, NEXT, "not signed").await;
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn an_archive_that_is_not_the_one_announced_is_refused() {
+    let bytes = next_archive(Some(&release_key()));
+    let appliance = Appliance::start(&[(NEXT, &bytes)]).await;
+    // The appliance reads its releases once; a file changed on its disk afterwards is served
+    // as it now is, under the SHA-256 announced before.
+    let (s, _) = appliance
+        .srv
+        .get("/connector/releases", Some(&appliance.admin))
+        .await;
+    assert_eq!(s, 200);
+    let mut changed = bytes;
+    changed[0] ^= 1;
+    std::fs::write(appliance.archive_path(NEXT), changed).unwrap();
+    stays_on_n(appliance, NEXT, "SHA-256").await;
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn an_older_version_is_refused_unless_pinned_without_a_download() {
+    let (n, _) = fixtures();
+    let bytes = archive(
+        &std::fs::read(n).unwrap(),
+        &file_name("0.9.0"),
+        Some(&release_key()),
+    );
+    let appliance = Appliance::start(&[("0.9.0", &bytes)]).await;
+    // A download would fail (the archive is gone) and say so; the refusal comes first.
+    appliance
+        .srv
+        .get("/connector/releases", Some(&appliance.admin))
+        .await;
+    std::fs::remove_file(appliance.archive_path("0.9.0")).unwrap();
+    stays_on_n(appliance, "0.9.0", "older").await;
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn a_program_that_is_not_the_version_announced_is_refused() {
+    // The archive holds NEXT but is carried, signed and named as 1.2.0.
+    let (_, next) = fixtures();
+    let bytes = archive(
+        &std::fs::read(next).unwrap(),
+        &file_name("1.2.0"),
+        Some(&release_key()),
+    );
+    let appliance = Appliance::start(&[("1.2.0", &bytes)]).await;
+    stays_on_n(appliance, "1.2.0", "says it is version `1.1.0`").await;
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn a_program_that_fails_its_self_test_is_refused() {
+    let bytes = archive(
+        &script("1.2.0", 1),
+        &file_name("1.2.0"),
+        Some(&release_key()),
+    );
+    let appliance = Appliance::start(&[("1.2.0", &bytes)]).await;
+    stays_on_n(appliance, "1.2.0", "self-test").await;
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn pinned_to_an_older_version_downgrades() {
+    let (n, next) = fixtures();
+    let older = archive(
+        &std::fs::read(n).unwrap(),
+        &file_name(N),
+        Some(&release_key()),
+    );
+    let newer = next_archive(Some(&release_key()));
+    let appliance = Appliance::start(&[(N, &older), (NEXT, &newer)]).await;
+    appliance
+        .set_policy(true, json!({"policy": "pinned", "version": N}))
+        .await;
+    let connector = appliance.connector(next);
+    let shown = appliance
+        .status_where("the pinned version installed", |s| {
+            s["appVersion"] == N && last_update(s).is_some()
+        })
+        .await;
+    assert_eq!(
+        last_update(&shown).map(|u| (u.0, u.1)),
+        Some((N, "installed"))
+    );
+    assert_eq!(shown["updatePolicy"], "pinned");
+    assert_eq!(shown["targetVersion"], N);
+    assert_eq!(shown["behind"], false);
+    assert_eq!(version_of(&connector.previous()), NEXT);
+}
+
+#[tokio::test]
+#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
+async fn a_new_program_that_crashes_at_start_is_rolled_back() {
+    let (n, _) = fixtures();
+    // Passes `version` and `self-test`, then dies at every start.
+    let bytes = archive(
+        &script("1.2.0", 0),
+        &file_name("1.2.0"),
+        Some(&release_key()),
+    );
+    let appliance = Appliance::start(&[("1.2.0", &bytes)]).await;
+    let connector = appliance.connector(n);
+    let shown = appliance
+        .status_where("the roll-back", |s| {
+            last_update(s).is_some_and(|u| u.1 == "rolled_back")
+        })
+        .await;
+    assert_eq!(shown["appVersion"], N);
+    let (v, _, message) = last_update(&shown).unwrap();
+    assert_eq!(v, "1.2.0");
+    assert!(message.contains("put back"), "{message}");
+    assert_eq!(
+        std::fs::read(connector.program()).unwrap(),
+        std::fs::read(n).unwrap()
+    );
+    appliance.more_heartbeats(2).await;
+    let stored = appliance.stop_and_read_attempts().await;
+    assert_eq!(
+        stored.iter().map(|a| a.1.as_str()).collect::<Vec<_>>(),
+        ["rolled_back"],
+        "the broken version waits its backoff"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A connection cut mid-download: the appliance never does that on its own, so a stand-in here
+// answers heartbeats and serves half an archive.
 
 #[derive(Default)]
 struct Fake {
@@ -131,13 +674,13 @@ struct Fake {
 }
 
 #[derive(Clone)]
-struct Appliance {
+struct StandIn {
     url: String,
     fake: Arc<Mutex<Fake>>,
 }
 
-impl Appliance {
-    async fn start(fake: Fake) -> Appliance {
+impl StandIn {
+    async fn start(fake: Fake) -> StandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let fake = Arc::new(Mutex::new(fake));
@@ -147,7 +690,7 @@ impl Appliance {
                 tokio::spawn(answer(socket, shared.clone()));
             }
         });
-        Appliance { url, fake }
+        StandIn { url, fake }
     }
 
     fn heartbeats(&self) -> Vec<Value> {
@@ -259,192 +802,30 @@ async fn answer(mut socket: tokio::net::TcpStream, fake: Arc<Mutex<Fake>>) {
     let _ = socket.flush().await;
 }
 
-// ---------------------------------------------------------------------------------------------
-// A connector in its own folder
-
-struct Connector {
-    dir: tempfile::TempDir,
-    child: Child,
-}
-
-impl Connector {
-    /// Copies `program` into a fresh folder with a config.json for `appliance` and starts `run`.
-    fn start(program: &Path, appliance: &Appliance) -> Connector {
-        let dir = tempfile::tempdir().unwrap();
-        let exe = dir.path().join("aicfo-connector");
-        std::fs::copy(program, &exe).unwrap();
-        let config = json!({
-            "api_url": format!("{}/api", appliance.url),
-            "company_id": "acme",
-            "connector_token": "a-pasted-test-token",
-            "tally_url": "http://127.0.0.1:9",
-            "sync_interval_minutes": 1440,
-            "heartbeat_interval_seconds": 5,
-            "max_retry_attempts": 0,
-            "retry_delay_seconds": 1,
-            "log_level": "debug",
-        });
-        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
-        let log = std::fs::File::create(dir.path().join("console.txt")).unwrap();
-        let child = {
-            use std::os::unix::process::CommandExt;
-            Command::new(&exe)
-                .arg("run")
-                .current_dir(dir.path())
-                .env_remove("AICFO_CONNECTOR_HOME")
-                .env_remove("AICFO_UNDER_SERVICE")
-                .env("AICFO_TALLY_LOCK_DIR", dir.path())
-                .env("AICFO_UPDATE_JITTER_SECS", "0")
-                .env("AICFO_UPDATE_RETRY_SECS", "3600")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                // Its own process group: the program it restarts into is stopped with it.
-                .process_group(0)
-                .spawn()
-                .unwrap()
-        };
-        Connector { dir, child }
-    }
-
-    fn program(&self) -> PathBuf {
-        self.dir.path().join("aicfo-connector")
-    }
-
-    fn previous(&self) -> PathBuf {
-        self.dir.path().join("aicfo-connector.previous")
-    }
-}
-
-impl Drop for Connector {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn version_of(program: &Path) -> String {
-    let out = Command::new(program).arg("version").output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .to_string()
-}
-
-fn last_update(hb: &Value) -> Option<(&str, &str, &str)> {
-    let u = hb.get("lastUpdate")?;
-    Some((
-        u["version"].as_str()?,
-        u["outcome"].as_str()?,
-        u["message"].as_str()?,
-    ))
-}
-
-// ---------------------------------------------------------------------------------------------
-// With the ordinary build (no release key): nothing is ever fetched
-
-#[tokio::test]
-async fn without_a_release_key_no_update_is_fetched_and_the_admin_is_told_once() {
-    let bytes = b"anything".to_vec();
-    let appliance = Appliance::start(Fake {
-        update: Some(instruction("auto", "99.0.0", &bytes)),
-        archives: HashMap::from([(file_name("99.0.0"), bytes)]),
-        ..Fake::default()
-    })
-    .await;
-    let connector = Connector::start(Path::new(env!("CARGO_BIN_EXE_aicfo-connector")), &appliance);
-    let told = appliance
-        .heartbeat_where("reporting the refusal", |h| last_update(h).is_some())
-        .await;
-    let (version, outcome, message) = last_update(&told).unwrap();
-    assert_eq!((version, outcome), ("99.0.0", "failed"));
-    assert!(message.contains("release key"), "{message}");
-    appliance.more_heartbeats(2).await;
-    let reports = appliance
-        .heartbeats()
-        .iter()
-        .filter(|h| h.get("lastUpdate").is_some())
-        .count();
-    assert_eq!(reports, 1, "said once");
-    assert_eq!(appliance.archive_requests(), 0);
-    drop(connector);
-}
-
-#[tokio::test]
-async fn paused_means_no_download_at_all() {
-    let bytes = b"anything".to_vec();
-    let appliance = Appliance::start(Fake {
-        update: Some(instruction("paused", "99.0.0", &bytes)),
-        archives: HashMap::from([(file_name("99.0.0"), bytes)]),
-        ..Fake::default()
-    })
-    .await;
-    let _connector = Connector::start(Path::new(env!("CARGO_BIN_EXE_aicfo-connector")), &appliance);
-    appliance.more_heartbeats(3).await;
-    assert_eq!(appliance.archive_requests(), 0);
-    assert!(appliance
-        .heartbeats()
-        .iter()
-        .all(|h| h.get("lastUpdate").is_none()));
-}
-
-// ---------------------------------------------------------------------------------------------
-// With the fixture builds (release key compiled in)
-
 #[tokio::test]
 #[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn a_connector_updates_to_the_next_version_restarts_and_keeps_the_previous() {
-    let (n, next) = fixtures();
-    let name = file_name(NEXT);
-    let bytes = archive(&std::fs::read(next).unwrap(), &name, Some(&release_key()));
-    let appliance = Appliance::start(Fake {
+async fn a_download_cut_off_half_way_is_refused() {
+    let (n, _) = fixtures();
+    let bytes = next_archive(Some(&release_key()));
+    let stand_in = StandIn::start(Fake {
         update: Some(instruction("auto", NEXT, &bytes)),
-        archives: HashMap::from([(name, bytes)]),
+        cut_after: Some(bytes.len() / 2),
+        archives: HashMap::from([(file_name(NEXT), bytes)]),
         ..Fake::default()
     })
     .await;
-    let connector = Connector::start(n, &appliance);
-    appliance
-        .heartbeat_where("from version N", |h| h["appVersion"] == N)
-        .await;
-    let hb = appliance
-        .heartbeat_where("from the next version", |h| h["appVersion"] == NEXT)
-        .await;
-    let (version, outcome, message) = last_update(&hb).expect("the update is reported");
-    assert_eq!((version, outcome), (NEXT, "installed"), "{message}");
-    assert_eq!(version_of(&connector.program()), NEXT);
-    assert_eq!(
-        version_of(&connector.previous()),
-        N,
-        "the previous program is kept"
-    );
-    assert_eq!(appliance.archive_requests(), 1);
-    appliance.more_heartbeats(1).await;
-    assert!(
-        !connector.dir.path().join("update-pending.json").exists(),
-        "the marker is cleared after the first heartbeat"
-    );
-}
-
-/// Runs version N against `fake`, waits for the failure report of `version`, and checks that
-/// N stays in place and running and the archive is not fetched again.
-async fn stays_on_n(fake: Fake, version: &str, said: &str) {
-    let (n, _) = fixtures();
-    let appliance = Appliance::start(fake).await;
-    let connector = Connector::start(n, &appliance);
-    let hb = appliance
+    let connector = Connector::start(n, &stand_in.url, "a-pasted-test-token");
+    let hb = stand_in
         .heartbeat_where("reporting the failure", |h| last_update(h).is_some())
         .await;
     let (v, outcome, message) = last_update(&hb).unwrap();
-    assert_eq!((v, outcome), (version, "failed"), "{message}");
-    assert!(message.contains(said), "{message:?} should say {said:?}");
-    let fetched = appliance.archive_requests();
-    appliance.more_heartbeats(2).await;
-    assert!(appliance.heartbeats().iter().all(|h| h["appVersion"] == N));
+    assert_eq!((v, outcome), (NEXT, "failed"), "{message}");
+    assert!(message.contains("download"), "{message}");
+    let fetched = stand_in.archive_requests();
+    stand_in.more_heartbeats(2).await;
+    assert!(stand_in.heartbeats().iter().all(|h| h["appVersion"] == N));
     assert_eq!(
-        appliance.archive_requests(),
+        stand_in.archive_requests(),
         fetched,
         "not fetched again soon"
     );
@@ -453,169 +834,4 @@ async fn stays_on_n(fake: Fake, version: &str, said: &str) {
         std::fs::read(n).unwrap()
     );
     assert!(!connector.previous().exists());
-}
-
-/// An instruction for NEXT whose archive is `bytes` as served, announced as `announced`.
-fn serving(bytes: Vec<u8>, announced: &[u8], version: &str) -> Fake {
-    Fake {
-        update: Some(instruction("auto", version, announced)),
-        archives: HashMap::from([(file_name(version), bytes)]),
-        ..Fake::default()
-    }
-}
-
-fn next_archive(key: Option<&SigningKey>) -> Vec<u8> {
-    let (_, next) = fixtures();
-    archive(&std::fs::read(next).unwrap(), &file_name(NEXT), key)
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn a_tampered_archive_is_refused() {
-    let mut bytes = next_archive(Some(&release_key()));
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 1;
-    // Announced as served, so only the signature can tell.
-    stays_on_n(serving(bytes.clone(), &bytes, NEXT), NEXT, "not signed").await;
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn an_archive_signed_by_another_key_is_refused() {
-    let bytes = next_archive(Some(&other_key()));
-    stays_on_n(serving(bytes.clone(), &bytes, NEXT), NEXT, "not signed").await;
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn an_unsigned_archive_is_refused() {
-    let bytes = next_archive(None);
-    stays_on_n(serving(bytes.clone(), &bytes, NEXT), NEXT, "not signed").await;
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn an_archive_that_is_not_the_one_announced_is_refused() {
-    let bytes = next_archive(Some(&release_key()));
-    let mut announced = bytes.clone();
-    announced[0] ^= 1;
-    stays_on_n(serving(bytes, &announced, NEXT), NEXT, "SHA-256").await;
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn an_older_version_is_refused_unless_pinned_without_a_download() {
-    let (n, _) = fixtures();
-    let bytes = archive(
-        &std::fs::read(n).unwrap(),
-        &file_name("0.9.0"),
-        Some(&release_key()),
-    );
-    let fake = serving(bytes.clone(), &bytes, "0.9.0");
-    let appliance = Appliance::start(fake).await;
-    let _connector = Connector::start(n, &appliance);
-    let hb = appliance
-        .heartbeat_where("reporting the refusal", |h| last_update(h).is_some())
-        .await;
-    let (v, outcome, message) = last_update(&hb).unwrap();
-    assert_eq!((v, outcome), ("0.9.0", "failed"));
-    assert!(message.contains("older"), "{message}");
-    assert_eq!(appliance.archive_requests(), 0);
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn a_program_that_is_not_the_version_announced_is_refused() {
-    // The archive holds NEXT but is announced, signed and named as 1.2.0.
-    let (_, next) = fixtures();
-    let bytes = archive(
-        &std::fs::read(next).unwrap(),
-        &file_name("1.2.0"),
-        Some(&release_key()),
-    );
-    stays_on_n(
-        serving(bytes.clone(), &bytes, "1.2.0"),
-        "1.2.0",
-        "says it is version `1.1.0`",
-    )
-    .await;
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn a_program_that_fails_its_self_test_is_refused() {
-    let bytes = archive(
-        &script("1.2.0", 1),
-        &file_name("1.2.0"),
-        Some(&release_key()),
-    );
-    stays_on_n(
-        serving(bytes.clone(), &bytes, "1.2.0"),
-        "1.2.0",
-        "self-test",
-    )
-    .await;
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn a_download_cut_off_half_way_is_refused() {
-    let bytes = next_archive(Some(&release_key()));
-    let mut fake = serving(bytes.clone(), &bytes, NEXT);
-    fake.cut_after = Some(bytes.len() / 2);
-    stays_on_n(fake, NEXT, "download").await;
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn pinned_to_an_older_version_downgrades() {
-    let (n, next) = fixtures();
-    let name = file_name(N);
-    let bytes = archive(&std::fs::read(n).unwrap(), &name, Some(&release_key()));
-    let appliance = Appliance::start(Fake {
-        update: Some(instruction("pinned", N, &bytes)),
-        archives: HashMap::from([(name, bytes)]),
-        ..Fake::default()
-    })
-    .await;
-    let connector = Connector::start(next, &appliance);
-    let hb = appliance
-        .heartbeat_where("from the pinned version", |h| h["appVersion"] == N)
-        .await;
-    assert_eq!(last_update(&hb).map(|u| (u.0, u.1)), Some((N, "installed")));
-    assert_eq!(version_of(&connector.previous()), NEXT);
-}
-
-#[tokio::test]
-#[ignore = "builds two connectors into target/update-fixture; run with --ignored"]
-async fn a_new_program_that_crashes_at_start_is_rolled_back() {
-    let (n, _) = fixtures();
-    // Passes `version` and `self-test`, then dies at every start.
-    let bytes = archive(
-        &script("1.2.0", 0),
-        &file_name("1.2.0"),
-        Some(&release_key()),
-    );
-    let appliance = Appliance::start(serving(bytes.clone(), &bytes, "1.2.0")).await;
-    let connector = Connector::start(n, &appliance);
-    let hb = appliance
-        .heartbeat_where("reporting the roll-back", |h| {
-            last_update(h).is_some_and(|u| u.1 == "rolled_back")
-        })
-        .await;
-    assert_eq!(hb["appVersion"], N);
-    let (v, _, message) = last_update(&hb).unwrap();
-    assert_eq!(v, "1.2.0");
-    assert!(message.contains("put back"), "{message}");
-    assert_eq!(
-        std::fs::read(connector.program()).unwrap(),
-        std::fs::read(n).unwrap()
-    );
-    let fetched = appliance.archive_requests();
-    appliance.more_heartbeats(2).await;
-    assert_eq!(
-        appliance.archive_requests(),
-        fetched,
-        "the broken version waits its backoff"
-    );
 }
