@@ -128,17 +128,33 @@ fn restore_command(file: &std::path::Path) -> ExitCode {
                 file.display(),
                 done.schema_version
             );
-            if let Some(aside) = done.replaced {
+            if let Some(aside) = &done.replaced {
                 println!(
                     "aicfo-server: the database it replaced is kept as {}",
                     aside.display()
                 );
             }
+            print_security_reset(&done);
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("aicfo-server restore refused: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What the restore did so old secrets stay dead, and what an administrator must redo.
+fn print_security_reset(done: &backup::Restored) {
+    println!(
+        "aicfo-server: every user must sign in again; {} unused enrolment code(s) from the backup \
+         were revoked",
+        done.codes_revoked
+    );
+    for (id, name) in &done.revocations_undone {
+        println!(
+            "aicfo-server: WARNING connector {id} ({name}) was revoked in the replaced database \
+             but not in the backup: revoke it again"
+        );
     }
 }
