@@ -642,3 +642,24 @@ fn backup_figures_for_50_companies_24_months_2000_ledgers() {
         filled.as_secs_f64()
     );
 }
+
+#[test]
+fn restore_creates_no_data_folder_and_both_commands_say_which_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("some.sqlite3");
+    std::fs::write(&file, b"whatever").unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let out = aicfo_server(&missing, &["restore", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("there is no data folder at"), "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(!missing.exists(), "restore made a data folder");
+
+    let out = aicfo_server(dir.path(), &["backup"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("data folder {}", dir.path().display())),
+        "{said}"
+    );
+}

@@ -339,9 +339,14 @@ pub fn restore(data_dir: &Path, file: &Path) -> Result<Restored, BackupError> {
             file.display()
         )));
     }
-    if !data_dir.exists() {
-        super::fs_perms::create_private_dir(data_dir)
-            .map_err(|e| BackupError::new(format!("cannot create {}: {e}", data_dir.display())))?;
+    // A folder made here would be the wrong one (a typo, or not the service's): the data
+    // folder is made by the appliance's first start or its service install.
+    if !data_dir.is_dir() {
+        return Err(BackupError::new(format!(
+            "there is no data folder at {}; set AICFO_DATA_DIR to the appliance's data folder, \
+             or start the appliance once to create it",
+            data_dir.display()
+        )));
     }
     let _lock = DataLock::acquire(data_dir).map_err(|e| BackupError::new(e.to_string()))?;
     let staging = data_dir.join(format!("{DATABASE_FILE}.restoring"));
