@@ -230,6 +230,11 @@ fn open(spec: &Spec, access: ServiceAccess) -> Result<windows_service::service::
         .map_err(|e| explain(spec, "open", e))
 }
 
+/// Whether the service is installed on this computer (so its data folder is the one in use).
+pub fn is_installed(spec: &Spec) -> bool {
+    open(spec, ServiceAccess::QUERY_STATUS).is_ok()
+}
+
 pub fn start(spec: &Spec) -> Result<String, String> {
     let service = open(spec, ServiceAccess::START)?;
     if matches!(service.query_status(), Ok(s) if s.current_state == ServiceState::Running) {

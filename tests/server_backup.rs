@@ -304,6 +304,86 @@ async fn restore_brings_back_the_backup_and_keeps_the_replaced_database() {
     srv.stop().await;
 }
 
+/// Tries an enrolment code the way a downloaded connector does.
+async fn redeem(srv: &TestServer, code: &str, device: &str) -> (u16, Value) {
+    let body = json!({"enrollmentCode": code, "deviceId": device, "companyId": "alpha"});
+    srv.post("/connector/enroll", None, &body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_brings_back_no_old_token_code_or_silent_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Alpha", "alpha").await;
+    let bob = srv
+        .create_staff(&admin, "bob", "bob-password-1", &["alpha"])
+        .await;
+    let (_, _, connector) = srv.enrol(&admin, "alpha", "pc-1").await;
+    let bob_id: i64 = srv.count("SELECT id FROM users WHERE username = 'bob'");
+    let unused = aicfo::server::enrollment::issue(&srv.db(), "alpha", 1, 86_400_000).unwrap();
+    let used_later = aicfo::server::enrollment::issue(&srv.db(), "alpha", 1, 86_400_000).unwrap();
+    let data = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || aicfo_server(&data, &["backup"]))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let file = files_named(&dir.path().join("backups"), "-manual.sqlite3")
+        .pop()
+        .unwrap();
+    // After the backup: bob is disabled, the connector revoked, one code used.
+    let (s, _) = srv
+        .post(
+            &format!("/users/{bob_id}/disable"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = srv
+        .post(
+            &format!("/connectors/{connector}/revoke"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(redeem(&srv, &used_later.code, "pc-2").await.0, 200);
+    srv.stop().await;
+
+    let out = aicfo_server(dir.path(), &["restore", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "connector {connector} (Test Connector) was revoked"
+        )),
+        "{said}"
+    );
+    assert!(said.contains("2 unused enrolment code(s)"), "{said}");
+
+    let srv = TestServer::start(dir.path()).await;
+    let (s, b) = srv.get("/companies", Some(&bob)).await;
+    assert_eq!(
+        s, 401,
+        "bob's token from before his disabling works again: {b}"
+    );
+    let (s, b) = srv.get("/companies", Some(&admin)).await;
+    assert_eq!(s, 401, "every session from before the restore ends: {b}");
+    for code in [&used_later.code, &unused.code] {
+        let (s, b) = redeem(&srv, code, "pc-3").await;
+        assert!(s == 401 || s == 403 || s == 409 || s == 400, "{s} {b}");
+        assert_eq!(
+            srv.count("SELECT COUNT(*) FROM connector_clients WHERE device_id = 'pc-3'"),
+            0
+        );
+    }
+    // Signing in again works.
+    let admin = srv.admin_token().await;
+    assert_eq!(srv.get("/companies", Some(&admin)).await.0, 200);
+    srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_is_refused_while_a_server_runs_on_the_data_folder() {
     let dir = tempfile::tempdir().unwrap();
@@ -560,5 +640,26 @@ fn backup_figures_for_50_companies_24_months_2000_ledgers() {
         made.size as f64 / 1e6,
         live as f64 / 1e6,
         filled.as_secs_f64()
+    );
+}
+
+#[test]
+fn restore_creates_no_data_folder_and_both_commands_say_which_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("some.sqlite3");
+    std::fs::write(&file, b"whatever").unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let out = aicfo_server(&missing, &["restore", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("there is no data folder at"), "{err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(!missing.exists(), "restore made a data folder");
+
+    let out = aicfo_server(dir.path(), &["backup"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("data folder {}", dir.path().display())),
+        "{said}"
     );
 }

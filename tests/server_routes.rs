@@ -210,7 +210,7 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
     ),
     (
         "GET",
-        "/api/companies/<_id>/restatements",
+        "/api/companies/<_id>/restatements?<limit>&<before>",
         Company,
         "/api/companies/sharma/restatements",
     ),

@@ -411,6 +411,12 @@ async fn a_download_link_works_without_a_token_for_its_company_only() {
     let (_, codes) = srv.get("/enrollment-codes", Some(&admin)).await;
     assert_eq!(codes[0]["companyId"], "sharma", "{codes}");
 
+    // It works once: a second use mints no second enrolment code.
+    let (s, body) = fetch(&srv, url).await;
+    assert_eq!((s, error_of(&body)), (401, "download_link_used".into()));
+    let (_, codes) = srv.get("/enrollment-codes", Some(&admin)).await;
+    assert_eq!(codes.as_array().map(Vec::len), Some(1), "{codes}");
+
     // Pointed at another company or target, or altered, it does nothing.
     let other = url.replace("companyId=sharma", "companyId=other");
     let (s, body) = fetch(&srv, &other).await;
@@ -470,7 +476,8 @@ async fn an_expired_download_link_is_refused() {
     let secrets = aicfo::server::secrets::Secrets::load_or_create(&srv.data_dir).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = json!({"sub": 1, "generation": 0, "cid": "sharma", "target": "windows",
-                        "typ": "download", "iat": now - 600, "exp": now - 300});
+                        "typ": "download", "iat": now - 600, "exp": now - 300,
+                        "jti": "an-old-link"});
     let link = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,

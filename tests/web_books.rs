@@ -568,3 +568,86 @@ fn months_before(key: &str) -> String {
         .previous()
         .to_string()
 }
+
+/// The trader's books with March's rent at `rent` (cash paying for it) and 250 more ledgers in
+/// March, in balancing pairs of 10, 20, ... 1,250.
+fn wide(rent: f64) -> Value {
+    let mut p = restated("2026-03", &[("rent", rent), ("cash", 172000.0 - rent)]);
+    let coa = &mut p["chartOfAccounts"];
+    let march = coa["balances"]["closedMonths"][1]["items"]
+        .as_array_mut()
+        .unwrap();
+    let mut ledgers = Vec::new();
+    for i in 0..125 {
+        let v = f64::from(i + 1) * 10.0;
+        for (side, parent, balance) in [("d", "Sundry Debtors", v), ("c", "Sundry Creditors", -v)] {
+            let guid = format!("{side}{i}");
+            ledgers.push(
+                json!({"guid": guid, "name": format!("Party {side}{i:03}"), "parent": parent}),
+            );
+            march.push(json!({"ledgerGuid": guid, "balance": balance}));
+        }
+    }
+    coa["ledgers"].as_array_mut().unwrap().extend(ledgers);
+    p
+}
+
+#[tokio::test]
+async fn restatements_come_in_pages_and_show_a_restatements_largest_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let (admin, token) = gupta(&srv).await;
+    for rent in [15000.0, 16000.0, 17000.0, 18000.0] {
+        sync(&srv, &token, &wide(rent)).await;
+    }
+    let path = "/companies/gupta/restatements";
+    let (s, r) = srv.get(path, Some(&admin)).await;
+    assert_eq!(s, 200, "{r}");
+    assert!(r.get("nextBefore").is_none(), "{r}");
+    let all = r["restatements"].as_array().unwrap();
+    assert_eq!(all.len(), 4);
+
+    // The 250 ledgers that appeared in March: all counted, the 200 largest shown, largest first.
+    let wide = &all[3];
+    assert_eq!(wide["ledgersChanged"], 250);
+    let lines = wide["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 200);
+    assert_eq!(lines[0]["change"].to_string(), "-1250.00", "{}", lines[0]);
+    assert_eq!(lines[1]["change"].to_string(), "1250.00", "{}", lines[1]);
+    assert_eq!(
+        lines[199]["change"].to_string().trim_start_matches('-'),
+        "260.00"
+    );
+    assert_eq!(
+        wide["amount"].to_string(),
+        "78750.00",
+        "every debit counted"
+    );
+
+    let (s, first) = srv.get(&format!("{path}?limit=3"), Some(&admin)).await;
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(first["restatements"].as_array().unwrap().len(), 3);
+    assert_eq!(first["restatements"][0], all[0]);
+    let cursor = first["nextBefore"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (s, rest) = srv
+        .get(&format!("{path}?limit=3&before={cursor}"), Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{rest}");
+    assert_eq!(rest["restatements"], json!([all[3]]));
+    assert!(rest.get("nextBefore").is_none(), "{rest}");
+
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "limit=many",
+        "before=yesterday",
+        "before=1_2_2026-13",
+    ] {
+        let (s, b) = srv.get(&format!("{path}?{bad}"), Some(&admin)).await;
+        assert_eq!(s, 422, "{bad}: {b}");
+    }
+    srv.stop().await;
+}

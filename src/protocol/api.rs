@@ -375,6 +375,9 @@ pub struct BalanceSheet {
 pub struct Restatements {
     pub company_id: String,
     pub restatements: Vec<Restatement>,
+    /// `before=` for the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<String>,
 }
 
 /// One closed month as one ingestion changed it.
@@ -394,6 +397,7 @@ pub struct Restatement {
     /// What the changes did to the financial year's profit (income and expense ledgers; a
     /// change in stock is not recorded): positive is more profit.
     pub profit_change: Amount,
+    /// The largest changes (at most 200), largest first; `ledgers_changed` counts them all.
     pub lines: Vec<RestatedLine>,
 }
 

@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
 
+mod restore_guard;
+
 use super::clock::rfc3339;
 use super::data_lock::DataLock;
 use super::db;
@@ -282,6 +284,11 @@ pub struct Restored {
     pub schema_version: i64,
     /// Where the database it replaced was moved, when there was one.
     pub replaced: Option<PathBuf>,
+    /// Connectors the replaced database had revoked and the restored one has not (id, device
+    /// name): the restore undid their revocation, and an administrator must revoke them again.
+    pub revocations_undone: Vec<(String, String)>,
+    /// Enrolment codes still unused in the backup, revoked by the restore.
+    pub codes_revoked: usize,
 }
 
 /// The checks a backup passes before it may replace the live database: SQLite's own integrity
@@ -332,9 +339,14 @@ pub fn restore(data_dir: &Path, file: &Path) -> Result<Restored, BackupError> {
             file.display()
         )));
     }
-    if !data_dir.exists() {
-        super::fs_perms::create_private_dir(data_dir)
-            .map_err(|e| BackupError::new(format!("cannot create {}: {e}", data_dir.display())))?;
+    // A folder made here would be the wrong one (a typo, or not the service's): the data
+    // folder is made by the appliance's first start or its service install.
+    if !data_dir.is_dir() {
+        return Err(BackupError::new(format!(
+            "there is no data folder at {}; set AICFO_DATA_DIR to the appliance's data folder, \
+             or start the appliance once to create it",
+            data_dir.display()
+        )));
     }
     let _lock = DataLock::acquire(data_dir).map_err(|e| BackupError::new(e.to_string()))?;
     let staging = data_dir.join(format!("{DATABASE_FILE}.restoring"));
@@ -350,13 +362,42 @@ pub fn restore(data_dir: &Path, file: &Path) -> Result<Restored, BackupError> {
                 .replace(&staging.display().to_string(), &file.display().to_string()),
         )
     })?;
+    let secured = restore_guard::secure(&staging, &data_dir.join(DATABASE_FILE))
+        .inspect_err(|_| remove_with_journals(&staging))?;
     let replaced = set_aside(data_dir)?;
-    std::fs::rename(&staging, data_dir.join(DATABASE_FILE))
-        .map_err(|e| BackupError::new(format!("cannot put the backup in place: {e}")))?;
+    put_in_place(&staging, data_dir, replaced.as_deref())?;
     Ok(Restored {
         schema_version: checked,
         replaced,
+        revocations_undone: secured.revocations_undone,
+        codes_revoked: secured.codes_revoked,
     })
+}
+
+/// Renames the checked copy to the live database; when that fails, the database set aside goes
+/// back, so a failed restore leaves the folder as it found it.
+fn put_in_place(staging: &Path, data_dir: &Path, aside: Option<&Path>) -> Result<(), BackupError> {
+    let live = data_dir.join(DATABASE_FILE);
+    let Err(e) = std::fs::rename(staging, &live) else {
+        return Ok(());
+    };
+    remove_with_journals(staging);
+    if let Some(aside) = aside {
+        let wal_aside = PathBuf::from(format!("{}-wal", aside.display()));
+        if wal_aside.exists() {
+            let _ = std::fs::rename(&wal_aside, format!("{}-wal", live.display()));
+        }
+        if let Err(back) = std::fs::rename(aside, &live) {
+            return Err(BackupError::new(format!(
+                "cannot put the backup in place: {e}; and cannot put the replaced database back \
+                 ({back}): it is kept as {}",
+                aside.display()
+            )));
+        }
+    }
+    Err(BackupError::new(format!(
+        "cannot put the backup in place: {e}; nothing was replaced"
+    )))
 }
 
 fn remove_with_journals(db_file: &Path) {

@@ -98,10 +98,31 @@ fn settings() -> Result<AppConfig, String> {
     AppConfig::from_figment(&config::figment()).map_err(|e| cause_chain(&e))
 }
 
+/// The data folder `backup` and `restore` work on, said on the console: the settings' one,
+/// except on Windows with the appliance's service installed and AICFO_DATA_DIR unset, where it
+/// is the service's (the console's `./data` would be an empty folder beside the program).
+fn console_data_dir() -> Result<PathBuf, String> {
+    let cfg = settings()?;
+    let dir = service_data_dir().unwrap_or(cfg.data_dir);
+    println!("aicfo-server: data folder {}", dir.display());
+    Ok(dir)
+}
+
+#[cfg(windows)]
+fn service_data_dir() -> Option<PathBuf> {
+    let unset = std::env::var_os("AICFO_DATA_DIR").is_none_or(|d| d.is_empty());
+    (unset && crate::winservice::is_installed(&super::winservice::SPEC))
+        .then(super::winservice::data_dir)
+}
+
+#[cfg(not(windows))]
+fn service_data_dir() -> Option<PathBuf> {
+    None
+}
+
 fn backup_command(to: Option<PathBuf>) -> ExitCode {
-    let outcome = settings().and_then(|cfg| {
-        backup::backup_command(&cfg.data_dir, to.as_deref()).map_err(|e| e.to_string())
-    });
+    let outcome = console_data_dir()
+        .and_then(|dir| backup::backup_command(&dir, to.as_deref()).map_err(|e| e.to_string()));
     match outcome {
         Ok(made) => {
             println!(
@@ -120,7 +141,7 @@ fn backup_command(to: Option<PathBuf>) -> ExitCode {
 
 fn restore_command(file: &std::path::Path) -> ExitCode {
     let outcome =
-        settings().and_then(|cfg| backup::restore(&cfg.data_dir, file).map_err(|e| e.to_string()));
+        console_data_dir().and_then(|dir| backup::restore(&dir, file).map_err(|e| e.to_string()));
     match outcome {
         Ok(done) => {
             println!(
@@ -128,17 +149,33 @@ fn restore_command(file: &std::path::Path) -> ExitCode {
                 file.display(),
                 done.schema_version
             );
-            if let Some(aside) = done.replaced {
+            if let Some(aside) = &done.replaced {
                 println!(
                     "aicfo-server: the database it replaced is kept as {}",
                     aside.display()
                 );
             }
+            print_security_reset(&done);
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("aicfo-server restore refused: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// What the restore did so old secrets stay dead, and what an administrator must redo.
+fn print_security_reset(done: &backup::Restored) {
+    println!(
+        "aicfo-server: every user must sign in again; {} unused enrolment code(s) from the backup \
+         were revoked",
+        done.codes_revoked
+    );
+    for (id, name) in &done.revocations_undone {
+        println!(
+            "aicfo-server: WARNING connector {id} ({name}) was revoked in the replaced database \
+             but not in the backup: revoke it again"
+        );
     }
 }

@@ -30,6 +30,10 @@ use super::releases::{ReleaseStore, Target};
 use super::state::AppState;
 use super::tls::TlsStatus;
 
+mod used_links;
+
+pub use used_links::{Claim, UsedLinks};
+
 pub const CONFIG_ENTRY: &str = "config.json";
 
 const CONFIG_TEMPLATE: &str = include_str!("../../packaging/windows/config.json");
@@ -204,7 +208,24 @@ async fn linked_access(req: &Request<'_>, link: &str, target: Target) -> ApiResu
             Ok(user)
         })
         .await?;
+    claim_link(&state.used_links, &claims.jti, claims.exp)?;
     Ok(CompanyAccess { user, company_id })
+}
+
+/// Each use of a link mints an enrolment code: a link works once.
+fn claim_link(used: &UsedLinks, jti: &str, exp: u64) -> ApiResult<()> {
+    match used.claim(jti, exp, crate::server::clock::unix_now()) {
+        Claim::First => Ok(()),
+        Claim::AlreadyUsed => Err(ApiError::unauthorized(
+            "download_link_used",
+            "This download link was already used; open the appliance's page and download again.",
+        )),
+        Claim::Full => Err(ApiError::new(
+            Status::ServiceUnavailable,
+            "too_many_downloads",
+            "Too many connector downloads in the last few minutes; try again in five minutes.",
+        )),
+    }
 }
 
 /// The download without a company (generic), by signed link, or by token: the last is left to

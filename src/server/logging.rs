@@ -31,8 +31,30 @@ fn file_line(
         now.format("%Y-%m-%d %H:%M:%S%.3f %:z"),
         record.level(),
         record.target(),
-        record.args()
+        redacted(&record.args().to_string())
     )
+}
+
+/// A download link is a credential for its five minutes, and Rocket logs every request's full
+/// URI: the `link=` value never reaches the log.
+fn redacted(line: &str) -> std::borrow::Cow<'_, str> {
+    const KEY: &str = "link=";
+    if !line.contains(KEY) {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(KEY) {
+        let (before, after) = rest.split_at(at + KEY.len());
+        out.push_str(before);
+        out.push_str("[redacted]");
+        let end = after
+            .find(|c: char| c == '&' || c == '#' || c.is_whitespace() || c.is_control())
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out.into()
 }
 
 /// The console shows what Rocket's own logger would: the message alone.
@@ -41,10 +63,12 @@ fn console_line(
     _now: &mut DeferredNow,
     record: &Record,
 ) -> std::io::Result<()> {
+    let line = record.args().to_string();
+    let line = redacted(&line);
     match record.level() {
-        log::Level::Error => write!(w, "ERROR {}", record.args()),
-        log::Level::Warn => write!(w, "WARNING {}", record.args()),
-        _ => write!(w, "{}", record.args()),
+        log::Level::Error => write!(w, "ERROR {line}"),
+        log::Level::Warn => write!(w, "WARNING {line}"),
+        _ => write!(w, "{line}"),
     }
 }
 
@@ -91,4 +115,25 @@ pub fn init(data_dir: &Path, level: LogLevel, rotate_at: u64) -> Result<LoggerHa
         .format_for_stdout(console_line)
         .start()
         .map_err(|e| unwritable(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_download_link_is_redacted_and_nothing_else_changes() {
+        assert_eq!(
+            redacted("GET /download/connector?companyId=a&link=eyJ.x.y&target=linux:"),
+            "GET /download/connector?companyId=a&link=[redacted]&target=linux:"
+        );
+        assert_eq!(
+            redacted("GET /download/connector?link=eyJ.x.y"),
+            "GET /download/connector?link=[redacted]"
+        );
+        assert_eq!(
+            redacted("POST /api/download-links:"),
+            "POST /api/download-links:"
+        );
+    }
 }

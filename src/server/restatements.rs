@@ -84,58 +84,151 @@ pub fn record(c: &Connection, r: &Replacement<'_>, old: &HashMap<i64, i64>) -> D
     Ok(changed.len())
 }
 
-/// Every restatement of the company, newest first, with its lines by ledger name.
-pub fn list(c: &Connection, company_id: &str) -> DomainResult<Vec<Restatement>> {
-    let mut revenue = RevenueLedgers::new(c, company_id)?;
-    let mut stmt = c.prepare(
-        "SELECT r.month_key, r.received_at, r.ingestion_id, i.run_id, l.guid, l.name,
-                r.old_balance, r.new_balance, l.parent_name
-         FROM restatements r JOIN ledgers l ON l.id = r.ledger_id
-         LEFT JOIN ingestion_logs i ON i.id = r.ingestion_id
+/// Restatements in one answer, unless the caller asks for fewer.
+pub const DEFAULT_PAGE: usize = 20;
+/// The most restatements one answer holds.
+pub const MAX_PAGE: usize = 200;
+/// The most lines one restatement shows: its largest changes. A replaced chart can change
+/// thousands of ledgers; `ledgersChanged` still counts them all.
+pub const MAX_LINES: usize = 200;
+
+/// Where a page starts: just after the restatement the previous page ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    received_at: i64,
+    ingestion_id: i64,
+    month_key: String,
+}
+
+impl Cursor {
+    /// `before=` as `nextBefore` gave it: `<received ms>_<ingestion id>_<YYYY-MM>`.
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let mut parts = text.splitn(3, '_');
+        let received_at = parts.next()?.parse().ok()?;
+        let ingestion_id = parts.next()?.parse().ok()?;
+        let month: MonthKey = parts.next()?.parse().ok()?;
+        Some(Cursor {
+            received_at,
+            ingestion_id,
+            month_key: month.to_string(),
+        })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{}_{}_{}",
+            self.received_at, self.ingestion_id, self.month_key
+        )
+    }
+}
+
+/// One page of the company's restatements, newest first, each with its largest changes; and
+/// the cursor of the next page, when there is one.
+pub fn page(
+    c: &Connection,
+    company_id: &str,
+    limit: usize,
+    before: Option<&Cursor>,
+) -> DomainResult<(Vec<Restatement>, Option<String>)> {
+    let (received, ingestion, month) = match before {
+        Some(b) => (b.received_at, b.ingestion_id, b.month_key.clone()),
+        None => (i64::MAX, i64::MAX, String::from("9999-99")),
+    };
+    let mut stmt = c.prepare_cached(
+        "SELECT r.month_key, r.received_at, r.ingestion_id, i.run_id, COUNT(*),
+                SUM(MAX(r.new_balance - r.old_balance, 0))
+         FROM restatements r LEFT JOIN ingestion_logs i ON i.id = r.ingestion_id
          WHERE r.company_id = ?1
-         ORDER BY r.received_at DESC, r.ingestion_id DESC, r.month_key DESC, l.name",
+           AND (r.received_at, r.ingestion_id, r.month_key) < (?2, ?3, ?4)
+         GROUP BY r.month_key, r.ingestion_id, r.received_at
+         ORDER BY r.received_at DESC, r.ingestion_id DESC, r.month_key DESC
+         LIMIT ?5",
     )?;
-    let mut rows = stmt.query([company_id])?;
-    let mut out: Vec<Restatement> = Vec::new();
-    while let Some(row) = rows.next()? {
-        let month: String = row.get(0)?;
-        let ingestion: i64 = row.get(2)?;
-        let (old, new) = (row.get::<_, i64>(6)?, row.get::<_, i64>(7)?);
-        let line = RestatedLine {
-            ledger_guid: row.get(4)?,
-            ledger_name: row.get(5)?,
-            old: Amount::from_paise(old),
-            new: Amount::from_paise(new),
-            change: Amount::from_paise(new.saturating_sub(old)),
-        };
-        let same = out
-            .last()
-            .is_some_and(|r| r.month_key == month && r.ingestion_id == ingestion);
-        if !same {
-            out.push(Restatement {
-                month_key: month,
-                received_at: rfc3339(row.get(1)?),
-                ingestion_id: ingestion,
-                sync_run_id: row.get(3)?,
-                ledgers_changed: 0,
-                amount: Amount::ZERO,
-                profit_change: Amount::ZERO,
-                lines: Vec::new(),
-            });
-        }
-        if let Some(r) = out.last_mut() {
-            r.ledgers_changed += 1;
-            let moved = line.change.paise().max(0);
-            r.amount = Amount::from_paise(r.amount.paise().saturating_add(moved));
-            if revenue.is_revenue(&row.get::<_, String>(8)?) {
-                // Income is credit: a credit change (negative) is more profit.
-                let profit = r.profit_change.paise().saturating_sub(line.change.paise());
-                r.profit_change = Amount::from_paise(profit);
-            }
-            r.lines.push(line);
+    let want = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![company_id, received, ingestion, month, want], |r| {
+        Ok((
+            Cursor {
+                month_key: r.get(0)?,
+                received_at: r.get(1)?,
+                ingestion_id: r.get(2)?,
+            },
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut heads: Vec<_> = rows.collect::<Result<_, _>>()?;
+    let more = heads.len() > limit;
+    heads.truncate(limit);
+    let next = more.then(|| heads.last().map(|h| h.0.text())).flatten();
+    let mut revenue = RevenueLedgers::new(c, company_id)?;
+    let mut out = Vec::with_capacity(heads.len());
+    for (at, sync_run_id, count, amount) in heads {
+        out.push(Restatement {
+            month_key: at.month_key.clone(),
+            received_at: rfc3339(at.received_at),
+            ingestion_id: at.ingestion_id,
+            sync_run_id,
+            ledgers_changed: usize::try_from(count).unwrap_or(0),
+            amount: Amount::from_paise(amount),
+            profit_change: profit_change(c, company_id, &at, &mut revenue)?,
+            lines: largest_lines(c, company_id, &at)?,
+        });
+    }
+    Ok((out, next))
+}
+
+/// The restatement's `MAX_LINES` largest changes, largest first (then by ledger name).
+fn largest_lines(c: &Connection, company_id: &str, at: &Cursor) -> DomainResult<Vec<RestatedLine>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT l.guid, l.name, r.old_balance, r.new_balance
+         FROM restatements r JOIN ledgers l ON l.id = r.ledger_id
+         WHERE r.company_id = ?1 AND r.ingestion_id = ?2 AND r.month_key = ?3
+         ORDER BY ABS(r.new_balance - r.old_balance) DESC, l.name
+         LIMIT ?4",
+    )?;
+    let cap = i64::try_from(MAX_LINES).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(
+        params![company_id, at.ingestion_id, at.month_key, cap],
+        |r| {
+            let (old, new) = (r.get::<_, i64>(2)?, r.get::<_, i64>(3)?);
+            Ok(RestatedLine {
+                ledger_guid: r.get(0)?,
+                ledger_name: r.get(1)?,
+                old: Amount::from_paise(old),
+                new: Amount::from_paise(new),
+                change: Amount::from_paise(new.saturating_sub(old)),
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// What every changed income and expense ledger of the restatement did to the year's profit.
+fn profit_change(
+    c: &Connection,
+    company_id: &str,
+    at: &Cursor,
+    revenue: &mut RevenueLedgers,
+) -> DomainResult<Amount> {
+    let mut stmt = c.prepare_cached(
+        "SELECT l.parent_name, SUM(r.new_balance - r.old_balance)
+         FROM restatements r JOIN ledgers l ON l.id = r.ledger_id
+         WHERE r.company_id = ?1 AND r.ingestion_id = ?2 AND r.month_key = ?3
+         GROUP BY l.parent_name",
+    )?;
+    let rows = stmt.query_map(params![company_id, at.ingestion_id, at.month_key], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    let mut profit: i64 = 0;
+    for row in rows {
+        let (parent, change) = row?;
+        if revenue.is_revenue(&parent) {
+            // Income is credit: a credit change (negative) is more profit.
+            profit = profit.saturating_sub(change);
         }
     }
-    Ok(out)
+    Ok(Amount::from_paise(profit))
 }
 
 /// Which ledgers' balances are income or expense, by their parent group.

@@ -10,6 +10,7 @@ use super::connectors::heartbeats::Heartbeats;
 use super::connectors::standing::{self, Standings};
 use super::connectors::OnlineRule;
 use super::db::Db;
+use super::download::UsedLinks;
 use super::releases::{ReleaseStore, Releases};
 use super::secrets::Secrets;
 use super::start_error::StartError;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub releases: Releases,
     /// The connector update policies, for the heartbeat's answer.
     pub update_policies: PolicyBook,
+    /// Download links already used: each works once.
+    pub used_links: UsedLinks,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             heartbeats: Arc::default(),
             releases: Releases::new(ReleaseStore::new(cfg.connector_releases.clone())),
             update_policies: PolicyBook::default(),
+            used_links: UsedLinks::default(),
             db,
             cfg,
         })

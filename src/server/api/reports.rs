@@ -190,21 +190,47 @@ pub async fn series(
     Ok(Json(series))
 }
 
-#[get("/companies/<_id>/restatements")]
+#[get("/companies/<_id>/restatements?<limit>&<before>")]
 pub async fn restatements(
     state: &State<AppState>,
     access: CompanyAccess,
     _id: &str,
+    limit: Option<&str>,
+    before: Option<&str>,
 ) -> ApiResult<Json<Restatements>> {
+    let limit = page_size(limit)?;
+    let before = before
+        .map(|b| {
+            restated::Cursor::parse(b).ok_or_else(|| {
+                ApiError::invalid_field("before", "use the nextBefore of the previous page")
+            })
+        })
+        .transpose()?;
     let company = access.company_id;
     let list = state
         .db
         .read(move |c| {
-            restated::list(c, &company).map(|restatements| Restatements {
+            let (restatements, next_before) = restated::page(c, &company, limit, before.as_ref())?;
+            Ok(Restatements {
                 company_id: company,
                 restatements,
+                next_before,
             })
         })
         .await?;
     Ok(Json(list))
+}
+
+/// `limit=`: 1 to `MAX_PAGE` restatements, `DEFAULT_PAGE` when not given.
+fn page_size(limit: Option<&str>) -> ApiResult<usize> {
+    let Some(text) = limit else {
+        return Ok(restated::DEFAULT_PAGE);
+    };
+    match text.parse::<usize>() {
+        Ok(n) if (1..=restated::MAX_PAGE).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid_field(
+            "limit",
+            format!("a whole number from 1 to {}", restated::MAX_PAGE),
+        )),
+    }
 }

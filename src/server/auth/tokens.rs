@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::server::clock::unix_now;
 use crate::server::error::ApiError;
+use crate::server::random::random_token;
 
 pub const USER_TOKEN_TTL_SECS: u64 = 12 * 60 * 60;
 pub const CONNECTOR_TOKEN_TTL_SECS: u64 = 15 * 60;
@@ -63,7 +64,12 @@ pub struct DownloadClaims {
     pub typ: String,
     pub iat: u64,
     pub exp: u64,
+    /// The link's own random id: the appliance records it on first use, so the link works once.
+    pub jti: String,
 }
+
+/// Random bytes in a download link's id.
+const LINK_ID_BYTES: usize = 16;
 
 pub struct TokenKeys {
     user_enc: EncodingKey,
@@ -149,6 +155,7 @@ impl TokenKeys {
             typ: DOWNLOAD_TYP.into(),
             iat: now,
             exp: now + DOWNLOAD_LINK_TTL_SECS,
+            jti: random_token(LINK_ID_BYTES),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.user_enc)
             .map_err(|e| ApiError::internal("signing a download link", e))?;
