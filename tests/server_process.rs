@@ -452,9 +452,14 @@ fn a_download_link_never_reaches_the_log() {
     assert_eq!(s, 200, "{link}");
     let url = link["url"].as_str().unwrap();
     let token = url.split("link=").nth(1).unwrap().to_string();
-    // Built without connectors, the answer is 503; Rocket logs the request line all the same.
+    // 503 when no connectors are built, 200 after packaging/build.sh left dist/ beside the tests:
+    // the request line is logged either way.
     let res = reqwest::blocking::get(format!("{}{url}", app.url)).unwrap();
-    assert_eq!(res.status().as_u16(), 503);
+    assert!(
+        [200, 503].contains(&res.status().as_u16()),
+        "{}",
+        res.status()
+    );
     app.terminate();
     let log = std::fs::read_to_string(dir.path().join("logs/aicfo-server.log")).unwrap();
     assert!(log.contains("/download/connector?"), "{log}");

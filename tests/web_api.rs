@@ -191,7 +191,13 @@ async fn the_page_is_served_whole_from_the_appliance_with_a_strict_policy() {
         !html.contains("http://") && !html.contains("https://"),
         "{html}"
     );
-    let scripts = ["/app.js", "/books.js", "/admin.js", "/company.js"];
+    let scripts = [
+        "/app.js",
+        "/books.js",
+        "/admin.js",
+        "/company.js",
+        "/updates.js",
+    ];
     let files = scripts.iter().map(|p| (*p, "javascript"));
     for (path, kind) in files.chain([("/app.css", "text/css")]) {
         let res = srv
