@@ -681,13 +681,6 @@ impl Browser {
     }
 }
 
-/// The page's ZIP fetched again through the signed link the page made, with no token.
-async fn fetch_link(srv: &TestServer, link: &str) -> Vec<u8> {
-    let res = reqwest::get(format!("{}{link}", srv.url)).await.unwrap();
-    assert_eq!(res.status(), 200, "the page's link downloads");
-    res.bytes().await.unwrap().to_vec()
-}
-
 #[tokio::test]
 #[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
 async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
@@ -767,9 +760,12 @@ async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
     let config: serde_json::Value =
         serde_json::from_slice(&zip_entry(&from_page, "config.json")).unwrap();
     assert_eq!(config["company_id"], "sharma");
-    // The link works without a token (for its five minutes).
-    let again = fetch_link(&srv, &link).await;
-    zip_entry(&again, "AICFOConnector.exe");
+    zip_entry(&from_page, "AICFOConnector.exe");
+    // The page's link worked without a token, once: used again (or copied from a log) it is refused.
+    let again = reqwest::get(format!("{}{link}", srv.url)).await.unwrap();
+    assert_eq!(again.status(), 401, "a used link is refused");
+    let body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(body["error"], "download_link_used", "{body}");
     b.wait_text("#codes", "the download's code", |t| t.contains("unused"))
         .await;
 
