@@ -1114,3 +1114,60 @@ async fn value_of(b: &Browser, css: &str) -> String {
         .unwrap();
     value.as_str().unwrap_or_default().to_string()
 }
+
+/// Issue 12's closing figures, printed (nothing about time is asserted): the page's transfer
+/// size on first load, and the time from the request to an overview drawn with 50 companies and
+/// 200 connectors, each company with a month held and its connectors beating.
+#[tokio::test]
+#[ignore = "a figures harness; run by hand: cargo test --test web_browser overview_figures -- --ignored --nocapture"]
+async fn overview_figures_for_50_companies_and_200_connectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    for c in 0..50 {
+        let id = format!("client-{c:02}");
+        srv.create_company(&admin, &format!("Client {c:02} Traders"), &id)
+            .await;
+        for d in 0..4 {
+            let (token, _, _) = srv.enrol(&admin, &id, &format!("pc-{c:02}-{d}")).await;
+            if d == 0 {
+                web_fixture::sync(&srv, &token, &web_fixture::trader_payload()).await;
+            }
+            let (s, b) = srv
+                .post(
+                    "/connector/heartbeat",
+                    Some(&token),
+                    &json!({"companyId": id, "appVersion": "0.1.0", "tallyReachable": true,
+                            "companyOpen": true, "intervalSeconds": 300}),
+                )
+                .await;
+            assert_eq!(s, 200, "{b}");
+        }
+    }
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    b.text("li[data-company=client-49]").await;
+    // A fresh load of the signed-in page (the session is kept), timed by the browser itself. The
+    // time is an upper bound: it ends when WebDriver next finds the fiftieth company drawn.
+    b.client.refresh().await.unwrap();
+    b.text("li[data-company=client-49]").await;
+    let measured = b
+        .client
+        .execute(
+            "const nav = performance.getEntriesByType('navigation')[0]; \
+             const res = performance.getEntriesByType('resource'); \
+             const drawn = performance.now(); \
+             const bytes = res.reduce((n, r) => n + r.transferSize, nav.transferSize); \
+             const decoded = res.reduce((n, r) => n + r.decodedBodySize, nav.decodedBodySize); \
+             const overview = res.find((r) => r.name.includes('/api/overview')); \
+             return [drawn - nav.startTime, bytes, decoded, overview ? overview.decodedBodySize : -1, \
+                     document.querySelectorAll('li[data-company]').length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    println!("overview figures [ms to drawn, bytes transferred, bytes decoded, overview JSON bytes, companies drawn]: {measured}");
+    b.screenshot("overview-50-companies").await;
+    b.close().await;
+    srv.stop().await;
+}
