@@ -298,8 +298,30 @@ function freshnessPill(month) {
   return pill("plain", "books to " + indianDate(month.asOfDate) + " · " + financialYear(month.monthKey));
 }
 
+// Several PCs for one client read as one line at a glance: how many are online, which are not,
+// and Tally's state only where it is bad; each connector's own pills are on the company page.
+function fleetPills(connectors, serverTime) {
+  const active = connectors.filter((k) => !k.revoked);
+  if (active.length <= 1) return connectors.flatMap((k) => connectorPills(k, serverTime));
+  const online = active.filter((k) => k.online);
+  const names = active.map((k) => (k.deviceName || k.deviceId) + (k.online ? ": online" : ": offline")).join("\n");
+  const pills = [pill(online.length === active.length ? "good" : "bad",
+    online.length + " of " + active.length + " connectors online", names)];
+  for (const k of active.filter((k) => !k.online)) {
+    const last = k.lastHeartbeat || k.lastSeen;
+    pills.push(pill("bad", (k.deviceName || k.deviceId) + " offline" + (last ? " · last seen " + ago(last, serverTime) : "")));
+  }
+  const unreachable = online.filter((k) => k.tallyReachable === false).length;
+  const closed = online.filter((k) => k.companyOpen === false).length;
+  if (unreachable) pills.push(pill("bad", "Tally unreachable on " + unreachable));
+  else if (online.some((k) => k.tallyReachable)) pills.push(pill("good", "Tally reachable"));
+  if (closed) pills.push(pill("bad", "company not open on " + closed));
+  else if (online.some((k) => k.companyOpen)) pills.push(pill("good", "company open"));
+  return pills;
+}
+
 function companyCard(co, serverTime) {
-  const pills = co.connectors.flatMap((k) => connectorPills(k, serverTime));
+  const pills = fleetPills(co.connectors, serverTime);
   if (co.connectors.length === 0) pills.push(pill("warn", "no connector"));
   pills.push(syncPill(co.lastSyncRun, serverTime));
   pills.push(freshnessPill(co.latestMonth));

@@ -1119,7 +1119,7 @@ async fn value_of(b: &Browser, css: &str) -> String {
 /// size on first load, and the time from the request to an overview drawn with 50 companies and
 /// 200 connectors, each company with a month held and its connectors beating.
 #[tokio::test]
-#[ignore = "a figures harness; run by hand: cargo test --test web_browser overview_figures -- --ignored --nocapture"]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this (figures: add --nocapture)"]
 async fn overview_figures_for_50_companies_and_200_connectors() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path()).await;
@@ -1167,6 +1167,10 @@ async fn overview_figures_for_50_companies_and_200_connectors() {
         .await
         .unwrap();
     println!("overview figures [ms to drawn, bytes transferred, bytes decoded, overview JSON bytes, companies drawn]: {measured}");
+    // Four PCs for one client read as one line, not twelve pills.
+    let card = b.text("li[data-company=client-00]").await;
+    assert!(card.contains("4 of 4 connectors online"), "{card}");
+    assert_eq!(card.matches("Tally reachable").count(), 1, "{card}");
     b.screenshot("overview-50-companies").await;
     b.close().await;
     srv.stop().await;
