@@ -14,7 +14,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::text;
@@ -23,7 +22,7 @@ use serde_json::{json, Value};
 
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
-use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer, SimState};
+use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer};
 
 const PASSWORD: &str = "windows-appliance-test-1";
 
@@ -50,11 +49,7 @@ async fn tally(seed: u64) -> (Books, SimServer) {
         first_year: 2025,
     });
     let books = Books::new(company.clone()).unwrap();
-    let state = SimState::new(vec![Books::new(company).unwrap()]);
-    let sim = SimServer::start(Arc::new(state), "127.0.0.1", 0, false)
-        .await
-        .unwrap();
-    (books, sim)
+    (books, common::tally_serving(company).await)
 }
 
 /// Waits until `url` answers `/api/health`; false if it never does within [`PATIENCE`].

@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::wine::{dist, Wine};
 use common::{text, TestServer};
 
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
-use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer, SimState};
+use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec};
 
 #[tokio::test]
 #[ignore = "needs the Windows build and Wine: .ci/run builds it and runs this with --ignored"]
@@ -26,14 +24,7 @@ async fn the_windows_connector_syncs_under_wine() {
         first_year: 2024,
     });
     let books = Books::new(company.clone()).unwrap();
-    let sim = SimServer::start(
-        Arc::new(SimState::new(vec![Books::new(company).unwrap()])),
-        "127.0.0.1",
-        0,
-        false,
-    )
-    .await
-    .unwrap();
+    let sim = common::tally_serving(company).await;
     let data = tempfile::tempdir().unwrap();
     let package = dist("AICFOConnector.zip");
     let srv = TestServer::start_with(

@@ -9,7 +9,6 @@ mod common;
 use std::io::{BufRead, BufReader, Cursor};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::text;
@@ -19,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
-use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimServer, SimState};
+use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec};
 
 const PASSWORD: &str = "release-test-password-1";
 
@@ -181,14 +180,7 @@ async fn the_built_appliance_hands_out_connectors_that_enrol_and_sync() {
         first_year: 2024,
     });
     let books = Books::new(company.clone()).unwrap();
-    let sim = SimServer::start(
-        Arc::new(SimState::new(vec![Books::new(company).unwrap()])),
-        "127.0.0.1",
-        0,
-        false,
-    )
-    .await
-    .unwrap();
+    let sim = common::tally_serving(company).await;
     let tally = sim.url.clone();
     let work = tempfile::tempdir().unwrap();
     let folder = work.path().to_path_buf();

@@ -7,12 +7,11 @@ mod common;
 use std::io::{Cursor, Read, Write};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
 
 use common::{text, TestServer};
 use serde_json::{json, Value};
 
-use aicfo::sim::{generate, Books, GenSpec, SimServer, SimState};
+use aicfo::sim::{generate, GenSpec};
 
 const CONNECTOR: &str = env!("CARGO_BIN_EXE_aicfo-connector");
 const VERSION: &str = "0.1.0";
@@ -325,7 +324,7 @@ async fn once(home: &Path) -> Output {
 #[tokio::test]
 async fn the_connector_enrols_with_the_downloaded_config_on_its_first_start() {
     let w = world(&[]).await;
-    let books = Books::new(generate(&GenSpec {
+    let sim = common::tally_serving(generate(&GenSpec {
         name: "Sharma & Sons".into(),
         seed: 3,
         ledgers: 40,
@@ -333,10 +332,7 @@ async fn the_connector_enrols_with_the_downloaded_config_on_its_first_start() {
         years: 2,
         first_year: 2025,
     }))
-    .unwrap();
-    let sim = SimServer::start(Arc::new(SimState::new(vec![books])), "127.0.0.1", 0, false)
-        .await
-        .unwrap();
+    .await;
     let mut config = w.config_for("sharma").await;
     config["tally_url"] = json!(sim.url);
     let home = w.dir.path().join("pc");

@@ -6,15 +6,12 @@ mod common;
 use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aicfo::connector::tls::{cert_sha256, pinned_config};
 use aicfo::protocol::calendar::parse_date;
 use aicfo::protocol::Amount;
-use aicfo::sim::{
-    expected_trial_balance, generate, Books, GenSpec, SimCompany, SimServer, SimState,
-};
+use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec, SimCompany};
 use common::{connector, text};
 use serde_json::{json, Value};
 
@@ -402,14 +399,7 @@ async fn the_connector_syncs_with_the_pinned_certificate_and_refuses_any_other()
     let mut config = downloaded_config(&app, &client).await;
     assert_eq!(config["tls_cert_sha256"], fingerprint.as_str());
     assert_eq!(config["api_url"], format!("{}/api", app.url).as_str());
-    let sim = SimServer::start(
-        Arc::new(SimState::new(vec![Books::new(company()).unwrap()])),
-        "127.0.0.1",
-        0,
-        false,
-    )
-    .await
-    .unwrap();
+    let sim = common::tally_serving(company()).await;
     config["tally_url"] = json!(sim.url);
     let home = tempfile::tempdir().unwrap();
 

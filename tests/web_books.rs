@@ -363,9 +363,8 @@ async fn stock_counts_in_gross_profit_and_in_the_balance_sheet() {
 async fn a_back_dated_voucher_in_tally_shows_as_a_restated_month() {
     use aicfo::protocol::{Amount, MonthKey};
     use aicfo::sim::model::{SimEntry, SimVoucher};
-    use aicfo::sim::{generate, Books, GenSpec, SimServer, SimState};
+    use aicfo::sim::{generate, Books, GenSpec};
     use common::{connector, text};
-    use std::sync::Arc;
 
     let mut company = generate(&GenSpec {
         name: "Sharma & Sons".into(),
@@ -375,10 +374,8 @@ async fn a_back_dated_voucher_in_tally_shows_as_a_restated_month() {
         years: 3,
         first_year: 2024,
     });
-    let state = Arc::new(SimState::new(vec![Books::new(company.clone()).unwrap()]));
-    let sim = SimServer::start(state.clone(), "127.0.0.1", 0, false)
-        .await
-        .unwrap();
+    let sim = common::tally_serving(company.clone()).await;
+    let state = sim.state.clone();
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path()).await;
@@ -469,9 +466,8 @@ async fn a_back_dated_voucher_in_tally_shows_as_a_restated_month() {
 /// less opening stock in the profit), and the months of a year add up to its year to date.
 #[tokio::test]
 async fn a_simulated_stockist_balances_every_month_with_its_stock() {
-    use aicfo::sim::{add_inventory, generate, Books, GenSpec, SimServer, SimState};
+    use aicfo::sim::{add_inventory, generate, GenSpec};
     use common::{connector, text};
-    use std::sync::Arc;
 
     let mut company = generate(&GenSpec {
         name: "Stock Traders".into(),
@@ -482,10 +478,7 @@ async fn a_simulated_stockist_balances_every_month_with_its_stock() {
         first_year: 2024,
     });
     add_inventory(&mut company, 11, 12);
-    let state = Arc::new(SimState::new(vec![Books::new(company).unwrap()]));
-    let sim = SimServer::start(state, "127.0.0.1", 0, false)
-        .await
-        .unwrap();
+    let sim = common::tally_serving(company).await;
     let (dir, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let srv = TestServer::start(dir.path()).await;
     let admin = srv.admin_token().await;

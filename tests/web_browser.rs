@@ -641,7 +641,7 @@ fn zip_entry(zip: &[u8], name: &str) -> Vec<u8> {
 }
 
 async fn tally_sim() -> aicfo::sim::SimServer {
-    use aicfo::sim::{generate, Books, GenSpec, SimServer, SimState};
+    use aicfo::sim::{generate, GenSpec};
     let company = generate(&GenSpec {
         name: "Sharma & Sons".into(),
         seed: 7,
@@ -650,10 +650,7 @@ async fn tally_sim() -> aicfo::sim::SimServer {
         years: 2,
         first_year: 2025,
     });
-    let state = std::sync::Arc::new(SimState::new(vec![Books::new(company).unwrap()]));
-    SimServer::start(state, "127.0.0.1", 0, false)
-        .await
-        .unwrap()
+    common::tally_serving(company).await
 }
 
 impl Browser {

@@ -353,3 +353,14 @@ pub async fn connector(home: &Path, args: &[&str], stdin: Option<&str>) -> Outpu
     .await
     .unwrap()
 }
+
+/// tally-sim serving `company` on a free loopback port, as the tests' stand-in for Tally. The
+/// books it serves are in `sim.state` (for a test that changes them, or asks what Tally would
+/// show).
+pub async fn tally_serving(company: aicfo::sim::SimCompany) -> aicfo::sim::SimServer {
+    use aicfo::sim::{Books, SimServer, SimState};
+    let state = std::sync::Arc::new(SimState::new(vec![Books::new(company).unwrap()]));
+    SimServer::start(state, "127.0.0.1", 0, false)
+        .await
+        .unwrap()
+}
