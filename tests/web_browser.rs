@@ -313,14 +313,7 @@ async fn a_bookkeeper_watches_the_fleet_and_reads_a_trial_balance() {
 
     // The CSV the page downloads is the API's, under the API's file name.
     b.click("#tb-csv").await;
-    let saved = b.downloads.path().join("sharma-trial-balance-2026-03.csv");
-    for _ in 0..(PATIENCE.as_millis() / 250) {
-        if saved.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let csv = std::fs::read_to_string(&saved).expect("the page saved the CSV");
+    let csv = saved_download(&b, "sharma-trial-balance-2026-03.csv").await;
     assert!(
         csv.starts_with("kind,level,group_path,name,debit,credit,balance"),
         "{csv}"
@@ -451,7 +444,8 @@ async fn row_of(b: &Browser, table: &str, name: &str) -> Vec<String> {
     serde_json::from_value(cells).unwrap_or_else(|_| panic!("no row `{name}` in {table}"))
 }
 
-async fn saved_download(b: &Browser, name: &str) -> String {
+/// The bytes of the file the browser saved as `name`, once it is there.
+async fn downloaded(b: &Browser, name: &str) -> Vec<u8> {
     let saved = b.downloads.path().join(name);
     for _ in 0..(PATIENCE.as_millis() / 250) {
         if saved.exists() {
@@ -459,7 +453,11 @@ async fn saved_download(b: &Browser, name: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    std::fs::read_to_string(&saved).unwrap_or_else(|e| panic!("the page saved {name}: {e}"))
+    std::fs::read(&saved).unwrap_or_else(|e| panic!("the page saved {name}: {e}"))
+}
+
+async fn saved_download(b: &Browser, name: &str) -> String {
+    String::from_utf8(downloaded(b, name).await).expect("a text file")
 }
 
 #[tokio::test]
@@ -746,14 +744,7 @@ async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
         .await
         .expect("the page names the link it used");
     assert!(link.contains("link="), "{link}");
-    let saved = b.downloads.path().join("AICFOConnector.zip");
-    for _ in 0..(PATIENCE.as_millis() / 250) {
-        if saved.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let from_page = std::fs::read(&saved).expect("the browser saved the ZIP");
+    let from_page = downloaded(&b, "AICFOConnector.zip").await;
     let config: serde_json::Value =
         serde_json::from_slice(&zip_entry(&from_page, "config.json")).unwrap();
     assert_eq!(config["company_id"], "sharma");
