@@ -95,7 +95,7 @@ fn the_deb_installs_the_appliance_as_a_hardened_service() {
     }
     let postinst = std::fs::read_to_string(control.join("postinst")).unwrap();
     assert!(postinst.contains("useradd --system"), "{postinst}");
-    assert!(postinst.contains("systemctl enable"), "{postinst}");
+    assert!(postinst.contains("deb-systemd-helper enable"), "{postinst}");
     assert!(
         postinst.contains("admin-password.txt"),
         "says where the first password is"

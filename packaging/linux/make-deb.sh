@@ -29,7 +29,7 @@ Version: $VERSION
 Architecture: amd64
 Maintainer: aicfo <support@aicfo.invalid>
 Installed-Size: $SIZE_KB
-Depends: libc6 (>= 2.31), passwd
+Depends: libc6 (>= 2.31), passwd, init-system-helpers (>= 1.54)
 Recommends: systemd
 Section: misc
 Priority: optional
