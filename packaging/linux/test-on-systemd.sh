@@ -111,6 +111,17 @@ boot
 health >/dev/null || fail "no answer after the reboot"
 api GET /api/companies | grep -q "Survivor Traders" || fail "the company is gone after the reboot"
 
+echo "== the program is killed: systemd starts it again"
+before=$(main_pid)
+inside kill -9 "$before"
+for _ in $(seq 1 100); do
+    now=$(main_pid)
+    [ "$now" != 0 ] && [ "$now" != "$before" ] && break
+    sleep 0.2
+done
+[ "$now" != 0 ] && [ "$now" != "$before" ] || fail "the killed service was not started again"
+health >/dev/null || fail "no answer after the restart"
+
 echo "== remove (keeps the data)"
 inside dpkg -r aicfo >/dev/null 2>&1 || fail "dpkg -r failed"
 inside systemctl is-active aicfo >/dev/null 2>&1 && fail "the service still runs after remove"
@@ -143,5 +154,6 @@ power_off
 chroot "$ROOT" dpkg -P aicfo >/dev/null 2>&1 || fail "dpkg -P in a chroot failed"
 ls "$ROOT"/etc/systemd/system/*.wants/ | grep -q aicfo && fail "an offline purge left the service enabled"
 
-echo "ok: install, upgrade, reboot, remove, reinstall, purge and offline install on systemd $(
-    "$ROOT/lib/systemd/systemd" --version | head -1 | cut -d' ' -f2)"
+SYSTEMD_VERSION=$("$ROOT/lib/systemd/systemd" --version | head -1 | cut -d' ' -f2)
+rm -rf "$ROOT"
+echo "ok: install, upgrade, reboot, restart after a kill, remove, reinstall, purge and offline install on systemd $SYSTEMD_VERSION"
