@@ -68,6 +68,8 @@ struct State {
     next: u64,
     /// When each refused address was last logged.
     logged: HashMap<IpAddr, Instant>,
+    /// When closing connections to make room was last logged.
+    made_room_logged: Option<Instant>,
 }
 
 /// Why a connection was refused.
@@ -103,6 +105,7 @@ impl Admission {
             pending_by_ip: HashMap::new(),
             next: 0,
             logged: HashMap::new(),
+            made_room_logged: None,
         })))
     }
 
@@ -156,8 +159,27 @@ impl State {
             };
             self.forget_pending(oldest);
             self.open -= 1;
+            self.log_making_room(oldest);
         }
         Ok(())
+    }
+
+    /// Says, at most once a minute, that the front is full of connections that send nothing.
+    fn log_making_room(&mut self, closed: IpAddr) {
+        let now = Instant::now();
+        if self
+            .made_room_logged
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(60))
+        {
+            return;
+        }
+        self.made_room_logged = Some(now);
+        log::warn!(
+            "front: {} connections are waiting for their request head ({} open in all): closing \
+             the longest-waiting ones to make room, such as one from {closed} (logged once a minute)",
+            self.pending.len() + 1,
+            self.open + 1
+        );
     }
 
     fn forget_pending(&mut self, ip: IpAddr) {
