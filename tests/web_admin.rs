@@ -490,6 +490,24 @@ async fn an_expired_download_link_is_refused() {
     srv.stop().await;
 }
 
+#[tokio::test]
+async fn a_download_link_for_an_over_long_company_id_is_refused_without_repeating_it() {
+    let (_dir, srv, admin) = with_package().await;
+    let body = json!({"companyId": "s".repeat(100_000), "target": "windows"});
+    let (s, b) = srv.post("/download-links", Some(&admin), &body).await;
+    assert_eq!(
+        (s, &b["details"][0]["path"]),
+        (422, &json!("companyId")),
+        "{b}"
+    );
+    assert!(
+        b.to_string().len() < 1000,
+        "a short answer: {} bytes",
+        b.to_string().len()
+    );
+    srv.stop().await;
+}
+
 /// The enrolment code in a connector ZIP that `token`'s user downloads for `company`.
 async fn code_downloaded_by(srv: &TestServer, token: &str, company: &str) -> String {
     let body = json!({"companyId": company, "target": "windows"});
