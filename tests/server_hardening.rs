@@ -554,9 +554,10 @@ fn slow_clients_are_closed_and_do_not_shut_out_a_real_login() {
     let env = [("AICFO_HEADER_TIMEOUT_SECS", "2")];
     let app = spawn_command(cmd, cwd.path(), &cwd.path().join("data"), &env);
     let at = app.reach().trim_start_matches("http://").to_string();
+    // From many addresses, so that no one address's cap turns them away.
     let stalled: Vec<std::net::TcpStream> = (0..1100)
-        .map(|_| {
-            let mut s = std::net::TcpStream::connect(&at).unwrap();
+        .map(|i| {
+            let mut s = connect_from(&format!("127.0.1.{}", 1 + i / 30), &at);
             s.write_all(b"POST /api/auth/login HTTP/1.1\r\nHost: appliance\r\nContent-Ty")
                 .unwrap();
             s
@@ -565,6 +566,10 @@ fn slow_clients_are_closed_and_do_not_shut_out_a_real_login() {
     let login = json!({"username": "admin", "password": "process-admin-password"});
     let (s, b) = app.post("/auth/login", None, login.to_string().into_bytes());
     assert_eq!(s, 200, "{b}");
+    eprintln!(
+        "with 1,100 stalled clients from 37 addresses: {}",
+        memory_of(&app)
+    );
     // Each stalled client is closed (the bound only keeps a broken build from hanging the test).
     for mut s in stalled {
         s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
@@ -576,6 +581,87 @@ fn slow_clients_are_closed_and_do_not_shut_out_a_real_login() {
             other => panic!("a stalled client was not closed: {other:?}"),
         }
     }
+}
+
+/// A TCP connection to `at` from the local address `from` (on Linux every 127.x address is this
+/// machine), blocking.
+fn connect_from(from: &str, at: &str) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        socket.connect(at.parse().unwrap()).await.unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+}
+
+/// The server's resident memory, for the test's output (not asserted).
+fn memory_of(app: &Process) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", app.child.id()));
+    status
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or("VmRSS unknown")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether the server has closed `s` (or answered on it), without waiting.
+fn closed_by_server(s: &std::net::TcpStream) -> bool {
+    use std::io::Read;
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 512];
+    let closed = match (&*s).read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => {
+            let said = String::from_utf8_lossy(&buf[..n]);
+            assert!(said.starts_with("HTTP/1.1 503"), "{said}");
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+        Err(e) => panic!("{e}"),
+    };
+    s.set_nonblocking(false).unwrap();
+    closed
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn idle_sockets_from_one_address_do_not_shut_out_another_client() {
+    let cwd = tempfile::tempdir().unwrap();
+    // Long enough that the sockets the front keeps are still open when the test looks.
+    let env = [("AICFO_HEADER_TIMEOUT_SECS", "600")];
+    let app = spawn_server(cwd.path(), &cwd.path().join("data"), &env);
+    let at = app.reach().trim_start_matches("http://").to_string();
+    let flood: Vec<std::net::TcpStream> = (0..40).map(|_| connect_from("127.0.0.2", &at)).collect();
+    // The flood's own next connection is refused; another address is answered.
+    let flood_client = reqwest::blocking::Client::builder()
+        .local_address("127.0.0.2".parse::<IpAddr>().ok())
+        .build()
+        .unwrap();
+    let refused = flood_client
+        .get(format!("{}/api/health", app.reach()))
+        .send();
+    assert!(
+        refused.map_or(true, |r| r.status() == 503),
+        "a 41st socket from the flooding address is not served"
+    );
+    let login = json!({"username": "admin", "password": "process-admin-password"});
+    let (s, b) = app.post("/auth/login", None, login.to_string().into_bytes());
+    assert_eq!(s, 200, "{b}");
+    // The 32 the front allows one address stay open (until the header timeout); the rest were
+    // closed at once.
+    let closed = flood.iter().filter(|s| closed_by_server(s)).count();
+    assert_eq!(closed, 8, "of 40 idle sockets from one address");
+    eprintln!("with 40 idle sockets from one address: {}", memory_of(&app));
 }
 
 #[test]

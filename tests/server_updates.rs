@@ -453,22 +453,29 @@ async fn attempts_are_stored_once_and_shown_in_the_status() {
         "shown once, as lastUpdate"
     );
 
-    // A bad attempt is refused and changes nothing.
-    let (s, b) = w
-        .srv
-        .post(
-            "/connector/heartbeat",
-            Some(&conn),
-            &beat(
-                "0.1.0",
-                &json!({"version": "0.2.0", "outcome": "installed", "message": "", "at": "soon"}),
-            ),
-        )
-        .await;
-    assert_eq!(
-        (s, b["details"][0]["path"].as_str()),
-        (422, Some("lastUpdate.at"))
-    );
+    // A garbled attempt is dropped, not the heartbeat: the connector stays online and what else
+    // it said is kept.
+    let garbled = [
+        json!({"version": "0.2.0", "outcome": "installed", "message": "", "at": "soon"}),
+        json!({"version": "two", "outcome": "installed", "message": "", "at": "2026-11-26T10:01:00Z"}),
+        json!({"version": "0.2.0", "outcome": "exploded", "message": "", "at": "2026-11-26T10:01:00Z"}),
+        json!({"version": "0.2.0"}),
+        json!("installed"),
+    ];
+    for (i, bad) in garbled.iter().enumerate() {
+        let mut body = beat("0.1.0", bad);
+        body["state"] = json!(format!("beat {i}"));
+        let (s, b) = w.srv.post("/connector/heartbeat", Some(&conn), &body).await;
+        assert_eq!(s, 200, "{bad}: {b}");
+        let status = w
+            .srv
+            .get("/connector/status?companyId=sharma", Some(&w.admin))
+            .await
+            .1;
+        let shown = connector_in(&status, &id);
+        assert_eq!(shown["agentState"]["state"], format!("beat {i}"), "{bad}");
+        assert_eq!(shown["lastUpdate"]["outcome"], "failed", "{bad}");
+    }
 
     let installed = json!({"version": "0.2.0", "outcome": "installed",
         "message": "updated from 0.1.0", "at": "2026-11-26T10:05:00Z"});

@@ -491,6 +491,89 @@ async fn an_expired_download_link_is_refused() {
 }
 
 #[tokio::test]
+async fn a_download_link_for_an_over_long_company_id_is_refused_without_repeating_it() {
+    let (_dir, srv, admin) = with_package().await;
+    let body = json!({"companyId": "s".repeat(100_000), "target": "windows"});
+    let (s, b) = srv.post("/download-links", Some(&admin), &body).await;
+    assert_eq!(
+        (s, &b["details"][0]["path"]),
+        (422, &json!("companyId")),
+        "{b}"
+    );
+    assert!(
+        b.to_string().len() < 1000,
+        "a short answer: {} bytes",
+        b.to_string().len()
+    );
+    srv.stop().await;
+}
+
+/// The enrolment code in a connector ZIP that `token`'s user downloads for `company`.
+async fn code_downloaded_by(srv: &TestServer, token: &str, company: &str) -> String {
+    let body = json!({"companyId": company, "target": "windows"});
+    let (s, link) = srv.post("/download-links", Some(token), &body).await;
+    assert_eq!(s, 200, "{link}");
+    let (s, zip) = fetch(srv, link["url"].as_str().unwrap()).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&zip));
+    config_of(&zip)["enrollment_code"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn enrol_with(srv: &TestServer, code: &str, device: &str) -> (u16, Value) {
+    let body = json!({"enrollmentCode": code, "deviceId": device, "deviceName": device,
+                      "os": "Windows 10", "appVersion": "0.1.0"});
+    srv.post("/connector/enroll", None, &body).await
+}
+
+#[tokio::test]
+async fn a_password_reset_revokes_the_enrolment_codes_the_user_made_and_nobody_used() {
+    let (_dir, srv, admin) = with_package().await;
+    let ravi = srv
+        .create_staff(&admin, "ravi", "ravi-password-1", &["sharma"])
+        .await;
+    let used = code_downloaded_by(&srv, &ravi, "sharma").await;
+    let unused = code_downloaded_by(&srv, &ravi, "sharma").await;
+    let admins = code_downloaded_by(&srv, &admin, "sharma").await;
+    let (s, b) = enrol_with(&srv, &used, "pc-1").await;
+    assert_eq!(s, 200, "{b}");
+
+    let id = user_id(&srv, &admin, "ravi").await;
+    let reset = json!({"password": "new-password-2"});
+    let (s, b) = put(&srv, &format!("/users/{id}/password"), &admin, &reset).await;
+    assert_eq!(s, 200, "{b}");
+
+    let (s, b) = enrol_with(&srv, &unused, "pc-2").await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (401, Some("enrollment_code_invalid")),
+        "{b}"
+    );
+    let (_, codes) = srv.get("/enrollment-codes", Some(&admin)).await;
+    let states: Vec<(&str, &str)> = codes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["createdBy"].as_str().unwrap(),
+                c["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [("admin", "unused"), ("ravi", "revoked"), ("ravi", "used")],
+        "{codes}"
+    );
+    // Another user's code is untouched.
+    let (s, b) = enrol_with(&srv, &admins, "pc-3").await;
+    assert_eq!(s, 200, "{b}");
+    srv.stop().await;
+}
+
+#[tokio::test]
 async fn a_run_shows_its_events_and_what_it_stored() {
     let (_dir, srv, admin) = setup().await;
     let (token, _, _) = srv.enrol(&admin, "sharma", "pc-sharma").await;

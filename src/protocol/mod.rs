@@ -336,8 +336,13 @@ pub struct HeartbeatRequest {
     /// Free text: what the agent is doing or what it needs (`idle`, `syncing`, `needs setup`...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
-    /// The connector's last self-update attempt, until it has been reported once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The connector's last self-update attempt, until it has been reported once. One the
+    /// appliance cannot read is dropped, not the heartbeat (see [`update::lenient_attempt`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "update::lenient_attempt"
+    )]
     pub last_update: Option<UpdateAttempt>,
 }
 

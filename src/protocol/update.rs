@@ -3,7 +3,7 @@
 //! and what the connector reports back about its last attempt. Shared by both sides so the
 //! updater and the appliance cannot drift apart.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// One release archive the appliance carries, as `GET /api/connector/releases` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +96,24 @@ pub struct UpdateAttempt {
     pub message: String,
     /// RFC 3339 time of the attempt.
     pub at: String,
+}
+
+/// Reads a heartbeat's `lastUpdate`, dropping (and logging) one that is not an attempt: a
+/// connector whose report of its last update is garbled (an outcome from a newer release, a
+/// field missing) must still count as online, which a refused heartbeat would not.
+pub fn lenient_attempt<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<UpdateAttempt>, D::Error> {
+    let Some(value) = Option::<serde_json::Value>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match UpdateAttempt::deserialize(&value) {
+        Ok(attempt) => Ok(Some(attempt)),
+        Err(e) => {
+            log::warn!("a heartbeat's lastUpdate is not an update attempt ({e}); it is ignored");
+            Ok(None)
+        }
+    }
 }
 
 /// A connector version, `MAJOR.MINOR.PATCH` with an optional `-pre` part, compared as numbers so

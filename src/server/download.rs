@@ -29,6 +29,7 @@ use super::guards::CompanyAccess;
 use super::releases::{ReleaseStore, Target};
 use super::state::AppState;
 use super::tls::TlsStatus;
+use crate::protocol::text::{length_fault, ID_MAX_CHARS};
 
 mod used_links;
 
@@ -303,6 +304,10 @@ pub async fn create_link(
     let target = parse_target(target.as_deref())?;
     if company_id.trim().is_empty() {
         return Err(ApiError::invalid_field("companyId", "name the company"));
+    }
+    // Before it is looked up: the refusal for an unknown company repeats the id.
+    if let Some(fault) = length_fault(&company_id, ID_MAX_CHARS) {
+        return Err(ApiError::invalid_field("companyId", fault));
     }
     let (who, company) = (user.clone(), company_id.clone());
     state

@@ -133,6 +133,17 @@ pub fn revoke(c: &Connection, id: i64) -> DomainResult<()> {
     Ok(())
 }
 
+/// Revokes every code `user_id` made that could still be used: after a password reset, whoever
+/// knew the old password may have made them. Returns how many.
+pub fn revoke_unused_made_by(c: &Connection, user_id: i64) -> DomainResult<usize> {
+    let now = now_ms();
+    Ok(c.execute(
+        "UPDATE enrollment_codes SET revoked_at = ?2
+         WHERE created_by = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
+        params![user_id, now],
+    )?)
+}
+
 fn view(r: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<EnrollmentCodeView> {
     let expires_at: i64 = r.get(4)?;
     let used_at: Option<i64> = r.get(5)?;

@@ -13,6 +13,10 @@
 //! With HTTPS on (`tls.rs`), TLS ends here: the handshake and the request head together must
 //! arrive within `header_timeout_secs`, and Rocket still sees plain HTTP on loopback. A plain
 //! HTTP request to an HTTPS appliance is answered with a redirect to its https:// address.
+//!
+//! How many connections it holds, in all and per address, is capped ([`admission`]).
+
+mod admission;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +31,8 @@ use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsAcceptor;
 
 use super::start_error::StartError;
+pub use admission::Limits;
+use admission::{Admission, Ticket};
 
 /// A request head larger than this is not waited for: Rocket answers it (431) or not at all.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -60,6 +66,7 @@ pub struct Front {
     timeouts: Timeouts,
     peers: PeerMap,
     tls: Option<TlsAcceptor>,
+    admission: Admission,
 }
 
 /// Rocket's settings behind the front: loopback only, a free port, one request per connection.
@@ -72,7 +79,11 @@ pub fn behind_front(figment: Figment) -> Figment {
 
 impl Front {
     /// Binds the public address now, so a port in use stops start-up with a clear error.
-    pub async fn bind(at: SocketAddr, timeouts: Timeouts) -> Result<Front, StartError> {
+    pub async fn bind(
+        at: SocketAddr,
+        timeouts: Timeouts,
+        limits: Limits,
+    ) -> Result<Front, StartError> {
         let listener = TcpListener::bind(at)
             .await
             .map_err(|e| StartError::because(format!("cannot listen on {at}"), e))?;
@@ -81,6 +92,7 @@ impl Front {
             timeouts,
             peers: PeerMap::default(),
             tls: None,
+            admission: Admission::new(limits),
         })
     }
 
@@ -113,13 +125,20 @@ impl Front {
             loop {
                 match self.listener.accept().await {
                     Ok((client, from)) => {
+                        let ticket = match self.admission.admit(from.ip()) {
+                            Ok(ticket) => ticket,
+                            Err(_) => {
+                                self.refuse(client);
+                                continue;
+                            }
+                        };
                         let link = Link {
                             from,
                             backend,
                             timeouts: self.timeouts,
                             peers: self.peers.clone(),
                         };
-                        tokio::spawn(accept(client, link, self.tls.clone()));
+                        tokio::spawn(accept(client, link, ticket, self.tls.clone()));
                     }
                     // Out of descriptors or similar: wait a moment rather than spin.
                     Err(e) => {
@@ -130,17 +149,31 @@ impl Front {
             }
         });
     }
+
+    /// Closes a connection over the caps at once: over plain HTTP with a 503 if the socket takes
+    /// it without waiting (over TLS a plain answer would be noise).
+    fn refuse(&self, client: TcpStream) {
+        if self.tls.is_none() {
+            let _ = client.try_write(BUSY);
+        }
+    }
 }
 
-/// Reads until the end of the request head, or `None` if the client is too slow or leaves.
-async fn read_head<S: AsyncRead + Unpin>(client: &mut S, until: Instant) -> Option<Vec<u8>> {
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Length: 45\r\nConnection: close\r\n\r\n\
+The appliance is busy: try again in a moment.";
+
+/// Reads until the end of the request head, or `None` if the client is too slow or leaves, or
+/// is closed to make room.
+async fn read_head<S: AsyncRead + Unpin>(
+    client: &mut S,
+    ticket: &mut Ticket,
+    until: Instant,
+) -> Option<Vec<u8>> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {
-        let n = timeout_at(until, client.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
+        let n = ticket.before(until, client.read(&mut chunk)).await?.ok()?;
         if n == 0 {
             return None;
         }
@@ -167,33 +200,34 @@ struct Link {
 
 /// Takes a new connection: over TLS when the appliance serves HTTPS, the handshake inside the
 /// same deadline as the request head.
-async fn accept(client: TcpStream, link: Link, tls: Option<TlsAcceptor>) {
+async fn accept(client: TcpStream, link: Link, mut ticket: Ticket, tls: Option<TlsAcceptor>) {
     let _ = client.set_nodelay(true);
     let until = Instant::now() + link.timeouts.header;
     let Some(acceptor) = tls else {
-        return carry(client, link, until).await;
+        return carry(client, link, ticket, until).await;
     };
     let mut first = [0u8; 1];
-    match timeout_at(until, client.peek(&mut first)).await {
-        Ok(Ok(1)) if first[0] == TLS_HANDSHAKE => {}
-        Ok(Ok(1)) => return redirect_to_https(client, until).await,
+    match ticket.before(until, client.peek(&mut first)).await {
+        Some(Ok(1)) if first[0] == TLS_HANDSHAKE => {}
+        Some(Ok(1)) => return redirect_to_https(client, ticket, until).await,
         _ => return,
     }
-    if let Ok(Ok(secure)) = timeout_at(until, acceptor.accept(client)).await {
-        carry(secure, link, until).await;
+    if let Some(Ok(secure)) = ticket.before(until, acceptor.accept(client)).await {
+        carry(secure, link, ticket, until).await;
     }
 }
 
 /// The first byte of every TLS connection: a handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
 
-async fn carry<S>(mut client: S, link: Link, until: Instant)
+async fn carry<S>(mut client: S, link: Link, mut ticket: Ticket, until: Instant)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some(head) = read_head(&mut client, until).await else {
+    let Some(head) = read_head(&mut client, &mut ticket, until).await else {
         return;
     };
+    ticket.past_head();
     let Ok(mut server) = TcpStream::connect(link.backend).await else {
         return;
     };
@@ -210,8 +244,8 @@ where
 
 /// Someone typed `http://` for an HTTPS appliance: send them to the same place over https, so
 /// nothing but this first request crosses the network in clear.
-async fn redirect_to_https(mut client: TcpStream, until: Instant) {
-    let Some(head) = read_head(&mut client, until).await else {
+async fn redirect_to_https(mut client: TcpStream, mut ticket: Ticket, until: Instant) {
+    let Some(head) = read_head(&mut client, &mut ticket, until).await else {
         return;
     };
     let answer = https_redirect(&String::from_utf8_lossy(&head));

@@ -32,3 +32,14 @@ pub fn raise_to_hard_limit() -> Result<Option<(u64, u64)>, String> {
 pub fn raise_to_hard_limit() -> Result<Option<(u64, u64)>, String> {
     Ok(None)
 }
+
+/// How many files this process may have open now (its soft limit), if the system limits it.
+#[cfg(unix)]
+pub fn current_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+pub fn current_limit() -> Option<u64> {
+    None
+}

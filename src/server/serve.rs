@@ -11,7 +11,7 @@ use rocket::{Build, Rocket};
 
 use super::config::{self, AppConfig};
 use super::domain_error::cause_chain;
-use super::listener::{self, Front, Timeouts};
+use super::listener::{self, Front, Limits, Timeouts};
 use super::tls::{ServerTls, TlsStatus};
 use super::{logging, StartError};
 
@@ -132,7 +132,9 @@ async fn assemble() -> Result<(Rocket<Build>, LoggerHandle), StartError> {
         header: Duration::from_secs(cfg.header_timeout_secs),
         idle: Duration::from_secs(cfg.idle_timeout_secs),
     };
-    let front = Front::bind(SocketAddr::new(public.address, public.port), timeouts).await?;
+    let limits = Limits::for_open_files(super::open_files::current_limit());
+    let at = SocketAddr::new(public.address, public.port);
+    let front = Front::bind(at, timeouts, limits).await?;
     let peers = front.peers();
     let rocket = super::build(listener::behind_front(figment))?;
     // After `build`, which prepares the data folder an `auto` certificate is kept in.

@@ -10,6 +10,7 @@ use crate::server::auth::passwords;
 use crate::server::clock::now_ms;
 use crate::server::db::Db;
 use crate::server::domain_error::{DomainError, DomainResult};
+use crate::server::enrollment;
 use crate::server::problems::Problems;
 
 fn existing(c: &Connection, id: i64) -> DomainResult<Account> {
@@ -66,7 +67,9 @@ pub fn set_disabled(c: &Connection, id: i64, disabled: bool) -> DomainResult<Use
     view(c, id)
 }
 
-/// Sets a new password chosen by an administrator; the user's tokens stop working.
+/// Sets a new password chosen by an administrator; the user's tokens stop working, and so do the
+/// enrolment codes they made and nobody used yet (the old password may be known to someone else,
+/// who may have downloaded connector ZIPs with it).
 pub async fn reset_password(db: &Db, id: i64, password: String) -> DomainResult<UserView> {
     if let Err(e) = passwords::check_strength(&password) {
         return Err(DomainError::invalid_field("password", e));
@@ -80,6 +83,10 @@ pub async fn reset_password(db: &Db, id: i64, password: String) -> DomainResult<
             params![id, hash],
         )?;
         end_sessions(tx, id)?;
+        let revoked = enrollment::revoke_unused_made_by(tx, id)?;
+        if revoked > 0 {
+            log::info!("password reset for user {id}: {revoked} unused enrolment code(s) revoked");
+        }
         view(tx, id)
     })
     .await

@@ -14,16 +14,15 @@ use crate::protocol::{
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::JsonBody;
 use crate::server::clock::{now_ms, rfc3339};
-use crate::server::connectors::heartbeats::Beat;
+use crate::server::connectors::heartbeats::{self, Beat};
 use crate::server::connectors::refresh::{self as chain, Rotation};
 use crate::server::connectors::standing::Standing;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::{AdminUser, CompanyAccess, ConnectorAuth};
-use crate::server::problems::Problems;
 use crate::server::runs::{self, Progress};
 use crate::server::state::AppState;
 use crate::server::status::connector_status;
-use crate::server::updates::{self, attempts};
+use crate::server::updates;
 use crate::server::{accounts, connectors, ingest};
 
 fn tokens(
@@ -134,12 +133,11 @@ pub async fn heartbeat(
 ) -> ApiResult<Json<HeartbeatResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
     connectors::check_heartbeat(&body.value)?;
-    let mut problems = Problems::new();
-    attempts::check(&mut problems, body.value.last_update.as_ref());
-    problems.into_result("The heartbeat's lastUpdate is invalid.")?;
+    let mut hb = body.value;
+    heartbeats::drop_bad_attempt(&conn.connector_id, &mut hb);
     let interval = state.cfg.heartbeat_interval_secs;
     let now = now_ms();
-    let beat = Beat::new(&body.value, now, interval)?;
+    let beat = Beat::new(&hb, now, interval)?;
     // Into the heartbeat book only: no wait for the database's writer.
     state.heartbeats.record(&conn.connector_id, beat);
     let catalogue = state.releases.catalogue().await;

@@ -18,6 +18,7 @@ use rusqlite::{params, Connection};
 use crate::protocol::{HeartbeatRequest, UpdateAttempt};
 use crate::server::db::Db;
 use crate::server::domain_error::{cause_chain, DomainError, DomainResult};
+use crate::server::problems::Problems;
 use crate::server::updates::attempts::{self, Received};
 
 /// How often what changed is written to the database.
@@ -52,6 +53,26 @@ impl Beat {
             app_version: hb.app_version.clone(),
             attempt: hb.last_update.as_ref().map(attempts::bounded),
         })
+    }
+}
+
+/// Drops a `lastUpdate` that names no attempt (a version that is not one, a time that is not
+/// RFC 3339), and says so in the log. Refusing the whole heartbeat for it would make the
+/// connector look offline; since the heartbeat is answered, the connector does not resend it,
+/// so the log says it once.
+pub fn drop_bad_attempt(connector_id: &str, hb: &mut HeartbeatRequest) {
+    let mut problems = Problems::new();
+    attempts::check(&mut problems, hb.last_update.as_ref());
+    if problems.is_empty() {
+        return;
+    }
+    if let Some(bad) = hb.last_update.take() {
+        log::warn!(
+            "connector {connector_id}: heartbeat accepted without its lastUpdate, which names no \
+             update attempt (version `{:.80}`, at `{:.80}`)",
+            bad.version,
+            bad.at
+        );
     }
 }
 

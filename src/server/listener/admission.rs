@@ -1,0 +1,323 @@
+//! Who the front lets in. Every open connection costs file descriptors and memory, and one that
+//! has not yet sent its request head (or finished its TLS handshake) costs them while doing
+//! nothing useful; a client opening thousands of idle sockets could otherwise use up the
+//! process's open files and shut everyone out. So:
+//! - one address may hold at most `pending_per_ip` connections that are not yet past their
+//!   request head; more from it are refused at once (loopback is no exception);
+//! - at most `pending` such connections in all, and at most `open` connections in all (sized
+//!   under the open-file limit). When either is full, the connection that has waited longest
+//!   for its head is closed to make room: an honest client sends its head within a round trip,
+//!   so a flood of idle sockets from many addresses churns only itself. Only when every open
+//!   connection is past its head is a newcomer refused.
+//!
+//! A refusal is logged at most once a minute per address.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::{timeout_at, Instant};
+
+/// The front's caps on connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub pending_per_ip: usize,
+    pub pending: usize,
+    pub open: usize,
+}
+
+/// Each carried connection holds three descriptors: the client's socket, the front's socket to
+/// Rocket, and Rocket's end of it.
+const FILES_PER_CONNECTION: u64 = 3;
+/// Descriptors kept for everything else: the database, logs, backups, outbound requests.
+const FILES_RESERVED: u64 = 128;
+/// However many files the system allows, a LAN appliance needs no more connections than this
+/// (a few hundred connectors and the office's browsers); each costs memory.
+const MOST_OPEN: usize = 4096;
+
+impl Limits {
+    /// The caps for a process allowed `open_files` descriptors (`None`: no such limit).
+    pub fn for_open_files(open_files: Option<u64>) -> Limits {
+        let open = open_files.map_or(MOST_OPEN, |n| {
+            let fit = n.saturating_sub(FILES_RESERVED) / FILES_PER_CONNECTION;
+            usize::try_from(fit)
+                .unwrap_or(MOST_OPEN)
+                .clamp(1, MOST_OPEN)
+        });
+        Limits {
+            pending_per_ip: 32,
+            pending: 512.min(open),
+            open,
+        }
+    }
+}
+
+/// The front's count of its connections. Cloned into every connection's task.
+#[derive(Clone)]
+pub struct Admission(Arc<Mutex<State>>);
+
+struct State {
+    limits: Limits,
+    open: usize,
+    /// Connections not yet past their head, oldest first. Dropping the sender closes one.
+    pending: BTreeMap<u64, (IpAddr, watch::Sender<()>)>,
+    pending_by_ip: HashMap<IpAddr, usize>,
+    next: u64,
+    /// When each refused address was last logged.
+    logged: HashMap<IpAddr, Instant>,
+    /// When closing connections to make room was last logged.
+    made_room_logged: Option<Instant>,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its address already holds `pending_per_ip` connections without a request head.
+    TooManyFromAddress,
+    /// Every one of the `open` connections the front allows is carrying a request.
+    Full,
+}
+
+impl Refusal {
+    fn describe(&self, limits: &Limits) -> String {
+        match self {
+            Refusal::TooManyFromAddress => format!(
+                "it already holds {} connections that have not sent a request",
+                limits.pending_per_ip
+            ),
+            Refusal::Full => format!(
+                "all {} connections the appliance allows are carrying requests",
+                limits.open
+            ),
+        }
+    }
+}
+
+impl Admission {
+    pub fn new(limits: Limits) -> Admission {
+        Admission(Arc::new(Mutex::new(State {
+            limits,
+            open: 0,
+            pending: BTreeMap::new(),
+            pending_by_ip: HashMap::new(),
+            next: 0,
+            logged: HashMap::new(),
+            made_room_logged: None,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lets a new connection from `ip` in, closing the longest-waiting one if need be.
+    pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let mut state = self.lock();
+        let refusal = state.make_room(ip);
+        if let Err(why) = refusal {
+            if state.first_refusal_this_minute(ip) {
+                log::warn!(
+                    "front: refusing connections from {ip}: {} (logged once a minute)",
+                    why.describe(&state.limits)
+                );
+            }
+            return Err(why);
+        }
+        let seq = state.next;
+        state.next += 1;
+        let (tx, rx) = watch::channel(());
+        state.pending.insert(seq, (ip, tx));
+        *state.pending_by_ip.entry(ip).or_insert(0) += 1;
+        state.open += 1;
+        Ok(Ticket {
+            admission: self.clone(),
+            seq,
+            past_head: false,
+            closed: rx,
+        })
+    }
+
+    /// Connections open now, and of those not yet past their head.
+    #[cfg(test)]
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.open, state.pending.len())
+    }
+}
+
+impl State {
+    fn make_room(&mut self, ip: IpAddr) -> Result<(), Refusal> {
+        if self.pending_by_ip.get(&ip).copied().unwrap_or(0) >= self.limits.pending_per_ip {
+            return Err(Refusal::TooManyFromAddress);
+        }
+        while self.pending.len() >= self.limits.pending || self.open >= self.limits.open {
+            let Some((_, (oldest, _closed))) = self.pending.pop_first() else {
+                return Err(Refusal::Full);
+            };
+            self.forget_pending(oldest);
+            self.open -= 1;
+            self.log_making_room(oldest);
+        }
+        Ok(())
+    }
+
+    /// Says, at most once a minute, that the front is full of connections that send nothing.
+    fn log_making_room(&mut self, closed: IpAddr) {
+        let now = Instant::now();
+        if self
+            .made_room_logged
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(60))
+        {
+            return;
+        }
+        self.made_room_logged = Some(now);
+        log::warn!(
+            "front: {} connections are waiting for their request head ({} open in all): closing \
+             the longest-waiting ones to make room, such as one from {closed} (logged once a minute)",
+            self.pending.len() + 1,
+            self.open + 1
+        );
+    }
+
+    fn forget_pending(&mut self, ip: IpAddr) {
+        if let Some(n) = self.pending_by_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending_by_ip.remove(&ip);
+            }
+        }
+    }
+
+    fn first_refusal_this_minute(&mut self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        if self.logged.len() > 4096 {
+            self.logged.retain(|_, at| now.duration_since(*at) < minute);
+        }
+        match self.logged.get(&ip) {
+            Some(at) if now.duration_since(*at) < minute => false,
+            _ => {
+                self.logged.insert(ip, now);
+                true
+            }
+        }
+    }
+}
+
+/// One admitted connection's place; gives it back when dropped.
+pub struct Ticket {
+    admission: Admission,
+    seq: u64,
+    past_head: bool,
+    /// Ends when the front closes this connection to make room.
+    closed: watch::Receiver<()>,
+}
+
+impl Ticket {
+    /// Runs `step` of the head's arrival: `None` when `until` passes first, or the connection
+    /// is closed to make room for a newer one.
+    pub async fn before<F: Future>(&mut self, until: Instant, step: F) -> Option<F::Output> {
+        tokio::select! {
+            done = timeout_at(until, step) => done.ok(),
+            _ = self.closed.changed() => None,
+        }
+    }
+
+    /// The request head has arrived: no longer counted as waiting, and never closed for room.
+    pub fn past_head(&mut self) {
+        let mut state = self.admission.lock();
+        if let Some((ip, _)) = state.pending.remove(&self.seq) {
+            state.forget_pending(ip);
+            self.past_head = true;
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut state = self.admission.lock();
+        if self.past_head {
+            state.open -= 1;
+        } else if let Some((ip, _)) = state.pending.remove(&self.seq) {
+            state.forget_pending(ip);
+            state.open -= 1;
+        }
+        // Otherwise it was closed to make room, and its place already given back.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_caps_fit_under_the_open_file_limit() {
+        let l = Limits::for_open_files(Some(1024));
+        assert_eq!((l.open, l.pending, l.pending_per_ip), (298, 298, 32));
+        assert_eq!(Limits::for_open_files(Some(1 << 20)).open, MOST_OPEN);
+        assert_eq!(Limits::for_open_files(Some(10)).open, 1);
+        assert_eq!(Limits::for_open_files(None).pending, 512);
+    }
+
+    #[test]
+    fn one_address_gets_its_share_of_waiting_connections_and_no_more() {
+        let a = Admission::new(Limits {
+            pending_per_ip: 2,
+            pending: 10,
+            open: 10,
+        });
+        let first = a.admit(ip("10.0.0.1")).unwrap();
+        let _second = a.admit(ip("10.0.0.1")).unwrap();
+        assert_eq!(
+            a.admit(ip("10.0.0.1")).err(),
+            Some(Refusal::TooManyFromAddress)
+        );
+        assert!(a.admit(ip("10.0.0.2")).is_ok(), "another address is let in");
+        drop(first);
+        let mut third = a.admit(ip("10.0.0.1")).unwrap();
+        // Past its head, a connection no longer counts against its address.
+        third.past_head();
+        assert!(a.admit(ip("10.0.0.1")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn when_full_the_longest_waiting_connection_makes_room() {
+        let a = Admission::new(Limits {
+            pending_per_ip: 10,
+            pending: 2,
+            open: 3,
+        });
+        let mut oldest = a.admit(ip("10.0.0.1")).unwrap();
+        let _newer = a.admit(ip("10.0.0.2")).unwrap();
+        let _newest = a.admit(ip("10.0.0.3")).unwrap();
+        assert_eq!(a.counts(), (2, 2));
+        let never = std::future::pending::<()>();
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(oldest.before(far, never).await, None, "closed for room");
+        drop(oldest);
+        assert_eq!(a.counts(), (2, 2), "its place is not given back twice");
+    }
+
+    #[test]
+    fn when_every_connection_is_past_its_head_a_newcomer_is_refused() {
+        let a = Admission::new(Limits {
+            pending_per_ip: 10,
+            pending: 10,
+            open: 2,
+        });
+        let mut busy: Vec<Ticket> = (1..=2)
+            .map(|i| a.admit(ip(&format!("10.0.0.{i}"))).unwrap())
+            .collect();
+        busy.iter_mut().for_each(Ticket::past_head);
+        assert_eq!(a.admit(ip("10.0.0.9")).err(), Some(Refusal::Full));
+        busy.pop();
+        assert!(a.admit(ip("10.0.0.9")).is_ok());
+    }
+}
