@@ -276,13 +276,14 @@ document.addEventListener("visibilitychange", () => {
 
 // ---- overview ----
 
-function connectorPills(k, serverTime) {
+/** `withSeen`: say when it was last heard from (the company page has a column for that). */
+function connectorPills(k, serverTime, withSeen = true) {
   const pills = [];
   if (k.revoked) return [pill("plain", "revoked")];
   // A connector run once (`once`) syncs without a heartbeat: it was seen, just not kept running.
   const last = k.lastHeartbeat || k.lastSeen;
   const seen = last ? "last seen " + ago(last, serverTime) : "never heard from";
-  pills.push(pill(k.online ? "good" : "bad", (k.online ? "online" : "offline") + " · " + seen, k.deviceName || k.deviceId));
+  pills.push(pill(k.online ? "good" : "bad", (k.online ? "online" : "offline") + (withSeen ? " · " + seen : ""), k.deviceName || k.deviceId));
   // What an offline connector last said about Tally is stale: leave it out rather than show it green.
   if (!k.online) return pills;
   if (k.tallyReachable != null) pills.push(pill(k.tallyReachable ? "good" : "bad", k.tallyReachable ? "Tally reachable" : "Tally unreachable"));
@@ -388,7 +389,7 @@ function connectorsTable(status, reload, controls) {
       h("td", {}, k.os || ""),
       h("td", { class: "version" }, versionCell(k)),
       h("td", { class: "when" }, k.lastSeen ? ago(k.lastSeen, status.serverTime) : ""),
-      h("td", { class: "status" }, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime)),
+      h("td", { class: "status" }, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime, false)),
       h("td", { class: "updates" }, updateCell(k, controls, reload)),
       h("td", {}, connectorActions(k, reload))
     )
@@ -414,17 +415,18 @@ function monthsTable(companyId, status, restated) {
       "tr",
       { "data-month": m.monthKey, class: restated.has(m.monthKey) ? "restated" : null },
       h("td", {}, h("a", { href: "#/c/" + encodeURIComponent(companyId) + "/tb/" + m.monthKey }, monthName(m.monthKey))),
-      h("td", {}, financialYear(m.monthKey)),
+      h("td", { class: "opt" }, financialYear(m.monthKey)),
       h("td", {}, indianDate(m.asOfDate) + (m.closed ? "" : " (open)")),
-      h("td", { class: "num" }, m.ledgerCount),
-      h("td", { class: "num" }, indian(m.debitTotal)),
-      h("td", { class: "num" }, indian(m.creditTotal)),
-      h("td", {}, m.balanced ? pill("good", "balanced") : pill("warn", "differs by " + drCr(m.difference)), restatedMark(restated.get(m.monthKey))),
+      h("td", { class: "num opt" }, m.ledgerCount),
+      h("td", { class: "num opt" }, indian(m.debitTotal)),
+      h("td", { class: "num opt" }, indian(m.creditTotal)),
+      h("td", { class: "state" }, m.balanced ? pill("good", "balanced") : pill("warn", "differs by " + drCr(m.difference)), restatedMark(restated.get(m.monthKey))),
       h("td", { class: "links" }, reportLinks(companyId, m.monthKey))
     )
   );
   if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 8 }, "No months held yet.")));
-  return table(["Month", "Year", "As of", { text: "Ledgers", cls: "num" }, { text: "Debit", cls: "num" }, { text: "Credit", cls: "num" }, "", "Reports"], rows, { id: "months" });
+  // On a phone the month, its date, its state and its reports fit; the totals are a scroll away.
+  return table(["Month", { text: "Year", cls: "opt" }, "As of", { text: "Ledgers", cls: "num opt" }, { text: "Debit", cls: "num opt" }, { text: "Credit", cls: "num opt" }, "", "Reports"], rows, { id: "months" });
 }
 
 function runsTable(runs, status) {

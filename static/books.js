@@ -16,11 +16,12 @@ function rupees(amount) {
   return "₹" + indian(amount);
 }
 
-/** A change: "+1,20,000.00" or "−20,000.00" (debit positive), blank when none. */
+/** A change: "+1,20,000.00" or "−20,000.00" (debit positive), blank when none or nothing moved
+ * (as Tally leaves a zero blank, so the changes stand out). */
 function change(amount) {
   if (amount == null) return "";
   const p = toPaise(amount);
-  return p === 0 ? "0.00" : (p > 0 ? "+" : "−") + indian(amount);
+  return p === 0 ? "" : (p > 0 ? "+" : "−") + indian(amount);
 }
 
 function seriesHash(id, kind, name) {
@@ -35,16 +36,17 @@ function restatedSentence(monthKey, receivedAt, ledgers, amount) {
 }
 
 /** "profit ₹20,000.00 lower" for the financial year, or "profit unchanged". */
-function profitWords(profitChange) {
+function profitWords(monthKey, profitChange) {
   const p = toPaise(profitChange);
-  if (!p) return "profit unchanged";
-  return "profit " + rupees(profitChange) + (p > 0 ? " higher" : " lower");
+  const year = financialYear(monthKey) + " profit ";
+  if (!p) return year + "unchanged";
+  return year + rupees(profitChange) + (p > 0 ? " higher" : " lower");
 }
 
 /** The overview's warning pills: closed months a sync changed in the last 90 days. */
 function restatedPills(co) {
   return (co.restatedMonths || []).map((r) =>
-    h("span", { class: "pill warn restated", title: "A closed month's balances changed after it was first received" }, restatedSentence(r.monthKey, r.receivedAt, r.ledgers, r.amount) + " · " + profitWords(r.profitChange))
+    h("span", { class: "pill warn restated", title: "A closed month's balances changed after it was first received" }, restatedSentence(r.monthKey, r.receivedAt, r.ledgers, r.amount) + " · " + profitWords(r.monthKey, r.profitChange))
   );
 }
 
@@ -75,7 +77,7 @@ function restatedByMonth(list) {
 /** On a month's row: "changed 14 Nov 2026", the latest change, with every change in its title. */
 function restatedMark(list) {
   if (!list || !list.length) return null;
-  const title = list.map((r) => restatedSentence(r.monthKey, r.receivedAt, r.ledgersChanged, r.amount) + ", " + profitWords(r.profitChange)).join("\n");
+  const title = list.map((r) => restatedSentence(r.monthKey, r.receivedAt, r.ledgersChanged, r.amount) + ", " + profitWords(r.monthKey, r.profitChange)).join("\n");
   const times = list.length > 1 ? " (" + list.length + " times)" : "";
   return h("span", { class: "pill warn restated-mark", title: title }, "changed after closing, " + indianDate(list[0].receivedAt) + times);
 }

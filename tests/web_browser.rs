@@ -805,10 +805,19 @@ async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
         .await;
     b.wait_text("#months", "the months it sent", |t| t.contains("FY 20"))
         .await;
-    // The code's "used" column names the connector that used it (the list is read on opening).
-    b.client.refresh().await.unwrap();
+    // The code's "used" column names the connector that used it, without a reload: the page's
+    // own refresh redraws the codes.
     b.wait_text("#codes", "the code used", |t| t.contains(" by "))
         .await;
+    // A second download's code shows at once, and revoking it shows too, without a reload.
+    b.click("#download-windows").await;
+    b.wait_text("#codes", "the new code", |t| t.contains("unused"))
+        .await;
+    b.click("#codes button.danger").await;
+    b.wait_text("#codes", "the code revoked", |t| {
+        t.contains("revoked") && !t.contains("unused")
+    })
+    .await;
     b.screenshot("company-admin").await;
     b.client
         .execute(
