@@ -193,6 +193,20 @@ impl Browser {
         panic!("no `{css}` shown to click");
     }
 
+    /// Chooses `value` in the select matching `css` as a person would (a change event), in one
+    /// step of the page's own: its 5 s refresh may redraw the table between a find and a click.
+    async fn choose(&self, css: &str, value: &str) {
+        self.text(css).await;
+        self.client
+            .execute(
+                "const s = document.querySelector(arguments[0]); \
+                 s.value = arguments[1]; s.dispatchEvent(new Event('change'));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         let dir = screenshots();
@@ -1082,13 +1096,8 @@ async fn an_admin_pauses_updates_and_pins_a_connector_from_the_page() {
         "{refusal}"
     );
     assert!(refusal.contains("0.1.0"), "{refusal}");
-    b.client
-        .find(Locator::Css(&format!("{row} select.policy")))
-        .await
-        .unwrap()
-        .select_by_value("pinned:0.1.0")
-        .await
-        .unwrap();
+    b.choose(&format!("{row} select.policy"), "pinned:0.1.0")
+        .await;
     let path = format!("/connectors/{id}/update-policy");
     let mut own = json!(null);
     for _ in 0..(PATIENCE.as_millis() / 250) {
