@@ -117,10 +117,22 @@ function show(...nodes) {
   main.replaceChildren(...nodes);
 }
 
-function notice(text) {
+// Whether the notice shown is a refresh's own failure, which the next good refresh clears. Any
+// other notice (an action's refusal) stays until dismissed or the user acts again.
+let noticeFromRefresh = false;
+
+function notice(text, fromRefresh) {
   const n = document.getElementById("notice");
-  n.textContent = text || "";
+  noticeFromRefresh = !!text && !!fromRefresh;
   n.hidden = !text;
+  if (!text) return n.replaceChildren();
+  const dismiss = h("button", { type: "button", class: "dismiss", id: "notice-dismiss", title: "Dismiss", "aria-label": "Dismiss this message", onclick: () => notice("") }, "✕");
+  n.replaceChildren(h("span", { class: "notice-text" }, text), dismiss);
+}
+
+/** Whether an action's refusal is on screen (a refresh's failure does not replace it). */
+function actionNoticeShown() {
+  return !document.getElementById("notice").hidden && !noticeFromRefresh;
 }
 
 // ---- the API ----
@@ -247,9 +259,9 @@ function keepFresh(load, justRan) {
     if (refreshing !== load) return;
     try {
       await load();
-      notice("");
+      if (noticeFromRefresh) notice("");
     } catch (e) {
-      if (refreshing === load) notice(e.message);
+      if (refreshing === load && !actionNoticeShown()) notice(e.message, true);
     }
     if (refreshing !== load) return;
     refreshTimer = setTimeout(tick, document.hidden ? REFRESH_HIDDEN_MS : REFRESH_VISIBLE_MS);
@@ -264,13 +276,14 @@ document.addEventListener("visibilitychange", () => {
 
 // ---- overview ----
 
-function connectorPills(k, serverTime) {
+/** `withSeen`: say when it was last heard from (the company page has a column for that). */
+function connectorPills(k, serverTime, withSeen = true) {
   const pills = [];
   if (k.revoked) return [pill("plain", "revoked")];
   // A connector run once (`once`) syncs without a heartbeat: it was seen, just not kept running.
   const last = k.lastHeartbeat || k.lastSeen;
   const seen = last ? "last seen " + ago(last, serverTime) : "never heard from";
-  pills.push(pill(k.online ? "good" : "bad", (k.online ? "online" : "offline") + " · " + seen, k.deviceName || k.deviceId));
+  pills.push(pill(k.online ? "good" : "bad", (k.online ? "online" : "offline") + (withSeen ? " · " + seen : ""), k.deviceName || k.deviceId));
   // What an offline connector last said about Tally is stale: leave it out rather than show it green.
   if (!k.online) return pills;
   if (k.tallyReachable != null) pills.push(pill(k.tallyReachable ? "good" : "bad", k.tallyReachable ? "Tally reachable" : "Tally unreachable"));
@@ -376,7 +389,7 @@ function connectorsTable(status, reload, controls) {
       h("td", {}, k.os || ""),
       h("td", { class: "version" }, versionCell(k)),
       h("td", { class: "when" }, k.lastSeen ? ago(k.lastSeen, status.serverTime) : ""),
-      h("td", { class: "status" }, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime)),
+      h("td", { class: "status" }, connectorPills(Object.assign({}, k, agentFlags(k)), status.serverTime, false)),
       h("td", { class: "updates" }, updateCell(k, controls, reload)),
       h("td", {}, connectorActions(k, reload))
     )
@@ -394,24 +407,26 @@ function runLine(label, run, serverTime) {
   return h("p", {}, h("strong", {}, label + ": "), run ? [syncPill(run, serverTime), " started " + indianDate(run.startedAt) + " " + clockTime(run.startedAt)] : "none");
 }
 
-function monthsTable(companyId, status) {
+/** `restated`: month key -> that month's restatements, newest first (books.js). */
+function monthsTable(companyId, status, restated) {
   const months = status.months.slice().reverse();
   const rows = months.map((m) =>
     h(
       "tr",
-      {},
+      { "data-month": m.monthKey, class: restated.has(m.monthKey) ? "restated" : null },
       h("td", {}, h("a", { href: "#/c/" + encodeURIComponent(companyId) + "/tb/" + m.monthKey }, monthName(m.monthKey))),
-      h("td", {}, financialYear(m.monthKey)),
+      h("td", { class: "opt" }, financialYear(m.monthKey)),
       h("td", {}, indianDate(m.asOfDate) + (m.closed ? "" : " (open)")),
-      h("td", { class: "num" }, m.ledgerCount),
-      h("td", { class: "num" }, indian(m.debitTotal)),
-      h("td", { class: "num" }, indian(m.creditTotal)),
-      h("td", {}, m.balanced ? pill("good", "balanced") : pill("warn", "differs by " + drCr(m.difference))),
+      h("td", { class: "num opt" }, m.ledgerCount),
+      h("td", { class: "num opt" }, indian(m.debitTotal)),
+      h("td", { class: "num opt" }, indian(m.creditTotal)),
+      h("td", { class: "state" }, m.balanced ? pill("good", "balanced") : pill("warn", "differs by " + drCr(m.difference)), restatedMark(restated.get(m.monthKey))),
       h("td", { class: "links" }, reportLinks(companyId, m.monthKey))
     )
   );
   if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 8 }, "No months held yet.")));
-  return table(["Month", "Year", "As of", { text: "Ledgers", cls: "num" }, { text: "Debit", cls: "num" }, { text: "Credit", cls: "num" }, "", "Reports"], rows, { id: "months" });
+  // On a phone the month, its date, its state and its reports fit; the totals are a scroll away.
+  return table(["Month", { text: "Year", cls: "opt" }, "As of", { text: "Ledgers", cls: "num opt" }, { text: "Debit", cls: "num opt" }, { text: "Credit", cls: "num opt" }, "", "Reports"], rows, { id: "months" });
 }
 
 function runsTable(runs, status) {
@@ -443,7 +458,13 @@ async function companyPage(id) {
   const company = companies.find((c) => c.id === id);
   if (company) title.textContent = company.name;
   document.title = title.textContent + " · aicfo";
-  const changed = restatementsBox(id);
+  // Restated months, read once: listed above the months table and marked on its rows.
+  let restated = new Map();
+  let refreshCodes = null;
+  const changed = restatementsBox(id, (list) => {
+    restated = restatedByMonth(list);
+    load(true).catch(() => {});
+  });
   // `force` after a change of policy; the refresh itself waits while a policy is being chosen.
   const load = async (force) => {
     if (!force && choosingPolicy()) return;
@@ -461,13 +482,14 @@ async function companyPage(id) {
       runsTable(runs, status),
       h("h2", {}, "Months held"),
       changed,
-      monthsTable(id, status)
+      monthsTable(id, status, restated)
     );
+    if (refreshCodes) await refreshCodes(status);
   };
   // The first load's refusal (say, another firm's company) replaces the page, not a banner.
   await load();
   keepFresh(load, true);
-  await companyAdmin(id, admin);
+  refreshCodes = await companyAdmin(id, admin);
 }
 
 // ---- a month's reports ----

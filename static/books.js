@@ -16,11 +16,12 @@ function rupees(amount) {
   return "₹" + indian(amount);
 }
 
-/** A change: "+1,20,000.00" or "−20,000.00" (debit positive), blank when none. */
+/** A change: "+1,20,000.00" or "−20,000.00" (debit positive), blank when none or nothing moved
+ * (as Tally leaves a zero blank, so the changes stand out). */
 function change(amount) {
   if (amount == null) return "";
   const p = toPaise(amount);
-  return p === 0 ? "0.00" : (p > 0 ? "+" : "−") + indian(amount);
+  return p === 0 ? "" : (p > 0 ? "+" : "−") + indian(amount);
 }
 
 function seriesHash(id, kind, name) {
@@ -34,23 +35,51 @@ function restatedSentence(monthKey, receivedAt, ledgers, amount) {
   return monthName(monthKey) + " changed on " + indianDate(receivedAt) + ": " + ledgers + (ledgers === 1 ? " ledger, " : " ledgers, ") + rupees(amount);
 }
 
+/** "profit ₹20,000.00 lower" for the financial year, or "profit unchanged". */
+function profitWords(monthKey, profitChange) {
+  const p = toPaise(profitChange);
+  const year = financialYear(monthKey) + " profit ";
+  if (!p) return year + "unchanged";
+  return year + rupees(profitChange) + (p > 0 ? " higher" : " lower");
+}
+
 /** The overview's warning pills: closed months a sync changed in the last 90 days. */
 function restatedPills(co) {
   return (co.restatedMonths || []).map((r) =>
-    h("span", { class: "pill warn restated", title: "A closed month's balances changed after it was first received" }, restatedSentence(r.monthKey, r.receivedAt, r.ledgers, r.amount))
+    h("span", { class: "pill warn restated", title: "A closed month's balances changed after it was first received" }, restatedSentence(r.monthKey, r.receivedAt, r.ledgers, r.amount) + " · " + profitWords(r.monthKey, r.profitChange))
   );
 }
 
-/** The company page's list of restated months, each opening to its lines. Loads once. */
-function restatementsBox(id) {
+/** The company page's list of restated months, each opening to its lines. Loads once, then
+ * hands the list to `loaded` (the months table marks those months). */
+function restatementsBox(id, loaded) {
   const box = h("section", { id: "restatements" });
   api("/companies/" + encodeURIComponent(id) + "/restatements")
     .then((r) => {
       if (!r.restatements.length) return;
       box.replaceChildren(h("h3", {}, "Closed months changed after closing"), ...r.restatements.map(restatementDetails));
+      if (loaded) loaded(r.restatements);
     })
     .catch((e) => box.replaceChildren(h("p", { class: "error" }, e.message)));
   return box;
+}
+
+/** Month key -> its restatements, newest first (as the API lists them). */
+function restatedByMonth(list) {
+  const by = new Map();
+  for (const r of list) {
+    if (!by.has(r.monthKey)) by.set(r.monthKey, []);
+    by.get(r.monthKey).push(r);
+  }
+  return by;
+}
+
+/** On a month's row: "changed 14 Nov 2026", the latest change, with every change in its title. */
+function restatedMark(list) {
+  if (!list || !list.length) return null;
+  const title = list.map((r) => restatedSentence(r.monthKey, r.receivedAt, r.ledgersChanged, r.amount) + ", " + profitWords(r.monthKey, r.profitChange)).join("\n");
+  const times = list.length > 1 ? " (" + list.length + " times)" : "";
+  return h("span", { class: "pill warn restated-mark", title: title }, "changed after closing, " + indianDate(list[0].receivedAt) + times);
 }
 
 /** "FY 2025-26 profit 20,000.00 lower", or nothing when income and expense did not move. */
@@ -220,29 +249,52 @@ async function booksProfitLoss(id, month, compare) {
 
 // ---- balance sheet ----
 
-function sideOf(title, id, groups, extra, total) {
-  const rows = groups.map((g) => h("tr", {}, h("td", {}, g.name), h("td", { class: "num" }, signed(g.amount))));
-  for (const [label, amount, cls] of extra) rows.push(h("tr", { class: cls || null }, h("td", {}, label), h("td", { class: "num" }, signed(amount))));
-  const t = table([title, { text: "Amount", cls: "num" }], rows, { id: id, class: "report" });
+/** A side's lines, [label, amount, class], its groups first. */
+function bsLines(bs, side) {
+  if (side === "liabilities") return bs.liabilities.map((g) => [g.name, g.amount]).concat([["Profit & Loss A/c (this year)", bs.profitAndLoss]]);
+  const stock = bs.closingStock == null ? [] : [["of which closing stock", bs.closingStock, "of-which"]];
+  return bs.assets.map((g) => [g.name, g.amount]).concat(stock);
+}
+
+/** One side, with the compared month's amounts beside it when `other` (a balance sheet) is given. */
+function sideOf(title, id, bs, side, other) {
+  const lines = bsLines(bs, side);
+  const before = other ? bsLines(other, side) : [];
+  for (const l of before) if (!lines.some((x) => x[0] === l[0])) lines.push([l[0], null, l[2]]);
+  const beside = (label) => {
+    const l = before.find((x) => x[0] === label);
+    return h("td", { class: "num" }, l ? signed(l[1]) : "");
+  };
+  const rows = lines.map(([label, amount, cls]) =>
+    h("tr", { class: cls || null }, h("td", {}, label), h("td", { class: "num" }, amount == null ? "" : signed(amount)), other ? beside(label) : null)
+  );
+  const head = [title, { text: other ? monthName(bs.monthKey) : "Amount", cls: "num" }];
+  if (other) head.push({ text: monthName(other.monthKey), cls: "num" });
+  const t = table(head, rows, { id: id, class: "report" });
   t.classList.add("side");
-  t.querySelector("table").append(h("tfoot", {}, h("tr", { class: "total" }, h("td", {}, "Total"), h("td", { class: "num", id: id + "-total" }, signed(total)))));
+  const total = (b) => (side === "liabilities" ? b.totalLiabilities : b.totalAssets);
+  const totals = [h("td", {}, "Total"), h("td", { class: "num", id: id + "-total" }, signed(total(bs)))];
+  if (other) totals.push(h("td", { class: "num", id: id + "-total-compared" }, signed(total(other))));
+  t.querySelector("table").append(h("tfoot", {}, h("tr", { class: "total" }, totals)));
   return t;
 }
 
-async function booksBalanceSheet(id, month) {
+async function booksBalanceSheet(id, month, compare) {
   const head = await reportFrame(id, month, "bs");
   const path = reportUrl(id, month, "balance-sheet");
-  const bs = await api(path);
-  const stock = bs.closingStock == null ? [] : [["of which closing stock", bs.closingStock, "of-which"]];
+  const bs = await api(path + query(compare));
+  const other = bs.compared || null;
   const sides = h(
     "div",
     { class: "sides" },
-    sideOf("Liabilities", "bs-liabilities", bs.liabilities, [["Profit & Loss A/c (this year)", bs.profitAndLoss]], bs.totalLiabilities),
-    sideOf("Assets", "bs-assets", bs.assets, stock, bs.totalAssets)
+    sideOf("Liabilities", "bs-liabilities", bs, "liabilities", other),
+    sideOf("Assets", "bs-assets", bs, "assets", other)
   );
   const ok = toPaise(bs.totalLiabilities) === toPaise(bs.totalAssets);
-  const csv = csvButton("bs", path + "?format=csv", id + "-balance-sheet-" + month + ".csv");
-  show(...head, h("p", { class: "summary" }, "At " + indianDate(bs.asOfDate) + " ", ok ? pill("good", "balances") : pill("warn", "sides differ"), " ", csv), sides);
+  const csv = csvButton("bs", path + query(compare, "csv"), id + "-balance-sheet-" + month + ".csv");
+  const notes = [h("p", { class: "summary" }, "At " + indianDate(bs.asOfDate) + " ", ok ? pill("good", "balances") : pill("warn", "sides differ"), " ", csv)];
+  if (bs.comparedWith && !bs.comparedWith.held) notes.push(h("p", { class: "summary", id: "compare-missing" }, monthName(bs.comparedWith.monthKey) + " is not held, so there is nothing to compare with."));
+  show(...head, compareLinks(id, month, "bs", compare), ...notes, sides);
 }
 
 // ---- a chart of a group or ledger ----
@@ -337,7 +389,7 @@ function booksRoute(parts) {
   const compare = ["previous", "year"].includes(b) ? b : "";
   if (page === "tb" && a) return booksTrialBalance(id, a, compare);
   if (page === "pl" && a) return booksProfitLoss(id, a, compare);
-  if (page === "bs" && a) return booksBalanceSheet(id, a);
+  if (page === "bs" && a) return booksBalanceSheet(id, a, compare);
   if (page === "chart" && (a === "ledger" || a === "group") && b) return booksChart(id, a, b);
   return false;
 }

@@ -186,12 +186,19 @@ function codeRow(code, devices, reload) {
   );
 }
 
+/** Draws the codes; returns `load(status?)`, which redraws them when they changed (a code used by
+ * a connector, made by a download, revoked), so the company page's refresh keeps them current. */
 async function codesSection(companyId, box) {
-  const load = async () => {
-    const [all, status] = await Promise.all([api("/enrollment-codes"), api("/connector/status?companyId=" + encodeURIComponent(companyId))]);
-    const devices = Object.fromEntries(status.connectors.map((k) => [k.connectorId, k.deviceName || k.deviceId]));
+  let drawn = null;
+  const load = async (status) => {
+    const [all, st] = await Promise.all([api("/enrollment-codes"), status || api("/connector/status?companyId=" + encodeURIComponent(companyId))]);
+    const devices = Object.fromEntries(st.connectors.map((k) => [k.connectorId, k.deviceName || k.deviceId]));
     const mine = all.filter((c) => c.companyId === companyId).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    const rows = mine.map((c) => codeRow(c, devices, load));
+    // Unchanged: leave the table (and a keyboard user's focus in it) alone.
+    const key = JSON.stringify([mine, devices]);
+    if (key === drawn) return;
+    drawn = key;
+    const rows = mine.map((c) => codeRow(c, devices, () => load()));
     if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 6 }, "No connector downloaded for this company yet.")));
     box.replaceChildren(
       h("h2", {}, "Enrolment codes"),
@@ -203,12 +210,14 @@ async function codesSection(companyId, box) {
   return load;
 }
 
-/** The admin's part of a company page: downloads and codes. Nothing for staff. */
+/** The admin's part of a company page: downloads and codes. Nothing for staff. Returns what
+ * redraws the codes from a fresh status, or nothing. */
 async function companyAdmin(companyId, box) {
-  if (!isAdmin()) return;
+  if (!isAdmin()) return null;
   const codes = h("div", {});
   let reloadCodes = async () => {};
   // A download makes a code: show it.
   box.replaceChildren(...downloadSection(companyId, () => reloadCodes()), codes);
   reloadCodes = await codesSection(companyId, codes);
+  return reloadCodes;
 }

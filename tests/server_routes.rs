@@ -198,7 +198,7 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
     ),
     (
         "GET",
-        "/api/companies/<_id>/reports/<month>/balance-sheet?<format>",
+        "/api/companies/<_id>/reports/<month>/balance-sheet?<compare>&<format>",
         Company,
         "/api/companies/sharma/reports/2026-03/balance-sheet",
     ),

@@ -252,3 +252,74 @@ async fn a_company_lists_its_recent_sync_runs_newest_first() {
     assert_eq!(s, 403);
     srv.stop().await;
 }
+
+/// The body as sent (no decoding) and its Content-Encoding, asking with `accept` as
+/// Accept-Encoding (none when `None`).
+async fn raw(
+    url: &str,
+    token: Option<&str>,
+    accept: Option<&str>,
+) -> (Option<String>, Option<String>, Vec<u8>) {
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(a) = accept {
+        req = req.header("Accept-Encoding", a);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let (encoding, vary) = (header("content-encoding"), header("vary"));
+    (encoding, vary, res.bytes().await.unwrap().to_vec())
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn the_page_and_its_json_come_gzipped_to_a_browser_that_takes_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let f = firm(&srv).await;
+    let tb = srv.api("/companies/sharma/reports/2026-03/trial-balance");
+    let page = format!("{}/app.js", srv.url);
+    for (url, token) in [(page.as_str(), None), (tb.as_str(), Some(f.admin.as_str()))] {
+        let (encoding, vary, plain) = raw(url, token, None).await;
+        assert_eq!(encoding, None, "{url} compressed unasked");
+        assert!(plain.len() > 1024, "{url} is too small to tell");
+        let (encoding, vary_gz, packed) = raw(url, token, Some("gzip, deflate, br")).await;
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{url}");
+        assert!(
+            packed.len() < plain.len() / 2,
+            "{url}: {} bytes",
+            packed.len()
+        );
+        assert_eq!(
+            gunzip(&packed),
+            plain,
+            "{url}: gzip decodes to the plain bytes"
+        );
+        for v in [vary, vary_gz] {
+            assert_eq!(v.as_deref(), Some("Accept-Encoding"), "{url}");
+        }
+        // A client refusing gzip gets the plain bytes.
+        let (encoding, _, body) = raw(url, token, Some("gzip;q=0, identity")).await;
+        assert_eq!((encoding, body), (None, plain), "{url}");
+    }
+    // A small answer is not worth compressing.
+    let (encoding, _, _) = raw(&srv.api("/health"), None, Some("gzip")).await;
+    assert_eq!(encoding, None);
+    srv.stop().await;
+}

@@ -99,6 +99,14 @@ async fn a_closed_month_changed_by_a_later_sync_is_kept_as_a_restatement() {
     assert_eq!(co["restatedMonths"][0]["monthKey"], "2026-03");
     assert_eq!(co["restatedMonths"][0]["ledgers"], 2);
     assert_eq!(co["restatedMonths"][0]["amount"].to_string(), "20000.00");
+    assert_eq!(
+        co["restatedMonths"][0]["profitChange"].to_string(),
+        "-20000.00"
+    );
+    // The card shows a connector's state, not its full view (that is the status's).
+    let k = &co["connectors"][0];
+    assert_eq!(k["deviceId"], "pc-gupta", "{k}");
+    assert!(k.get("agentState").is_none(), "{k}");
     srv.stop().await;
 }
 

@@ -42,6 +42,11 @@ fn free_port() -> u16 {
 
 impl Browser {
     async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// A browser with `extra` command-line switches for Chromium.
+    async fn start_with(extra: &[String]) -> Browser {
         for tool in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(tool).exists(),
@@ -72,7 +77,10 @@ impl Browser {
                 ]
             }
         });
-        let caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
+        let mut caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
+        if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+            args.extend(extra.iter().map(|a| json!(a)));
+        }
         let url = format!("http://127.0.0.1:{port}");
         let mut last_error = String::new();
         // chromedriver takes a moment to listen; ask until it answers.
@@ -183,6 +191,20 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         panic!("no `{css}` shown to click");
+    }
+
+    /// Chooses `value` in the select matching `css` as a person would (a change event), in one
+    /// step of the page's own: its 5 s refresh may redraw the table between a find and a click.
+    async fn choose(&self, css: &str, value: &str) {
+        self.text(css).await;
+        self.client
+            .execute(
+                "const s = document.querySelector(arguments[0]); \
+                 s.value = arguments[1]; s.dispatchEvent(new Event('change'));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
     }
 
     async fn screenshot(&self, name: &str) {
@@ -424,6 +446,20 @@ async fn profit_and_loss_and_balance_sheet_show_the_figures_worked_by_hand() {
     assert_eq!(b.text("#bs-liabilities-total").await, "1,57,000.00");
     assert_eq!(b.text("#bs-assets-total").await, "1,57,000.00");
     b.screenshot("balance-sheet").await;
+    // April beside March, chosen on the page: April's capital holds March's year of profit.
+    b.goto(&format!("{}/#/c/gupta/bs/2026-04", srv.url)).await;
+    b.click("nav.compare a[data-compare=previous]").await;
+    assert_eq!(b.text("#bs-assets-total-compared").await, "1,57,000.00");
+    assert_eq!(b.text("#bs-assets-total").await, "1,72,000.00");
+    assert_eq!(
+        row_of(&b, "#bs-liabilities", "Capital Account").await,
+        ["Capital Account", "1,57,000.00", "1,00,000.00"]
+    );
+    assert_eq!(
+        row_of(&b, "#bs-liabilities", "Profit & Loss A/c (this year)").await,
+        ["Profit & Loss A/c (this year)", "15,000.00", "57,000.00"]
+    );
+    b.screenshot("balance-sheet-compared").await;
     b.close().await;
     srv.stop().await;
 }
@@ -542,12 +578,22 @@ async fn a_cfo_compares_months_charts_a_ledger_and_sees_a_restated_month() {
         })
         .await;
     assert!(warning.contains("2 ledgers, ₹20,000.00"), "{warning}");
+    assert!(warning.contains("profit ₹20,000.00 lower"), "{warning}");
     b.screenshot("overview-restated").await;
     b.client.set_window_size(390, 844).await.unwrap();
     b.text("li[data-company=gupta] .restated").await;
     b.screenshot("overview-restated-phone").await;
     b.client.set_window_size(1280, 900).await.unwrap();
     b.click("li[data-company=gupta] a.name").await;
+    // The months table marks March, and only March, as changed after closing.
+    let march = b
+        .wait_text("#months tr[data-month='2026-03']", "March marked", |t| {
+            t.contains("changed after closing")
+        })
+        .await;
+    assert!(march.contains("Mar 2026"), "{march}");
+    let marked = b.client.find_all(Locator::Css("#months tr.restated")).await;
+    assert_eq!(marked.unwrap().len(), 1, "one month restated");
     b.click("#restatements details summary").await;
     b.client
         .execute(
@@ -773,10 +819,19 @@ async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
         .await;
     b.wait_text("#months", "the months it sent", |t| t.contains("FY 20"))
         .await;
-    // The code's "used" column names the connector that used it (the list is read on opening).
-    b.client.refresh().await.unwrap();
+    // The code's "used" column names the connector that used it, without a reload: the page's
+    // own refresh redraws the codes.
     b.wait_text("#codes", "the code used", |t| t.contains(" by "))
         .await;
+    // A second download's code shows at once, and revoking it shows too, without a reload.
+    b.click("#download-windows").await;
+    b.wait_text("#codes", "the new code", |t| t.contains("unused"))
+        .await;
+    b.click("#codes button.danger").await;
+    b.wait_text("#codes", "the code revoked", |t| {
+        t.contains("revoked") && !t.contains("unused")
+    })
+    .await;
     b.screenshot("company-admin").await;
     b.client
         .execute(
@@ -818,12 +873,19 @@ async fn an_admin_sets_up_a_client_whose_downloaded_connector_syncs() {
     std::fs::remove_file(&package).unwrap();
     b.click("#download-linux").await;
     let sentence = b
-        .wait_text("#notice", "the 503 sentence", |t| !t.is_empty())
+        .wait_text("#notice .notice-text", "the 503 sentence", |t| {
+            !t.is_empty()
+        })
         .await;
     assert_eq!(
         sentence,
         "This appliance was built without connectors; build it with packaging/build.sh"
     );
+    // The page refreshes itself every 5 s: the refusal stays until the bookkeeper dismisses it.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(b.text("#notice .notice-text").await, sentence);
+    b.click("#notice-dismiss").await;
+    assert!(!b.visible("#notice").await, "dismissed");
 
     // Meera: her company only, no admin screens, and the API refuses them too.
     b.click("#signout").await;
@@ -1025,7 +1087,7 @@ async fn an_admin_pauses_updates_and_pins_a_connector_from_the_page() {
         .await
         .unwrap();
     let refusal = b
-        .wait_text("#notice", "the refusal", |t| !t.is_empty())
+        .wait_text("#notice .notice-text", "the refusal", |t| !t.is_empty())
         .await;
     assert!(
         refusal.starts_with(
@@ -1034,13 +1096,8 @@ async fn an_admin_pauses_updates_and_pins_a_connector_from_the_page() {
         "{refusal}"
     );
     assert!(refusal.contains("0.1.0"), "{refusal}");
-    b.client
-        .find(Locator::Css(&format!("{row} select.policy")))
-        .await
-        .unwrap()
-        .select_by_value("pinned:0.1.0")
-        .await
-        .unwrap();
+    b.choose(&format!("{row} select.policy"), "pinned:0.1.0")
+        .await;
     let path = format!("/connectors/{id}/update-policy");
     let mut own = json!(null);
     for _ in 0..(PATIENCE.as_millis() / 250) {
@@ -1149,17 +1206,149 @@ async fn overview_figures_for_50_companies_and_200_connectors() {
              const decoded = res.reduce((n, r) => n + r.decodedBodySize, nav.decodedBodySize); \
              const overview = res.find((r) => r.name.includes('/api/overview')); \
              return [drawn - nav.startTime, bytes, decoded, overview ? overview.decodedBodySize : -1, \
+                     overview ? overview.encodedBodySize : -1, \
                      document.querySelectorAll('li[data-company]').length];",
             vec![],
         )
         .await
         .unwrap();
-    println!("overview figures [ms to drawn, bytes transferred, bytes decoded, overview JSON bytes, companies drawn]: {measured}");
+    println!("overview figures [ms to drawn, bytes transferred, bytes decoded, overview JSON bytes, overview JSON bytes sent, companies drawn]: {measured}");
     // Four PCs for one client read as one line, not twelve pills.
     let card = b.text("li[data-company=client-00]").await;
     assert!(card.contains("4 of 4 connectors online"), "{card}");
     assert_eq!(card.matches("Tally reachable").count(), 1, "{card}");
     b.screenshot("overview-50-companies").await;
     b.close().await;
+    srv.stop().await;
+}
+
+/// The appliance as its own process serving HTTPS with a certificate it made (`AICFO_TLS=auto`);
+/// killed when dropped.
+struct HttpsAppliance {
+    child: Child,
+    /// `https://127.0.0.1:<port>`.
+    url: String,
+}
+
+impl Drop for HttpsAppliance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const HTTPS_ADMIN_PASSWORD: &str = "https-admin-password";
+
+fn https_appliance(data_dir: &Path) -> HttpsAppliance {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
+        .env("AICFO_DATA_DIR", data_dir)
+        .env("AICFO_TLS", "auto")
+        .env_remove("AICFO_TLS_CERT")
+        .env_remove("AICFO_TLS_KEY")
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", "0")
+        .env("ROCKET_CLI_COLORS", "false")
+        .env("AICFO_ADMIN_PASSWORD", HTTPS_ADMIN_PASSWORD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aicfo-server starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Read to the end: a closed pipe would fail the server's logging.
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    while let Ok(line) = rx.recv_timeout(PATIENCE) {
+        if let Some(url) = line.split("aicfo-server listening on ").nth(1) {
+            let url = url.trim().to_string();
+            assert!(url.starts_with("https://"), "{url}");
+            return HttpsAppliance { child, url };
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the appliance did not say where it listens");
+}
+
+/// What Chromium's `--ignore-certificate-errors-spki-list` takes: the base64 SHA-256 of the
+/// certificate's public key (SubjectPublicKeyInfo), worked out by openssl from the PEM.
+fn spki_sha256_base64(cert_pem: &Path) -> String {
+    let script = format!(
+        "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform der \
+         | openssl dgst -sha256 -binary | openssl base64 -A",
+        cert_pem.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("sh runs");
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        out.status.success() && hash.len() == 44,
+        "openssl worked out no SPKI hash ({hash:?}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    hash
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn over_https_the_page_loads_without_the_plain_http_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = https_appliance(dir.path());
+    // Chromium trusts exactly the certificate this appliance made, and no other.
+    let spki = spki_sha256_base64(&dir.path().join("tls-cert.pem"));
+    let b = Browser::start_with(&[format!("--ignore-certificate-errors-spki-list={spki}")]).await;
+    b.sign_in(&app.url, "admin", HTTPS_ADMIN_PASSWORD).await;
+    let summary = b
+        .wait_text("#summary", "the overview", |t| t.contains("compan"))
+        .await;
+    assert!(summary.starts_with("0 companies"), "{summary}");
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(url.scheme(), "https", "{url}");
+    let warnings = b
+        .client
+        .find_all(Locator::Css("#plain-http"))
+        .await
+        .unwrap();
+    assert!(warnings.is_empty(), "no plain-HTTP warning over HTTPS");
+    b.screenshot("overview-https").await;
+    b.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn plain_http_from_another_address_warns_above_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    // The page counts only localhost, 127.0.0.1 and [::1] as this machine; 127.0.0.2 stands in
+    // for the appliance's LAN address.
+    let srv = TestServer::start_with(dir.path(), &[("address", json!("127.0.0.2"))]).await;
+    let port = srv.url.rsplit(':').next().unwrap().to_string();
+    let b = Browser::start().await;
+    b.goto(&format!("http://127.0.0.2:{port}/")).await;
+    assert!(b.visible("#plain-http").await, "the warning is shown");
+    let warning = b.text("#plain-http").await;
+    assert!(warning.contains("not encrypted"), "{warning}");
+    b.screenshot("plain-http-warning").await;
+    // From the appliance itself (loopback) there is no one on the network to read it.
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = TestServer::start(local_dir.path()).await;
+    b.goto(&format!("{}/", local.url)).await;
+    b.text("#login").await;
+    let warnings = b
+        .client
+        .find_all(Locator::Css("#plain-http"))
+        .await
+        .unwrap();
+    assert!(warnings.is_empty(), "no warning on loopback");
+    b.close().await;
+    local.stop().await;
     srv.stop().await;
 }

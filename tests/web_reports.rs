@@ -106,3 +106,56 @@ async fn the_balance_sheet_balances_with_the_year_profit() {
     assert_eq!(bs["totalLiabilities"].to_string(), "172000.00");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn the_balance_sheet_compared_with_the_previous_month_and_a_year_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let admin = srv.admin_token().await;
+    web_fixture::trader(&srv, &admin).await;
+    let base = "/companies/gupta/reports/2026-04/balance-sheet";
+
+    let (s, bs) = srv
+        .get(&format!("{base}?compare=previous"), Some(&admin))
+        .await;
+    assert_eq!(s, 200, "{bs}");
+    assert_eq!(bs["comparedWith"]["monthKey"], "2026-03");
+    assert_eq!(bs["comparedWith"]["held"], true);
+    // April: capital 1,57,000 (last year's profit carried in), this year's profit 15,000.
+    assert_eq!(group(&bs["liabilities"], "Capital Account"), "157000.00");
+    assert_eq!(bs["totalAssets"].to_string(), "172000.00");
+    // Beside it March as worked by hand: capital 1,00,000, the year's profit 57,000.
+    let march = &bs["compared"];
+    assert_eq!(march["monthKey"], "2026-03");
+    assert_eq!(group(&march["liabilities"], "Capital Account"), "100000.00");
+    assert_eq!(march["profitAndLoss"].to_string(), "57000.00");
+    assert_eq!(march["totalLiabilities"].to_string(), "157000.00");
+    assert_eq!(march["totalAssets"].to_string(), "157000.00");
+
+    let res = srv
+        .http
+        .get(srv.api(&format!("{base}?compare=previous&format=csv")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "side,line,amount,amount_2026-03");
+    assert!(
+        lines.contains(&"liabilities,Capital Account,157000.00,100000.00"),
+        "{csv}"
+    );
+    assert!(lines.contains(&"assets,TOTAL,172000.00,157000.00"), "{csv}");
+
+    // April 2025 is not held: said, with no compared figures.
+    let (_, bs) = srv.get(&format!("{base}?compare=year"), Some(&admin)).await;
+    assert_eq!(bs["comparedWith"]["monthKey"], "2025-04");
+    assert_eq!(bs["comparedWith"]["held"], false);
+    assert_eq!(bs["compared"], Value::Null);
+    let (s, b) = srv
+        .get(&format!("{base}?compare=yesterday"), Some(&admin))
+        .await;
+    assert_eq!(s, 422, "{b}");
+    srv.stop().await;
+}

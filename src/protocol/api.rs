@@ -248,14 +248,31 @@ pub struct CompanyOverview {
     pub restated_months: Vec<RestatedMonth>,
 }
 
-/// A connector on the overview: its status plus what its last heartbeat said about Tally.
+/// A connector on the overview: its online state, what its last heartbeat said about Tally, and
+/// its update state as in the status. Its agent state, system and version are the status's
+/// (`GET /api/connector/status`), which the company page reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OverviewConnector {
-    #[serde(flatten)]
-    pub connector: ConnectorView,
+    pub connector_id: String,
+    pub device_id: String,
+    pub device_name: Option<String>,
+    pub online: bool,
+    pub revoked: bool,
+    pub last_seen: String,
+    pub last_heartbeat: Option<String>,
     pub tally_reachable: Option<bool>,
     pub company_open: Option<bool>,
+    /// As in the status: the policy in force, the version it should run, whether it is behind,
+    /// its last update attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update: Option<crate::protocol::UpdateAttempt>,
 }
 
 /// `GET /api/companies/{id}/reports/{YYYY-MM}/trial-balance`: the month as a group tree.
@@ -366,6 +383,12 @@ pub struct BalanceSheet {
     /// An inventory company's closing stock, counted in Current Assets as in Tally.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closing_stock: Option<Amount>,
+    /// With `?compare=previous|year`: the month compared with, and whether it is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_with: Option<ComparedMonth>,
+    /// With `?compare=` and the month held: that month's balance sheet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared: Option<Box<BalanceSheet>>,
 }
 
 /// `GET /api/companies/{id}/restatements`: closed months that a later sync replaced with
@@ -422,6 +445,8 @@ pub struct RestatedMonth {
     pub ledgers: usize,
     /// As `Restatement::amount`.
     pub amount: Amount,
+    /// As `Restatement::profit_change`.
+    pub profit_change: Amount,
 }
 
 /// `GET /api/companies/{id}/series?ledger=NAME` or `?group=NAME`: every month held.

@@ -2,7 +2,7 @@
 //!
 //! Layers, each depending only on those below it:
 //! - `api/`, `download`, `web`: HTTP handlers, thin; each states its access rule with a guard;
-//! - `guards`, `body`, `error`, `cors`, `json_only`, `uri_limit`, `listener`: the HTTP edge (who is
+//! - `guards`, `body`, `error`, `cors`, `json_only`, `uri_limit`, `listener`, `compress`: the HTTP edge (who is
 //!   calling and from where, request bodies, errors, the slow-client front);
 //! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
 //!   `connectors` (connector_clients, connector_refresh_used; heartbeats kept in memory and
@@ -25,6 +25,7 @@ pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod companies;
+pub mod compress;
 pub mod config;
 pub mod connectors;
 pub mod cors;
@@ -106,6 +107,7 @@ pub fn build(figment: Figment) -> Result<Rocket<Build>, StartError> {
         .attach(json_only::JsonOnly)
         .register("/", catchers![error::default_catcher])
         .attach(uri_limit::UriLimit)
+        .attach(compress::Gzip)
         .attach(AdHoc::on_liftoff(
             "sync run sweeper, heartbeat flusher, daily backup",
             |rocket| {

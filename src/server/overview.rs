@@ -1,5 +1,7 @@
 //! The fleet at a glance (`GET /api/overview`): for every company a user may see, its connectors,
 //! last runs and how fresh its books are, read in one go so the page needs one call. Reads only.
+//! Each connector carries what the company's card shows and its update state; its agent state,
+//! system and version are the status's, which the company page reads.
 
 use rusqlite::Connection;
 
@@ -10,12 +12,12 @@ use super::connectors::{self, OnlineRule};
 use super::domain_error::DomainResult;
 use super::releases::Catalogue;
 use super::{restatements, runs, snapshots, updates};
-
-/// How far back the overview warns of a restated closed month.
-const RESTATED_WINDOW_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 use crate::protocol::{
     CompanyOverview, CompanySummary, ConnectorView, Overview, OverviewConnector, RunStatus,
 };
+
+/// How far back the overview warns of a restated closed month.
+const RESTATED_WINDOW_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 
 /// Heartbeats come from the heartbeat book where it is newer than the database.
 pub fn overview(
@@ -32,7 +34,7 @@ pub fn overview(
     let offline_connectors = companies
         .iter()
         .flat_map(|co| &co.connectors)
-        .filter(|k| !k.connector.online && !k.connector.revoked)
+        .filter(|k| !k.online && !k.revoked)
         .count();
     Ok(Overview {
         server_time: rfc3339(now_ms()),
@@ -51,7 +53,7 @@ fn company_overview(
 ) -> DomainResult<CompanyOverview> {
     let mut listed = connectors::list_for_company(c, &company.id, rule, beats)?;
     updates::annotate(c, &company.id, &mut listed, catalogue, beats)?;
-    let connectors = listed.into_iter().map(with_tally_state).collect();
+    let connectors = listed.into_iter().map(card_view).collect();
     let months = snapshots::list(c, &company.id)?;
     Ok(CompanyOverview {
         connectors,
@@ -72,11 +74,11 @@ fn company_overview(
     })
 }
 
-/// What the last heartbeat said about Tally, lifted out of the stored heartbeat body.
-fn with_tally_state(connector: ConnectorView) -> OverviewConnector {
+/// The card's part of a connector, with what its last heartbeat said about Tally lifted out of
+/// the stored heartbeat body.
+fn card_view(k: ConnectorView) -> OverviewConnector {
     let flag = |key: &str| {
-        connector
-            .agent_state
+        k.agent_state
             .as_ref()
             .and_then(|s| s.get(key))
             .and_then(|v| v.as_bool())
@@ -84,6 +86,16 @@ fn with_tally_state(connector: ConnectorView) -> OverviewConnector {
     OverviewConnector {
         tally_reachable: flag("tallyReachable"),
         company_open: flag("companyOpen"),
-        connector,
+        connector_id: k.connector_id,
+        device_id: k.device_id,
+        device_name: k.device_name,
+        online: k.online,
+        revoked: k.revoked,
+        last_seen: k.last_seen,
+        last_heartbeat: k.last_heartbeat,
+        update_policy: k.update_policy,
+        target_version: k.target_version,
+        behind: k.behind,
+        last_update: k.last_update,
     }
 }

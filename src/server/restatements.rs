@@ -256,18 +256,37 @@ impl RevenueLedgers {
 /// warning.
 pub fn recent(c: &Connection, company_id: &str, since_ms: i64) -> DomainResult<Vec<RestatedMonth>> {
     let mut stmt = c.prepare_cached(
-        "SELECT month_key, received_at, COUNT(*), SUM(MAX(new_balance - old_balance, 0))
+        "SELECT month_key, received_at, ingestion_id, COUNT(*), SUM(MAX(new_balance - old_balance, 0))
          FROM restatements WHERE company_id = ?1 AND received_at >= ?2
          GROUP BY month_key, ingestion_id, received_at
          ORDER BY received_at DESC, ingestion_id DESC, month_key DESC",
     )?;
     let rows = stmt.query_map(params![company_id, since_ms], |r| {
-        Ok(RestatedMonth {
-            month_key: r.get(0)?,
-            received_at: rfc3339(r.get(1)?),
-            ledgers: r.get::<_, i64>(2)? as usize,
-            amount: Amount::from_paise(r.get(3)?),
-        })
+        Ok((
+            Cursor {
+                month_key: r.get(0)?,
+                received_at: r.get(1)?,
+                ingestion_id: r.get(2)?,
+            },
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let heads: Vec<_> = rows.collect::<Result<_, _>>()?;
+    if heads.is_empty() {
+        // Most companies: no chart to read.
+        return Ok(Vec::new());
+    }
+    let mut revenue = RevenueLedgers::new(c, company_id)?;
+    let mut out = Vec::with_capacity(heads.len());
+    for (at, count, amount) in heads {
+        out.push(RestatedMonth {
+            profit_change: profit_change(c, company_id, &at, &mut revenue)?,
+            received_at: rfc3339(at.received_at),
+            month_key: at.month_key,
+            ledgers: usize::try_from(count).unwrap_or(0),
+            amount: Amount::from_paise(amount),
+        });
+    }
+    Ok(out)
 }

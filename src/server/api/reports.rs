@@ -143,20 +143,24 @@ pub async fn profit_and_loss(
     Ok(Report::new(report, file))
 }
 
-#[get("/companies/<_id>/reports/<month>/balance-sheet?<format>")]
+#[get("/companies/<_id>/reports/<month>/balance-sheet?<compare>&<format>")]
 pub async fn balance_sheet(
     state: &State<AppState>,
     access: CompanyAccess,
     _id: &str,
     month: &str,
+    compare: Option<&str>,
     format: Option<&str>,
 ) -> ApiResult<Report<BalanceSheet>> {
-    let (key, csv) = (month_key(month)?, wants_csv(format)?);
+    let (key, against, csv) = (month_key(month)?, against(compare)?, wants_csv(format)?);
     let company = access.company_id;
     let file = csv_of(csv, &company, "balance-sheet", key, csv::balance_sheet);
     let report = state
         .db
-        .read(move |c| profit_loss::balance_sheet(c, &company, key))
+        .read(move |c| match against {
+            Some(a) => profit_loss::balance_sheet_compared(c, &company, key, a),
+            None => profit_loss::balance_sheet(c, &company, key),
+        })
         .await?;
     Ok(Report::new(report, file))
 }

@@ -155,51 +155,48 @@ pub fn profit_and_loss(pl: &ProfitAndLoss) -> String {
     out
 }
 
-/// Liabilities then assets, each group on its own side, with the totals.
-pub fn balance_sheet(bs: &BalanceSheet) -> String {
-    let mut out = String::new();
-    row(&mut out, &["side,line,amount".into()]);
+/// A balance sheet's lines in order: (side, line, amount).
+fn balance_sheet_lines(bs: &BalanceSheet) -> Vec<(&'static str, String, Amount)> {
+    let mut lines = Vec::new();
     for g in &bs.liabilities {
-        row(
-            &mut out,
-            &["liabilities".into(), field(&g.name), g.amount.to_string()],
-        );
+        lines.push(("liabilities", g.name.clone(), g.amount));
     }
-    row(
-        &mut out,
-        &[
-            "liabilities".into(),
-            "Profit & Loss A/c".into(),
-            bs.profit_and_loss.to_string(),
-        ],
-    );
-    row(
-        &mut out,
-        &[
-            "liabilities".into(),
-            "TOTAL".into(),
-            bs.total_liabilities.to_string(),
-        ],
-    );
+    lines.push((
+        "liabilities",
+        "Profit & Loss A/c".to_string(),
+        bs.profit_and_loss,
+    ));
+    lines.push(("liabilities", "TOTAL".to_string(), bs.total_liabilities));
     for g in &bs.assets {
-        row(
-            &mut out,
-            &["assets".into(), field(&g.name), g.amount.to_string()],
-        );
+        lines.push(("assets", g.name.clone(), g.amount));
     }
     if let Some(stock) = bs.closing_stock {
-        row(
-            &mut out,
-            &[
-                "assets".into(),
-                "of which Closing Stock".into(),
-                stock.to_string(),
-            ],
-        );
+        lines.push(("assets", "of which Closing Stock".to_string(), stock));
     }
-    row(
-        &mut out,
-        &["assets".into(), "TOTAL".into(), bs.total_assets.to_string()],
-    );
+    lines.push(("assets", "TOTAL".to_string(), bs.total_assets));
+    lines
+}
+
+/// Liabilities then assets, each group on its own side, with the totals; when compared, the
+/// compared month's amount beside each line (blank for a line it did not have).
+pub fn balance_sheet(bs: &BalanceSheet) -> String {
+    let mut out = String::new();
+    let compared = bs.compared.as_deref().map(|c| (c, balance_sheet_lines(c)));
+    let mut header = "side,line,amount".to_string();
+    if let Some((c, _)) = &compared {
+        let _ = write!(header, ",amount_{}", c.month_key);
+    }
+    row(&mut out, &[header]);
+    for (side, line, amount) in balance_sheet_lines(bs) {
+        let mut cells = vec![side.to_string(), field(&line), amount.to_string()];
+        if let Some((_, other)) = &compared {
+            let before = other
+                .iter()
+                .find(|(s, l, _)| *s == side && *l == line)
+                .map(|(_, _, a)| *a);
+            cells.push(opt(before));
+        }
+        row(&mut out, &cells);
+    }
     out
 }

@@ -234,7 +234,27 @@ pub fn balance_sheet(
         profit_and_loss: profit,
         assets,
         closing_stock: stock.map(|s| s.closing),
+        compared_with: None,
+        compared: None,
     })
+}
+
+/// The balance sheet with the compared month's beside it, when that month is held.
+pub fn balance_sheet_compared(
+    c: &Connection,
+    company_id: &str,
+    month: MonthKey,
+    against: Against,
+) -> DomainResult<BalanceSheet> {
+    let mut report = balance_sheet(c, company_id, month)?;
+    let other = against.month(month);
+    let compared = held(balance_sheet(c, company_id, other))?;
+    report.compared_with = Some(ComparedMonth {
+        month_key: other.to_string(),
+        held: compared.is_some(),
+    });
+    report.compared = compared.map(Box::new);
+    Ok(report)
 }
 
 /// Tally shows the closing stock within Current Assets.
