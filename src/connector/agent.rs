@@ -245,9 +245,19 @@ impl Agent {
         trigger: &str,
         force_full: bool,
     ) -> Result<SyncReport, SyncFailure> {
+        self.sync_for(trigger, force_full, None).await
+    }
+
+    /// Like [`Agent::sync_once`], the run carrying out the "sync now" request `request`.
+    pub async fn sync_for(
+        &self,
+        trigger: &str,
+        force_full: bool,
+        request: Option<&str>,
+    ) -> Result<SyncReport, SyncFailure> {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.status().state = Some("syncing".into());
-        let run = self.start_run(trigger).await?;
+        let run = self.start_run(trigger, request).await?;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run.clone();
         let result = self.sync_run(run.as_deref(), force_full).await;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -275,10 +285,15 @@ impl Agent {
     }
 
     /// Opens a run at the appliance; `None` when it is away (the sync goes on into the outbox).
-    async fn start_run(&self, trigger: &str) -> Result<Option<String>, SyncFailure> {
+    async fn start_run(
+        &self,
+        trigger: &str,
+        request: Option<&str>,
+    ) -> Result<Option<String>, SyncFailure> {
         let req = SyncStartRequest {
             company_id: Some(self.cfg.company_id.clone()),
             trigger: Some(trigger.into()),
+            sync_request_id: request.map(str::to_string),
         };
         match self.appliance.sync_start(&req).await {
             Ok(r) => Ok(Some(r.sync_run_id)),

@@ -15,6 +15,7 @@ pub mod enroll;
 pub mod extract;
 pub mod logging;
 pub mod outbox;
+pub mod schedule;
 pub mod service;
 pub mod setup;
 pub mod state;

@@ -239,6 +239,7 @@ fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
         connector_id: r.get(1)?,
         status: r.get(2)?,
         trigger: r.get(3)?,
+        sync_request_id: None,
         stage: r.get(4)?,
         percent: r.get(5)?,
         counts: counts.and_then(|s| serde_json::from_str(&s).ok()),

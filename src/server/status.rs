@@ -26,6 +26,7 @@ pub fn connector_status(
         last_sync_run: runs::latest(c, company_id, None)?,
         last_successful_sync: runs::latest(c, company_id, Some(RunStatus::Succeeded))?,
         months: snapshots::list(c, company_id)?,
+        schedule: None,
         server_time: rfc3339(now_ms()),
         company_id: company_id.to_string(),
     })

@@ -154,6 +154,8 @@ pub async fn heartbeat(
         server_time: rfc3339(now),
         next_heartbeat_seconds: interval,
         update,
+        schedule: None,
+        sync_request: None,
     }))
 }
 
