@@ -69,12 +69,12 @@ pub fn next(s: &Situation<'_>) -> Next {
             request_id: None,
         })
     };
+    let Some(last) = s.last_start else {
+        return start(AT_STARTUP, owed_full);
+    };
     if owed_full {
         return start(FULL_READ, true);
     }
-    let Some(last) = s.last_start else {
-        return start(AT_STARTUP, false);
-    };
     if s.now >= last + plan.interval {
         return start(ON_SCHEDULE, false);
     }
