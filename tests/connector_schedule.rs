@@ -139,3 +139,92 @@ async fn an_admins_sync_now_runs_in_quiet_hours_and_shows_as_that_requests_run()
     let runs = srv.count("SELECT COUNT(*) FROM integration_sync_runs");
     assert_eq!(runs, 1, "one request, one run");
 }
+
+/// Tally turns busy halfway through a sync (tally-sim's answers slow down from a given request
+/// on): the connector spreads the remaining month reads out, says so in the run's events, and
+/// still delivers everything.
+#[tokio::test]
+async fn a_busy_tally_spreads_the_month_reads_out_and_the_run_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(data.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+    let sim = tally_serving(generate(&GenSpec {
+        name: "Sharma & Sons".into(),
+        seed: 5,
+        ledgers: 30,
+        vouchers: 200,
+        years: 1,
+        first_year: 2025,
+    }))
+    .await;
+    let out = connector(
+        home.path(),
+        &[
+            "setup",
+            "--api-url",
+            &format!("{}/api", srv.url),
+            "--username",
+            "admin",
+            "--password-stdin",
+            "--company-id",
+            "sharma",
+            "--tally-url",
+            &sim.url,
+        ],
+        Some(&format!("{}\n", srv.admin_password())),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let config = home.path().join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    c["closed_months"] = json!(6);
+    std::fs::write(&config, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+
+    // A quiet Tally: how many requests a full read takes.
+    let before = sim.state.requests();
+    let out = connector(home.path(), &["once", "--full"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let per_read = sim.state.requests() - before;
+
+    // The same read again; from its middle on every answer takes 0.4 s.
+    let from = sim.state.requests() + per_read / 2;
+    sim.state.set_fault(aicfo::sim::Fault::SlowFrom {
+        from,
+        delay: Duration::from_millis(400),
+    });
+    let out = connector(home.path(), &["once", "--full"], None).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let s = status(&srv, &admin).await;
+    let run = &s["lastSyncRun"];
+    assert_eq!(run["status"], "succeeded", "{s:#}");
+    let (_, detail) = srv
+        .get(
+            &format!(
+                "/companies/sharma/sync-runs/{}",
+                run["syncRunId"].as_str().unwrap()
+            ),
+            Some(&admin),
+        )
+        .await;
+    let busy: Vec<&Value> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["stage"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("Tally is busy"))
+        })
+        .collect();
+    assert_eq!(busy.len(), 1, "said once: {detail:#}");
+    assert!(
+        busy[0]["stage"]
+            .as_str()
+            .unwrap()
+            .contains("spreading the remaining"),
+        "{detail:#}"
+    );
+}
