@@ -151,6 +151,8 @@ pub struct Agent {
     orders: Mutex<Orders>,
     /// Wakes the scheduler when a heartbeat answer changes `orders`.
     orders_changed: tokio::sync::Notify,
+    /// Whether a heartbeat was answered since start.
+    answered: std::sync::atomic::AtomicBool,
 }
 
 /// The schedule and "sync now" request of the last heartbeat answer.
@@ -227,6 +229,7 @@ impl Agent {
             current_run: Mutex::new(None),
             orders: Mutex::default(),
             orders_changed: tokio::sync::Notify::new(),
+            answered: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -720,7 +723,11 @@ impl Agent {
             request: answer.sync_request.clone(),
         };
         let mut orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
-        if *orders != new {
+        // The scheduler waits for the first answer at start, whatever it says.
+        let first = !self
+            .answered
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        if *orders != new || first {
             *orders = new;
             self.orders_changed.notify_one();
         }

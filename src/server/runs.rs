@@ -94,9 +94,9 @@ pub fn start(
     }
     let id = uuid::Uuid::new_v4().to_string();
     c.execute(
-        "INSERT INTO integration_sync_runs (id, company_id, connector_id, status, trigger, stage, percent, started_at, updated_at, sync_request_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'started', 0, ?6, ?6, ?7)",
-        params![id, company_id, connector_id, RunStatus::Running, trigger, now, by.request],
+        "INSERT INTO integration_sync_runs (id, company_id, connector_id, status, trigger, stage, percent, started_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'started', 0, ?6, ?6)",
+        params![id, company_id, connector_id, RunStatus::Running, trigger, now],
     )?;
     event(c, &id, "started", Some("started"), Some(0), trigger)?;
     let claimed = match by.request {

@@ -87,8 +87,9 @@ pub fn ask(
     ))
 }
 
-/// The run `run_id` carries out the request: it is started, unless it was already (another
-/// connector of the company got there first) or is not this company's; `true` when it was.
+/// The run `run_id` carries out the request: it is started and the run notes it, unless it
+/// was started already (another connector of the company got there first) or is not this
+/// company's; `true` when it was.
 pub fn claim(
     c: &Connection,
     company_id: &str,
@@ -100,5 +101,11 @@ pub fn claim(
          WHERE id = ?1 AND company_id = ?2 AND sync_run_id IS NULL",
         params![request_id, company_id, run_id, now_ms()],
     )?;
+    if changed == 1 {
+        c.execute(
+            "UPDATE integration_sync_runs SET sync_request_id = ?2 WHERE id = ?1",
+            params![run_id, request_id],
+        )?;
+    }
     Ok(changed == 1)
 }
