@@ -173,6 +173,42 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
     ),
     (
         "GET",
+        "/api/settings/sync-schedule",
+        Admin,
+        "/api/settings/sync-schedule",
+    ),
+    (
+        "PUT",
+        "/api/settings/sync-schedule",
+        Admin,
+        "/api/settings/sync-schedule",
+    ),
+    (
+        "GET",
+        "/api/companies/<id>/sync-schedule",
+        Admin,
+        "/api/companies/sharma/sync-schedule",
+    ),
+    (
+        "PUT",
+        "/api/companies/<id>/sync-schedule",
+        Admin,
+        "/api/companies/sharma/sync-schedule",
+    ),
+    (
+        "DELETE",
+        "/api/companies/<id>/sync-schedule",
+        Admin,
+        "/api/companies/sharma/sync-schedule",
+    ),
+    (
+        "POST",
+        "/api/companies/<_id>/sync-requests",
+        Company,
+        "/api/companies/sharma/sync-requests",
+    ),
+    (
+        "GET",
         "/api/companies/<_id>/snapshots",
         Company,
         "/api/companies/sharma/snapshots",

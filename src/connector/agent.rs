@@ -12,10 +12,13 @@ use super::extract::{
     changes_since, choose_company, closed_months, extract, Changes, ExtractError,
 };
 use super::outbox::{without_run_id, Outbox, Pending};
+use super::schedule::{self, Next, Situation};
 use super::state::{LastSyncState, State, StateStore, TallyMarkers};
 use super::update::{Swapped, Updater};
+use crate::protocol::schedule::Plan;
 use crate::protocol::*;
 use crate::tally::{TallyClient, TallyCompany};
+use time::PrimitiveDateTime;
 
 /// The version this program reports and the updater compares. `AICFO_CONNECTOR_VERSION` at
 /// build time overrides the package's (the update tests build a "next" version this way).
@@ -111,6 +114,18 @@ fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+fn to_local(t: time::OffsetDateTime) -> PrimitiveDateTime {
+    let t = time::UtcOffset::current_local_offset()
+        .map(|o| t.to_offset(o))
+        .unwrap_or(t);
+    PrimitiveDateTime::new(t.date(), t.time())
+}
+
+/// Now as the bookkeeper's PC sees it: schedules are in local time.
+fn local_now() -> PrimitiveDateTime {
+    to_local(time::OffsetDateTime::now_utc())
+}
+
 /// Today as the bookkeeper's PC sees it: Tally's dates are local dates.
 pub fn local_today() -> time::Date {
     time::OffsetDateTime::now_local()
@@ -132,6 +147,19 @@ pub struct Agent {
     sync_lock: Arc<tokio::sync::Mutex<()>>,
     current_run: Mutex<Option<String>>,
     pub updater: Updater,
+    /// What the last heartbeat answer said about when to sync.
+    orders: Mutex<Orders>,
+    /// Wakes the scheduler when a heartbeat answer changes `orders`.
+    orders_changed: tokio::sync::Notify,
+    /// Whether a heartbeat was answered since start.
+    answered: std::sync::atomic::AtomicBool,
+}
+
+/// The schedule and "sync now" request of the last heartbeat answer.
+#[derive(Debug, Default, PartialEq)]
+struct Orders {
+    schedule: Option<SyncSchedule>,
+    request: Option<SyncOrder>,
 }
 
 /// How [`Agent::run`] ended.
@@ -199,6 +227,9 @@ impl Agent {
             status: Mutex::new(status),
             sync_lock: Arc::new(tokio::sync::Mutex::new(())),
             current_run: Mutex::new(None),
+            orders: Mutex::default(),
+            orders_changed: tokio::sync::Notify::new(),
+            answered: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -245,9 +276,19 @@ impl Agent {
         trigger: &str,
         force_full: bool,
     ) -> Result<SyncReport, SyncFailure> {
+        self.sync_for(trigger, force_full, None).await
+    }
+
+    /// Like [`Agent::sync_once`], the run carrying out the "sync now" request `request`.
+    pub async fn sync_for(
+        &self,
+        trigger: &str,
+        force_full: bool,
+        request: Option<&str>,
+    ) -> Result<SyncReport, SyncFailure> {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.status().state = Some("syncing".into());
-        let run = self.start_run(trigger).await?;
+        let run = self.start_run(trigger, request).await?;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run.clone();
         let result = self.sync_run(run.as_deref(), force_full).await;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -275,10 +316,15 @@ impl Agent {
     }
 
     /// Opens a run at the appliance; `None` when it is away (the sync goes on into the outbox).
-    async fn start_run(&self, trigger: &str) -> Result<Option<String>, SyncFailure> {
+    async fn start_run(
+        &self,
+        trigger: &str,
+        request: Option<&str>,
+    ) -> Result<Option<String>, SyncFailure> {
         let req = SyncStartRequest {
             company_id: Some(self.cfg.company_id.clone()),
             trigger: Some(trigger.into()),
+            sync_request_id: request.map(str::to_string),
         };
         match self.appliance.sync_start(&req).await {
             Ok(r) => Ok(Some(r.sync_run_id)),
@@ -607,6 +653,7 @@ impl Agent {
         let answer = self.appliance.heartbeat(&body).await?;
         self.updater.heartbeat_accepted(body.last_update.as_ref());
         self.updater.offer(answer.update.clone());
+        self.take_orders(&answer);
         Ok(answer)
     }
 
@@ -633,20 +680,7 @@ impl Agent {
     pub async fn run(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) -> RunEnd {
         let hb_agent = self.clone();
         let heartbeats = tokio::spawn(async move { hb_agent.heartbeat_loop().await });
-        let sync_agent = self.clone();
-        let syncs = async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(
-                u64::from(sync_agent.cfg.sync_interval_minutes) * 60,
-            ));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut first = true;
-            loop {
-                tick.tick().await;
-                let trigger = if first { "startup" } else { "schedule" };
-                first = false;
-                let _ = sync_agent.sync_once(trigger, false).await;
-            }
-        };
+        let syncs = self.clone().schedule_loop();
         let end = tokio::select! {
             _ = syncs => RunEnd::Stopped,
             swapped = self.update_loop() => RunEnd::Updated(swapped),
@@ -680,6 +714,87 @@ impl Agent {
         });
         let _ = tokio::time::timeout(Duration::from_secs(3), self.heartbeat_once()).await;
         end
+    }
+
+    /// Keeps what the answer says about when to sync; wakes the scheduler when it changed.
+    fn take_orders(&self, answer: &HeartbeatResponse) {
+        let new = Orders {
+            schedule: answer.schedule.clone(),
+            request: answer.sync_request.clone(),
+        };
+        let mut orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        // The scheduler waits for the first answer at start, whatever it says.
+        let first = !self
+            .answered
+            .swap(true, std::sync::atomic::Ordering::SeqCst);
+        if *orders != new || first {
+            *orders = new;
+            self.orders_changed.notify_one();
+        }
+    }
+
+    /// The plan to follow: the appliance's schedule, else config.json's interval.
+    fn plan(&self) -> (Plan, Option<SyncOrder>) {
+        let orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        let given = orders.schedule.as_ref().and_then(|s| match s.plan() {
+            Ok(plan) => Some(plan),
+            Err(problems) => {
+                log::warn!("the appliance's sync schedule is unusable ({problems:?}); following config.json");
+                None
+            }
+        });
+        let plan = given.unwrap_or_else(|| Plan::fallback(self.cfg.sync_interval_minutes));
+        (plan, orders.request.clone())
+    }
+
+    /// When the last full read the appliance accepted was, in local time.
+    fn last_full_read(&self) -> Option<PrimitiveDateTime> {
+        let at = self.state().last_sync.as_ref()?.full_sync_at?;
+        let t = time::OffsetDateTime::from_unix_timestamp(at).ok()?;
+        Some(to_local(t))
+    }
+
+    /// Starts syncs when the scheduler says (see `schedule::next`), waking early when a
+    /// heartbeat answer brings a new schedule or a "sync now".
+    async fn schedule_loop(self: Arc<Self>) {
+        // The first heartbeat's answer says whether it is quiet now; not waiting long for it.
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.orders_changed.notified()).await;
+        let mut last_start = None;
+        let mut last_full = self.last_full_read();
+        let mut handled: Option<String> = None;
+        loop {
+            let (plan, request) = self.plan();
+            let now = local_now();
+            let decision = schedule::next(&Situation {
+                now,
+                plan: &plan,
+                last_start,
+                last_full,
+                request: request.as_ref(),
+                handled_request: handled.as_deref(),
+            });
+            match decision {
+                Next::Sync(start) => {
+                    last_start = Some(now);
+                    if start.full {
+                        last_full = Some(now);
+                    }
+                    if start.request_id.is_some() {
+                        handled = start.request_id.clone();
+                    }
+                    let request = start.request_id.as_deref();
+                    let _ = self.sync_for(start.trigger, start.full, request).await;
+                }
+                Next::WaitUntil(at) => {
+                    // Re-asked at least every minute: the PC's clock may jump.
+                    let secs = (at - now).whole_seconds().clamp(1, 60);
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(secs as u64)) => {}
+                        _ = self.orders_changed.notified() => {}
+                    }
+                }
+            }
+        }
     }
 
     async fn heartbeat_loop(self: Arc<Self>) {

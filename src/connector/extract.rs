@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use time::{Date, Duration, Month};
 
 use super::outbox::{Outbox, PayloadHead, Pending};
+use super::pace::Pacer;
 use crate::protocol::calendar::format_date;
 use crate::protocol::*;
 use crate::tally::balances::MonthReader;
@@ -192,6 +193,34 @@ pub struct Extraction {
     pub queued: Pending,
 }
 
+/// After a month read that shows Tally busy, says so once (a run event) and waits.
+async fn pace(
+    pacer: &mut Pacer,
+    took: std::time::Duration,
+    left: usize,
+    progress: &mut (dyn FnMut(&str, u8) + Send),
+    percent: u8,
+) {
+    let Some(pause) = pacer.after_read(took) else {
+        return;
+    };
+    if !pacer.reported {
+        pacer.reported = true;
+        progress(
+            &format!(
+                "Tally is busy (a month took {:.1} s): spreading the remaining {left} month read(s) out",
+                took.as_secs_f32()
+            ),
+            percent,
+        );
+    }
+    log::info!(
+        "Tally is busy; waiting {:.1} s before the next month",
+        pause.as_secs_f32()
+    );
+    tokio::time::sleep(pause).await;
+}
+
 /// Reads everything into a payload written straight into the outbox, a month at a time,
 /// reporting each stage with a percentage as it goes.
 pub async fn extract(
@@ -271,11 +300,13 @@ pub async fn extract(
         .collect();
     let mut balances_sent = 0u64;
     let mut queued = None;
+    let mut pacer = Pacer::default();
     for (i, (month, at)) in dates.iter().enumerate() {
         progress(
             &format!("reading balances for {month} ({}/{})", i + 1, dates.len()),
             pct(2 + i),
         );
+        let read_started = std::time::Instant::now();
         // Checked: complete, and computed at `at` as Tally confirms; otherwise the sync fails
         // here and the half-written payload never joins the outbox.
         let balances = reader.read(*at).await?;
@@ -286,6 +317,17 @@ pub async fn extract(
         let from = period_start(*at).max(books_from.unwrap_or(Date::MIN));
         let stock = read_stock(tally, &name, from, *at).await?;
         let stock = Some(stock).filter(|s| !(s.opening.is_zero() && s.closing.is_zero()));
+        let left = dates.len() - i - 1;
+        if left > 0 {
+            pace(
+                &mut pacer,
+                read_started.elapsed(),
+                left,
+                progress,
+                pct(2 + i),
+            )
+            .await;
+        }
         // A ledger created after the masters were read waits for the next sync; a zero
         // balance is left out (a missing ledger has a zero balance).
         let items = || {

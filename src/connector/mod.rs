@@ -15,6 +15,8 @@ pub mod enroll;
 pub mod extract;
 pub mod logging;
 pub mod outbox;
+pub mod pace;
+pub mod schedule;
 pub mod service;
 pub mod setup;
 pub mod state;

@@ -103,6 +103,67 @@ pub struct ConnectorStatus {
     pub last_sync_run: Option<RunView>,
     pub last_successful_sync: Option<RunView>,
     pub months: Vec<SnapshotSummary>,
+    /// The company's sync schedule, when the next sync and full read are due, and its latest
+    /// "sync now" request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleStatus>,
+}
+
+/// Where a company's schedule comes from: its own, the firm-wide default, or (neither set)
+/// each connector's config.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleSource {
+    Company,
+    Firm,
+    Connector,
+}
+
+/// `GET/PUT/DELETE /api/companies/{id}/sync-schedule`, `GET/PUT /api/settings/sync-schedule`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleSetting {
+    /// The schedule in force; `null` when connectors follow their config.json.
+    pub schedule: Option<crate::protocol::SyncSchedule>,
+    pub source: ScheduleSource,
+}
+
+/// The status API's view of a company's schedule. Times are RFC 3339; the appliance reckons
+/// quiet hours and the full-read time in `utcOffset` (India Standard Time unless configured).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleStatus {
+    #[serde(flatten)]
+    pub setting: ScheduleSetting,
+    pub utc_offset: String,
+    /// Absent when the schedule is the connectors' own (the appliance does not know it).
+    pub next_sync_at: Option<String>,
+    pub next_full_read_at: Option<String>,
+    /// The latest "sync now" request: pending, or the run it started.
+    pub sync_request: Option<SyncRequestView>,
+}
+
+/// `POST /api/companies/{id}/sync-requests`: `{}` or `{"full": true}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSyncRequest {
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// A "sync now" request: `pending` until a connector starts the run for it, then `started`
+/// with that run's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequestView {
+    pub sync_request_id: String,
+    pub company_id: String,
+    pub status: String,
+    pub full: bool,
+    pub requested_by: Option<String>,
+    pub requested_at: String,
+    pub sync_run_id: Option<String>,
+    pub started_at: Option<String>,
 }
 
 /// One enrolled connector as the status shows it.
@@ -143,6 +204,9 @@ pub struct RunView {
     pub connector_id: String,
     pub status: RunStatus,
     pub trigger: Option<String>,
+    /// The "sync now" request the run carried out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_request_id: Option<String>,
     pub stage: String,
     pub percent: u8,
     pub counts: Option<serde_json::Value>,

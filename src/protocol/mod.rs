@@ -8,6 +8,7 @@ pub mod api;
 pub mod calendar;
 pub mod groups;
 pub mod money;
+pub mod schedule;
 pub mod text;
 pub mod update;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use api::*;
 pub use calendar::MonthKey;
 pub use money::Amount;
+pub use schedule::{QuietHours, SyncOrder, SyncSchedule};
 pub use update::*;
 
 /// `POST /api/connector/sync`: the chart of accounts and month balances.
@@ -268,6 +270,9 @@ pub struct SyncStartRequest {
     /// What started it: `schedule`, `manual`, `startup`...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
+    /// The "sync now" request (`syncRequest.id` of a heartbeat answer) this run carries out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -368,6 +373,13 @@ pub struct HeartbeatResponse {
     /// when the appliance carries no release for the connector's target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<UpdateInstruction>,
+    /// When to sync, as the appliance's administrators set it; absent from older appliances
+    /// and when none is set (config.json's `sync_interval_minutes` then holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<SyncSchedule>,
+    /// A "sync now" waiting for this connector's company.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_request: Option<SyncOrder>,
 }
 
 /// The error body of every failed request (CONTRACT.md).

@@ -50,6 +50,7 @@ pub mod releases;
 pub mod reports;
 pub mod restatements;
 pub mod runs;
+pub mod schedules;
 pub mod secrets;
 pub mod serve;
 pub mod snapshots;

@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::clock::{now_ms, rfc3339};
 use super::domain_error::{DomainError, DomainResult};
 use super::problems::Problems;
+use super::schedules::requests;
 use crate::protocol::text::{ID_MAX_CHARS, LABEL_MAX_CHARS, MESSAGE_MAX_CHARS};
 use crate::protocol::{RunStatus, RunView, SyncCounts, SyncOutcome};
 
@@ -56,15 +57,26 @@ fn running_ids(c: &Connection, sql: &str, param: &dyn ToSql) -> DomainResult<Vec
     Ok(ids)
 }
 
-/// Starts a run. A run this connector left running is superseded: marked abandoned.
+/// What a connector says when it starts a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartedBy<'a> {
+    pub trigger: Option<&'a str>,
+    /// The "sync now" request it carries out.
+    pub request: Option<&'a str>,
+}
+
+/// Starts a run. A run this connector left running is superseded: marked abandoned. A run for a
+/// "sync now" request still pending marks it started; `true` in the answer when it did.
 pub fn start(
     c: &Connection,
     company_id: &str,
     connector_id: &str,
-    trigger: Option<&str>,
-) -> DomainResult<String> {
+    by: StartedBy<'_>,
+) -> DomainResult<(String, bool)> {
+    let trigger = by.trigger;
     let mut problems = Problems::new();
     problems.bound("trigger", trigger, LABEL_MAX_CHARS);
+    problems.bound("syncRequestId", by.request, ID_MAX_CHARS);
     problems.into_result("The sync run cannot start.")?;
     let now = now_ms();
     let stale = running_ids(
@@ -87,7 +99,11 @@ pub fn start(
         params![id, company_id, connector_id, RunStatus::Running, trigger, now],
     )?;
     event(c, &id, "started", Some("started"), Some(0), trigger)?;
-    Ok(id)
+    let claimed = match by.request {
+        Some(request) => requests::claim(c, company_id, request, &id)?,
+        None => false,
+    };
+    Ok((id, claimed))
 }
 
 /// The run's status, after checking it belongs to the company.
@@ -239,6 +255,7 @@ fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
         connector_id: r.get(1)?,
         status: r.get(2)?,
         trigger: r.get(3)?,
+        sync_request_id: r.get(11)?,
         stage: r.get(4)?,
         percent: r.get(5)?,
         counts: counts.and_then(|s| serde_json::from_str(&s).ok()),
@@ -257,7 +274,8 @@ pub fn latest(
     status: Option<RunStatus>,
 ) -> DomainResult<Option<RunView>> {
     Ok(c.query_row(
-        "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at
+        "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
+         sync_request_id
          FROM integration_sync_runs WHERE company_id = ?1 AND (?2 IS NULL OR status = ?2)
          ORDER BY started_at DESC, rowid DESC LIMIT 1",
         params![company_id, status],
@@ -269,7 +287,8 @@ pub fn latest(
 /// The company's newest runs, newest first, at most `limit`.
 pub fn recent(c: &Connection, company_id: &str, limit: u32) -> DomainResult<Vec<RunView>> {
     let mut stmt = c.prepare(
-        "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at
+        "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
+         sync_request_id
          FROM integration_sync_runs WHERE company_id = ?1
          ORDER BY started_at DESC, rowid DESC LIMIT ?2",
     )?;
@@ -362,7 +381,8 @@ fn ingestions_of(c: &Connection, run_id: &str) -> DomainResult<Vec<IngestionView
 pub fn detail(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<RunDetail> {
     let run = c
         .query_row(
-            "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at
+            "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
+         sync_request_id
              FROM integration_sync_runs WHERE company_id = ?1 AND id = ?2",
             params![company_id, run_id],
             view,

@@ -12,6 +12,7 @@ use super::connectors::OnlineRule;
 use super::db::Db;
 use super::download::UsedLinks;
 use super::releases::{ReleaseStore, Releases};
+use super::schedules::ScheduleBook;
 use super::secrets::Secrets;
 use super::start_error::StartError;
 use super::updates::PolicyBook;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub releases: Releases,
     /// The connector update policies, for the heartbeat's answer.
     pub update_policies: PolicyBook,
+    /// Sync schedules and pending "sync now" requests, for the heartbeat's answer.
+    pub schedules: ScheduleBook,
     /// Download links already used: each works once.
     pub used_links: UsedLinks,
 }
@@ -50,6 +53,7 @@ impl AppState {
             heartbeats: Arc::default(),
             releases: Releases::new(ReleaseStore::new(cfg.connector_releases.clone())),
             update_policies: PolicyBook::default(),
+            schedules: ScheduleBook::default(),
             used_links: UsedLinks::default(),
             db,
             cfg,

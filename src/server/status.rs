@@ -9,7 +9,7 @@ use super::connectors::heartbeats::Heartbeats;
 use super::connectors::{self, OnlineRule};
 use super::domain_error::DomainResult;
 use super::releases::Catalogue;
-use super::{runs, snapshots, updates};
+use super::{runs, schedules, snapshots, updates};
 use crate::protocol::{ConnectorStatus, RunStatus};
 
 pub fn connector_status(
@@ -26,6 +26,7 @@ pub fn connector_status(
         last_sync_run: runs::latest(c, company_id, None)?,
         last_successful_sync: runs::latest(c, company_id, Some(RunStatus::Succeeded))?,
         months: snapshots::list(c, company_id)?,
+        schedule: Some(schedules::status(c, company_id, now_ms())?),
         server_time: rfc3339(now_ms()),
         company_id: company_id.to_string(),
     })

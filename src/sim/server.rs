@@ -28,6 +28,12 @@ pub enum Fault {
     /// Wait this long before answering a request for every ledger's balance at once (a big
     /// company's answer); requests for one group's ledgers answer at once.
     SlowWhole(Duration),
+    /// XML requests from the `from`th answered since start on wait `delay`: a bookkeeper
+    /// starts working while a sync reads.
+    SlowFrom {
+        from: u64,
+        delay: Duration,
+    },
     /// Answer every company request as Tally does when the company is not open.
     CompanyNotOpen,
     /// Answer bytes that are not XML.
@@ -184,10 +190,12 @@ async fn export(
     body: Vec<u8>,
 ) -> (ContentType, Vec<u8>) {
     let _counted = InFlight::enter(state);
-    state.requests.fetch_add(1, Ordering::SeqCst);
+    let number = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let fault = state.fault();
-    if let Fault::Slow(d) = fault {
-        tokio::time::sleep(d).await;
+    match fault {
+        Fault::Slow(d) => tokio::time::sleep(d).await,
+        Fault::SlowFrom { from, delay } if number >= from => tokio::time::sleep(delay).await,
+        _ => {}
     }
     if fault == Fault::Garbage {
         return (

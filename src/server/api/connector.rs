@@ -23,7 +23,7 @@ use crate::server::runs::{self, Progress};
 use crate::server::state::AppState;
 use crate::server::status::connector_status;
 use crate::server::updates;
-use crate::server::{accounts, connectors, ingest};
+use crate::server::{accounts, connectors, ingest, schedules};
 
 fn tokens(
     state: &AppState,
@@ -148,10 +148,14 @@ pub async fn heartbeat(
         &conn.connector_id,
     )
     .await?;
+    let (schedule, sync_request) =
+        schedules::for_heartbeat(&state.db, &state.schedules, &conn.company_id).await?;
     Ok(Json(HeartbeatResponse {
         server_time: rfc3339(now),
         next_heartbeat_seconds: interval,
         update,
+        schedule,
+        sync_request,
     }))
 }
 
@@ -162,11 +166,22 @@ pub async fn sync_start(
     body: JsonBody<SyncStartRequest>,
 ) -> ApiResult<Json<SyncStartResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
-    let trigger = body.value.trigger;
-    let id = state
+    let (trigger, request) = (body.value.trigger, body.value.sync_request_id);
+    let company = conn.company_id.clone();
+    let (id, claimed) = state
         .db
-        .write(move |tx| runs::start(tx, &conn.company_id, &conn.connector_id, trigger.as_deref()))
+        .write(move |tx| {
+            let by = runs::StartedBy {
+                trigger: trigger.as_deref(),
+                request: request.as_deref(),
+            };
+            runs::start(tx, &conn.company_id, &conn.connector_id, by)
+        })
         .await?;
+    if claimed {
+        // The request is started: heartbeats stop carrying it.
+        state.schedules.forget(&company);
+    }
     Ok(Json(SyncStartResponse { sync_run_id: id }))
 }
 

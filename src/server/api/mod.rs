@@ -8,6 +8,7 @@ pub mod health;
 pub mod overview;
 pub mod reports;
 pub mod runs;
+pub mod schedules;
 pub mod snapshots;
 pub mod updates;
 
@@ -57,6 +58,14 @@ pub fn routes() -> Vec<Route> {
         updates::put_global,
         updates::get_connector,
         updates::put_connector,
+    ]);
+    all.extend(routes![
+        schedules::get_firm,
+        schedules::put_firm,
+        schedules::get_company,
+        schedules::put_company,
+        schedules::delete_company,
+        schedules::ask,
     ]);
     all.extend(routes![snapshots::list, snapshots::month]);
     all.extend(routes![

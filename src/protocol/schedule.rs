@@ -1,0 +1,324 @@
+//! When a connector syncs: the schedule administrators set at the appliance (interval, quiet
+//! hours, the daily full read), as it crosses the wire, and the calendar arithmetic both sides
+//! need. Times of day are the PC's local time; nothing here reads a clock.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, PrimitiveDateTime, Time};
+
+/// The longest interval an administrator can set: one day.
+pub const MAX_INTERVAL_MINUTES: u32 = 24 * 60;
+/// Quiet-hour windows one schedule may hold.
+pub const MAX_QUIET_WINDOWS: usize = 14;
+/// The daily full read when nobody said otherwise: at night, when Tally is open but idle.
+pub const DEFAULT_FULL_READ_AT: &str = "02:00";
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const DAY_MINUTES: u16 = 24 * 60;
+
+/// A sync schedule: `PUT /api/settings/sync-schedule` (firm-wide),
+/// `PUT /api/companies/{id}/sync-schedule`, and the heartbeat answer's `schedule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSchedule {
+    /// Minutes between syncs, 1 to 1440.
+    pub interval_minutes: u32,
+    /// Windows in which no sync starts (a "sync now" still does).
+    #[serde(default)]
+    pub quiet_hours: Vec<QuietHours>,
+    /// `HH:MM`: the daily full read.
+    #[serde(default = "default_full_read_at")]
+    pub full_read_at: String,
+}
+
+fn default_full_read_at() -> String {
+    DEFAULT_FULL_READ_AT.to_string()
+}
+
+/// `{"days": ["mon", ...], "from": "10:00", "to": "13:00"}`: `from` inclusive, `to` exclusive,
+/// within one day (`to` may be `24:00`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    pub days: Vec<String>,
+    pub from: String,
+    pub to: String,
+}
+
+/// A "sync now" as the heartbeat answer carries it: the connector starts a run for it (with
+/// `syncRequestId`), quiet hours notwithstanding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncOrder {
+    pub id: String,
+    /// Read Tally in full rather than only what changed.
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// A schedule checked and ready for arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub interval: Duration,
+    quiet: Vec<Window>,
+    /// Minutes after midnight.
+    full_read_at: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Window {
+    /// Indexed by days from Monday.
+    days: [bool; 7],
+    from: u16,
+    to: u16,
+}
+
+/// `HH:MM` as minutes after midnight; `24:00` only when `end_of_day` may be named.
+fn minutes_of(text: &str, end_of_day: bool) -> Option<u16> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    let total = h * 60 + m;
+    (m < 60 && (total < DAY_MINUTES || (end_of_day && total == DAY_MINUTES))).then_some(total)
+}
+
+fn window(q: &QuietHours, at: &str, problems: &mut Vec<(String, String)>) -> Option<Window> {
+    let mut days = [false; 7];
+    if q.days.is_empty() {
+        problems.push((format!("{at}.days"), "name at least one day".into()));
+    }
+    for (i, d) in q.days.iter().enumerate() {
+        match DAYS.iter().position(|n| n.eq_ignore_ascii_case(d)) {
+            Some(n) => days[n] = true,
+            None => problems.push((
+                format!("{at}.days[{i}]"),
+                "must be one of mon, tue, wed, thu, fri, sat, sun".into(),
+            )),
+        }
+    }
+    let from = minutes_of(&q.from, false);
+    let to = minutes_of(&q.to, true);
+    if from.is_none() {
+        problems.push((
+            format!("{at}.from"),
+            "must be a time HH:MM such as 10:00".into(),
+        ));
+    }
+    if to.is_none() {
+        problems.push((
+            format!("{at}.to"),
+            "must be a time HH:MM such as 13:00 (24:00 for midnight)".into(),
+        ));
+    }
+    let (from, to) = (from?, to?);
+    if from >= to {
+        problems.push((
+            format!("{at}.to"),
+            "must be after `from`; a window does not cross midnight (use two)".into(),
+        ));
+        return None;
+    }
+    Some(Window { days, from, to })
+}
+
+impl SyncSchedule {
+    /// The plan, or every problem as (JSON path, what is wrong).
+    pub fn plan(&self) -> Result<Plan, Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        if !(1..=MAX_INTERVAL_MINUTES).contains(&self.interval_minutes) {
+            problems.push((
+                "intervalMinutes".into(),
+                format!("must be a whole number of minutes from 1 to {MAX_INTERVAL_MINUTES}"),
+            ));
+        }
+        if self.quiet_hours.len() > MAX_QUIET_WINDOWS {
+            problems.push((
+                "quietHours".into(),
+                format!("may hold at most {MAX_QUIET_WINDOWS} windows"),
+            ));
+        }
+        let quiet: Vec<Window> = self
+            .quiet_hours
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| window(q, &format!("quietHours[{i}]"), &mut problems))
+            .collect();
+        let full = minutes_of(&self.full_read_at, false);
+        if full.is_none() {
+            problems.push((
+                "fullReadAt".into(),
+                "must be a time HH:MM such as 02:00".into(),
+            ));
+        }
+        match full {
+            Some(full_read_at) if problems.is_empty() => Ok(Plan {
+                interval: Duration::minutes(i64::from(self.interval_minutes)),
+                quiet,
+                full_read_at,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+fn at_minutes(date: Date, minutes: u16) -> PrimitiveDateTime {
+    PrimitiveDateTime::new(date, Time::MIDNIGHT) + Duration::minutes(i64::from(minutes))
+}
+
+fn minute_of_day(t: PrimitiveDateTime) -> u16 {
+    u16::from(t.hour()) * 60 + u16::from(t.minute())
+}
+
+impl Plan {
+    /// What the connector does when the appliance says nothing: its own interval, no quiet
+    /// hours, the full read at night.
+    pub fn fallback(interval_minutes: u32) -> Plan {
+        Plan {
+            interval: Duration::minutes(i64::from(interval_minutes.max(1))),
+            quiet: Vec::new(),
+            full_read_at: 2 * 60,
+        }
+    }
+
+    /// The end of the quiet window `t` falls in, if it falls in one.
+    pub fn quiet_until(&self, t: PrimitiveDateTime) -> Option<PrimitiveDateTime> {
+        let day = usize::from(t.weekday().number_days_from_monday());
+        let m = minute_of_day(t);
+        self.quiet
+            .iter()
+            .filter(|w| w.days[day] && w.from <= m && m < w.to)
+            .map(|w| at_minutes(t.date(), w.to))
+            .max()
+    }
+
+    /// `t`, or the end of the quiet hours it falls in (and of any that follow on directly).
+    pub fn open_from(&self, mut t: PrimitiveDateTime) -> PrimitiveDateTime {
+        // Windows are within one day: a week's worth of hops covers any chain of them.
+        for _ in 0..(MAX_QUIET_WINDOWS * 8) {
+            match self.quiet_until(t) {
+                Some(end) => t = end,
+                None => break,
+            }
+        }
+        t
+    }
+
+    /// The latest daily full-read time at or before `now`.
+    pub fn last_full_read_time(&self, now: PrimitiveDateTime) -> PrimitiveDateTime {
+        let today = at_minutes(now.date(), self.full_read_at);
+        if today <= now {
+            today
+        } else {
+            today - Duration::DAY
+        }
+    }
+
+    /// Whether a full read is owed: none since the last daily full-read time.
+    pub fn full_read_owed(
+        &self,
+        now: PrimitiveDateTime,
+        last_full: Option<PrimitiveDateTime>,
+    ) -> bool {
+        last_full.is_none_or(|f| f < self.last_full_read_time(now))
+    }
+
+    /// When the next sync may start: an interval after the last start (now, if none), moved
+    /// out of quiet hours.
+    pub fn next_sync(
+        &self,
+        now: PrimitiveDateTime,
+        last_start: Option<PrimitiveDateTime>,
+    ) -> PrimitiveDateTime {
+        let due = last_start.map_or(now, |s| (s + self.interval).max(now));
+        self.open_from(due)
+    }
+
+    /// When the next full read starts: now if one is owed, else at tomorrow's full-read time;
+    /// moved out of quiet hours.
+    pub fn next_full_read(
+        &self,
+        now: PrimitiveDateTime,
+        last_full: Option<PrimitiveDateTime>,
+    ) -> PrimitiveDateTime {
+        let due = if self.full_read_owed(now, last_full) {
+            now
+        } else {
+            self.last_full_read_time(now) + Duration::DAY
+        };
+        self.open_from(due)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn office() -> SyncSchedule {
+        SyncSchedule {
+            interval_minutes: 30,
+            quiet_hours: vec![QuietHours {
+                days: ["mon", "tue", "wed", "thu", "fri"]
+                    .map(String::from)
+                    .to_vec(),
+                from: "10:00".into(),
+                to: "13:00".into(),
+            }],
+            full_read_at: "02:00".into(),
+        }
+    }
+
+    #[test]
+    fn quiet_hours_hold_on_their_days_only() {
+        let plan = office().plan().unwrap();
+        // 2026-11-26 is a Thursday, 2026-11-28 a Saturday.
+        assert_eq!(
+            plan.quiet_until(datetime!(2026-11-26 11:00)),
+            Some(datetime!(2026-11-26 13:00))
+        );
+        assert_eq!(plan.quiet_until(datetime!(2026-11-26 13:00)), None);
+        assert_eq!(plan.quiet_until(datetime!(2026-11-28 11:00)), None);
+        assert_eq!(
+            plan.next_sync(
+                datetime!(2026-11-26 10:05),
+                Some(datetime!(2026-11-26 09:50))
+            ),
+            datetime!(2026-11-26 13:00)
+        );
+    }
+
+    #[test]
+    fn bad_schedules_name_each_problem() {
+        let mut s = office();
+        s.interval_minutes = 0;
+        s.full_read_at = "2am".into();
+        s.quiet_hours[0].days.push("funday".into());
+        s.quiet_hours[0].to = "09:00".into();
+        let paths: Vec<String> = s.plan().unwrap_err().into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            paths,
+            [
+                "intervalMinutes",
+                "quietHours[0].days[5]",
+                "quietHours[0].to",
+                "fullReadAt"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missed_full_read_is_owed_until_done() {
+        let plan = office().plan().unwrap();
+        let yesterday = Some(datetime!(2026-11-25 02:00));
+        assert!(!plan.full_read_owed(datetime!(2026-11-26 01:59), yesterday));
+        assert!(plan.full_read_owed(datetime!(2026-11-26 02:00), yesterday));
+        assert!(plan.full_read_owed(datetime!(2026-11-26 09:00), yesterday));
+        assert_eq!(
+            plan.next_full_read(
+                datetime!(2026-11-26 09:00),
+                Some(datetime!(2026-11-26 02:01))
+            ),
+            datetime!(2026-11-27 02:00)
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! When connectors sync, the appliance's side: the schedules administrators set (`store`),
+//! "sync now" requests (`requests`), both kept in memory for the heartbeat (`book`), and the
+//! status API's view with when the next sync and full read are due.
+
+pub mod book;
+pub mod requests;
+pub mod store;
+
+use rusqlite::Connection;
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+use super::db::Db;
+use super::domain_error::DomainResult;
+use crate::protocol::{ScheduleStatus, SyncOrder, SyncSchedule};
+pub use book::{CompanyEntry, ScheduleBook};
+
+/// The appliance reckons schedules in India Standard Time: the PCs it serves keep it.
+pub const APPLIANCE_OFFSET: UtcOffset = match UtcOffset::from_hms(5, 30, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+/// What a heartbeat answer carries for the company: the schedule in force and a pending
+/// request. From the book; the database only when the book does not hold them.
+pub async fn for_heartbeat(
+    db: &Db,
+    book: &ScheduleBook,
+    company_id: &str,
+) -> DomainResult<(Option<SyncSchedule>, Option<SyncOrder>)> {
+    let (firm, entry) = match book.get(company_id) {
+        (_, Some(firm), Some(entry)) => (firm, entry),
+        (epoch, _, _) => {
+            let id = company_id.to_string();
+            let (firm, entry) = db
+                .read(move |c| {
+                    let entry = CompanyEntry {
+                        own: store::own(c, &id)?,
+                        pending: requests::pending(c, &id)?.as_ref().map(requests::order),
+                    };
+                    Ok((store::firm(c)?, entry))
+                })
+                .await?;
+            book.fill(epoch, firm.clone(), company_id, entry.clone());
+            (firm, entry)
+        }
+    };
+    Ok((entry.own.or(firm), entry.pending))
+}
+
+fn local(ms: i64) -> Option<PrimitiveDateTime> {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    let t = t.to_offset(APPLIANCE_OFFSET);
+    Some(PrimitiveDateTime::new(t.date(), t.time()))
+}
+
+fn rfc3339_of(t: PrimitiveDateTime) -> Option<String> {
+    t.assume_offset(APPLIANCE_OFFSET)
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// The company's schedule for the status API. The next sync counts from the company's last
+/// run; the next full read from the last run that read in full (a `full read` run, or one for
+/// a full "sync now").
+pub fn status(c: &Connection, company_id: &str, now_ms: i64) -> DomainResult<ScheduleStatus> {
+    let setting = store::setting(c, company_id)?;
+    let plan = setting.schedule.as_ref().and_then(|s| s.plan().ok());
+    let (last_start, last_full) = last_runs(c, company_id)?;
+    let now = local(now_ms);
+    let due =
+        |f: &dyn Fn(&crate::protocol::schedule::Plan, PrimitiveDateTime) -> PrimitiveDateTime| {
+            plan.as_ref()
+                .zip(now)
+                .and_then(|(p, now)| rfc3339_of(f(p, now)))
+        };
+    Ok(ScheduleStatus {
+        next_sync_at: due(&|p, now| p.next_sync(now, last_start.and_then(local))),
+        next_full_read_at: due(&|p, now| p.next_full_read(now, last_full.and_then(local))),
+        utc_offset: format!(
+            "{:+03}:{:02}",
+            APPLIANCE_OFFSET.whole_hours(),
+            APPLIANCE_OFFSET.minutes_past_hour().abs()
+        ),
+        sync_request: requests::latest(c, company_id)?,
+        setting,
+    })
+}
+
+/// Start times (UTC ms) of the company's last run and last full read.
+fn last_runs(c: &Connection, company_id: &str) -> DomainResult<(Option<i64>, Option<i64>)> {
+    let (last, full) = c.query_row(
+        "SELECT MAX(r.started_at),
+                MAX(CASE WHEN r.trigger = 'full read' OR q.full = 1 THEN r.started_at END)
+         FROM integration_sync_runs r LEFT JOIN sync_requests q ON q.id = r.sync_request_id
+         WHERE r.company_id = ?1",
+        [company_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((last, full))
+}
