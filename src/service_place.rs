@@ -87,6 +87,17 @@ pub fn parse_reg_sz(output: &str, name: &str) -> Option<PathBuf> {
     })
 }
 
+/// The program of a service's command line as the service manager keeps it: quoted when it
+/// holds a space (`"C:\Program Files\...\X.exe" service run ...`), else up to the first space.
+pub fn program_in_command_line(line: &str) -> PathBuf {
+    let line = line.trim_start();
+    let program = match line.strip_prefix('"') {
+        Some(rest) => rest.split('"').next().unwrap_or(rest),
+        None => line.split(' ').next().unwrap_or(line),
+    };
+    PathBuf::from(program)
+}
+
 /// Whether `meta` (of the path itself, not followed) is a redirection: a reparse point
 /// (junction, symbolic link, mount point) on Windows, a symbolic link elsewhere.
 pub fn is_redirect(meta: &std::fs::Metadata) -> bool {
@@ -242,6 +253,50 @@ pub fn shared_steps(dir: &Path) -> Vec<Step> {
     ]
 }
 
+/// Copies the files `files` and the folders `dirs` (their files) from `from` into `to` where `to`
+/// lacks them: a service installed again keeps its own, newer state. The names taken.
+pub fn take_missing(
+    from: &Path,
+    to: &Path,
+    files: &[&str],
+    dirs: &[&str],
+) -> Result<Vec<String>, String> {
+    let mut taken = Vec::new();
+    if same_folder(from, to) {
+        return Ok(taken);
+    }
+    for name in files {
+        if copy_if_missing(&from.join(name), &to.join(name))? {
+            taken.push(name.to_string());
+        }
+    }
+    for name in dirs {
+        let (source, dest) = (from.join(name), to.join(name));
+        if !source.is_dir() || dest.exists() {
+            continue;
+        }
+        std::fs::create_dir_all(&dest)
+            .map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+        let entries = std::fs::read_dir(&source)
+            .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+        for entry in entries.flatten() {
+            copy_if_missing(&entry.path(), &dest.join(entry.file_name()))?;
+        }
+        taken.push(name.to_string());
+    }
+    Ok(taken)
+}
+
+/// Copies a file `from` to `to` unless `to` exists or `from` is not a file; whether it did.
+fn copy_if_missing(from: &Path, to: &Path) -> Result<bool, String> {
+    if to.exists() || !from.is_file() {
+        return Ok(false);
+    }
+    std::fs::copy(from, to)
+        .map(|_| true)
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
 /// Runs `steps` for `dir`; stops at the first that fails, naming it.
 #[cfg(windows)]
 pub fn run_steps(dir: &Path, steps: Vec<Step>) -> Result<(), String> {
@@ -322,6 +377,19 @@ mod tests {
             Some(PathBuf::from(r"C:\Program Files"))
         );
         assert_eq!(parse_reg_sz("ERROR: not found", "ProgramFilesDir"), None);
+    }
+
+    #[test]
+    fn the_program_is_found_in_a_services_command_line() {
+        let quoted = r#""C:\Program Files\aicfo\connector\AICFOConnector.exe" service run --home C:\ProgramData\aicfo\connector"#;
+        assert_eq!(
+            program_in_command_line(quoted),
+            PathBuf::from(r"C:\Program Files\aicfo\connector\AICFOConnector.exe")
+        );
+        assert_eq!(
+            program_in_command_line(r"C:\aicfo\aicfo-server.exe service run"),
+            PathBuf::from(r"C:\aicfo\aicfo-server.exe")
+        );
     }
 
     #[test]
@@ -430,6 +498,27 @@ mod tests {
         let err = refuse_redirects_on_the_way(root2.path(), &root2.path().join("aicfo/appliance"))
             .unwrap_err();
         assert!(err.contains("aicfo is a junction"), "{err}");
+    }
+
+    #[test]
+    fn settings_state_and_outbox_are_taken_unless_the_service_has_its_own() {
+        let from = tempfile::tempdir().unwrap();
+        let to = tempfile::tempdir().unwrap();
+        std::fs::write(from.path().join("config.json"), "new").unwrap();
+        std::fs::write(from.path().join("connector-state.json"), "enrolled").unwrap();
+        std::fs::create_dir(from.path().join("outbox")).unwrap();
+        std::fs::write(from.path().join("outbox/2025-04.json"), "books").unwrap();
+        std::fs::write(to.path().join("config.json"), "the service's").unwrap();
+        let files = ["config.json", "connector-state.json", "update-state.json"];
+        let taken = take_missing(from.path(), to.path(), &files, &["outbox"]).unwrap();
+        assert_eq!(taken, ["connector-state.json", "outbox"]);
+        let read = |p: &str| std::fs::read_to_string(to.path().join(p)).unwrap();
+        assert_eq!(read("config.json"), "the service's");
+        assert_eq!(read("connector-state.json"), "enrolled");
+        assert_eq!(read("outbox/2025-04.json"), "books");
+        assert!(!to.path().join("update-state.json").exists());
+        let again = take_missing(from.path(), to.path(), &files, &["outbox"]).unwrap();
+        assert!(again.is_empty(), "{again:?}");
     }
 
     #[cfg(unix)]
