@@ -25,3 +25,6 @@ pub mod connector;
 
 #[cfg(all(windows, any(feature = "server", feature = "connector")))]
 pub mod winservice;
+
+#[cfg(any(feature = "server", feature = "connector"))]
+pub mod service_place;

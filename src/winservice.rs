@@ -5,6 +5,7 @@
 //! with a [`Spec`] and hand over the loop it runs until told to stop.
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ use windows_service::service_control_handler::{
 };
 use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
 use windows_service::{define_windows_service, service_dispatcher};
+
+use crate::service_place::{self, Place};
 
 /// Completes once when the service manager asks the service to stop, or Windows shuts down.
 pub type StopSignal = oneshot::Receiver<()>;
@@ -117,10 +120,106 @@ fn manager(spec: &Spec, access: ServiceManagerAccess) -> Result<ServiceManager, 
         .map_err(|e| explain(spec, "reach the service manager for", e))
 }
 
-/// Registers the running program as the service: started with [`RUN_ARGS`], then `launch_args`.
-pub fn install(spec: &Spec, launch_args: Vec<OsString>) -> Result<String, String> {
+/// `doing` failed with `e`; the advice to run as administrator when it was refused.
+fn io_sentence(doing: String, e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        format!("cannot {doing}: {e}; run this in a Command Prompt opened with \"Run as administrator\"")
+    } else {
+        format!("cannot {doing}: {e}")
+    }
+}
+
+fn env_folder(name: &str, default: &str) -> PathBuf {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
+}
+
+/// The folders the service `spec` would be installed into ([`crate::service_place`]), checked
+/// but not made: `%ProgramFiles%` is the machine's and no folder on the way is a redirection.
+/// `data_dir` replaces the usual data folder.
+pub fn plan_place(spec: &Spec, part: &str, data_dir: Option<PathBuf>) -> Result<Place, String> {
+    if is_installed(spec) {
+        return Err(format!(
+            "the service {} is already installed; `service uninstall` first to install it again",
+            spec.name
+        ));
+    }
+    let program_files = env_folder("ProgramFiles", r"C:\Program Files");
+    service_place::check_program_files(&program_files, &service_place::machine_program_files()?)?;
+    let program_data = env_folder("ProgramData", r"C:\ProgramData");
+    let mut place = service_place::place(spec.name, part, &program_files, &program_data);
+    if let Some(dir) = data_dir {
+        place.data_dir = dir;
+    }
+    service_place::refuse_redirects_on_the_way(&program_files, &place.program_dir)?;
+    service_place::refuse_redirects_on_the_way(&program_data, &place.data_dir)?;
+    Ok(place)
+}
+
+/// Makes the folders of `place`, taking `%ProgramData%\aicfo` over first when the data folder
+/// is in it (its list decides who may add folders there).
+pub fn make_place(place: &Place) -> Result<(), String> {
+    let shared = env_folder("ProgramData", r"C:\ProgramData").join("aicfo");
+    if place.data_dir.starts_with(&shared) {
+        std::fs::create_dir_all(&shared)
+            .map_err(|e| io_sentence(format!("create {}", shared.display()), e))?;
+        service_place::run_steps(&shared, service_place::shared_steps(&shared))?;
+    }
+    for dir in [&place.program_dir, &place.data_dir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io_sentence(format!("create {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Copies the running program, and the files named in `beside` found beside it, into the
+/// program folder; the program's new path. From the program folder itself nothing is copied.
+pub fn copy_program(place: &Place, beside: &[&str]) -> Result<PathBuf, String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("cannot find this program's path to install it: {e}"))?;
+    let (Some(from), Some(name)) = (exe.parent(), exe.file_name()) else {
+        return Err(format!("cannot find the folder of {}", exe.display()));
+    };
+    let installed = place.program_dir.join(name);
+    if service_place::same_folder(from, &place.program_dir) {
+        return Ok(installed);
+    }
+    let names = std::iter::once(name).chain(beside.iter().map(std::ffi::OsStr::new));
+    for name in names {
+        let source = from.join(name);
+        if source == exe || source.is_file() {
+            let to = place.program_dir.join(name);
+            std::fs::copy(&source, &to).map_err(|e| {
+                io_sentence(format!("copy {} to {}", source.display(), to.display()), e)
+            })?;
+        }
+    }
+    Ok(installed)
+}
+
+/// Who may change the program and data folders: [`service_place::lock_down_steps`], with the
+/// service account writing the program folder when `account_writes_program`.
+pub fn lock_down(place: &Place, account_writes_program: bool) -> Result<(), String> {
+    let program = service_place::program_grants(&place.account, account_writes_program);
+    let program = service_place::lock_down_steps(&place.program_dir, &program);
+    service_place::run_steps(&place.program_dir, program)?;
+    let data = service_place::lock_down_steps(
+        &place.data_dir,
+        &service_place::data_grants(&place.account),
+    );
+    service_place::run_steps(&place.data_dir, data)
+}
+
+/// Registers `exe` (in its place's program folder) as the service, run as `account` and
+/// started with [`RUN_ARGS`], then `launch_args`.
+pub fn install(
+    spec: &Spec,
+    exe: &Path,
+    account: &str,
+    launch_args: Vec<OsString>,
+) -> Result<String, String> {
     let mut arguments: Vec<OsString> = RUN_ARGS.iter().map(OsString::from).collect();
     arguments.extend(launch_args);
     let info = ServiceInfo {
@@ -129,11 +228,11 @@ pub fn install(spec: &Spec, launch_args: Vec<OsString>) -> Result<String, String
         service_type: ServiceType::OWN_PROCESS,
         start_type: ServiceStartType::AutoStart,
         error_control: ServiceErrorControl::Normal,
-        executable_path: exe.clone(),
+        executable_path: exe.to_path_buf(),
         launch_arguments: arguments,
         dependencies: vec![],
-        // LocalSystem: runs at boot with no one logged in.
-        account_name: None,
+        // A virtual account: a standard user's rights, no password to keep.
+        account_name: Some(account.into()),
         account_password: None,
     };
     let access = ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE;
@@ -152,7 +251,7 @@ pub fn install(spec: &Spec, launch_args: Vec<OsString>) -> Result<String, String
         }
     };
     Ok(format!(
-        "installed the service {} ({}): {} starts at boot{}",
+        "installed the service {} ({}): {} starts at boot as {account}{}",
         spec.name,
         spec.display_name,
         exe.display(),
@@ -267,13 +366,26 @@ pub fn stop(spec: &Spec) -> Result<String, String> {
     Ok(format!("the service {} is stopped", spec.name))
 }
 
-/// Stops the service if it runs, then removes it. Its data stays where it is.
+/// Stops the service if it runs, then removes it. Its program and data stay where they are:
+/// the sentence names both folders, for whoever wants them gone.
 pub fn uninstall(spec: &Spec) -> Result<String, String> {
-    let service = open(spec, ServiceAccess::STOP | ServiceAccess::DELETE)?;
+    let service = open(
+        spec,
+        ServiceAccess::STOP | ServiceAccess::DELETE | ServiceAccess::QUERY_CONFIG,
+    )?;
+    let program = service.query_config().ok().and_then(|c| {
+        let line = c.executable_path.to_string_lossy().into_owned();
+        service_place::program_in_command_line(&line)
+            .parent()
+            .map(Path::to_path_buf)
+    });
     stop_and_wait(spec, &service)?;
     service.delete().map_err(|e| explain(spec, "remove", e))?;
+    let program = program
+        .map(|p| format!("; its program is left in {}", p.display()))
+        .unwrap_or_default();
     Ok(format!(
-        "removed the service {}; its data is left in place",
+        "removed the service {}{program}; its data is left in place",
         spec.name
     ))
 }
@@ -307,6 +419,9 @@ pub fn status(spec: &Spec) -> Result<String, String> {
     });
     if let Ok(config) = service.query_config() {
         line.push_str(&format!("; program: {}", config.executable_path.display()));
+        if let Some(account) = config.account_name {
+            line.push_str(&format!("; account: {}", account.to_string_lossy()));
+        }
     }
     Ok(line)
 }
@@ -376,8 +491,9 @@ fn service_main(_arguments: Vec<OsString>) {
     let _ = status.set_service_status(report(ServiceState::Stopped, exit));
 }
 
-/// Does `action` for the service `spec`; `launch_args` are given to the program after
-/// [`RUN_ARGS`] when installed. Returns what to tell the person at the console.
+/// Does `action` for the service `spec`. Returns what to tell the person at the console.
+/// `install` is each program's own (its folders and files: [`plan_place`], [`make_place`], [`install`]);
+/// `launch_args` is kept for the callers and unused.
 pub fn command(
     spec: &'static Spec,
     action: Action,
@@ -385,7 +501,13 @@ pub fn command(
     serve: Serve,
 ) -> Result<String, String> {
     match action {
-        Action::Install => install(spec, launch_args),
+        Action::Install => {
+            let _ = launch_args;
+            Err(format!(
+                "the service {} is installed by its program's own `service install`",
+                spec.name
+            ))
+        }
         Action::Uninstall => uninstall(spec),
         Action::Start => start(spec),
         Action::Stop => stop(spec),

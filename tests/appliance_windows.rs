@@ -1,14 +1,24 @@
 //! The Windows appliance (`dist/windows/aicfo-server.exe`, cross-built by packaging/build.sh)
 //! under Wine: in a console it answers `/api/health` and the Linux connector syncs Tally's books
-//! into it; as a Windows service (Wine's service manager) it installs, starts with its data in
-//! `C:\ProgramData\aicfo\appliance` and the first admin password there, and the Windows connector, also
-//! a service, syncs into it; both stop and uninstall cleanly.
+//! into it; as a Windows service (Wine's service manager) it installs — its program copied to
+//! `C:\Program Files\aicfo\appliance` and registered there, run as `NT SERVICE\AICFOAppliance` —
+//! starts with its data in `C:\ProgramData\aicfo\appliance` and the first admin password there,
+//! and the Windows connector, also a service (program in `C:\Program Files\aicfo\connector`,
+//! settings and state taken to `C:\ProgramData\aicfo\connector`), syncs into it; both stop and
+//! uninstall cleanly. A connector install with no settings to take is refused with a sentence
+//! and changes nothing.
 //!
 //! What Wine 8 cannot show: a start at boot (a prefix does not boot with services), the
 //! restart after a failure (Wine's service manager refuses failure actions with
-//! ERROR_INVALID_LEVEL; the install then warns, and `status` says no restart is set),
-//! and the data folder's restriction to SYSTEM and Administrators (Wine's icacls is a stub that
-//! changes nothing and answers success).
+//! ERROR_INVALID_LEVEL; the install then warns, and `status` says no restart is set);
+//! who may open the folders (Wine's icacls is a stub that changes nothing and answers
+//! success, so owners and lists are unit-tested as the arguments given to icacls:
+//! `service_place`); the virtual account (Wine's service manager records it — `status` reads it
+//! back — but runs every service as the prefix's one user); the refusal of a ProgramFiles other
+//! than the registry's (Wine sets ProgramFiles from the registry in every process it starts, so
+//! the two never differ: unit-tested in `service_place`); junctions (Wine 8's `mklink /J` and
+//! `/D` fail, and a Unix symbolic link is no reparse point to it: the refusal of redirected
+//! folders is unit-tested with symbolic links on Linux).
 //! Needs packaging/build.sh and Wine; `.ci/run` runs this with `--ignored`.
 
 mod common;
@@ -211,6 +221,23 @@ async fn the_windows_appliance_serves_in_a_console_and_the_linux_connector_syncs
     sim.stop().await;
 }
 
+/// `C:\Program Files` of the prefix, as a folder of this machine.
+fn program_files(wine: &Wine) -> std::path::PathBuf {
+    wine.prefix().join("drive_c/Program Files")
+}
+
+/// Wine 8 lacks the `ProcessPrng` DLL every Rust program needs (see tests/wine); the services
+/// run from Program Files, where no shim lies beside them, so it goes where Windows keeps its
+/// own DLLs, in this prefix only. `beside` is a folder a program already ran from.
+fn shim_for_services(wine: &Wine, beside: &Path) {
+    let system32 = wine
+        .prefix()
+        .join("drive_c/windows/system32/bcryptprimitives.dll");
+    if !system32.exists() {
+        std::fs::copy(beside.join("bcryptprimitives.dll"), system32).unwrap();
+    }
+}
+
 /// `PROGRAM service ARGS...` under `wine`: its output, asserted to succeed.
 async fn service(wine: &Wine, program: &Path, action: &str) -> String {
     let out = wine.run_async(program, &["service", action]).await;
@@ -243,6 +270,20 @@ async fn appliance_and_connector_run_as_windows_services_under_wine() {
     assert!(
         installed.contains("installed the service AICFOAppliance"),
         "{installed}"
+    );
+    // The service runs the copy in Program Files (with its Rocket.toml), not the unzipped one.
+    let program = program_files(&wine).join("aicfo/appliance");
+    assert!(program.join("aicfo-server.exe").is_file(), "{installed}");
+    assert!(program.join("Rocket.toml").is_file(), "{installed}");
+    shim_for_services(&wine, folder.path());
+    let said = service(&wine, &server, "status").await;
+    assert!(
+        said.contains(r"C:\Program Files\aicfo\appliance\aicfo-server.exe"),
+        "{said}"
+    );
+    assert!(
+        said.contains(r"account: NT SERVICE\AICFOAppliance"),
+        "{said}"
     );
     let said = service(&wine, &server, "start").await;
     // Wine's service manager may have started an auto-start service already.
@@ -300,6 +341,22 @@ async fn appliance_and_connector_run_as_windows_services_under_wine() {
         said.contains("installed the service AICFOConnector"),
         "{said}"
     );
+    let home = wine.program_data().join("aicfo/connector");
+    for taken in ["config.json", "connector-state.json"] {
+        assert!(home.join(taken).is_file(), "{taken} is taken: {said}");
+    }
+    assert!(program_files(&wine)
+        .join("aicfo/connector/AICFOConnector.exe")
+        .is_file());
+    let status = service(&wine, &connector, "status").await;
+    assert!(
+        status.contains(r"C:\Program Files\aicfo\connector\AICFOConnector.exe"),
+        "{status}"
+    );
+    assert!(
+        status.contains(r"account: NT SERVICE\AICFOConnector"),
+        "{status}"
+    );
     let said = service(&wine, &connector, "start").await;
     // Wine's service manager may have started an auto-start service already.
     assert!(
@@ -313,7 +370,8 @@ async fn appliance_and_connector_run_as_windows_services_under_wine() {
 
     let said = service(&wine, &connector, "stop").await;
     assert!(said.contains("is stopped"), "{said}");
-    let log = std::fs::read_to_string(pc.path().join("logs/connector.log")).unwrap();
+    // The service's home is its data folder, not the folder it was installed from.
+    let log = std::fs::read_to_string(home.join("logs/connector.log")).unwrap();
     assert!(log.contains("started as the Windows service"), "{log}");
     assert!(log.contains("stopped by the service manager"), "{log}");
     let said = service(&wine, &connector, "uninstall").await;
@@ -341,4 +399,27 @@ async fn appliance_and_connector_run_as_windows_services_under_wine() {
         "uninstalling leaves the books"
     );
     sim.stop().await;
+}
+
+/// `out` failed with exit code 1 and a sentence containing `says`.
+fn refused(out: &std::process::Output, says: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
+    assert!(text(out).contains(says), "{}", text(out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs packaging/build.sh and Wine: .ci/run builds it and runs this with --ignored"]
+async fn a_connector_install_with_nothing_to_run_is_refused_and_changes_nothing_under_wine() {
+    let wine = Wine::new();
+    let pc = tempfile::tempdir().unwrap();
+    let connector = unpack("AICFOConnector.exe", pc.path());
+    let out = wine.run(&connector, &["service", "install"]);
+    refused(&out, "there is no config.json");
+    assert!(text(&out).contains("Not installed"), "{}", text(&out));
+    assert!(!program_files(&wine).join("aicfo").exists());
+    assert!(!wine.program_data().join("aicfo").exists());
+    refused(
+        &wine.run(&connector, &["service", "status"]),
+        "is not installed",
+    );
 }

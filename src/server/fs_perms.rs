@@ -25,7 +25,7 @@ pub fn create_owner_only() {
 }
 
 /// Windows has no umask: a new file takes its folder's access list. The service's data folder
-/// is restricted when the service is installed ([`restrict_to_administrators`]); a console run
+/// is locked down when the service is installed (`crate::service_place`); a console run
 /// keeps the access of the folder it is given.
 #[cfg(not(unix))]
 pub fn create_owner_only() {}
@@ -76,33 +76,11 @@ pub fn secure_data_dir(dir: &Path) -> Result<Vec<String>, String> {
 }
 
 /// Windows access lists are not modes: the folder's list decides, and the service install sets
-/// it ([`restrict_to_administrators`]). Changing it at every start would lock out the user of a
+/// it (`crate::service_place`). Changing it at every start would lock out the user of a
 /// console run.
 #[cfg(not(unix))]
 pub fn secure_data_dir(_dir: &Path) -> Result<Vec<String>, String> {
     Ok(Vec::new())
-}
-
-/// Makes `dir` (and what is and will be in it) reachable by SYSTEM and Administrators only:
-/// under `%ProgramData%` every local user may otherwise read it. Uses Windows' own `icacls`, by
-/// well-known SIDs so the names' language does not matter.
-#[cfg(windows)]
-pub fn restrict_to_administrators(dir: &Path) -> Result<(), String> {
-    const SYSTEM: &str = "*S-1-5-18:(OI)(CI)F";
-    const ADMINISTRATORS: &str = "*S-1-5-32-544:(OI)(CI)F";
-    let out = std::process::Command::new("icacls")
-        .arg(dir)
-        .args(["/inheritance:r", "/grant:r", SYSTEM, ADMINISTRATORS])
-        .output()
-        .map_err(|e| format!("cannot run icacls to restrict {}: {e}", dir.display()))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "cannot restrict {} to SYSTEM and Administrators: icacls says {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stdout).trim()
-    ))
 }
 
 #[cfg(all(test, unix))]

@@ -1,15 +1,15 @@
 //! aicfo-server as a Windows service: `aicfo-server service install|uninstall|start|stop|status`.
-//! The service runs the same server as the console does, from the program's folder (so a
-//! Rocket.toml beside the program is read), with its data in `%ProgramData%\aicfo\appliance`
-//! unless `AICFO_DATA_DIR` is set at `service install`. (Not `%ProgramData%\aicfo` itself: a
-//! connector on the same PC keeps its Tally lock there, and the data folder is for
-//! administrators only.) The first administrator's password is written
-//! there, as on the console it is written to `data\`.
+//! The install copies the program (and the Rocket.toml beside it) to
+//! `%ProgramFiles%\aicfo\appliance`; the service runs the same server as the console does, from
+//! there (so that Rocket.toml is read), as `NT SERVICE\AICFOAppliance`, with its data in
+//! `%ProgramData%\aicfo\appliance` unless `AICFO_DATA_DIR` is set at `service install`. (Not
+//! `%ProgramData%\aicfo` itself: a connector on the same PC keeps its Tally lock there, and the
+//! data folder is for administrators and the service only.) The first administrator's password
+//! is written there, as on the console it is written to `data\`.
 
 use std::path::PathBuf;
 
 use super::first_admin::ADMIN_PASSWORD_FILE;
-use super::fs_perms;
 use crate::winservice::{self, Action, Serve, Spec};
 
 pub static SPEC: Spec = Spec {
@@ -48,15 +48,28 @@ pub fn main(action: &str, data: Option<PathBuf>, serve: Serve) -> Result<String,
     }
 }
 
-/// The data folder first, readable by SYSTEM and Administrators only, then the service.
+/// The program (with the Rocket.toml beside it) copied to `%ProgramFiles%\aicfo\appliance`,
+/// the data folder made, both locked down (`crate::service_place`), then the service registered
+/// there, run as `NT SERVICE\AICFOAppliance`. An `AICFO_DATA_DIR` replaces the data folder.
 fn install() -> Result<String, String> {
-    let dir = data_dir();
-    fs_perms::create_private_dir(&dir)
-        .map_err(|e| format!("cannot create the data folder {}: {e}", dir.display()))?;
-    fs_perms::restrict_to_administrators(&dir)?;
-    let done = winservice::install(&SPEC, vec![dir.clone().into_os_string()])?;
+    let override_dir = std::env::var_os("AICFO_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
+    let place = winservice::plan_place(&SPEC, "appliance", override_dir)?;
+    winservice::make_place(&place)?;
+    let exe = winservice::copy_program(&place, &["Rocket.toml"])?;
+    // The appliance never changes its own program: its account only reads it.
+    winservice::lock_down(&place, false)?;
+    let dir = &place.data_dir;
+    let done = winservice::install(
+        &SPEC,
+        &exe,
+        &place.account,
+        vec![dir.clone().into_os_string()],
+    )?;
     Ok(format!(
-        "{done}\ndata folder: {} (SYSTEM and Administrators only)\nnext: aicfo-server service start",
+        "{done}\nprogram folder: {} (changed by Administrators only)\ndata folder: {} (SYSTEM, Administrators and the service only)\nnext: aicfo-server service start",
+        place.program_dir.display(),
         dir.display()
     ))
 }
@@ -82,6 +95,8 @@ fn as_service_process(data: PathBuf) -> Result<(), String> {
         std::env::set_current_dir(folder)
             .map_err(|e| format!("cannot work in {}: {e}", folder.display()))?;
     }
+    // A junction swapped in after the install would send the books elsewhere.
+    crate::service_place::refuse_redirected_data_dir(&data)?;
     // Still one thread: the service dispatcher has not started.
     std::env::set_var("AICFO_DATA_DIR", data);
     Ok(())
