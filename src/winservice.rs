@@ -311,6 +311,28 @@ pub fn status(spec: &Spec) -> Result<String, String> {
     Ok(line)
 }
 
+/// Whether the service has stopped, and if so whether on a failure (an exit code other than 0,
+/// or a process that died without saying). `None` while it runs or is between states.
+pub fn stopped_on_failure(spec: &Spec) -> Result<Option<bool>, String> {
+    let status = open(spec, ServiceAccess::QUERY_STATUS)?
+        .query_status()
+        .map_err(|e| explain(spec, "query", e))?;
+    Ok((status.current_state == ServiceState::Stopped)
+        .then(|| !matches!(status.exit_code, ServiceExitCode::Win32(0))))
+}
+
+/// Waits until the service has stopped, then starts it and waits until it runs. A program that
+/// replaced itself comes back as the new version this way, through the service manager, without
+/// relying on restart-on-failure actions (which an administrator may clear, and Wine refuses).
+pub fn start_once_stopped(spec: &Spec) -> Result<(), String> {
+    let service = open(spec, ServiceAccess::START)?;
+    wait_for(spec, &service, ServiceState::Stopped)?;
+    service
+        .start::<&str>(&[])
+        .map_err(|e| explain(spec, "start", e))?;
+    wait_for(spec, &service, ServiceState::Running).map(|_| ())
+}
+
 static SPEC: OnceLock<&'static Spec> = OnceLock::new();
 static SERVE: OnceLock<Serve> = OnceLock::new();
 static STATUS: OnceLock<ServiceStatusHandle> = OnceLock::new();
