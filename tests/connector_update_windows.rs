@@ -8,9 +8,11 @@
 //! no restart-on-failure actions), N updates and the service comes back as N+1 through the
 //! helper the service starts (see `connector::service`), and the appliance sees N+1 heartbeats.
 //!
-//! What Wine cannot show: the restart by failure actions alone (Wine refuses them; the service
-//! here comes back without them, which is the point), and Windows' own file locking of a running
-//! program exactly (Wine follows it for the rename and overwrite `self_replace` relies on).
+//! What Wine cannot show: the restart by failure actions (Wine refuses them; the service here
+//! comes back without them, which is the point). Whether Wine locks a running .exe exactly as
+//! Windows does is not checked here; the swap goes the way `self_replace` goes on Windows.
+//! Not covered here: the service helper's roll-back after three failed starts of a broken new
+//! version (the console roll-back is covered on Linux in tests/connector_update.rs).
 //! Needs packaging/build.sh and Wine; `.ci/run` runs this with `--ignored`.
 
 mod common;
