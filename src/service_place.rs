@@ -335,6 +335,32 @@ pub fn machine_program_files() -> Result<PathBuf, String> {
         .ok_or_else(|| format!("cannot find the Program Files folder in the registry ({KEY})"))
 }
 
+/// The service's own SID from `sc.exe showsid NAME` (its line `SERVICE SID: S-1-5-80-…`).
+pub fn parse_service_sid(showsid: &str) -> Option<String> {
+    showsid
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(key, _)| key.trim().eq_ignore_ascii_case("SERVICE SID"))
+        .map(|(_, sid)| sid.trim().to_string())
+        .filter(|sid| sid.starts_with("S-1-5-80-"))
+}
+
+/// The service's security descriptor (`sc.exe sdshow`) with one more entry: the service's own
+/// SID may start, stop and query it. Windows lets only SYSTEM and Administrators start a
+/// service; a virtual account's service that swapped in a new program must start itself again
+/// through its helper. None when `sddl` has no access list to add to.
+pub fn sddl_letting_itself_restart(sddl: &str, sid: &str) -> Option<String> {
+    let sddl = sddl.trim();
+    let ace = format!("(A;;RPWPLCLORC;;;{sid})");
+    if sddl.contains(&ace) {
+        return Some(sddl.to_string());
+    }
+    let dacl = sddl.find("D:")?;
+    // The access list runs to the audit list (S:) or the end.
+    let end = sddl[dacl..].find("S:").map_or(sddl.len(), |i| dacl + i);
+    Some(format!("{}{ace}{}", &sddl[..end], &sddl[end..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,5 +560,27 @@ mod tests {
         let err = refuse_redirects_inside(dir.path()).unwrap_err();
         assert!(err.contains("rejected/old"), "{err}");
         refuse_redirects_inside(&dir.path().join("missing")).unwrap();
+    }
+
+    #[test]
+    fn a_service_may_be_let_start_itself_again() {
+        let shown =
+            "\r\nNAME: AICFOConnector\r\nSERVICE SID: S-1-5-80-1-2-3-4-5\r\nSTATUS: Active\r\n";
+        let sid = parse_service_sid(shown).unwrap();
+        assert_eq!(sid, "S-1-5-80-1-2-3-4-5");
+        assert_eq!(parse_service_sid("SERVICE SID: S-1-5-18"), None);
+        let with_audit = "D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCLCSWLOCRRC;;;IU)S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)";
+        let changed = sddl_letting_itself_restart(with_audit, &sid).unwrap();
+        assert_eq!(
+            changed,
+            "D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCLCSWLOCRRC;;;IU)(A;;RPWPLCLORC;;;S-1-5-80-1-2-3-4-5)S:(AU;FA;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;WD)"
+        );
+        assert_eq!(
+            sddl_letting_itself_restart(&changed, &sid).unwrap(),
+            changed
+        );
+        let plain = sddl_letting_itself_restart("D:(A;;CC;;;SY)\r\n", &sid).unwrap();
+        assert_eq!(plain, "D:(A;;CC;;;SY)(A;;RPWPLCLORC;;;S-1-5-80-1-2-3-4-5)");
+        assert_eq!(sddl_letting_itself_restart("", &sid), None);
     }
 }

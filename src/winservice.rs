@@ -250,8 +250,14 @@ pub fn install(
             return Err(e);
         }
     };
+    let itself = match let_itself_restart(spec) {
+        Ok(()) => String::new(),
+        Err(e) => format!(
+            "; WARNING: it cannot start itself again after an update ({e}), so it relies on being restarted when it fails"
+        ),
+    };
     Ok(format!(
-        "installed the service {} ({}): {} starts at boot as {account}{}",
+        "installed the service {} ({}): {} starts at boot as {account}{}{itself}",
         spec.name,
         spec.display_name,
         exe.display(),
@@ -261,6 +267,33 @@ pub fn install(
             "; WARNING: this service manager cannot restart it when it fails (it does not take failure actions)"
         }
     ))
+}
+
+/// Lets the service's own SID start and stop it ([`service_place::sddl_letting_itself_restart`]):
+/// the helper a connector service leaves behind after an update runs as that account.
+fn let_itself_restart(spec: &Spec) -> Result<(), String> {
+    let sc = |args: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new("sc.exe")
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run sc.exe: {e}"))?;
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(said)
+        } else {
+            Err(format!("`sc.exe {}` says {}", args.join(" "), said.trim()))
+        }
+    };
+    let sid = service_place::parse_service_sid(&sc(&["showsid", spec.name])?)
+        .ok_or("sc.exe showsid names no service SID")?;
+    let shown = sc(&["sdshow", spec.name])?;
+    let sddl = shown
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("D:"))
+        .and_then(|l| service_place::sddl_letting_itself_restart(l, &sid))
+        .ok_or("sc.exe sdshow shows no access list")?;
+    sc(&["sdset", spec.name, &sddl]).map(|_| ())
 }
 
 /// The description and the restart-on-failure actions. Whether the service manager took the
@@ -424,6 +457,37 @@ pub fn status(spec: &Spec) -> Result<String, String> {
         }
     }
     Ok(line)
+}
+
+/// Whether the service has stopped, and if so whether on a failure (an exit code other than 0,
+/// or a process that died without saying). `None` while it runs or is between states.
+pub fn stopped_on_failure(spec: &Spec) -> Result<Option<bool>, String> {
+    let status = open(spec, ServiceAccess::QUERY_STATUS)?
+        .query_status()
+        .map_err(|e| explain(spec, "query", e))?;
+    Ok((status.current_state == ServiceState::Stopped)
+        .then(|| !matches!(status.exit_code, ServiceExitCode::Win32(0))))
+}
+
+/// Waits until the service has stopped, then starts it and waits until it runs. A program that
+/// replaced itself comes back as the new version this way, through the service manager, without
+/// relying on restart-on-failure actions (which an administrator may clear, and Wine refuses).
+pub fn start_once_stopped(spec: &Spec) -> Result<(), String> {
+    let service = open(spec, ServiceAccess::START)?;
+    wait_for(spec, &service, ServiceState::Stopped)?;
+    if let Err(e) = service.start::<&str>(&[]) {
+        // Restart-on-failure may have started it first.
+        let started = service.query_status().is_ok_and(|s| {
+            matches!(
+                s.current_state,
+                ServiceState::Running | ServiceState::StartPending
+            )
+        });
+        if !started {
+            return Err(explain(spec, "start", e));
+        }
+    }
+    wait_for(spec, &service, ServiceState::Running).map(|_| ())
 }
 
 static SPEC: OnceLock<&'static Spec> = OnceLock::new();

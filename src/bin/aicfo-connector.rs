@@ -405,6 +405,7 @@ fn service(action: &str, home: Option<&std::path::Path>) -> ExitCode {
 /// The agent's `run` under the Windows service manager, until it says stop; the exit code.
 #[cfg(windows)]
 fn serve_as_service(stop: aicfo::winservice::StopSignal) -> u32 {
+    use aicfo::connector::service;
     let home = SERVICE_HOME.get().cloned().flatten();
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -417,19 +418,33 @@ fn serve_as_service(stop: aicfo::winservice::StopSignal) -> u32 {
             Ok(h) => h,
             Err(_) => return 1,
         };
+        let Ok(program) = std::env::current_exe() else {
+            return 1;
+        };
+        let store = update::record::RecordStore::new(&home);
+        if marker::on_start(&program, APP_VERSION, &store, update::first_retry_secs())
+            == marker::Start::RolledBack
+        {
+            return service::restart_after_update(&program, &home);
+        }
         match agent(&home).await {
             Ok((agent, _logger)) => {
                 log::info!(
                     "aicfo-connector {APP_VERSION} started as the Windows service in {}",
                     home.display()
                 );
-                agent
+                let end = agent
                     .run(async move {
                         let _ = stop.await;
                     })
                     .await;
-                log::info!("stopped by the service manager");
-                0
+                match end {
+                    RunEnd::Stopped => {
+                        log::info!("stopped by the service manager");
+                        0
+                    }
+                    RunEnd::Updated(s) => service::restart_after_update(&s.program, &home),
+                }
             }
             Err((code, message)) => {
                 log::error!("{message}");

@@ -4,9 +4,16 @@
 //! the service runs the same agent as `run` does, from there, as `NT SERVICE\AICFOConnector`,
 //! starting at boot with no one logged in and restarted when it fails.
 //!
-//! Under a service manager the process says so in [`UNDER_SERVICE_ENV`]: a program that wants a
-//! restart (the updater, after swapping in a new version) then exits with a non-zero code and the
-//! service manager starts it again, instead of starting a second copy of itself.
+//! Under a service manager the process says so in [`UNDER_SERVICE_ENV`], so a program that wants
+//! a restart (the updater, after swapping in a new version) never starts a second copy of itself
+//! beside the service. The Windows service does not rely on restart-on-failure actions for it
+//! (an administrator may clear them; Wine refuses them): it starts a helper,
+//! `service resume-after-update`, from the previous program (the one known to run), and stops.
+//! The helper waits for the service to stop, starts it through the service manager (so it runs
+//! the new program), and watches it as the console restarter does: should the new version stop
+//! on a failure [`MAX_STARTS`](crate::connector::update::marker::MAX_STARTS) times before it
+//! reaches the appliance, the previous program is put back and started. Elsewhere (a systemd unit
+//! setting the variable) the program exits with a failure code for the manager to restart it.
 
 /// Set to `1` in the environment of a connector that a service manager runs (the Windows
 /// service sets it itself; a systemd unit may set it too).
@@ -18,19 +25,27 @@ pub fn under_service_manager() -> bool {
 }
 
 #[cfg(windows)]
-pub use windows::{main, SPEC};
+pub use windows::{main, restart_after_update, SPEC};
 
 #[cfg(windows)]
 mod windows {
     use std::ffi::OsString;
     use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
 
     use crate::connector::config::CONFIG_FILE;
     use crate::connector::outbox::OUTBOX_DIR;
     use crate::connector::state::STATE_FILE;
-    use crate::connector::update::record::UPDATE_STATE_FILE;
+    use crate::connector::update::install::previous_path;
+    use crate::connector::update::marker::{self, MAX_STARTS, WINDOW_SECS};
+    use crate::connector::update::record::{RecordStore, UPDATE_STATE_FILE};
+    use crate::connector::update::{first_retry_secs, restart::SERVICE_RESTART_EXIT};
     use crate::service_place;
     use crate::winservice::{self, Action, Serve, Spec};
+
+    /// The hidden action of the helper that brings the service back after an update.
+    pub const RESUME_ACTION: &str = "resume-after-update";
 
     pub static SPEC: Spec = Spec {
         name: "AICFOConnector",
@@ -41,6 +56,9 @@ mod windows {
     /// `AICFOConnector.exe service ACTION`; `home` is the `--home` given, which the installed
     /// service is then started with. Returns what to tell the person at the console.
     pub fn main(action: &str, home: Option<&Path>, serve: Serve) -> Result<String, String> {
+        if action == RESUME_ACTION {
+            return resume_after_update(home);
+        }
         let action = Action::parse(action)?;
         let launch_args = Vec::new();
         if action == Action::Install {
@@ -100,6 +118,113 @@ mod windows {
             "{done}\nprogram folder: {} (changed by Administrators and the service only)\ndata folder: {} (SYSTEM, Administrators and the service only){taken}\nnext: AICFOConnector.exe service start",
             place.program_dir.display(),
             data.display()
+        ))
+    }
+
+    /// Called by the service after its program was replaced (or put back): starts the helper
+    /// that brings the service back, detached from this process, which is about to stop. The
+    /// service's exit code is a failure either way, so that restart-on-failure actions, where
+    /// set, start it too: the helper's start needs the right `install` grants the service
+    /// (`sc sdset`), which a changed Windows may refuse; two starts cannot run two copies (the
+    /// second finds the service running).
+    pub fn restart_after_update(program: &Path, home: &Path) -> u32 {
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        use std::os::windows::process::CommandExt;
+        let previous = previous_path(program);
+        let helper = if previous.exists() {
+            previous
+        } else {
+            program.to_path_buf()
+        };
+        let started = Command::new(&helper)
+            .arg("--home")
+            .arg(home)
+            .args(["service", RESUME_ACTION])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP)
+            .spawn();
+        match started {
+            Ok(_) => {
+                log::info!(
+                    "the service stops now; {} starts it again",
+                    helper.display()
+                );
+                u32::from(SERVICE_RESTART_EXIT)
+            }
+            Err(e) => {
+                log::error!(
+                    "cannot start {} to restart the service ({e}); stopping with a failure, so Windows' restart-on-failure can start it",
+                    helper.display()
+                );
+                u32::from(SERVICE_RESTART_EXIT)
+            }
+        }
+    }
+
+    /// `service resume-after-update`: waits for the service to stop, starts it, and watches the
+    /// new version until it has reached the appliance (the update marker is gone).
+    fn resume_after_update(home: Option<&Path>) -> Result<String, String> {
+        let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let home = match home {
+            Some(h) => h.to_path_buf(),
+            None => me.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let _logger = crate::connector::logging::init(&home, "info", false);
+        let result = resume(&me, &home);
+        match &result {
+            Ok(said) => log::info!("{said}"),
+            Err(e) => log::error!("the service could not be brought back after the update: {e}"),
+        }
+        result
+    }
+
+    fn resume(me: &Path, home: &Path) -> Result<String, String> {
+        winservice::start_once_stopped(&SPEC)?;
+        // The marker sits beside the program, as does this helper (the previous program).
+        let Some(pending) = marker::read(me) else {
+            return Ok("the service was started again".into());
+        };
+        let settled =
+            |p: &Option<marker::Pending>| p.as_ref().is_none_or(|p| p.version != pending.version);
+        let watched = Instant::now();
+        let mut failures = 0;
+        while watched.elapsed() < Duration::from_secs(WINDOW_SECS as u64) {
+            std::thread::sleep(Duration::from_millis(500));
+            if settled(&marker::read(me)) {
+                return Ok(format!("version {} runs as the service", pending.version));
+            }
+            match winservice::stopped_on_failure(&SPEC)? {
+                None => continue,
+                Some(false) => return Ok("the service was stopped on purpose".into()),
+                Some(true) => failures += 1,
+            }
+            log::warn!(
+                "version {} stopped as the service before reaching the appliance",
+                pending.version
+            );
+            if failures >= MAX_STARTS {
+                return roll_back(&pending, home);
+            }
+            winservice::start_once_stopped(&SPEC)?;
+        }
+        Ok(format!(
+            "version {} was watched for {} min",
+            pending.version,
+            WINDOW_SECS / 60
+        ))
+    }
+
+    /// The new version keeps failing: the previous program back in its place, and started.
+    fn roll_back(pending: &marker::Pending, home: &Path) -> Result<String, String> {
+        let store = RecordStore::new(home);
+        marker::roll_back_stopped(pending, &store, first_retry_secs())?;
+        winservice::start_once_stopped(&SPEC)?;
+        Ok(format!(
+            "version {} was put back and runs as the service",
+            pending.from_version
         ))
     }
 }

@@ -36,11 +36,18 @@ impl Wine {
     /// booted the prefix: booted here with no output, not from a test's captured pipe that closes
     /// (a service printing into a closed pipe fails; on Windows a service has no output at all).
     pub fn new() -> Wine {
+        Wine::with_env(&[])
+    }
+
+    /// A booted prefix whose programs all see `env`, services included: Wine's service manager
+    /// gives services the system environment of the registry (as Windows does), not its own.
+    pub fn with_env(env: &[(&str, &str)]) -> Wine {
         let wine = Wine {
             prefix: tempfile::tempdir().unwrap(),
         };
         let quiet = |mut cmd: Command| {
-            cmd.env("WINEPREFIX", wine.prefix())
+            cmd.envs(env.iter().copied())
+                .env("WINEPREFIX", wine.prefix())
                 .env("WINEDEBUG", "-all")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -54,7 +61,30 @@ impl Wine {
         let mut boot = Command::new("/usr/lib/wine/wine64");
         boot.args(["cmd", "/c", "exit"]);
         quiet(boot);
+        for (name, value) in env {
+            let key = r"HKLM\System\CurrentControlSet\Control\Session Manager\Environment";
+            let out = wine.builtin("reg", &["add", key, "/v", name, "/d", value, "/f"]);
+            assert!(out.status.success(), "reg add {name}");
+        }
         wine
+    }
+
+    /// The test-only `ProcessPrng` shim (see `tests/wine/run-under-wine.sh`) in the prefix's
+    /// system folder, for programs that start from a folder without it beside them: a new
+    /// version unpacked by the updater, the copy `self_replace` deletes the old program with.
+    pub fn processprng_for_every_program(&self) {
+        let dll = self
+            .prefix()
+            .join("drive_c/windows/system32/bcryptprimitives.dll");
+        let shim = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wine/processprng-shim.c");
+        let status = Command::new("x86_64-w64-mingw32-gcc")
+            .args(["-shared", "-O2", "-o"])
+            .arg(&dll)
+            .arg(&shim)
+            .arg("-ladvapi32")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the ProcessPrng shim builds");
     }
 
     pub fn prefix(&self) -> &Path {
@@ -108,4 +138,84 @@ impl Drop for Wine {
             .env("WINEPREFIX", self.prefix())
             .status();
     }
+}
+
+/// The Windows connector built as `version` with the release key `verifying_key` (hex) compiled
+/// in, in build-windows.sh's target folder (its standard library and dependencies are built
+/// there already, so only this crate compiles). Kept as `update-fixture/AICFOConnector-VERSION.exe`
+/// in that folder and reused while it is newer than `than` (the build it stands beside) and
+/// was made with the same key.
+pub fn build_windows_connector(version: &str, verifying_key: &str, than: &Path) -> PathBuf {
+    const TARGET: &str = "x86_64-pc-windows-gnu";
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let rustup = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == TARGET)
+        });
+    let target_dir = root.join(if rustup {
+        "target-windows"
+    } else {
+        "target-windows-debian"
+    });
+    let dir = target_dir.join("update-fixture");
+    let exe = dir.join(format!("AICFOConnector-{version}.exe"));
+    let stamp = dir.join(format!("AICFOConnector-{version}.key"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = modified(&exe).is_some_and(|t| modified(than).is_some_and(|than| t > than))
+        && std::fs::read_to_string(&stamp).is_ok_and(|k| k == verifying_key);
+    if fresh {
+        return exe;
+    }
+    let mut cargo = if rustup {
+        Command::new("cargo")
+    } else {
+        let mut c = Command::new("/usr/bin/cargo");
+        c.env("RUSTC", "/usr/bin/rustc").env("RUSTC_BOOTSTRAP", "1");
+        c
+    };
+    cargo
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--no-default-features",
+        ])
+        .args([
+            "--features",
+            "connector",
+            "--bin",
+            "aicfo-connector",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .env(
+            "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER",
+            "x86_64-w64-mingw32-gcc",
+        )
+        .env("AICFO_CONNECTOR_VERSION", version)
+        .env("AICFO_VERIFYING_KEY", verifying_key);
+    if !rustup {
+        cargo.arg("-Zbuild-std=std,panic_abort");
+    }
+    assert!(
+        cargo.status().unwrap().success(),
+        "the Windows connector {version} builds"
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    let built = target_dir.join(TARGET).join("release/aicfo-connector.exe");
+    let status = Command::new("x86_64-w64-mingw32-strip")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&built)
+        .status()
+        .unwrap();
+    assert!(status.success(), "strip {}", built.display());
+    std::fs::write(&stamp, verifying_key).unwrap();
+    exe
 }

@@ -1,6 +1,8 @@
-//! Starting the program again after a swap. Under a service manager (which sets
-//! `AICFO_UNDER_SERVICE=1` in the connector's environment) the program exits with
-//! [`SERVICE_RESTART_EXIT`] and the manager starts the new one. On a console the old process
+//! Starting the program again after a swap. The Windows service starts a helper that brings
+//! the service back as the new program (`connector::service::restart_after_update`), with
+//! [`SERVICE_RESTART_EXIT`] as its exit code only when that helper cannot start. Under another
+//! service manager (which sets `AICFO_UNDER_SERVICE=1` in the connector's environment) `run`
+//! exits with [`SERVICE_RESTART_EXIT`] and the manager starts the new one. On a console the old process
 //! starts the new program with the same arguments and stays as its restarter until the new one
 //! has reached the appliance: should it fail (exit with an error) [`MAX_STARTS`] times before
 //! that, the previous program is put back and started. A clean exit (the bookkeeper stopped
