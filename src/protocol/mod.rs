@@ -8,6 +8,7 @@ pub mod api;
 pub mod calendar;
 pub mod groups;
 pub mod money;
+pub mod parts;
 pub mod text;
 pub mod update;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use api::*;
 pub use calendar::MonthKey;
 pub use money::Amount;
+pub use parts::*;
 pub use update::*;
 
 /// `POST /api/connector/sync`: the chart of accounts and month balances.
@@ -274,6 +276,9 @@ pub struct SyncStartRequest {
 #[serde(rename_all = "camelCase")]
 pub struct SyncStartResponse {
     pub sync_run_id: String,
+    /// The appliance takes a sync in parts of at most this size; absent from older appliances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<PartLimits>,
 }
 
 /// `POST /api/connector/sync/progress`
