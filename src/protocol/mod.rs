@@ -175,6 +175,22 @@ pub struct SyncAccepted {
     pub unbalanced_months: Vec<UnbalancedMonth>,
 }
 
+impl SyncAccepted {
+    /// An acceptance that stored nothing new (a part sent again after its sync was stored).
+    pub fn nothing() -> SyncAccepted {
+        SyncAccepted {
+            ingestion_id: 0,
+            sync_run_id: None,
+            groups: 0,
+            ledgers: 0,
+            ledgers_gone: 0,
+            balances: 0,
+            months: Vec::new(),
+            unbalanced_months: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnbalancedMonth {

@@ -132,13 +132,15 @@ pub fn receive(
     let run = match part_run(tx, &run_id)? {
         Some(run) => run,
         None if p.part.index == 0 => begin(tx, origin, &p)?,
-        None => return Err(DomainError::conflict(
-            "sync_part_out_of_order",
-            format!(
+        None => {
+            return Err(DomainError::conflict(
+                "sync_part_out_of_order",
+                format!(
                 "Part 0 of sync run `{run_id}` (the chart of accounts) must arrive before part {}.",
                 p.part.index
             ),
-        )),
+            ))
+        }
     };
     if run.count != p.part.count {
         return Err(DomainError::invalid_field(
