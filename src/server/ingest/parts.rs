@@ -26,7 +26,8 @@ use crate::server::{companies, runs};
 
 /// At most this many parts in one sync.
 pub const MAX_PARTS: u32 = 10_000;
-/// At most this many balances staged for one run (a 200,000-ledger company over 50 months).
+/// At most this many balances staged for one company at once (a 200,000-ledger company over
+/// 50 months), whichever of its runs they belong to.
 pub const MAX_STAGED_BALANCES: i64 = 10_000_000;
 /// At most this many months in one run.
 pub const MAX_MONTHS: usize = 600;
@@ -80,13 +81,12 @@ struct PartRun {
     ingestion_id: i64,
     opening_difference: i64,
     ledgers_gone: i64,
-    staged: i64,
     stored: bool,
 }
 
 fn part_run(c: &Connection, run_id: &str) -> DomainResult<Option<PartRun>> {
     Ok(c.query_row(
-        "SELECT part_count, ingestion_id, opening_difference, ledgers_gone, staged_balances,
+        "SELECT part_count, ingestion_id, opening_difference, ledgers_gone,
              stored_at IS NOT NULL FROM sync_part_runs WHERE run_id = ?1",
         [run_id],
         |r| {
@@ -95,8 +95,7 @@ fn part_run(c: &Connection, run_id: &str) -> DomainResult<Option<PartRun>> {
                 ingestion_id: r.get(1)?,
                 opening_difference: r.get(2)?,
                 ledgers_gone: r.get(3)?,
-                staged: r.get(4)?,
-                stored: r.get(5)?,
+                stored: r.get(4)?,
             })
         },
     )
@@ -243,7 +242,6 @@ fn begin(tx: &Connection, origin: &Origin<'_>, p: &SyncPart) -> DomainResult<Par
         ingestion_id: stamp.ingestion_id,
         opening_difference,
         ledgers_gone: ledgers.gone as i64,
-        staged: 0,
         stored: false,
     })
 }
@@ -291,10 +289,18 @@ fn stage_months(
     }
     problems.into_counted_result("The part", "nothing was stored")?;
     let count: i64 = valid.iter().map(|m| m.items.len() as i64).sum();
-    if run.staged + count > MAX_STAGED_BALANCES {
+    // Over every sync of the company arriving in parts: several connectors together cannot
+    // stage more than one sync may.
+    let staged: i64 = tx.query_row(
+        "SELECT COALESCE(sum(staged_balances), 0) FROM sync_part_runs
+         WHERE company_id = ?1 AND stored_at IS NULL",
+        [company_id],
+        |r| r.get(0),
+    )?;
+    if staged + count > MAX_STAGED_BALANCES {
         return Err(DomainError::invalid_field(
             "months",
-            format!("a sync may carry at most {MAX_STAGED_BALANCES} balances"),
+            format!("the syncs of a company arriving in parts may hold at most {MAX_STAGED_BALANCES} balances at once"),
         ));
     }
     for (i, m) in valid.iter().enumerate() {
