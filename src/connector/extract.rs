@@ -200,8 +200,8 @@ enum Sink<'o> {
 }
 
 impl<'o> Sink<'o> {
-    /// Parts when the appliance announced a limit (`part_limit`, for run `run`) that one payload
-    /// of this size could exceed; else one payload as always.
+    /// Parts when the appliance announced a limit (`part_limit`, for a run) that one payload of
+    /// this size could exceed and parts can keep to; else one payload as always.
     async fn begin(
         outbox: &'o Outbox,
         head: &PayloadHead<'_>,
@@ -218,10 +218,11 @@ impl<'o> Sink<'o> {
             (Some(limit), Some(_)) => {
                 let chart = json_len(&(head.groups, head.ledgers, head.company)) + 256;
                 let item = item_bytes(head.ledgers);
-                Some(
-                    PartPlan::new(limit, chart, item, head.ledgers.len(), months)
-                        .map_err(ExtractError::Data)?,
-                )
+                // Parts cannot help (the chart alone is over the limit): one payload, which
+                // the appliance refuses for good, and that refusal is handled as always.
+                PartPlan::new(limit, chart, item, head.ledgers.len(), months)
+                    .inspect_err(|e| log::warn!("the sync cannot go in parts: {e}"))
+                    .ok()
             }
             _ => None,
         };
