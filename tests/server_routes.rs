@@ -100,6 +100,12 @@ const ROUTES: &[(&str, &str, Guard, &str)] = &[
         "/api/connector/sync",
     ),
     (
+        "POST",
+        "/api/connector/sync/part",
+        Connector,
+        "/api/connector/sync/part",
+    ),
+    (
         "GET",
         "/api/connector/status",
         Company,

@@ -288,9 +288,15 @@ impl Agent {
     ) -> Result<SyncReport, SyncFailure> {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.status().state = Some("syncing".into());
-        let run = self.start_run(trigger, request).await?;
+        self.finish_waiting_parts().await;
+        let started = self.start_run(trigger, request).await?;
+        let part_limit = started
+            .as_ref()
+            .and_then(|s| s.parts)
+            .map(|p| p.max_part_bytes);
+        let run = started.map(|s| s.sync_run_id);
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run.clone();
-        let result = self.sync_run(run.as_deref(), force_full).await;
+        let result = self.sync_run(run.as_deref(), part_limit, force_full).await;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = None;
         if let Some(run_id) = &run {
             self.report_run_end(run_id, &result).await;
@@ -315,19 +321,36 @@ impl Agent {
         result
     }
 
+    /// Parts of an earlier sync still waiting go first: a new run would supersede theirs at
+    /// the appliance, and what they carry would be lost.
+    async fn finish_waiting_parts(&self) {
+        let waiting = self
+            .outbox
+            .pending()
+            .is_ok_and(|p| p.iter().any(|p| p.part.is_some()));
+        if !waiting {
+            return;
+        }
+        match self.deliver_outbox().await {
+            Ok(d) if d.delivered > 0 => log::info!("delivered {} waiting part(s)", d.delivered),
+            Ok(_) => {}
+            Err(e) => log::warn!("waiting parts not delivered yet: {e}"),
+        }
+    }
+
     /// Opens a run at the appliance; `None` when it is away (the sync goes on into the outbox).
     async fn start_run(
         &self,
         trigger: &str,
         request: Option<&str>,
-    ) -> Result<Option<String>, SyncFailure> {
+    ) -> Result<Option<SyncStartResponse>, SyncFailure> {
         let req = SyncStartRequest {
             company_id: Some(self.cfg.company_id.clone()),
             trigger: Some(trigger.into()),
             sync_request_id: request.map(str::to_string),
         };
         match self.appliance.sync_start(&req).await {
-            Ok(r) => Ok(Some(r.sync_run_id)),
+            Ok(r) => Ok(Some(r)),
             Err(e) if e.is_transient() => {
                 log::warn!("the appliance is not reachable ({e}); reading Tally anyway and keeping the data in the outbox");
                 Ok(None)
@@ -373,6 +396,7 @@ impl Agent {
     async fn sync_run(
         &self,
         run: Option<&str>,
+        part_limit: Option<u64>,
         force_full: bool,
     ) -> Result<SyncReport, SyncFailure> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, u8)>();
@@ -399,7 +423,8 @@ impl Agent {
                 log::info!("{stage} ({pct}%)");
                 let _ = tx.send((stage.to_string(), pct));
             };
-            self.read_and_queue(run, force_full, &mut report).await
+            self.read_and_queue(run, part_limit, force_full, &mut report)
+                .await
         };
         let (result, ()) = tokio::join!(work, forward);
         let read = result?;
@@ -457,6 +482,7 @@ impl Agent {
     async fn read_and_queue(
         &self,
         run: Option<&str>,
+        part_limit: Option<u64>,
         force_full: bool,
         report: &mut (dyn FnMut(&str, u8) + Send),
     ) -> Result<Option<(usize, u64)>, SyncFailure> {
@@ -486,6 +512,7 @@ impl Agent {
             today,
             &closed,
             (Some(&self.cfg.company_id), run),
+            part_limit,
             &self.outbox,
             report,
         )
@@ -550,7 +577,23 @@ impl Agent {
             ))
         })?;
         let mut delivery = Delivery::default();
+        // Runs whose parts were dropped or set aside: their other parts go the same way.
+        let mut given_up: Vec<String> = Vec::new();
         for p in pending {
+            if p.part.is_some() {
+                let run = p.sync_run_id.clone().unwrap_or_default();
+                if given_up.contains(&run) {
+                    continue;
+                }
+                match self
+                    .deliver_part(&p, current.as_deref(), &mut delivery)
+                    .await?
+                {
+                    true => delivery.delivered += 1,
+                    false => given_up.push(run),
+                }
+                continue;
+            }
             match self.send_payload(&p).await {
                 Ok(accepted) => {
                     self.accepted(&p, &accepted, current.as_deref()).await;
@@ -567,6 +610,66 @@ impl Agent {
             }
         }
         Ok(delivery)
+    }
+
+    /// Sends one part; false when its run's parts are given up (the run is over at the
+    /// appliance, or it refused the part for good). Errors that stop the delivery are returned.
+    async fn deliver_part(
+        &self,
+        p: &Pending,
+        current: Option<&str>,
+        delivery: &mut Delivery,
+    ) -> Result<bool, SyncFailure> {
+        let sent = self
+            .appliance
+            .sync_part(Body::GzipJsonFile(p.path.clone()))
+            .await;
+        match sent {
+            Ok(answer) => {
+                if let Some(stored) = &answer.stored {
+                    self.accepted(p, stored, current).await;
+                } else if answer.received >= answer.count {
+                    // The last part, sent again: its run was stored the first time.
+                    self.accepted(p, &SyncAccepted::nothing(), current).await;
+                } else if let Err(e) = self.outbox.delivered(p) {
+                    log::error!("delivered, but cannot remove {}: {e}", p.path.display());
+                }
+                Ok(true)
+            }
+            Err(e) if e.run_is_over() => {
+                // The appliance dropped what arrived of that run; the rest is of no use alone.
+                log::warn!("the run of waiting parts is over at the appliance ({e}); they are dropped and the next sync reads Tally in full");
+                self.drop_run_parts(p, None);
+                Ok(false)
+            }
+            Err(e) if e.refuses_payload() => {
+                self.drop_run_parts(p, Some(&e));
+                delivery.refused.push(e);
+                Ok(false)
+            }
+            Err(e @ ApplianceError::Local { .. }) => Err(SyncFailure::Local(e.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes every waiting part of `p`'s run (set aside with the reason when refused); the
+    /// next sync reads Tally in full.
+    fn drop_run_parts(&self, p: &Pending, refusal: Option<&ApplianceError>) {
+        let pending = self.outbox.pending().unwrap_or_default();
+        let same_run = pending
+            .iter()
+            .filter(|q| q.part.is_some() && q.sync_run_id == p.sync_run_id);
+        for q in same_run {
+            match refusal {
+                Some(r) => self.set_aside(q, r),
+                None => {
+                    if let Err(e) = self.outbox.delivered(q) {
+                        log::error!("cannot remove {}: {e}", q.path.display());
+                    }
+                }
+            }
+        }
+        self.update_last_sync(LastSyncState::forget_markers);
     }
 
     async fn send_payload(&self, p: &Pending) -> Result<SyncAccepted, ApplianceError> {

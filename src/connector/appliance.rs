@@ -748,6 +748,12 @@ impl Appliance {
         self.send("/connector/sync", body, Auth::Connector, self.policy)
             .await
     }
+
+    /// One part of a sync delivered in parts.
+    pub async fn sync_part(&self, body: Body) -> Result<SyncPartAccepted, ApplianceError> {
+        self.send("/connector/sync/part", body, Auth::Connector, self.policy)
+            .await
+    }
 }
 
 #[cfg(test)]

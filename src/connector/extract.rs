@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use time::{Date, Duration, Month};
 
-use super::outbox::{Outbox, PayloadHead, Pending};
+use super::outbox::{Outbox, PayloadHead, PayloadWriter, Pending};
 use super::pace::Pacer;
+use super::parts::{item_bytes, json_len, MonthOut, PartPlan, PartsWriter};
 use crate::protocol::calendar::format_date;
 use crate::protocol::*;
 use crate::tally::balances::MonthReader;
@@ -221,14 +222,68 @@ async fn pace(
     tokio::time::sleep(pause).await;
 }
 
+/// Where the months go: one payload, or the parts of a sync too large for one.
+enum Sink<'o> {
+    Whole(PayloadWriter),
+    Parts(PartsWriter<'o>),
+}
+
+impl<'o> Sink<'o> {
+    /// Parts when the appliance announced a limit (`part_limit`, for a run) that one payload of
+    /// this size could exceed and parts can keep to; else one payload as always.
+    async fn begin(
+        outbox: &'o Outbox,
+        head: &PayloadHead<'_>,
+        part_limit: Option<u64>,
+        months: usize,
+    ) -> Result<Sink<'o>, ExtractError> {
+        let io = |e: std::io::Error| {
+            ExtractError::Outbox(format!(
+                "cannot write the outbox in {}: {e}",
+                outbox.dir().display()
+            ))
+        };
+        let plan = match (part_limit, head.sync_run_id) {
+            (Some(limit), Some(_)) => {
+                let chart = json_len(&(head.groups, head.ledgers, head.company)) + 256;
+                let item = item_bytes(head.ledgers);
+                // Parts cannot help (the chart alone is over the limit): one payload, which
+                // the appliance refuses for good, and that refusal is handled as always.
+                PartPlan::new(limit, chart, item, head.ledgers.len(), months)
+                    .inspect_err(|e| log::warn!("the sync cannot go in parts: {e}"))
+                    .ok()
+            }
+            _ => None,
+        };
+        match (plan, head.sync_run_id) {
+            (Some(plan), Some(run)) if plan.count > 1 => {
+                log::info!(
+                    "the sync goes in {} parts (the appliance takes at most {} bytes at once)",
+                    plan.count,
+                    part_limit.unwrap_or(0)
+                );
+                Ok(Sink::Parts(
+                    PartsWriter::begin(outbox, head, run, plan)
+                        .await
+                        .map_err(io)?,
+                ))
+            }
+            _ => Ok(Sink::Whole(outbox.begin(head).await.map_err(io)?)),
+        }
+    }
+}
+
 /// Reads everything into a payload written straight into the outbox, a month at a time,
-/// reporting each stage with a percentage as it goes.
+/// reporting each stage with a percentage as it goes. With `part_limit` (the appliance's, for
+/// a run) a sync larger than that goes in parts.
+#[allow(clippy::too_many_arguments)]
 pub async fn extract(
     tally: &TallyClient,
     company: TallyCompany,
     today: Date,
     closed: &[MonthKey],
     ids: (Option<&str>, Option<&str>),
+    part_limit: Option<u64>,
     outbox: &Outbox,
     progress: &mut (dyn FnMut(&str, u8) + Send),
 ) -> Result<Extraction, ExtractError> {
@@ -268,19 +323,17 @@ pub async fn extract(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let as_of = format_date(today);
-    let mut writer = outbox
-        .begin(&PayloadHead {
-            company_id: ids.0,
-            sync_run_id: ids.1,
-            as_of_date: Some(&as_of),
-            source: Some("tally"),
-            generated_at: Some(&generated_at),
-            company: Some(&facts),
-            groups: &groups,
-            ledgers: &ledgers,
-        })
-        .await
-        .map_err(io)?;
+    let head = PayloadHead {
+        company_id: ids.0,
+        sync_run_id: ids.1,
+        as_of_date: Some(&as_of),
+        source: Some("tally"),
+        generated_at: Some(&generated_at),
+        company: Some(&facts),
+        groups: &groups,
+        ledgers: &ledgers,
+    };
+    let mut sink = Sink::begin(outbox, &head, part_limit, closed.len() + 1).await?;
     // Only the GUIDs (and names, for messages) are needed from here on.
     let known: HashMap<String, String> = ledgers.into_iter().map(|l| (l.guid, l.name)).collect();
     let primary_groups = groups
@@ -338,18 +391,31 @@ pub async fn extract(
         };
         balances_sent += items().count() as u64;
         let (key, date) = (month.to_string(), format_date(*at));
-        if i + 1 < dates.len() {
-            writer
+        let last = i + 1 == dates.len();
+        match &mut sink {
+            Sink::Parts(parts) => {
+                let out = MonthOut {
+                    key: &key,
+                    as_of: &date,
+                    closed: !last,
+                    stock: stock.as_ref(),
+                };
+                parts.month(&out, items()).await.map_err(io)?;
+            }
+            Sink::Whole(writer) if !last => writer
                 .month(&key, &date, stock.as_ref(), items())
                 .await
-                .map_err(io)?;
-        } else {
-            queued = Some(
-                writer
+                .map_err(io)?,
+            Sink::Whole(_) => {}
+        }
+        if last {
+            queued = Some(match sink {
+                Sink::Parts(parts) => parts.finish().await.map_err(io)?,
+                Sink::Whole(writer) => writer
                     .finish(&key, &date, stock.as_ref(), items())
                     .await
                     .map_err(io)?,
-            );
+            });
             break;
         }
     }

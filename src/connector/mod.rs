@@ -2,7 +2,8 @@
 //! Tally's XML port and delivers them to the appliance, unattended, for months.
 //!
 //! - [`config`]: config.json; [`state`]: device id, tokens, last sync.
-//! - [`appliance`]: the appliance's API with tokens and retries; [`outbox`]: undelivered payloads.
+//! - [`appliance`]: the appliance's API with tokens and retries; [`outbox`]: undelivered payloads;
+//!   [`parts`]: a sync too large for one body, in parts.
 //! - [`extract`]: Tally to payload; [`agent`]: runs, schedule, heartbeats; [`setup`]: enrolment;
 //!   [`enroll`]: first start with the enrolment code of a downloaded ZIP; [`service`]: the
 //!   Windows service.
@@ -16,6 +17,7 @@ pub mod extract;
 pub mod logging;
 pub mod outbox;
 pub mod pace;
+pub mod parts;
 pub mod schedule;
 pub mod service;
 pub mod setup;

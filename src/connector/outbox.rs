@@ -12,7 +12,7 @@ use flate2::Compression;
 use super::state::{write_atomically, TallyMarkers};
 use serde::Serialize;
 
-use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord, StockValues};
+use crate::protocol::{Amount, CompanyFacts, GroupRecord, LedgerRecord, PartPosition, StockValues};
 
 pub const OUTBOX_DIR: &str = "outbox";
 
@@ -26,6 +26,8 @@ pub struct Pending {
     pub sequence: u64,
     /// The sync run the payload was extracted in.
     pub sync_run_id: Option<String>,
+    /// For one part of a sync delivered in parts: which.
+    pub part: Option<PartPosition>,
 }
 
 impl Outbox {
@@ -42,6 +44,14 @@ impl Outbox {
     /// Starts writing a payload straight into the outbox, a month at a time, so that a big
     /// company's balances never sit in memory all at once. Nothing is queued until `finish`.
     pub async fn begin(&self, head: &PayloadHead<'_>) -> std::io::Result<PayloadWriter> {
+        let mut w = self.begin_raw(head.sync_run_id).await?;
+        w.head(head)?;
+        w.pass_on(PIECE).await?;
+        Ok(w)
+    }
+
+    /// A writer with nothing written yet: the caller writes the JSON (a part's).
+    pub(crate) async fn begin_raw(&self, run: Option<&str>) -> std::io::Result<PayloadWriter> {
         let dir = self.dir.clone();
         let tmp = dir.join(format!("writing-{}.tmp", uuid::Uuid::new_v4()));
         let file = {
@@ -53,10 +63,7 @@ impl Outbox {
             .await
             .map_err(std::io::Error::other)??
         };
-        let mut w = PayloadWriter::start(file, tmp, dir, head.sync_run_id);
-        w.head(head)?;
-        w.pass_on(PIECE).await?;
-        Ok(w)
+        Ok(PayloadWriter::start(file, tmp, dir, run))
     }
 
     /// Waiting payloads, oldest first.
@@ -80,10 +87,18 @@ impl Outbox {
                 continue;
             };
             let Ok(sequence) = seq.parse() else { continue };
+            let (run, part) = match run.split_once(".p") {
+                Some((run, part)) => match parse_part(part) {
+                    Some(part) => (run, Some(part)),
+                    None => continue,
+                },
+                None => (run, None),
+            };
             out.push(Pending {
                 sync_run_id: (run != "norun").then(|| run.to_string()),
                 path,
                 sequence,
+                part,
             });
         }
         out.sort_by_key(|p| p.sequence);
@@ -130,6 +145,15 @@ impl Outbox {
         std::fs::write(target.with_extension("reason.txt"), reason)?;
         Ok(target)
     }
+}
+
+/// `3of7` in a part's file name.
+fn parse_part(text: &str) -> Option<PartPosition> {
+    let (index, count) = text.split_once("of")?;
+    Some(PartPosition {
+        index: index.parse().ok()?,
+        count: count.parse().ok()?,
+    })
 }
 
 impl Pending {
@@ -280,6 +304,46 @@ impl PayloadWriter {
         Err(std::io::Error::other("the payload is already finished"))
     }
 
+    /// JSON text as it is.
+    pub(crate) fn raw(&mut self, text: &[u8]) {
+        self.buf.extend_from_slice(text);
+    }
+
+    /// A value as JSON.
+    pub(crate) fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> std::io::Result<()> {
+        json(&mut self.buf, value)
+    }
+
+    /// A month's `items` array, handed on as it grows.
+    pub(crate) async fn items<'a>(
+        &mut self,
+        items: impl Iterator<Item = (&'a str, Amount)>,
+    ) -> std::io::Result<()> {
+        self.buf.write_all(b"[")?;
+        for (i, (ledger_guid, balance)) in items.enumerate() {
+            if i > 0 {
+                self.buf.write_all(b",")?;
+            }
+            let item = ItemRef {
+                ledger_guid,
+                balance,
+            };
+            json(&mut self.buf, &item)?;
+            self.pass_on(PIECE).await?;
+        }
+        self.buf.write_all(b"]")
+    }
+
+    /// Ends the file (not yet queued): its temporary path.
+    pub(crate) async fn close(mut self) -> std::io::Result<PathBuf> {
+        self.pass_on(0).await?;
+        if let Some(to_file) = &self.to_file {
+            let _ = to_file.send(Piece::End).await;
+        }
+        self.file_written().await?;
+        Ok(self.tmp.clone())
+    }
+
     fn head(&mut self, h: &PayloadHead<'_>) -> std::io::Result<()> {
         let w = &mut self.buf;
         w.write_all(b"{")?;
@@ -329,19 +393,9 @@ impl PayloadWriter {
             self.buf.write_all(b",\"stock\":")?;
             json(&mut self.buf, stock)?;
         }
-        self.buf.write_all(b",\"items\":[")?;
-        for (i, (ledger_guid, balance)) in items.enumerate() {
-            if i > 0 {
-                self.buf.write_all(b",")?;
-            }
-            let item = ItemRef {
-                ledger_guid,
-                balance,
-            };
-            json(&mut self.buf, &item)?;
-            self.pass_on(PIECE).await?;
-        }
-        self.buf.write_all(b"]}")?;
+        self.buf.write_all(b",\"items\":")?;
+        self.items(items).await?;
+        self.buf.write_all(b"}")?;
         self.months.push(key.to_string());
         Ok(())
     }
@@ -400,10 +454,55 @@ fn enqueue(
         dir: dir.to_path_buf(),
     };
     let sequence = outbox.pending()?.last().map_or(1, |p| p.sequence + 1);
-    let name = format!(
-        "{sequence:010}-{}",
-        sync_run_id.as_deref().unwrap_or("norun")
-    );
+    enqueue_as(dir, tmp, sequence, sync_run_id, None, months)
+}
+
+/// Puts the finished parts of one sync into the queue, in order, after the payloads already
+/// waiting. Each part's list of months is the whole sync's: the parts of a sync are superseded
+/// together or not at all.
+pub(crate) fn enqueue_parts(
+    dir: &Path,
+    tmps: &[PathBuf],
+    sync_run_id: &str,
+    months: &[String],
+) -> std::io::Result<Vec<Pending>> {
+    let outbox = Outbox {
+        dir: dir.to_path_buf(),
+    };
+    let first = outbox.pending()?.last().map_or(1, |p| p.sequence + 1);
+    let count = tmps.len() as u32;
+    let mut out = Vec::with_capacity(tmps.len());
+    for (i, tmp) in tmps.iter().enumerate() {
+        let part = PartPosition {
+            index: i as u32,
+            count,
+        };
+        let run = Some(sync_run_id.to_string());
+        out.push(enqueue_as(
+            dir,
+            tmp,
+            first + i as u64,
+            run,
+            Some(part),
+            months,
+        )?);
+    }
+    Ok(out)
+}
+
+fn enqueue_as(
+    dir: &Path,
+    tmp: &Path,
+    sequence: u64,
+    sync_run_id: Option<String>,
+    part: Option<PartPosition>,
+    months: &[String],
+) -> std::io::Result<Pending> {
+    let run = sync_run_id.as_deref().unwrap_or("norun");
+    let name = match part {
+        Some(p) => format!("{sequence:010}-{run}.p{}of{}", p.index, p.count),
+        None => format!("{sequence:010}-{run}"),
+    };
     // The months beside it, so that a later payload can tell whether it supersedes this one.
     write_atomically(
         &dir.join(format!("{name}.months")),
@@ -416,6 +515,7 @@ fn enqueue(
         path,
         sequence,
         sync_run_id,
+        part,
     })
 }
 

@@ -8,6 +8,7 @@ pub mod api;
 pub mod calendar;
 pub mod groups;
 pub mod money;
+pub mod parts;
 pub mod schedule;
 pub mod text;
 pub mod update;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use api::*;
 pub use calendar::MonthKey;
 pub use money::Amount;
+pub use parts::*;
 pub use schedule::{QuietHours, SyncOrder, SyncSchedule};
 pub use update::*;
 
@@ -175,6 +177,22 @@ pub struct SyncAccepted {
     pub unbalanced_months: Vec<UnbalancedMonth>,
 }
 
+impl SyncAccepted {
+    /// An acceptance that stored nothing new (a part sent again after its sync was stored).
+    pub fn nothing() -> SyncAccepted {
+        SyncAccepted {
+            ingestion_id: 0,
+            sync_run_id: None,
+            groups: 0,
+            ledgers: 0,
+            ledgers_gone: 0,
+            balances: 0,
+            months: Vec::new(),
+            unbalanced_months: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnbalancedMonth {
@@ -279,6 +297,9 @@ pub struct SyncStartRequest {
 #[serde(rename_all = "camelCase")]
 pub struct SyncStartResponse {
     pub sync_run_id: String,
+    /// The appliance takes a sync in parts of at most this size; absent from older appliances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<PartLimits>,
 }
 
 /// `POST /api/connector/sync/progress`

@@ -143,6 +143,9 @@ use crate::protocol::*;
 impl BodyLimit for SyncPayload {
     const LIMIT: &'static str = "sync";
 }
+impl BodyLimit for SyncPart {
+    const LIMIT: &'static str = "sync";
+}
 impl BodyLimit for ConnectorAuthRequest {}
 impl BodyLimit for RefreshRequest {}
 impl BodyLimit for SyncStartRequest {}

@@ -41,6 +41,8 @@ pub fn event(
 }
 
 fn abandon(c: &Connection, run_id: &str, reason: &str, now: i64) -> DomainResult<()> {
+    // Parts of it that arrived are of no use without the rest.
+    super::ingest::parts::discard(c, run_id)?;
     c.execute(
         "UPDATE integration_sync_runs SET status = ?2, error = ?3, updated_at = ?4, finished_at = ?4
          WHERE id = ?1",
@@ -193,6 +195,8 @@ pub fn complete(
         RunStatus::Running | RunStatus::Abandoned => {}
         status => return Err(finished(run_id, status)),
     }
+    // Whatever of it arrived in parts and was not stored never will be.
+    super::ingest::parts::discard(c, run_id)?;
     let (status, stage) = match outcome {
         SyncOutcome::Succeeded => (RunStatus::Succeeded, "completed"),
         SyncOutcome::Failed => (RunStatus::Failed, "failed"),
@@ -226,6 +230,15 @@ pub fn record_ingestion(
         params![run_id, counts_json(Some(counts)), now_ms()],
     )?;
     event(c, run_id, "ingested", None, None, Some(message))
+}
+
+/// An event on a running run that also keeps it from being found silent (a part arriving).
+pub fn note(c: &Connection, run_id: &str, kind: &str, message: &str) -> DomainResult<()> {
+    c.execute(
+        "UPDATE integration_sync_runs SET updated_at = ?2 WHERE id = ?1",
+        params![run_id, now_ms()],
+    )?;
+    event(c, run_id, kind, None, None, Some(message))
 }
 
 /// Marks runs with no word for `older_than_ms` as abandoned. Returns how many.

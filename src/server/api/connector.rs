@@ -2,14 +2,16 @@
 
 use std::time::Instant;
 
+use rocket::data::{ByteUnit, Limits};
 use rocket::serde::json::Json;
 use rocket::{get, post, State};
 
 use crate::protocol::text::ID_MAX_CHARS;
 use crate::protocol::{
     ConnectorAuthRequest, ConnectorRevoked, ConnectorStatus, ConnectorTokens, HeartbeatRequest,
-    HeartbeatResponse, RefreshRequest, SyncAccepted, SyncCompleteRequest, SyncPayload,
-    SyncProgressRequest, SyncRunAck, SyncStartRequest, SyncStartResponse,
+    HeartbeatResponse, PartLimits, RefreshRequest, SyncAccepted, SyncCompleteRequest, SyncPart,
+    SyncPartAccepted, SyncPayload, SyncProgressRequest, SyncRunAck, SyncStartRequest,
+    SyncStartResponse,
 };
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::JsonBody;
@@ -163,6 +165,7 @@ pub async fn heartbeat(
 pub async fn sync_start(
     state: &State<AppState>,
     conn: ConnectorAuth,
+    limits: &Limits,
     body: JsonBody<SyncStartRequest>,
 ) -> ApiResult<Json<SyncStartResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
@@ -182,7 +185,15 @@ pub async fn sync_start(
         // The request is started: heartbeats stop carrying it.
         state.schedules.forget(&company);
     }
-    Ok(Json(SyncStartResponse { sync_run_id: id }))
+    // A sync larger than one body comes in parts of at most the body limit.
+    let max_part_bytes = limits
+        .get("sync")
+        .unwrap_or(ByteUnit::Mebibyte(64))
+        .as_u64();
+    Ok(Json(SyncStartResponse {
+        sync_run_id: id,
+        parts: Some(PartLimits { max_part_bytes }),
+    }))
 }
 
 #[post("/connector/sync/progress", data = "<body>")]
@@ -267,6 +278,43 @@ pub async fn sync(
             received.elapsed().as_millis()
         ),
         Err(e) => log::warn!("company {company}: sync payload refused: {}", e.message),
+    }
+    Ok(Json(result?))
+}
+
+/// One part of a sync too large for one body (see `ingest::parts`).
+#[post("/connector/sync/part", data = "<body>")]
+pub async fn sync_part(
+    state: &State<AppState>,
+    conn: ConnectorAuth,
+    body: JsonBody<SyncPart>,
+) -> ApiResult<Json<SyncPartAccepted>> {
+    let received = Instant::now();
+    let JsonBody { value, wire_bytes } = body;
+    conn.check_company(value.company_id.as_deref())?;
+    let company = conn.company_id.clone();
+    let (index, count) = (value.part.index, value.part.count);
+    let result = ingest::parts::ingest_part(
+        &state.db,
+        conn.company_id,
+        conn.connector_id,
+        value,
+        wire_bytes,
+        received,
+    )
+    .await
+    .map_err(ApiError::from);
+    match &result {
+        Ok(a) => match &a.stored {
+            Some(s) => log::info!(
+                "company {company}: all {count} parts in; stored {} ledgers and {} balances for {} months",
+                s.ledgers,
+                s.balances,
+                s.months.len()
+            ),
+            None => log::info!("company {company}: sync part {index} of {count} received"),
+        },
+        Err(e) => log::warn!("company {company}: sync part {index} refused: {}", e.message),
     }
     Ok(Json(result?))
 }

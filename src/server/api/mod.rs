@@ -39,6 +39,7 @@ pub fn routes() -> Vec<Route> {
         connector::refresh,
         connector::heartbeat,
         connector::sync_start,
+        connector::sync_part,
         connector::sync_progress,
         connector::sync_complete,
         connector::sync,

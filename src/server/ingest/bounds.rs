@@ -6,16 +6,20 @@ use crate::protocol::groups::is_primary_parent;
 use crate::protocol::text::{
     length_fault, name_fault, ID_MAX_CHARS, LABEL_MAX_CHARS, NAME_MAX_CHARS,
 };
-use crate::protocol::{ChartOfAccounts, MonthBalances, SyncPayload};
+use crate::protocol::{MonthBalances, SyncPart, SyncPayload};
+use crate::server::ingest::validate::Chart;
 use crate::server::problems::Problems;
 
 pub fn check(p: &SyncPayload, problems: &mut Problems) {
     problems.bound("syncRunId", p.sync_run_id.as_deref(), ID_MAX_CHARS);
     problems.bound("asOfDate", p.as_of_date.as_deref(), LABEL_MAX_CHARS);
     let coa = &p.chart_of_accounts;
-    check_chart_facts(coa, problems);
-    check_group_texts(coa, problems);
-    check_ledger_texts(coa, problems);
+    check_chart_texts(
+        coa.into(),
+        coa.source.as_deref(),
+        coa.generated_at.as_deref(),
+        problems,
+    );
     let balances = &coa.balances;
     check_month_texts(
         &balances.current,
@@ -26,6 +30,43 @@ pub fn check(p: &SyncPayload, problems: &mut Problems) {
         let path = format!("chartOfAccounts.balances.closedMonths[{i}]");
         check_month_texts(m, &path, problems);
     }
+}
+
+/// A part's texts: its chart (part 0) and its months, at the paths a part has them.
+pub fn check_part(p: &SyncPart, problems: &mut Problems) {
+    problems.bound("syncRunId", Some(&p.sync_run_id), ID_MAX_CHARS);
+    problems.bound("asOfDate", p.as_of_date.as_deref(), LABEL_MAX_CHARS);
+    if let Some(coa) = &p.chart_of_accounts {
+        check_chart_texts(
+            coa.into(),
+            coa.source.as_deref(),
+            coa.generated_at.as_deref(),
+            problems,
+        );
+    }
+    for (i, m) in p.months.iter().enumerate() {
+        let path = format!("months[{i}]");
+        problems.check(&format!("{path}.monthKey"), label(Some(&m.month_key)));
+        problems.check(&format!("{path}.asOfDate"), label(Some(&m.as_of_date)));
+        check_item_ids(
+            m.items.iter().map(|i| i.ledger_guid.as_str()),
+            &path,
+            problems,
+        );
+    }
+}
+
+fn check_chart_texts(
+    coa: Chart<'_>,
+    source: Option<&str>,
+    generated_at: Option<&str>,
+    problems: &mut Problems,
+) {
+    problems.check("chartOfAccounts.source", label(source));
+    problems.check("chartOfAccounts.generatedAt", label(generated_at));
+    check_chart_facts(coa, problems);
+    check_group_texts(coa, problems);
+    check_ledger_texts(coa, problems);
 }
 
 fn name(value: &str) -> Option<String> {
@@ -45,11 +86,8 @@ fn label(value: Option<&str>) -> Option<String> {
     value.and_then(|v| length_fault(v, LABEL_MAX_CHARS))
 }
 
-fn check_chart_facts(coa: &ChartOfAccounts, problems: &mut Problems) {
-    problems.check("chartOfAccounts.source", label(coa.source.as_deref()));
-    let generated = label(coa.generated_at.as_deref());
-    problems.check("chartOfAccounts.generatedAt", generated);
-    if let Some(facts) = &coa.company {
+fn check_chart_facts(coa: Chart<'_>, problems: &mut Problems) {
+    if let Some(facts) = coa.company {
         let company = facts.tally_company_name.as_deref().and_then(name);
         problems.check("chartOfAccounts.company.tallyCompanyName", company);
         for (field, value) in [
@@ -62,7 +100,7 @@ fn check_chart_facts(coa: &ChartOfAccounts, problems: &mut Problems) {
     }
 }
 
-fn check_group_texts(coa: &ChartOfAccounts, problems: &mut Problems) {
+fn check_group_texts(coa: Chart<'_>, problems: &mut Problems) {
     for (i, g) in coa.groups.iter().enumerate() {
         let at = |f: &str| format!("chartOfAccounts.groups[{i}].{f}");
         let faults = [
@@ -78,7 +116,7 @@ fn check_group_texts(coa: &ChartOfAccounts, problems: &mut Problems) {
     }
 }
 
-fn check_ledger_texts(coa: &ChartOfAccounts, problems: &mut Problems) {
+fn check_ledger_texts(coa: Chart<'_>, problems: &mut Problems) {
     for (i, l) in coa.ledgers.iter().enumerate() {
         let at = |f: &str| format!("chartOfAccounts.ledgers[{i}].{f}");
         let faults = [
@@ -97,8 +135,16 @@ fn check_ledger_texts(coa: &ChartOfAccounts, problems: &mut Problems) {
 fn check_month_texts(m: &MonthBalances, path: &str, problems: &mut Problems) {
     problems.check(&format!("{path}.monthKey"), label(Some(&m.month_key)));
     problems.check(&format!("{path}.asOfDate"), label(Some(&m.as_of_date)));
-    for (j, item) in m.items.iter().enumerate() {
-        if let Some(fault) = id(&item.ledger_guid) {
+    check_item_ids(
+        m.items.iter().map(|i| i.ledger_guid.as_str()),
+        path,
+        problems,
+    );
+}
+
+fn check_item_ids<'a>(guids: impl Iterator<Item = &'a str>, path: &str, problems: &mut Problems) {
+    for (j, guid) in guids.enumerate() {
+        if let Some(fault) = id(guid) {
             problems.add(format!("{path}.items[{j}].ledgerGuid"), fault);
         }
     }

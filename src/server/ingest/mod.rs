@@ -1,7 +1,8 @@
 //! Ingestion of the chart of accounts and month balances (`POST /api/connector/sync`). Owns
-//! `ingestion_logs`, one row per accepted payload.
+//! `ingestion_logs`, one row per accepted payload (per sync, for a sync in parts).
 
 pub mod bounds;
+pub mod parts;
 pub mod store;
 pub mod validate;
 

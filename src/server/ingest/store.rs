@@ -80,7 +80,7 @@ fn counts(p: &SyncPayload, v: &Validated) -> SyncCounts {
     }
 }
 
-fn stored_message(c: &SyncCounts) -> String {
+pub(super) fn stored_message(c: &SyncCounts) -> String {
     let n = |v: Option<u64>| v.unwrap_or(0);
     format!(
         "stored {} groups, {} ledgers, {} balances in {} months",
@@ -92,7 +92,7 @@ fn stored_message(c: &SyncCounts) -> String {
 }
 
 /// Starts the ingestion's log row; its id marks every chart row this ingestion writes.
-fn open_log(
+pub(super) fn open_log(
     c: &Connection,
     origin: &Origin<'_>,
     run_id: Option<&str>,
@@ -118,7 +118,7 @@ fn open_log(
     Ok(c.last_insert_rowid())
 }
 
-fn close_log(
+pub(super) fn close_log(
     c: &Connection,
     ingestion: i64,
     received: Instant,

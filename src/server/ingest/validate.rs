@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use crate::protocol::calendar::{parse_date, MonthKey};
 use crate::protocol::groups::{is_primary_parent, reserved_group};
-use crate::protocol::{ChartOfAccounts, MonthBalances, StockValues, SyncPayload};
+use crate::protocol::{
+    ChartOfAccounts, CompanyFacts, GroupRecord, LedgerRecord, MonthBalances, PartChart,
+    StockValues, SyncPayload,
+};
 use crate::server::domain_error::DomainResult;
 use crate::server::problems::Problems;
 
@@ -26,26 +29,59 @@ fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
+/// The chart of accounts as checked: a whole payload's, or that of a sync's first part.
+#[derive(Clone, Copy)]
+pub struct Chart<'p> {
+    pub company: Option<&'p CompanyFacts>,
+    pub groups: &'p [GroupRecord],
+    pub ledgers: &'p [LedgerRecord],
+}
+
+impl<'p> From<&'p ChartOfAccounts> for Chart<'p> {
+    fn from(c: &'p ChartOfAccounts) -> Self {
+        Chart {
+            company: c.company.as_ref(),
+            groups: &c.groups,
+            ledgers: &c.ledgers,
+        }
+    }
+}
+
+impl<'p> From<&'p PartChart> for Chart<'p> {
+    fn from(c: &'p PartChart) -> Self {
+        Chart {
+            company: c.company.as_ref(),
+            groups: &c.groups,
+            ledgers: &c.ledgers,
+        }
+    }
+}
+
 pub fn validate(p: &SyncPayload) -> DomainResult<Validated> {
-    let coa = &p.chart_of_accounts;
     // Texts out of bounds first, alone: the checks below quote names in their messages.
     let mut bounds = Problems::new();
     super::bounds::check(p, &mut bounds);
     bounds.into_counted_result("The payload", "nothing was stored")?;
     let mut problems = Problems::new();
-    check_company_facts(coa, &mut problems);
-    let mut guids = Guids::default();
-    let groups = check_groups(coa, &mut guids, &mut problems);
-    check_group_parents(coa, &groups, &mut problems);
-    check_group_cycles(p, &groups, &mut problems);
-    let ledgers = check_ledgers(coa, &mut guids, &groups, &mut problems);
+    let ledgers = check_chart((&p.chart_of_accounts).into(), &mut problems);
     let months = check_months(p, &ledgers, &mut problems);
     problems.into_counted_result("The payload", "nothing was stored")?;
     Ok(Validated { months })
 }
 
-fn check_company_facts(coa: &ChartOfAccounts, problems: &mut Problems) {
-    let Some(facts) = &coa.company else {
+/// Checks the company's facts, groups and ledgers; returns the index of each ledger GUID in
+/// `ledgers`.
+pub fn check_chart<'p>(coa: Chart<'p>, problems: &mut Problems) -> HashMap<&'p str, usize> {
+    check_company_facts(coa, problems);
+    let mut guids = Guids::default();
+    let groups = check_groups(coa, &mut guids, problems);
+    check_group_parents(coa, &groups, problems);
+    check_group_cycles(coa.groups, &groups, problems);
+    check_ledgers(coa, &mut guids, &groups, problems)
+}
+
+fn check_company_facts(coa: Chart<'_>, problems: &mut Problems) {
+    let Some(facts) = coa.company else {
         return;
     };
     for (field, value) in [
@@ -94,11 +130,7 @@ impl GroupNames {
     }
 }
 
-fn check_groups<'p>(
-    coa: &'p ChartOfAccounts,
-    guids: &mut Guids<'p>,
-    problems: &mut Problems,
-) -> GroupNames {
+fn check_groups<'p>(coa: Chart<'p>, guids: &mut Guids<'p>, problems: &mut Problems) -> GroupNames {
     let mut names = HashMap::with_capacity(coa.groups.len());
     for (i, g) in coa.groups.iter().enumerate() {
         let path = |f: &str| format!("chartOfAccounts.groups[{i}].{f}");
@@ -120,7 +152,7 @@ fn check_groups<'p>(
     GroupNames(names)
 }
 
-fn check_group_parents(coa: &ChartOfAccounts, groups: &GroupNames, problems: &mut Problems) {
+fn check_group_parents(coa: Chart<'_>, groups: &GroupNames, problems: &mut Problems) {
     for (i, g) in coa.groups.iter().enumerate() {
         let parent = g.parent.as_deref();
         if is_primary_parent(parent) {
@@ -138,7 +170,7 @@ fn check_group_parents(coa: &ChartOfAccounts, groups: &GroupNames, problems: &mu
 
 /// Checks every ledger; returns the index of each ledger GUID in `chartOfAccounts.ledgers`.
 fn check_ledgers<'p>(
-    coa: &'p ChartOfAccounts,
+    coa: Chart<'p>,
     guids: &mut Guids<'p>,
     groups: &GroupNames,
     problems: &mut Problems,
@@ -237,7 +269,7 @@ fn closed_month_fits(
     }
 }
 
-fn check_month(
+pub fn check_month(
     m: &MonthBalances,
     path: &str,
     ledgers: &HashMap<&str, usize>,
@@ -321,8 +353,7 @@ fn check_items(
 }
 
 /// A group tree must be a tree: following parents from any group ends at the root.
-fn check_group_cycles(p: &SyncPayload, names: &GroupNames, problems: &mut Problems) {
-    let groups = &p.chart_of_accounts.groups;
+fn check_group_cycles(groups: &[GroupRecord], names: &GroupNames, problems: &mut Problems) {
     let parent_of = |i: usize| -> Option<usize> {
         let parent = groups[i].parent.as_deref();
         if is_primary_parent(parent) {

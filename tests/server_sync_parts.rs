@@ -1,0 +1,232 @@
+//! A sync delivered in parts, against the real appliance over HTTP: months are stored only
+//! when every part is in, a part sent twice changes nothing, and a run abandoned half-way
+//! leaves the months it did not finish as they were.
+
+mod common;
+
+use common::{balanced_payload, TestServer};
+use serde_json::{json, Value};
+
+struct Conn {
+    srv: TestServer,
+    token: String,
+    admin: String,
+    _data: tempfile::TempDir,
+}
+
+async fn conn() -> Conn {
+    let data = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(data.path()).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+    let (token, _, _) = srv.enrol(&admin, "sharma", "pc-1").await;
+    Conn {
+        srv,
+        token,
+        admin,
+        _data: data,
+    }
+}
+
+impl Conn {
+    async fn start(&self) -> (String, Value) {
+        let (s, b) = self
+            .srv
+            .post("/connector/sync/start", Some(&self.token), &json!({}))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        (b["syncRunId"].as_str().unwrap().to_string(), b)
+    }
+
+    async fn part(&self, body: &Value) -> (u16, Value) {
+        self.srv
+            .post("/connector/sync/part", Some(&self.token), body)
+            .await
+    }
+
+    async fn months(&self) -> Value {
+        self.srv
+            .get("/companies/sharma/snapshots", Some(&self.admin))
+            .await
+            .1
+    }
+}
+
+/// balanced_payload()'s chart and months as three parts; its January is split over two.
+fn parts(run: &str) -> Vec<Value> {
+    let whole = balanced_payload();
+    let coa = &whole["chartOfAccounts"];
+    let closed = coa["balances"]["closedMonths"].as_array().unwrap();
+    let month = |m: &Value, closed: bool, items: Value| json!({"monthKey": m["monthKey"], "asOfDate": m["asOfDate"], "closed": closed, "items": items});
+    let jan = &closed[0];
+    let jan_items = jan["items"].as_array().unwrap();
+    let part = |index: u32, chart: Option<Value>, months: Vec<Value>| {
+        let mut p = json!({"syncRunId": run, "part": {"index": index, "count": 3},
+            "asOfDate": "2026-03-15", "months": months});
+        if let Some(c) = chart {
+            p["chartOfAccounts"] = c;
+        }
+        p
+    };
+    let chart = json!({"source": "tally", "company": coa["company"], "groups": coa["groups"], "ledgers": coa["ledgers"]});
+    vec![
+        part(
+            0,
+            Some(chart),
+            vec![month(jan, true, json!([jan_items[0]]))],
+        ),
+        part(
+            1,
+            None,
+            vec![
+                month(jan, true, json!([jan_items[1]])),
+                month(&closed[1], true, closed[1]["items"].clone()),
+            ],
+        ),
+        part(
+            2,
+            None,
+            vec![month(
+                &coa["balances"]["current"],
+                false,
+                coa["balances"]["current"]["items"].clone(),
+            )],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn months_are_stored_only_when_every_part_is_in_and_equal_the_whole_payload() {
+    let c = conn().await;
+    let (run, started) = c.start().await;
+    assert!(
+        started["parts"]["maxPartBytes"].as_u64().unwrap() >= 1 << 20,
+        "{started}"
+    );
+    let parts = parts(&run);
+    // Out of order: part 0 (the chart) comes first.
+    let (s, b) = c.part(&parts[1]).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (409, Some("sync_part_out_of_order"))
+    );
+    for p in &parts[..2] {
+        let (s, b) = c.part(p).await;
+        assert_eq!(s, 200, "{b}");
+        assert!(b.get("stored").is_none(), "{b}");
+        assert_eq!(
+            c.months().await,
+            json!([]),
+            "no month before every part is in"
+        );
+    }
+    // A part sent twice changes nothing.
+    let before = c.srv.fingerprint();
+    let (s, b) = c.part(&parts[1]).await;
+    assert_eq!((s, b["received"].as_u64()), (200, Some(2)), "{b}");
+    assert_eq!(c.srv.fingerprint(), before);
+    // A part that says another count is refused.
+    let mut wrong = parts[2].clone();
+    wrong["part"]["count"] = json!(4);
+    assert_eq!(c.part(&wrong).await.0, 422);
+
+    let (s, b) = c.part(&parts[2]).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["stored"]["months"],
+        json!(["2026-01", "2026-02", "2026-03"])
+    );
+    assert_eq!(b["stored"]["balances"], 8);
+    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
+    let (_, jan) = c
+        .srv
+        .get("/companies/sharma/snapshots/2026-01", Some(&c.admin))
+        .await;
+    assert_eq!(jan["balanced"], true, "{jan}");
+    assert_eq!(jan["debitTotal"].to_string(), "1000.10");
+
+    // The same books as one payload give the same months.
+    let from_parts = c.months().await;
+    let (s, _) = c
+        .srv
+        .post("/connector/sync", Some(&c.token), &balanced_payload())
+        .await;
+    assert_eq!(s, 200);
+    let whole = c.months().await;
+    assert_eq!(whole.as_array().unwrap().len(), 3);
+    for (a, b) in from_parts
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(whole.as_array().unwrap())
+    {
+        for field in [
+            "monthKey",
+            "asOfDate",
+            "closed",
+            "debitTotal",
+            "creditTotal",
+            "ledgerCount",
+            "balanced",
+        ] {
+            assert_eq!(a[field], b[field], "{field}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_run_leaves_the_months_it_did_not_finish_as_they_were() {
+    let c = conn().await;
+    let (s, _) = c
+        .srv
+        .post("/connector/sync", Some(&c.token), &balanced_payload())
+        .await;
+    assert_eq!(s, 200);
+    let held = c.months().await;
+
+    let (run, _) = c.start().await;
+    let mut parts = parts(&run);
+    // Different balances for January: they must never show.
+    parts[1]["months"][0]["items"][0]["balance"] = json!(-5);
+    for p in &parts[..2] {
+        assert_eq!(c.part(p).await.0, 200);
+    }
+    assert!(c.srv.count("SELECT count(*) FROM sync_part_balances") > 0);
+    // The connector starts again: its unfinished run is abandoned, and what it staged goes.
+    let (_next, _) = c.start().await;
+    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
+    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_runs"), 0);
+    assert_eq!(c.months().await, held, "every month as it was");
+    let (s, b) = c.part(&parts[2]).await;
+    assert_eq!((s, b["error"].as_str()), (409, Some("sync_run_finished")));
+    assert_eq!(c.months().await, held);
+}
+
+#[tokio::test]
+async fn a_part_over_the_limit_or_malformed_is_refused_with_its_reason() {
+    let c = conn().await;
+    let (run, _) = c.start().await;
+    let mut p = parts(&run)[0].clone();
+    p["part"] = json!({"index": 0, "count": 0});
+    let (s, b) = c.part(&p).await;
+    assert_eq!(s, 422, "{b}");
+    assert!(b.to_string().contains("part.count"), "{b}");
+    let mut p = parts(&run)[1].clone();
+    p["chartOfAccounts"] = json!({"groups": [], "ledgers": []});
+    let (s, b) = c.part(&p).await;
+    assert_eq!(s, 422, "{b}");
+    assert!(b.to_string().contains("only part 0"), "{b}");
+    let mut p = parts(&run)[0].clone();
+    p["months"][0]["items"][0]["ledgerGuid"] = json!("nobody");
+    let (s, b) = c.part(&p).await;
+    assert_eq!(s, 422, "{b}");
+    assert!(
+        b.to_string().contains("months[0].items[0].ledgerGuid"),
+        "{b}"
+    );
+    assert_eq!(
+        c.srv.count("SELECT count(*) FROM sync_part_runs"),
+        0,
+        "nothing stays of a refused part"
+    );
+}
