@@ -168,3 +168,98 @@ fn add_ledger(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::db::Db;
+
+    /// A real database file with one company of three ledgers (row ids 1, 2, 3) and an ingestion.
+    fn company() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(&dir.path().join("t.sqlite3")).expect("database");
+        db.write_blocking(|c| {
+            c.execute_batch(
+                "INSERT INTO companies (id, name, created_at) VALUES ('co', 'Co', 0);
+                 INSERT INTO ledgers (id, company_id, guid, name, parent_name, first_seen, last_seen,
+                   last_ingestion) VALUES (1, 'co', 'a', 'A', 'G', 0, 0, 0), (2, 'co', 'b', 'B', 'G', 0, 0, 0),
+                   (3, 'co', 'c', 'C', 'G', 0, 0, 0);
+                 INSERT INTO connector_clients (id, company_id, device_id, first_seen, last_seen)
+                   VALUES ('k', 'co', 'pc', 0, 0);
+                 INSERT INTO ingestion_logs (id, company_id, connector_id, bytes, groups_count,
+                   ledgers_count, months_count, balances_count, duration_ms, outcome, created_at)
+                   VALUES (1, 'co', 'k', 0, 0, 0, 0, 0, 0, 'stored', 0);",
+            )?;
+            Ok(())
+        })
+        .expect("company");
+        (dir, db)
+    }
+
+    fn month(m: u8) -> MonthKey {
+        MonthKey::new(2025, m).expect("a month")
+    }
+
+    /// Stores the month as a held snapshot would (the snapshot row is what `next_held` reads).
+    fn put(c: &Connection, m: u8, balances: &[(i64, i64)]) {
+        c.execute(
+            "INSERT OR IGNORE INTO snapshots (company_id, month_key, as_of_date, is_closed, ledger_count,
+             debit_total, credit_total, difference, ingestion_id, ingested_at)
+             VALUES ('co', ?1, ?1 || '-28', 1, 0, 0, 0, 0, 1, 0)",
+            [month(m).to_string()],
+        )
+        .expect("snapshot row");
+        store(c, "co", month(m), balances).expect("stored");
+    }
+
+    fn read(c: &Connection, m: u8) -> Vec<(i64, i64)> {
+        let mut v: Vec<_> = at(c, "co", number(month(m)))
+            .expect("read")
+            .into_iter()
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn a_month_replaced_in_the_middle_leaves_the_months_after_it_as_they_were() {
+        let (_dir, db) = company();
+        db.write_blocking(|c| {
+            put(c, 4, &[(1, 100), (2, -100)]);
+            put(c, 6, &[(1, 100), (2, -50), (3, -50)]);
+            // May arrives later, between the two: June must read as stored.
+            put(c, 5, &[(1, 70), (3, -70)]);
+            assert_eq!(read(c, 4), [(1, 100), (2, -100)]);
+            assert_eq!(read(c, 5), [(1, 70), (3, -70)]);
+            assert_eq!(read(c, 6), [(1, 100), (2, -50), (3, -50)]);
+            // May replaced again, ledger 2 back in it; April and June unchanged.
+            put(c, 5, &[(1, 100), (2, -100)]);
+            assert_eq!(read(c, 4), [(1, 100), (2, -100)]);
+            assert_eq!(read(c, 5), [(1, 100), (2, -100)]);
+            assert_eq!(read(c, 6), [(1, 100), (2, -50), (3, -50)]);
+            // May unchanged from April: stored without a row of its own.
+            let rows: i64 = c.query_row(
+                "SELECT COUNT(*) FROM balance_changes WHERE month = ?1",
+                [number(month(5))],
+                |r| r.get(0),
+            )?;
+            assert_eq!(rows, 0);
+            Ok(())
+        })
+        .expect("test transaction");
+    }
+
+    #[test]
+    fn a_series_adds_each_held_month_and_ledgers_that_left_count_nothing() {
+        let (_dir, db) = company();
+        db.write_blocking(|c| {
+            put(c, 4, &[(1, 100), (2, -100)]);
+            put(c, 5, &[(1, 40), (3, -40)]);
+            put(c, 7, &[(2, 10), (3, -10)]);
+            let sums: Vec<i64> = sums(c, "co", &[1, 2])?.into_iter().map(|s| s.2).collect();
+            assert_eq!(sums, [0, 40, 10]);
+            Ok(())
+        })
+        .expect("test transaction");
+    }
+}
