@@ -11,6 +11,7 @@ use super::chart::{self, GroupTree};
 use super::clock::rfc3339;
 use super::domain_error::DomainResult;
 use super::reports::natures::{self, Kind};
+use super::snapshots;
 use crate::protocol::{Amount, MonthKey, RestatedLine, RestatedMonth, Restatement};
 
 /// The balances (ledger row id -> paise) of the company's month as stored, when it is held
@@ -20,22 +21,14 @@ pub fn closed_balances(
     company_id: &str,
     month: MonthKey,
 ) -> DomainResult<Option<HashMap<i64, i64>>> {
-    let closed: Option<(i64, bool)> = c
-        .prepare_cached(
-            "SELECT id, is_closed FROM snapshots WHERE company_id = ?1 AND month_key = ?2",
-        )?
-        .query_row(params![company_id, month.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let closed: Option<bool> = c
+        .prepare_cached("SELECT is_closed FROM snapshots WHERE company_id = ?1 AND month_key = ?2")?
+        .query_row(params![company_id, month.to_string()], |r| r.get(0))
         .optional()?;
-    let Some((snapshot_id, true)) = closed else {
+    let Some(true) = closed else {
         return Ok(None);
     };
-    let mut stmt = c.prepare_cached(
-        "SELECT ledger_id, balance FROM snapshot_balances WHERE snapshot_id = ?1",
-    )?;
-    let rows = stmt.query_map([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(Some(rows.collect::<Result<_, _>>()?))
+    Ok(Some(snapshots::month_balances(c, company_id, month)?))
 }
 
 /// What one ingestion replaced a closed month with.

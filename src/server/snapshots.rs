@@ -1,5 +1,9 @@
-//! Monthly snapshots (`snapshots`, `snapshot_balances`): storing a month's balances, and reading
-//! back the months held and a month's trial balance.
+//! Monthly snapshots (`snapshots`, and the balances in `balance_changes` through [`changes`]):
+//! storing a month's balances, and reading back the months held and a month's trial balance.
+
+mod changes;
+
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -111,8 +115,7 @@ pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
     let was_closed = restatements::closed_balances(c, m.company_id, m.month)?;
     let key = m.month.to_string();
     let count = m.balances.len() as i64;
-    let snapshot_id: i64 = c
-        .prepare_cached(
+    c.prepare_cached(
             "INSERT INTO snapshots (company_id, month_key, as_of_date, is_closed, ledger_count, debit_total,
              credit_total, difference, ingestion_id, ingested_at, stock_opening, stock_closing,
              opening_difference) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
@@ -121,10 +124,9 @@ pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
              debit_total = excluded.debit_total, credit_total = excluded.credit_total,
              difference = excluded.difference, ingestion_id = excluded.ingestion_id,
              ingested_at = excluded.ingested_at, stock_opening = excluded.stock_opening,
-             stock_closing = excluded.stock_closing, opening_difference = excluded.opening_difference
-             RETURNING id",
+             stock_closing = excluded.stock_closing, opening_difference = excluded.opening_difference",
         )?
-        .query_row(
+        .execute(
             params![
                 m.company_id,
                 key,
@@ -140,16 +142,8 @@ pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
                 m.stock.map(|s| s.closing.paise()),
                 m.opening_difference
             ],
-            |r| r.get(0),
         )?;
-    c.prepare_cached("DELETE FROM snapshot_balances WHERE snapshot_id = ?1")?
-        .execute([snapshot_id])?;
-    let mut insert = c.prepare_cached(
-        "INSERT INTO snapshot_balances (snapshot_id, ledger_id, balance) VALUES (?1, ?2, ?3)",
-    )?;
-    for &(ledger_id, paise) in &m.balances {
-        insert.execute(params![snapshot_id, ledger_id, paise])?;
-    }
+    changes::store(c, m.company_id, m.month, &m.balances)?;
     if let Some(old) = was_closed {
         let replacement = restatements::Replacement {
             company_id: m.company_id,
@@ -163,13 +157,11 @@ pub fn store_month(c: &Connection, m: &MonthSnapshot<'_>) -> DomainResult<i64> {
     Ok(difference)
 }
 
-fn find(c: &Connection, company_id: &str, key: &str) -> DomainResult<(i64, SnapshotSummary)> {
+fn find(c: &Connection, company_id: &str, key: &str) -> DomainResult<SnapshotSummary> {
     c.query_row(
-        &format!(
-            "SELECT {SUMMARY_COLS}, id FROM snapshots WHERE company_id = ?1 AND month_key = ?2"
-        ),
+        &format!("SELECT {SUMMARY_COLS} FROM snapshots WHERE company_id = ?1 AND month_key = ?2"),
         params![company_id, key],
-        |r| Ok((r.get::<_, i64>(11)?, summary(r)?)),
+        summary,
     )
     .optional()?
     .ok_or_else(|| {
@@ -211,19 +203,25 @@ pub fn trial_balance(
     company_id: &str,
     month: MonthKey,
 ) -> DomainResult<TrialBalance> {
-    let (snapshot_id, summary) = find(c, company_id, &month.to_string())?;
+    let summary = find(c, company_id, &month.to_string())?;
     let mut tree = chart::group_tree(c, company_id)?;
-    let mut stmt = c.prepare(
-        "SELECT l.guid, l.name, l.parent_name, COALESCE(b.balance, 0)
-         FROM ledgers l LEFT JOIN snapshot_balances b ON b.snapshot_id = ?2 AND b.ledger_id = l.id
-         WHERE l.company_id = ?1 AND (l.gone_at IS NULL OR b.ledger_id IS NOT NULL)
+    // A ledger's balance in the month is its latest change at or before it (NULL: not in it).
+    let mut stmt = c.prepare_cached(
+        "SELECT l.guid, l.name, l.parent_name, l.gone_at IS NULL,
+                (SELECT b.balance FROM balance_changes b
+                 WHERE b.ledger_id = l.id AND b.month <= ?2 ORDER BY b.month DESC LIMIT 1)
+         FROM ledgers l WHERE l.company_id = ?1
          ORDER BY l.name, l.guid",
     )?;
     let mut ledgers = Vec::new();
-    let mut rows = stmt.query(params![company_id, snapshot_id])?;
+    let mut rows = stmt.query(params![company_id, changes::number(month)])?;
     while let Some(r) = rows.next()? {
+        let (current, stored): (bool, Option<i64>) = (r.get(3)?, r.get(4)?);
+        if !current && stored.is_none() {
+            continue;
+        }
         let parent: String = r.get(2)?;
-        let balance = Amount::from_paise(r.get(3)?);
+        let balance = Amount::from_paise(stored.unwrap_or(0));
         ledgers.push(line(r.get(0)?, r.get(1)?, tree.path(&parent), balance));
     }
     Ok(TrialBalance {
@@ -231,6 +229,26 @@ pub fn trial_balance(
         summary,
         ledgers,
     })
+}
+
+/// The balances of the company's month (ledger row id -> paise): the ledgers in its items. Empty
+/// for a month not held before its first held month.
+pub fn month_balances(
+    c: &Connection,
+    company_id: &str,
+    month: MonthKey,
+) -> DomainResult<HashMap<i64, i64>> {
+    changes::at(c, company_id, changes::number(month))
+}
+
+/// For each held month of the company, oldest first (month key, as-of date), the sum of the
+/// balances of `ledgers` (row ids) in it.
+pub fn sums_by_month(
+    c: &Connection,
+    company_id: &str,
+    ledgers: &[i64],
+) -> DomainResult<Vec<(String, String, i64)>> {
+    changes::sums(c, company_id, ledgers)
 }
 
 fn csv_field(s: &str) -> String {

@@ -2,13 +2,13 @@
 //! revenue, the month's own movement (Tally's revenue balances run from the financial year's
 //! start, so a month alone is the difference from the previous month-end of the same year).
 
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
 use super::natures::{self, sub};
 use super::profit_loss::{year_from, year_start_month};
 use crate::protocol::{Amount, MonthKey, Series, SeriesPoint};
-use crate::server::chart;
 use crate::server::domain_error::{DomainError, DomainResult};
+use crate::server::{chart, snapshots};
 
 /// What a series follows.
 pub enum Subject {
@@ -78,22 +78,12 @@ pub fn series(c: &Connection, company_id: &str, subject: &Subject) -> DomainResu
     let kinds = natures::group_kinds(c, company_id)?;
     let revenue = natures::kind_of(&kinds, &primary).is_some_and(|k| k.nature.is_revenue());
     let start = year_start_month(c, company_id)?;
-    let ids =
-        serde_json::to_string(&ids).map_err(|e| DomainError::internal("listing ledgers", e))?;
-    let mut stmt = c.prepare(
-        "SELECT s.month_key, s.as_of_date, COALESCE(SUM(b.balance), 0) FROM snapshots s
-         LEFT JOIN snapshot_balances b ON b.snapshot_id = s.id
-              AND b.ledger_id IN (SELECT value FROM json_each(?2))
-         WHERE s.company_id = ?1 GROUP BY s.id ORDER BY s.month_key",
-    )?;
-    let mut rows = stmt.query(params![company_id, ids])?;
     let (mut points, mut before) = (Vec::new(), None::<(MonthKey, Amount)>);
-    while let Some(r) = rows.next()? {
-        let key: String = r.get(0)?;
+    for (key, as_of_date, sum) in snapshots::sums_by_month(c, company_id, &ids)? {
         let Ok(month) = key.parse::<MonthKey>() else {
             continue;
         };
-        let closing = Amount::from_paise(r.get(2)?);
+        let closing = Amount::from_paise(sum);
         let movement = match before {
             _ if month == year_from(month, start) => Some(closing),
             Some((m, b)) if m == month.previous() => Some(sub(closing, b)?),
@@ -102,7 +92,7 @@ pub fn series(c: &Connection, company_id: &str, subject: &Subject) -> DomainResu
         before = Some((month, closing));
         points.push(SeriesPoint {
             month_key: key,
-            as_of_date: r.get(1)?,
+            as_of_date,
             closing,
             movement: movement.filter(|_| revenue),
         });
