@@ -477,6 +477,7 @@ async function companyPage(id) {
       h("h2", {}, "Connectors"),
       connectorsTable(status, load, controls),
       h("h2", {}, "Sync"),
+      syncNowBox(id, status, () => load(true)),
       runLine("Last run", status.lastSyncRun, status.serverTime),
       runLine("Last successful", status.lastSuccessfulSync, status.serverTime),
       runsTable(runs, status),

@@ -221,3 +221,40 @@ async function companyAdmin(companyId, box) {
   reloadCodes = await codesSection(companyId, codes);
   return reloadCodes;
 }
+
+// ---- when it syncs, and "sync now" ----
+
+/** The schedule in words and "Sync now" / "Full read now", for anyone who sees the company. */
+function syncNowBox(companyId, status, reload) {
+  const s = status.schedule;
+  const at = (t) => indianDate(t) + " " + clockTime(t);
+  const due = [];
+  if (s && s.nextSyncAt) due.push("next sync due " + at(s.nextSyncAt));
+  if (s && s.nextFullReadAt) due.push("next full read " + at(s.nextFullReadAt));
+  const line = due.length ? due.join(" · ") : "The connectors sync on their own interval (no schedule is set on the appliance).";
+  const ask = (full) => () =>
+    api("/companies/" + encodeURIComponent(companyId) + "/sync-requests", { method: "POST", json: full ? { full: true } : {} });
+  return h(
+    "div",
+    { class: "sync-now" },
+    h("p", {}, line),
+    h(
+      "p",
+      {},
+      actionButton("Sync now", { "data-sync-now": "changes" }, ask(false), reload),
+      " ",
+      actionButton("Full read now", { "data-sync-now": "full", title: "Read every month from Tally again, not only what changed" }, ask(true), reload),
+      " ",
+      syncRequestState(companyId, s && s.syncRequest, status.serverTime)
+    )
+  );
+}
+
+/** The latest "sync now": waiting for a connector, or the run it started. */
+function syncRequestState(companyId, req, serverTime) {
+  if (!req) return null;
+  const asked = (req.full ? "full read" : "sync") + " asked " + ago(req.requestedAt, serverTime);
+  if (req.status === "pending") return pill("warn", asked + ", waiting for the connector", "It starts at the connector's next heartbeat, quiet hours notwithstanding");
+  if (req.status === "started" && req.syncRunId) return h("span", { "data-sync-request": req.status }, asked + ": ", h("a", { href: runHref(companyId, req.syncRunId) }, "the run it started"));
+  return pill("plain", asked + ": " + req.status);
+}

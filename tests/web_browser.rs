@@ -316,6 +316,24 @@ async fn a_bookkeeper_watches_the_fleet_and_reads_a_trial_balance() {
         runs.contains("scheduled") && runs.contains("synced"),
         "{runs}"
     );
+    // "Sync now" waits for the connector's next heartbeat; asking for a full read while it
+    // waits widens that request rather than adding a second.
+    b.click("button[data-sync-now=changes]").await;
+    b.wait_text(".sync-now", "the pending request", |t| {
+        t.contains("sync asked") && t.contains("waiting for the connector")
+    })
+    .await;
+    b.click("button[data-sync-now=full]").await;
+    b.wait_text(".sync-now", "the widened request", |t| {
+        t.contains("full read asked") && t.contains("waiting for the connector")
+    })
+    .await;
+    let (_, status) = srv
+        .get("/connector/status?companyId=sharma", Some(&f.admin))
+        .await;
+    let request = &status["schedule"]["syncRequest"];
+    assert_eq!(request["status"], "pending", "{status}");
+    assert_eq!(request["full"], true, "{status}");
     b.screenshot("company").await;
     b.click("#months a[href$='/tb/2026-03']").await;
     let debit = b.text("#tb-debit").await;
