@@ -267,3 +267,76 @@ async fn the_status_says_when_the_next_sync_and_full_read_are_due() {
     // No run yet: a full read is owed now, as is a sync (unless it is quiet now).
     assert_eq!(next_sync, next_full, "{sched}");
 }
+
+#[tokio::test]
+async fn a_sync_now_no_run_claimed_within_the_hour_expires_and_a_new_one_is_made() {
+    let w = world().await;
+    let (s, first) = w
+        .srv
+        .post(
+            "/companies/sharma/sync-requests",
+            Some(&w.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 201, "{first}");
+    let old = first["syncRequestId"].as_str().unwrap().to_string();
+    // The PC was off (or the appliance away when its run started) for more than the hour.
+    let two_hours_ms = 2 * 60 * 60 * 1000;
+    w.srv
+        .db()
+        .execute(
+            "UPDATE sync_requests SET requested_at = requested_at - ?1",
+            [two_hours_ms],
+        )
+        .unwrap();
+
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert!(
+        hb.get("syncRequest").is_none(),
+        "expired: not carried: {hb}"
+    );
+    let (_, status) = w
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&w.admin))
+        .await;
+    assert_eq!(status["schedule"]["syncRequest"]["status"], "expired");
+
+    // Asked again: a fresh request, carried by the next heartbeat.
+    let (s, fresh) = w
+        .srv
+        .post(
+            "/companies/sharma/sync-requests",
+            Some(&w.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 201, "{fresh}");
+    assert_eq!(fresh["status"], "pending");
+    let fresh_id = fresh["syncRequestId"].as_str().unwrap().to_string();
+    assert_ne!(fresh_id, old);
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert_eq!(hb["syncRequest"]["id"], fresh_id.as_str(), "{hb}");
+
+    // A run that names the expired request still starts, but does not carry it out.
+    let (s, run) = w
+        .srv
+        .post(
+            "/connector/sync/start",
+            Some(&w.connector),
+            &json!({"companyId": "sharma", "trigger": "request", "syncRequestId": old}),
+        )
+        .await;
+    assert_eq!(s, 200, "{run}");
+    let (_, status) = w
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&w.admin))
+        .await;
+    assert_eq!(status["lastSyncRun"]["syncRequestId"], Value::Null);
+    assert_eq!(status["schedule"]["syncRequest"]["status"], "pending");
+    assert_eq!(
+        w.srv
+            .count("SELECT COUNT(*) FROM sync_requests WHERE expired_at IS NOT NULL"),
+        1
+    );
+}

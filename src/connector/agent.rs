@@ -276,19 +276,23 @@ impl Agent {
         trigger: &str,
         force_full: bool,
     ) -> Result<SyncReport, SyncFailure> {
-        self.sync_for(trigger, force_full, None).await
+        self.sync_for(trigger, force_full, None).await.1
     }
 
-    /// Like [`Agent::sync_once`], the run carrying out the "sync now" request `request`.
+    /// Like [`Agent::sync_once`], the run carrying out the "sync now" request `request`; with
+    /// the id of the run the appliance opened (`None` when it was away or refused).
     pub async fn sync_for(
         &self,
         trigger: &str,
         force_full: bool,
         request: Option<&str>,
-    ) -> Result<SyncReport, SyncFailure> {
+    ) -> (Option<String>, Result<SyncReport, SyncFailure>) {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.status().state = Some("syncing".into());
-        let run = self.start_run(trigger, request).await?;
+        let run = match self.start_run(trigger, request).await {
+            Ok(run) => run,
+            Err(e) => return (None, Err(e)),
+        };
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run.clone();
         let result = self.sync_run(run.as_deref(), force_full).await;
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -305,14 +309,14 @@ impl Agent {
         last.at = now_rfc3339();
         last.outcome = outcome.into();
         last.error = error;
-        last.sync_run_id = run;
+        last.sync_run_id = run.clone();
         self.record_last_sync(last);
         self.status().state = Some(match &result {
             Ok(_) => "idle".into(),
             Err(e) => e.to_string(),
         });
         log_result(&result);
-        result
+        (run, result)
     }
 
     /// Opens a run at the appliance; `None` when it is away (the sync goes on into the outbox).
@@ -747,6 +751,15 @@ impl Agent {
         (plan, orders.request.clone())
     }
 
+    /// A "sync now" whose run the appliance did not open (it was away) is not carried out yet:
+    /// forgotten until a heartbeat answer brings it again, which wakes the scheduler to retry.
+    fn retry_request_at_next_answer(&self, id: &str) {
+        let mut orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        if orders.request.as_ref().is_some_and(|r| r.id == id) {
+            orders.request = None;
+        }
+    }
+
     /// When the last full read the appliance accepted was, in local time.
     fn last_full_read(&self) -> Option<PrimitiveDateTime> {
         let at = self.state().last_sync.as_ref()?.full_sync_at?;
@@ -779,11 +792,15 @@ impl Agent {
                     if start.full {
                         last_full = Some(now);
                     }
-                    if start.request_id.is_some() {
-                        handled = start.request_id.clone();
-                    }
                     let request = start.request_id.as_deref();
-                    let _ = self.sync_for(start.trigger, start.full, request).await;
+                    let (opened, _) = self.sync_for(start.trigger, start.full, request).await;
+                    if let Some(id) = start.request_id {
+                        if opened.is_some() {
+                            handled = Some(id);
+                        } else {
+                            self.retry_request_at_next_answer(&id);
+                        }
+                    }
                 }
                 Next::WaitUntil(at) => {
                     // Re-asked at least every minute: the PC's clock may jump.

@@ -35,7 +35,7 @@ pub async fn for_heartbeat(
                 .read(move |c| {
                     let entry = CompanyEntry {
                         own: store::own(c, &id)?,
-                        pending: requests::pending(c, &id)?.as_ref().map(requests::order),
+                        pending: requests::pending_order(c, &id)?,
                     };
                     Ok((store::firm(c)?, entry))
                 })
@@ -44,7 +44,9 @@ pub async fn for_heartbeat(
             (firm, entry)
         }
     };
-    Ok((entry.own.or(firm), entry.pending))
+    let now = super::clock::now_ms();
+    let pending = entry.pending.filter(|(_, until)| now < *until);
+    Ok((entry.own.or(firm), pending.map(|(order, _)| order)))
 }
 
 fn local(ms: i64) -> Option<PrimitiveDateTime> {
