@@ -138,6 +138,10 @@ async fn an_admins_sync_now_runs_in_quiet_hours_and_shows_as_that_requests_run()
     );
     let runs = srv.count("SELECT COUNT(*) FROM integration_sync_runs");
     assert_eq!(runs, 1, "one request, one run");
+    // Its first sync read Tally in full though nobody asked for one, and said so (the status's
+    // nextFullReadAt counts from such runs; see server_schedules).
+    let full = srv.count("SELECT COUNT(*) FROM integration_sync_runs WHERE full_read = 1");
+    assert_eq!(full, 1, "the run said it read in full");
 }
 
 /// Tally turns busy halfway through a sync (tally-sim's answers slow down from a given request

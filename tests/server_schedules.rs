@@ -340,3 +340,41 @@ async fn a_sync_now_no_run_claimed_within_the_hour_expires_and_a_new_one_is_made
         1
     );
 }
+
+#[tokio::test]
+async fn the_next_full_read_counts_from_the_last_run_that_said_it_read_in_full() {
+    let w = world().await;
+    put(
+        &w.srv,
+        "/companies/sharma/sync-schedule",
+        &w.admin,
+        &json!({"intervalMinutes": 20, "fullReadAt": "02:30"}),
+    )
+    .await;
+    let start = |body: Value| {
+        let (srv, token) = (&w.srv, &w.connector);
+        async move {
+            let (s, b) = srv.post("/connector/sync/start", Some(token), &body).await;
+            assert_eq!(s, 200, "{b}");
+        }
+    };
+    let next_full = || async {
+        let (_, status) = w
+            .srv
+            .get("/connector/status?companyId=sharma", Some(&w.admin))
+            .await;
+        status["schedule"]["nextFullReadAt"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // A start-up run that read only what changed: the full read is still owed (due now).
+    start(json!({"companyId": "sharma", "trigger": "startup", "fullRead": false})).await;
+    assert!(!next_full().await.contains("T02:30:00"), "owed now");
+
+    // The connector's own full read at start-up counts, whatever its trigger.
+    start(json!({"companyId": "sharma", "trigger": "startup", "fullRead": true})).await;
+    let due = next_full().await;
+    assert!(due.ends_with("T02:30:00+05:30"), "tomorrow's: {due}");
+}

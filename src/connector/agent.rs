@@ -70,11 +70,17 @@ fn held_markers(
     today: time::Date,
 ) -> Option<(u64, u64)> {
     let current = last.tally_company.as_deref() == Some(company.name.as_str())
-        && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
+        && full_read_current(last, today);
+    current.then_some((last.alt_mst_id?, last.alt_vch_id?))
+}
+
+/// Whether the appliance holds a full read from this month, within the day: if not, the next
+/// sync reads in full.
+fn full_read_current(last: &LastSyncState, today: time::Date) -> bool {
+    last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
         && last
             .full_sync_at
-            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS);
-    current.then_some((last.alt_mst_id?, last.alt_vch_id?))
+            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS)
 }
 
 fn log_result(result: &Result<SyncReport, SyncFailure>) {
@@ -289,7 +295,12 @@ impl Agent {
     ) -> (Option<String>, Result<SyncReport, SyncFailure>) {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.status().state = Some("syncing".into());
-        let run = match self.start_run(trigger, request).await {
+        let full_read = force_full
+            || !full_read_current(
+                &self.state().last_sync.clone().unwrap_or_default(),
+                local_today(),
+            );
+        let run = match self.start_run(trigger, request, full_read).await {
             Ok(run) => run,
             Err(e) => return (None, Err(e)),
         };
@@ -320,15 +331,19 @@ impl Agent {
     }
 
     /// Opens a run at the appliance; `None` when it is away (the sync goes on into the outbox).
+    /// `full_read`: whether the run will read Tally in full, as far as can be known before
+    /// Tally is asked (another company open there also makes it one).
     async fn start_run(
         &self,
         trigger: &str,
         request: Option<&str>,
+        full_read: bool,
     ) -> Result<Option<String>, SyncFailure> {
         let req = SyncStartRequest {
             company_id: Some(self.cfg.company_id.clone()),
             trigger: Some(trigger.into()),
             sync_request_id: request.map(str::to_string),
+            full_read: Some(full_read),
         };
         match self.appliance.sync_start(&req).await {
             Ok(r) => Ok(Some(r.sync_run_id)),

@@ -167,6 +167,7 @@ pub async fn sync_start(
 ) -> ApiResult<Json<SyncStartResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
     let (trigger, request) = (body.value.trigger, body.value.sync_request_id);
+    let full_read = body.value.full_read;
     let company = conn.company_id.clone();
     let (id, claimed) = state
         .db
@@ -174,6 +175,7 @@ pub async fn sync_start(
             let by = runs::StartedBy {
                 trigger: trigger.as_deref(),
                 request: request.as_deref(),
+                full_read,
             };
             runs::start(tx, &conn.company_id, &conn.connector_id, by)
         })

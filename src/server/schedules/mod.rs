@@ -62,8 +62,7 @@ fn rfc3339_of(t: PrimitiveDateTime) -> Option<String> {
 }
 
 /// The company's schedule for the status API. The next sync counts from the company's last
-/// run; the next full read from the last run that read in full (a `full read` run, or one for
-/// a full "sync now").
+/// run; the next full read from the last run its connector said reads in full.
 pub fn status(c: &Connection, company_id: &str, now_ms: i64) -> DomainResult<ScheduleStatus> {
     let setting = store::setting(c, company_id)?;
     let plan = setting.schedule.as_ref().and_then(|s| s.plan().ok());
@@ -91,10 +90,8 @@ pub fn status(c: &Connection, company_id: &str, now_ms: i64) -> DomainResult<Sch
 /// Start times (UTC ms) of the company's last run and last full read.
 fn last_runs(c: &Connection, company_id: &str) -> DomainResult<(Option<i64>, Option<i64>)> {
     let (last, full) = c.query_row(
-        "SELECT MAX(r.started_at),
-                MAX(CASE WHEN r.trigger = 'full read' OR q.full = 1 THEN r.started_at END)
-         FROM integration_sync_runs r LEFT JOIN sync_requests q ON q.id = r.sync_request_id
-         WHERE r.company_id = ?1",
+        "SELECT MAX(started_at), MAX(CASE WHEN full_read = 1 THEN started_at END)
+         FROM integration_sync_runs WHERE company_id = ?1",
         [company_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
