@@ -378,3 +378,19 @@ async fn the_next_full_read_counts_from_the_last_run_that_said_it_read_in_full()
     let due = next_full().await;
     assert!(due.ends_with("T02:30:00+05:30"), "tomorrow's: {due}");
 }
+
+#[tokio::test]
+async fn due_times_are_reckoned_at_the_configured_utc_offset() {
+    let data = tempfile::tempdir().unwrap();
+    let srv = TestServer::start_with(data.path(), &[("utc_offset", json!("-03:00"))]).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+    put(&srv, "/companies/sharma/sync-schedule", &admin, &office()).await;
+    let (_, status) = srv
+        .get("/connector/status?companyId=sharma", Some(&admin))
+        .await;
+    let sched = &status["schedule"];
+    assert_eq!(sched["utcOffset"], "-03:00", "{sched}");
+    let next_full = sched["nextFullReadAt"].as_str().unwrap();
+    assert!(next_full.ends_with("-03:00"), "{sched}");
+}

@@ -282,9 +282,10 @@ pub async fn status(
     let company = access.company_id;
     let beats = state.heartbeats.clone();
     let catalogue = state.releases.catalogue().await;
+    let offset = state.cfg.schedule_offset();
     let status = state
         .db
-        .read(move |c| connector_status(c, &company, rule, &beats, &catalogue))
+        .read(move |c| connector_status(c, &company, rule, &beats, &catalogue, offset))
         .await?;
     Ok(Json(status))
 }
