@@ -127,7 +127,7 @@ async fn a_bad_schedule_is_refused_with_each_problem_and_changes_nothing() {
     let before = w.srv.fingerprint();
     let bad = json!({
         "intervalMinutes": 0,
-        "quietHours": [{"days": ["mon", "someday"], "from": "13:00", "to": "10:00"}],
+        "quietHours": [{"days": ["mon", "someday"], "from": "13:00", "to": "13:00"}],
         "fullReadAt": "25:00"
     });
     let (s, b) = put(&w.srv, "/companies/sharma/sync-schedule", &w.admin, &bad).await;
@@ -393,4 +393,18 @@ async fn due_times_are_reckoned_at_the_configured_utc_offset() {
     assert_eq!(sched["utcOffset"], "-03:00", "{sched}");
     let next_full = sched["nextFullReadAt"].as_str().unwrap();
     assert!(next_full.ends_with("-03:00"), "{sched}");
+}
+
+#[tokio::test]
+async fn quiet_hours_across_midnight_are_accepted_and_carried() {
+    let w = world().await;
+    let night = json!({
+        "intervalMinutes": 30,
+        "quietHours": [{"days": ["fri"], "from": "22:00", "to": "06:00"}],
+        "fullReadAt": "02:00"
+    });
+    let (s, b) = put(&w.srv, "/companies/sharma/sync-schedule", &w.admin, &night).await;
+    assert_eq!(s, 200, "{b}");
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert_eq!(hb["schedule"], night, "{hb}");
 }

@@ -287,6 +287,41 @@ mod tests {
     }
 
     #[test]
+    fn no_sync_starts_in_quiet_hours_across_midnight() {
+        // Every night 22:00 to 06:00; Thursday evening, full read done at 02:00.
+        let mut pc = Pc::new(
+            datetime!(2026-11-26 20:00),
+            Some(datetime!(2026-11-26 02:00)),
+        );
+        pc.plan = SyncSchedule {
+            interval_minutes: 60,
+            quiet_hours: vec![QuietHours {
+                days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    .map(String::from)
+                    .to_vec(),
+                from: "22:00".into(),
+                to: "06:00".into(),
+            }],
+            full_read_at: "02:00".into(),
+        }
+        .plan()
+        .unwrap();
+        pc.run_until(datetime!(2026-11-27 08:00));
+        let times: Vec<PrimitiveDateTime> = pc.started.iter().map(|s| s.0).collect();
+        assert_eq!(
+            times,
+            [
+                datetime!(2026-11-26 20:00),
+                datetime!(2026-11-26 21:00),
+                datetime!(2026-11-27 06:00),
+                datetime!(2026-11-27 07:00),
+            ]
+        );
+        // The night's full read, missed in quiet hours, is the morning's first sync.
+        assert!(pc.started[2].1.full, "{:?}", pc.started[2]);
+    }
+
+    #[test]
     fn waits_say_when_the_next_sync_is_due() {
         let plan = office();
         let decision = next(&Situation {
