@@ -127,7 +127,7 @@ async fn a_bad_schedule_is_refused_with_each_problem_and_changes_nothing() {
     let before = w.srv.fingerprint();
     let bad = json!({
         "intervalMinutes": 0,
-        "quietHours": [{"days": ["mon", "someday"], "from": "13:00", "to": "10:00"}],
+        "quietHours": [{"days": ["mon", "someday"], "from": "13:00", "to": "13:00"}],
         "fullReadAt": "25:00"
     });
     let (s, b) = put(&w.srv, "/companies/sharma/sync-schedule", &w.admin, &bad).await;
@@ -266,4 +266,145 @@ async fn the_status_says_when_the_next_sync_and_full_read_are_due() {
     assert!(next_sync.ends_with("+05:30"), "{sched}");
     // No run yet: a full read is owed now, as is a sync (unless it is quiet now).
     assert_eq!(next_sync, next_full, "{sched}");
+}
+
+#[tokio::test]
+async fn a_sync_now_no_run_claimed_within_the_hour_expires_and_a_new_one_is_made() {
+    let w = world().await;
+    let (s, first) = w
+        .srv
+        .post(
+            "/companies/sharma/sync-requests",
+            Some(&w.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 201, "{first}");
+    let old = first["syncRequestId"].as_str().unwrap().to_string();
+    // The PC was off (or the appliance away when its run started) for more than the hour.
+    let two_hours_ms = 2 * 60 * 60 * 1000;
+    w.srv
+        .db()
+        .execute(
+            "UPDATE sync_requests SET requested_at = requested_at - ?1",
+            [two_hours_ms],
+        )
+        .unwrap();
+
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert!(
+        hb.get("syncRequest").is_none(),
+        "expired: not carried: {hb}"
+    );
+    let (_, status) = w
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&w.admin))
+        .await;
+    assert_eq!(status["schedule"]["syncRequest"]["status"], "expired");
+
+    // Asked again: a fresh request, carried by the next heartbeat.
+    let (s, fresh) = w
+        .srv
+        .post(
+            "/companies/sharma/sync-requests",
+            Some(&w.admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 201, "{fresh}");
+    assert_eq!(fresh["status"], "pending");
+    let fresh_id = fresh["syncRequestId"].as_str().unwrap().to_string();
+    assert_ne!(fresh_id, old);
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert_eq!(hb["syncRequest"]["id"], fresh_id.as_str(), "{hb}");
+
+    // A run that names the expired request still starts, but does not carry it out.
+    let (s, run) = w
+        .srv
+        .post(
+            "/connector/sync/start",
+            Some(&w.connector),
+            &json!({"companyId": "sharma", "trigger": "request", "syncRequestId": old}),
+        )
+        .await;
+    assert_eq!(s, 200, "{run}");
+    let (_, status) = w
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&w.admin))
+        .await;
+    assert_eq!(status["lastSyncRun"]["syncRequestId"], Value::Null);
+    assert_eq!(status["schedule"]["syncRequest"]["status"], "pending");
+    assert_eq!(
+        w.srv
+            .count("SELECT COUNT(*) FROM sync_requests WHERE expired_at IS NOT NULL"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_next_full_read_counts_from_the_last_run_that_said_it_read_in_full() {
+    let w = world().await;
+    put(
+        &w.srv,
+        "/companies/sharma/sync-schedule",
+        &w.admin,
+        &json!({"intervalMinutes": 20, "fullReadAt": "02:30"}),
+    )
+    .await;
+    let start = |body: Value| {
+        let (srv, token) = (&w.srv, &w.connector);
+        async move {
+            let (s, b) = srv.post("/connector/sync/start", Some(token), &body).await;
+            assert_eq!(s, 200, "{b}");
+        }
+    };
+    let next_full = || async {
+        let (_, status) = w
+            .srv
+            .get("/connector/status?companyId=sharma", Some(&w.admin))
+            .await;
+        status["schedule"]["nextFullReadAt"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // A start-up run that read only what changed: the full read is still owed (due now).
+    start(json!({"companyId": "sharma", "trigger": "startup", "fullRead": false})).await;
+    assert!(!next_full().await.contains("T02:30:00"), "owed now");
+
+    // The connector's own full read at start-up counts, whatever its trigger.
+    start(json!({"companyId": "sharma", "trigger": "startup", "fullRead": true})).await;
+    let due = next_full().await;
+    assert!(due.ends_with("T02:30:00+05:30"), "tomorrow's: {due}");
+}
+
+#[tokio::test]
+async fn due_times_are_reckoned_at_the_configured_utc_offset() {
+    let data = tempfile::tempdir().unwrap();
+    let srv = TestServer::start_with(data.path(), &[("utc_offset", json!("-03:00"))]).await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Sharma & Sons", "sharma").await;
+    put(&srv, "/companies/sharma/sync-schedule", &admin, &office()).await;
+    let (_, status) = srv
+        .get("/connector/status?companyId=sharma", Some(&admin))
+        .await;
+    let sched = &status["schedule"];
+    assert_eq!(sched["utcOffset"], "-03:00", "{sched}");
+    let next_full = sched["nextFullReadAt"].as_str().unwrap();
+    assert!(next_full.ends_with("-03:00"), "{sched}");
+}
+
+#[tokio::test]
+async fn quiet_hours_across_midnight_are_accepted_and_carried() {
+    let w = world().await;
+    let night = json!({
+        "intervalMinutes": 30,
+        "quietHours": [{"days": ["fri"], "from": "22:00", "to": "06:00"}],
+        "fullReadAt": "02:00"
+    });
+    let (s, b) = put(&w.srv, "/companies/sharma/sync-schedule", &w.admin, &night).await;
+    assert_eq!(s, 200, "{b}");
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert_eq!(hb["schedule"], night, "{hb}");
 }

@@ -70,11 +70,17 @@ fn held_markers(
     today: time::Date,
 ) -> Option<(u64, u64)> {
     let current = last.tally_company.as_deref() == Some(company.name.as_str())
-        && last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
+        && full_read_current(last, today);
+    current.then_some((last.alt_mst_id?, last.alt_vch_id?))
+}
+
+/// Whether the appliance holds a full read from this month, within the day: if not, the next
+/// sync reads in full.
+fn full_read_current(last: &LastSyncState, today: time::Date) -> bool {
+    last.full_sync_month.as_deref() == Some(MonthKey::of(today).to_string().as_str())
         && last
             .full_sync_at
-            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS);
-    current.then_some((last.alt_mst_id?, last.alt_vch_id?))
+            .is_some_and(|t| unix_now() - t < FULL_SYNC_EVERY_SECS)
 }
 
 fn log_result(result: &Result<SyncReport, SyncFailure>) {
@@ -276,20 +282,29 @@ impl Agent {
         trigger: &str,
         force_full: bool,
     ) -> Result<SyncReport, SyncFailure> {
-        self.sync_for(trigger, force_full, None).await
+        self.sync_for(trigger, force_full, None).await.1
     }
 
-    /// Like [`Agent::sync_once`], the run carrying out the "sync now" request `request`.
+    /// Like [`Agent::sync_once`], the run carrying out the "sync now" request `request`; with
+    /// the id of the run the appliance opened (`None` when it was away or refused).
     pub async fn sync_for(
         &self,
         trigger: &str,
         force_full: bool,
         request: Option<&str>,
-    ) -> Result<SyncReport, SyncFailure> {
+    ) -> (Option<String>, Result<SyncReport, SyncFailure>) {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.status().state = Some("syncing".into());
         self.finish_waiting_parts().await;
-        let started = self.start_run(trigger, request).await?;
+        let full_read = force_full
+            || !full_read_current(
+                &self.state().last_sync.clone().unwrap_or_default(),
+                local_today(),
+            );
+        let started = match self.start_run(trigger, request, full_read).await {
+            Ok(started) => started,
+            Err(e) => return (None, Err(e)),
+        };
         let part_limit = started
             .as_ref()
             .and_then(|s| s.parts)
@@ -311,14 +326,14 @@ impl Agent {
         last.at = now_rfc3339();
         last.outcome = outcome.into();
         last.error = error;
-        last.sync_run_id = run;
+        last.sync_run_id = run.clone();
         self.record_last_sync(last);
         self.status().state = Some(match &result {
             Ok(_) => "idle".into(),
             Err(e) => e.to_string(),
         });
         log_result(&result);
-        result
+        (run, result)
     }
 
     /// Parts of an earlier sync still waiting go first: a new run would supersede theirs at
@@ -339,15 +354,19 @@ impl Agent {
     }
 
     /// Opens a run at the appliance; `None` when it is away (the sync goes on into the outbox).
+    /// `full_read`: whether the run will read Tally in full, as far as can be known before
+    /// Tally is asked (another company open there also makes it one).
     async fn start_run(
         &self,
         trigger: &str,
         request: Option<&str>,
+        full_read: bool,
     ) -> Result<Option<SyncStartResponse>, SyncFailure> {
         let req = SyncStartRequest {
             company_id: Some(self.cfg.company_id.clone()),
             trigger: Some(trigger.into()),
             sync_request_id: request.map(str::to_string),
+            full_read: Some(full_read),
         };
         match self.appliance.sync_start(&req).await {
             Ok(r) => Ok(Some(r)),
@@ -850,6 +869,15 @@ impl Agent {
         (plan, orders.request.clone())
     }
 
+    /// A "sync now" whose run the appliance did not open (it was away) is not carried out yet:
+    /// forgotten until a heartbeat answer brings it again, which wakes the scheduler to retry.
+    fn retry_request_at_next_answer(&self, id: &str) {
+        let mut orders = self.orders.lock().unwrap_or_else(|p| p.into_inner());
+        if orders.request.as_ref().is_some_and(|r| r.id == id) {
+            orders.request = None;
+        }
+    }
+
     /// When the last full read the appliance accepted was, in local time.
     fn last_full_read(&self) -> Option<PrimitiveDateTime> {
         let at = self.state().last_sync.as_ref()?.full_sync_at?;
@@ -882,11 +910,15 @@ impl Agent {
                     if start.full {
                         last_full = Some(now);
                     }
-                    if start.request_id.is_some() {
-                        handled = start.request_id.clone();
-                    }
                     let request = start.request_id.as_deref();
-                    let _ = self.sync_for(start.trigger, start.full, request).await;
+                    let (opened, _) = self.sync_for(start.trigger, start.full, request).await;
+                    if let Some(id) = start.request_id {
+                        if opened.is_some() {
+                            handled = Some(id);
+                        } else {
+                            self.retry_request_at_next_answer(&id);
+                        }
+                    }
                 }
                 Next::WaitUntil(at) => {
                     // Re-asked at least every minute: the PC's clock may jump.

@@ -18,8 +18,10 @@ pub struct Situation<'a> {
     pub last_full: Option<PrimitiveDateTime>,
     /// The "sync now" the last heartbeat answer carried.
     pub request: Option<&'a SyncOrder>,
-    /// The last request a run was started for: the appliance repeats a request until that run
-    /// reaches it, and it is carried out once.
+    /// The last request whose run the appliance opened: it repeats a request until that run
+    /// reaches it, and it is carried out once. A request whose run could not be opened (the
+    /// appliance away) is not handled: the agent tries it again when a heartbeat answer brings
+    /// it again.
     pub handled_request: Option<&'a str>,
 }
 
@@ -116,6 +118,8 @@ mod tests {
         last_full: Option<PrimitiveDateTime>,
         request: Option<SyncOrder>,
         handled: Option<String>,
+        /// The appliance does not answer `sync/start`: runs open nowhere.
+        appliance_away: bool,
         started: Vec<(PrimitiveDateTime, Start)>,
     }
 
@@ -128,6 +132,7 @@ mod tests {
                 last_full,
                 request: None,
                 handled: None,
+                appliance_away: false,
                 started: Vec::new(),
             }
         }
@@ -149,8 +154,14 @@ mod tests {
                         if start.full {
                             self.last_full = Some(self.now);
                         }
+                        // As `Agent::schedule_loop`: handled once opened, else forgotten
+                        // until the next heartbeat answer brings it again.
                         if start.request_id.is_some() {
-                            self.handled = start.request_id.clone();
+                            if self.appliance_away {
+                                self.request = None;
+                            } else {
+                                self.handled = start.request_id.clone();
+                            }
                         }
                         self.started.push((self.now, start));
                     }
@@ -243,6 +254,71 @@ mod tests {
                 request_id: Some("r1".into())
             }
         );
+    }
+
+    #[test]
+    fn a_sync_now_the_appliance_could_not_open_is_tried_at_the_next_heartbeat_answer() {
+        let mut pc = Pc::new(
+            datetime!(2026-11-26 10:30),
+            Some(datetime!(2026-11-26 02:00)),
+        );
+        let order = SyncOrder {
+            id: "r1".into(),
+            full: false,
+        };
+        pc.request = Some(order.clone());
+        pc.appliance_away = true;
+        pc.run_until(datetime!(2026-11-26 10:45));
+        assert_eq!(
+            pc.started.len(),
+            1,
+            "tried once, not in a loop: {:?}",
+            pc.started
+        );
+        assert_eq!(pc.handled, None, "not handled: the run did not open");
+        // The appliance is back; its next heartbeat answer still carries the request.
+        pc.appliance_away = false;
+        pc.request = Some(order);
+        pc.run_until(datetime!(2026-11-26 12:00));
+        assert_eq!(pc.started.len(), 2, "{:?}", pc.started);
+        assert_eq!(pc.started[1].0, datetime!(2026-11-26 10:45));
+        assert_eq!(pc.started[1].1.request_id.as_deref(), Some("r1"));
+        assert_eq!(pc.handled.as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn no_sync_starts_in_quiet_hours_across_midnight() {
+        // Every night 22:00 to 06:00; Thursday evening, full read done at 02:00.
+        let mut pc = Pc::new(
+            datetime!(2026-11-26 20:00),
+            Some(datetime!(2026-11-26 02:00)),
+        );
+        pc.plan = SyncSchedule {
+            interval_minutes: 60,
+            quiet_hours: vec![QuietHours {
+                days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    .map(String::from)
+                    .to_vec(),
+                from: "22:00".into(),
+                to: "06:00".into(),
+            }],
+            full_read_at: "02:00".into(),
+        }
+        .plan()
+        .unwrap();
+        pc.run_until(datetime!(2026-11-27 08:00));
+        let times: Vec<PrimitiveDateTime> = pc.started.iter().map(|s| s.0).collect();
+        assert_eq!(
+            times,
+            [
+                datetime!(2026-11-26 20:00),
+                datetime!(2026-11-26 21:00),
+                datetime!(2026-11-27 06:00),
+                datetime!(2026-11-27 07:00),
+            ]
+        );
+        // The night's full read, missed in quiet hours, is the morning's first sync.
+        assert!(pc.started[2].1.full, "{:?}", pc.started[2]);
     }
 
     #[test]

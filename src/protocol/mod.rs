@@ -291,6 +291,10 @@ pub struct SyncStartRequest {
     /// The "sync now" request (`syncRequest.id` of a heartbeat answer) this run carries out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_request_id: Option<String>,
+    /// Whether the run reads Tally in full (the status's `nextFullReadAt` counts from the last
+    /// such run). Absent (older connectors): a run with trigger `full read` is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_read: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -34,8 +34,9 @@ fn default_full_read_at() -> String {
     DEFAULT_FULL_READ_AT.to_string()
 }
 
-/// `{"days": ["mon", ...], "from": "10:00", "to": "13:00"}`: `from` inclusive, `to` exclusive,
-/// within one day (`to` may be `24:00`).
+/// `{"days": ["mon", ...], "from": "10:00", "to": "13:00"}`: `from` inclusive, `to` exclusive
+/// (`to` may be `24:00`). A window whose `to` is before its `from` crosses midnight: `22:00` to
+/// `06:00` on `fri` is quiet from Friday 22:00 to Saturday 06:00 (days name the evening).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuietHours {
     pub days: Vec<String>,
@@ -65,10 +66,29 @@ pub struct Plan {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Window {
-    /// Indexed by days from Monday.
+    /// Indexed by days from Monday: the days the window starts on.
     days: [bool; 7],
     from: u16,
+    /// Before `from`: the window ends on the next day.
     to: u16,
+}
+
+impl Window {
+    /// The end of this window if `t` (on weekday `day`, at minute `m`) falls in it.
+    fn end_if_within(&self, t: PrimitiveDateTime, day: usize, m: u16) -> Option<PrimitiveDateTime> {
+        if self.from < self.to {
+            return (self.days[day] && self.from <= m && m < self.to)
+                .then(|| at_minutes(t.date(), self.to));
+        }
+        // Across midnight: the evening of a named day, or the morning after one.
+        if self.days[day] && m >= self.from {
+            Some(at_minutes(t.date(), self.to) + Duration::DAY)
+        } else if self.days[(day + 6) % 7] && m < self.to {
+            Some(at_minutes(t.date(), self.to))
+        } else {
+            None
+        }
+    }
 }
 
 /// `HH:MM` as minutes after midnight; `24:00` only when `end_of_day` may be named.
@@ -111,10 +131,10 @@ fn window(q: &QuietHours, at: &str, problems: &mut Vec<(String, String)>) -> Opt
         ));
     }
     let (from, to) = (from?, to?);
-    if from >= to {
+    if from == to {
         problems.push((
             format!("{at}.to"),
-            "must be after `from`; a window does not cross midnight (use two)".into(),
+            "must differ from `from` (a whole day is 00:00 to 24:00)".into(),
         ));
         return None;
     }
@@ -186,14 +206,13 @@ impl Plan {
         let m = minute_of_day(t);
         self.quiet
             .iter()
-            .filter(|w| w.days[day] && w.from <= m && m < w.to)
-            .map(|w| at_minutes(t.date(), w.to))
+            .filter_map(|w| w.end_if_within(t, day, m))
             .max()
     }
 
     /// `t`, or the end of the quiet hours it falls in (and of any that follow on directly).
     pub fn open_from(&self, mut t: PrimitiveDateTime) -> PrimitiveDateTime {
-        // Windows are within one day: a week's worth of hops covers any chain of them.
+        // Windows last less than two days: a week's worth of hops covers any chain of them.
         for _ in 0..(MAX_QUIET_WINDOWS * 8) {
             match self.quiet_until(t) {
                 Some(end) => t = end,
@@ -288,12 +307,41 @@ mod tests {
     }
 
     #[test]
+    fn a_window_across_midnight_holds_from_its_evening_to_the_next_morning() {
+        let mut s = office();
+        s.quiet_hours = vec![QuietHours {
+            days: vec!["fri".into()],
+            from: "22:00".into(),
+            to: "06:00".into(),
+        }];
+        let plan = s.plan().unwrap();
+        // 2026-11-27 is a Friday.
+        let saturday_six = Some(datetime!(2026-11-28 06:00));
+        assert_eq!(plan.quiet_until(datetime!(2026-11-27 21:59)), None);
+        assert_eq!(plan.quiet_until(datetime!(2026-11-27 22:00)), saturday_six);
+        assert_eq!(plan.quiet_until(datetime!(2026-11-28 05:59)), saturday_six);
+        assert_eq!(plan.quiet_until(datetime!(2026-11-28 06:00)), None);
+        // Thursday night and Saturday night are not named.
+        assert_eq!(plan.quiet_until(datetime!(2026-11-26 23:00)), None);
+        assert_eq!(plan.quiet_until(datetime!(2026-11-27 03:00)), None);
+        assert_eq!(plan.quiet_until(datetime!(2026-11-28 23:00)), None);
+        // The daily full read at 02:00 on Saturday waits for the morning.
+        assert_eq!(
+            plan.next_full_read(
+                datetime!(2026-11-27 23:00),
+                Some(datetime!(2026-11-27 02:00))
+            ),
+            datetime!(2026-11-28 06:00)
+        );
+    }
+
+    #[test]
     fn bad_schedules_name_each_problem() {
         let mut s = office();
         s.interval_minutes = 0;
         s.full_read_at = "2am".into();
         s.quiet_hours[0].days.push("funday".into());
-        s.quiet_hours[0].to = "09:00".into();
+        s.quiet_hours[0].to = "10:00".into();
         let paths: Vec<String> = s.plan().unwrap_err().into_iter().map(|p| p.0).collect();
         assert_eq!(
             paths,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use rocket::figment::{Figment, Profile};
 use serde::{Deserialize, Serialize};
+use time::UtcOffset;
 
 use super::start_error::StartError;
 
@@ -56,6 +57,9 @@ pub struct AppConfig {
     /// `AICFO_TLS_CERT`, `AICFO_TLS_KEY`: the firm's own certificate (chain) and key, PEM.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `AICFO_UTC_OFFSET`: the offset (`+05:30`) the appliance reckons sync schedules' due times
+    /// in, the offices' PCs' local time; see [`AppConfig::schedule_offset`].
+    pub utc_offset: String,
 }
 
 impl Default for AppConfig {
@@ -83,6 +87,7 @@ impl Default for AppConfig {
             tls: None,
             tls_cert: None,
             tls_key: None,
+            utc_offset: "+05:30".into(),
         }
     }
 }
@@ -172,7 +177,13 @@ impl AppConfig {
             ));
         }
         cfg.trusted_proxy_list = parse_addresses(&cfg.trusted_proxies)?;
+        parse_utc_offset(&cfg.utc_offset)?;
         Ok(cfg)
+    }
+
+    /// The offset schedules are reckoned in (checked at start; India Standard Time otherwise).
+    pub fn schedule_offset(&self) -> UtcOffset {
+        parse_utc_offset(&self.utc_offset).unwrap_or(IST)
     }
 
     /// Rocket believes a forwarded-address header only when a trusted proxy is named; even then
@@ -186,6 +197,36 @@ impl AppConfig {
     }
 }
 
+/// India Standard Time, the default: the offices the appliance serves keep it.
+pub const IST: UtcOffset = match UtcOffset::from_hms(5, 30, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+/// `+HH:MM` or `-HH:MM`, within ±14:00 (the offsets clocks keep).
+fn parse_utc_offset(text: &str) -> Result<UtcOffset, StartError> {
+    let bad = || {
+        StartError::new(format!(
+            "utc_offset: `{text}` is not a UTC offset such as +05:30 or -03:00 (AICFO_UTC_OFFSET)"
+        ))
+    };
+    let t = text.trim();
+    let sign: i8 = match t.chars().next() {
+        Some('+') => 1,
+        Some('-') => -1,
+        _ => return Err(bad()),
+    };
+    let (h, m) = t[1..].split_once(':').ok_or_else(bad)?;
+    if h.len() != 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let (h, m): (i8, i8) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(0..60).contains(&m) || !(0..=14).contains(&h) || (h == 14 && m > 0) {
+        return Err(bad());
+    }
+    UtcOffset::from_hms(sign * h, sign * m, 0).map_err(|_| bad())
+}
+
 fn parse_addresses(list: &str) -> Result<Vec<IpAddr>, StartError> {
     list.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
@@ -197,4 +238,28 @@ fn parse_addresses(list: &str) -> Result<Vec<IpAddr>, StartError> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_offset_is_checked_at_start() {
+        let with = |v: &str| {
+            let f = Figment::from(Serialized::defaults(AppConfig::default()))
+                .merge(Serialized::default("utc_offset", v));
+            AppConfig::from_figment(&f)
+        };
+        assert_eq!(with("+05:30").map(|c| c.schedule_offset()).ok(), Some(IST));
+        let gulf = with("+04:00").map(|c| c.schedule_offset()).ok();
+        assert_eq!(gulf, UtcOffset::from_hms(4, 0, 0).ok());
+        let west = with("-03:30").map(|c| c.schedule_offset()).ok();
+        assert_eq!(west, UtcOffset::from_hms(-3, -30, 0).ok());
+        for bad in ["IST", "5:30", "+5:30", "+05:60", "+15:00", "+05:30x", ""] {
+            let e = with(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("AICFO_UTC_OFFSET"), "{bad}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
 }

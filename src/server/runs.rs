@@ -65,6 +65,8 @@ pub struct StartedBy<'a> {
     pub trigger: Option<&'a str>,
     /// The "sync now" request it carries out.
     pub request: Option<&'a str>,
+    /// Whether it reads Tally in full (`None`: the connector did not say).
+    pub full_read: Option<bool>,
 }
 
 /// Starts a run. A run this connector left running is superseded: marked abandoned. A run for a
@@ -95,10 +97,11 @@ pub fn start(
         )?;
     }
     let id = uuid::Uuid::new_v4().to_string();
+    let full_read = by.full_read.unwrap_or(trigger == Some("full read"));
     c.execute(
-        "INSERT INTO integration_sync_runs (id, company_id, connector_id, status, trigger, stage, percent, started_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'started', 0, ?6, ?6)",
-        params![id, company_id, connector_id, RunStatus::Running, trigger, now],
+        "INSERT INTO integration_sync_runs (id, company_id, connector_id, status, trigger, stage, percent, started_at, updated_at, full_read)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'started', 0, ?6, ?6, ?7)",
+        params![id, company_id, connector_id, RunStatus::Running, trigger, now, full_read],
     )?;
     event(c, &id, "started", Some("started"), Some(0), trigger)?;
     let claimed = match by.request {

@@ -18,6 +18,7 @@ pub fn connector_status(
     rule: OnlineRule,
     beats: &Heartbeats,
     catalogue: &Catalogue,
+    schedule_offset: time::UtcOffset,
 ) -> DomainResult<ConnectorStatus> {
     let mut listed = connectors::list_for_company(c, company_id, rule, beats)?;
     updates::annotate(c, company_id, &mut listed, catalogue, beats)?;
@@ -26,7 +27,7 @@ pub fn connector_status(
         last_sync_run: runs::latest(c, company_id, None)?,
         last_successful_sync: runs::latest(c, company_id, Some(RunStatus::Succeeded))?,
         months: snapshots::list(c, company_id)?,
-        schedule: Some(schedules::status(c, company_id, now_ms())?),
+        schedule: Some(schedules::status(c, company_id, now_ms(), schedule_offset)?),
         server_time: rfc3339(now_ms()),
         company_id: company_id.to_string(),
     })

@@ -170,6 +170,7 @@ pub async fn sync_start(
 ) -> ApiResult<Json<SyncStartResponse>> {
     conn.check_company(body.value.company_id.as_deref())?;
     let (trigger, request) = (body.value.trigger, body.value.sync_request_id);
+    let full_read = body.value.full_read;
     let company = conn.company_id.clone();
     let (id, claimed) = state
         .db
@@ -177,6 +178,7 @@ pub async fn sync_start(
             let by = runs::StartedBy {
                 trigger: trigger.as_deref(),
                 request: request.as_deref(),
+                full_read,
             };
             runs::start(tx, &conn.company_id, &conn.connector_id, by)
         })
@@ -328,9 +330,10 @@ pub async fn status(
     let company = access.company_id;
     let beats = state.heartbeats.clone();
     let catalogue = state.releases.catalogue().await;
+    let offset = state.cfg.schedule_offset();
     let status = state
         .db
-        .read(move |c| connector_status(c, &company, rule, &beats, &catalogue))
+        .read(move |c| connector_status(c, &company, rule, &beats, &catalogue, offset))
         .await?;
     Ok(Json(status))
 }

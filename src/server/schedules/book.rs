@@ -13,7 +13,8 @@ use crate::protocol::{SyncOrder, SyncSchedule};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompanyEntry {
     pub own: Option<SyncSchedule>,
-    pub pending: Option<SyncOrder>,
+    /// The pending request and when it expires (UTC ms): carried until then only.
+    pub pending: Option<(SyncOrder, i64)>,
 }
 
 #[derive(Default)]

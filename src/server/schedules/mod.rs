@@ -14,12 +14,6 @@ use super::domain_error::DomainResult;
 use crate::protocol::{ScheduleStatus, SyncOrder, SyncSchedule};
 pub use book::{CompanyEntry, ScheduleBook};
 
-/// The appliance reckons schedules in India Standard Time: the PCs it serves keep it.
-pub const APPLIANCE_OFFSET: UtcOffset = match UtcOffset::from_hms(5, 30, 0) {
-    Ok(o) => o,
-    Err(_) => UtcOffset::UTC,
-};
-
 /// What a heartbeat answer carries for the company: the schedule in force and a pending
 /// request. From the book; the database only when the book does not hold them.
 pub async fn for_heartbeat(
@@ -35,7 +29,7 @@ pub async fn for_heartbeat(
                 .read(move |c| {
                     let entry = CompanyEntry {
                         own: store::own(c, &id)?,
-                        pending: requests::pending(c, &id)?.as_ref().map(requests::order),
+                        pending: requests::pending_order(c, &id)?,
                     };
                     Ok((store::firm(c)?, entry))
                 })
@@ -44,42 +38,50 @@ pub async fn for_heartbeat(
             (firm, entry)
         }
     };
-    Ok((entry.own.or(firm), entry.pending))
+    let now = super::clock::now_ms();
+    let pending = entry.pending.filter(|(_, until)| now < *until);
+    Ok((entry.own.or(firm), pending.map(|(order, _)| order)))
 }
 
-fn local(ms: i64) -> Option<PrimitiveDateTime> {
+fn local(ms: i64, offset: UtcOffset) -> Option<PrimitiveDateTime> {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
-    let t = t.to_offset(APPLIANCE_OFFSET);
+    let t = t.to_offset(offset);
     Some(PrimitiveDateTime::new(t.date(), t.time()))
 }
 
-fn rfc3339_of(t: PrimitiveDateTime) -> Option<String> {
-    t.assume_offset(APPLIANCE_OFFSET)
+fn rfc3339_of(t: PrimitiveDateTime, offset: UtcOffset) -> Option<String> {
+    t.assume_offset(offset)
         .format(&time::format_description::well_known::Rfc3339)
         .ok()
 }
 
 /// The company's schedule for the status API. The next sync counts from the company's last
-/// run; the next full read from the last run that read in full (a `full read` run, or one for
-/// a full "sync now").
-pub fn status(c: &Connection, company_id: &str, now_ms: i64) -> DomainResult<ScheduleStatus> {
+/// run; the next full read from the last run its connector said reads in full. Times of day are
+/// reckoned at `offset` (`AICFO_UTC_OFFSET`).
+pub fn status(
+    c: &Connection,
+    company_id: &str,
+    now_ms: i64,
+    offset: UtcOffset,
+) -> DomainResult<ScheduleStatus> {
     let setting = store::setting(c, company_id)?;
     let plan = setting.schedule.as_ref().and_then(|s| s.plan().ok());
     let (last_start, last_full) = last_runs(c, company_id)?;
+    let local = |ms: i64| local(ms, offset);
     let now = local(now_ms);
     let due =
         |f: &dyn Fn(&crate::protocol::schedule::Plan, PrimitiveDateTime) -> PrimitiveDateTime| {
             plan.as_ref()
                 .zip(now)
-                .and_then(|(p, now)| rfc3339_of(f(p, now)))
+                .and_then(|(p, now)| rfc3339_of(f(p, now), offset))
         };
     Ok(ScheduleStatus {
         next_sync_at: due(&|p, now| p.next_sync(now, last_start.and_then(local))),
         next_full_read_at: due(&|p, now| p.next_full_read(now, last_full.and_then(local))),
         utc_offset: format!(
             "{:+03}:{:02}",
-            APPLIANCE_OFFSET.whole_hours(),
-            APPLIANCE_OFFSET.minutes_past_hour().abs()
+            offset.whole_hours(),
+            offset.minutes_past_hour().abs()
         ),
         sync_request: requests::latest(c, company_id)?,
         setting,
@@ -89,10 +91,8 @@ pub fn status(c: &Connection, company_id: &str, now_ms: i64) -> DomainResult<Sch
 /// Start times (UTC ms) of the company's last run and last full read.
 fn last_runs(c: &Connection, company_id: &str) -> DomainResult<(Option<i64>, Option<i64>)> {
     let (last, full) = c.query_row(
-        "SELECT MAX(r.started_at),
-                MAX(CASE WHEN r.trigger = 'full read' OR q.full = 1 THEN r.started_at END)
-         FROM integration_sync_runs r LEFT JOIN sync_requests q ON q.id = r.sync_request_id
-         WHERE r.company_id = ?1",
+        "SELECT MAX(started_at), MAX(CASE WHEN full_read = 1 THEN started_at END)
+         FROM integration_sync_runs WHERE company_id = ?1",
         [company_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;

@@ -1,26 +1,49 @@
 //! "Sync now" requests (`sync_requests`): a person asks, the company's connector sees the
 //! pending request in its next heartbeat answer and starts a run for it; the run's start
-//! marks the request started. At most one is pending per company.
+//! marks the request started. At most one is pending per company. A request no run claimed
+//! within [`EXPIRES_AFTER_MS`] is expired (the PC was off, the appliance away when its run
+//! started): it is no longer carried nor claimable, and a new "sync now" makes a fresh one.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
 
 use crate::protocol::{SyncOrder, SyncRequestView};
 use crate::server::clock::{now_ms, rfc3339};
 use crate::server::domain_error::DomainResult;
 
+/// How long a request waits for a run to claim it.
+pub const EXPIRES_AFTER_MS: i64 = 60 * 60 * 1000;
+
 const COLUMNS: &str = "r.id, r.company_id, r.full, u.username, r.requested_at, r.sync_run_id,
-    r.started_at FROM sync_requests r LEFT JOIN users u ON u.id = r.requested_by";
+    r.started_at, r.expired_at FROM sync_requests r LEFT JOIN users u ON u.id = r.requested_by";
+
+/// Neither started nor expired, marked or due (`:cutoff`: now less the bound).
+const LIVE: &str = "r.sync_run_id IS NULL AND r.expired_at IS NULL AND r.requested_at > :cutoff";
+
+fn cutoff() -> i64 {
+    now_ms() - EXPIRES_AFTER_MS
+}
+
+fn status_of(run: bool, requested_at: i64, expired_at: Option<i64>) -> &'static str {
+    if run {
+        "started"
+    } else if expired_at.is_some() || requested_at <= cutoff() {
+        "expired"
+    } else {
+        "pending"
+    }
+}
 
 fn view(r: &Row<'_>) -> rusqlite::Result<SyncRequestView> {
     let run: Option<String> = r.get(5)?;
     let started: Option<i64> = r.get(6)?;
+    let requested_at: i64 = r.get(4)?;
     Ok(SyncRequestView {
         sync_request_id: r.get(0)?,
         company_id: r.get(1)?,
-        status: if run.is_some() { "started" } else { "pending" }.into(),
+        status: status_of(run.is_some(), requested_at, r.get(7)?).into(),
         full: r.get(2)?,
         requested_by: r.get(3)?,
-        requested_at: rfc3339(r.get(4)?),
+        requested_at: rfc3339(requested_at),
         sync_run_id: run,
         started_at: started.map(rfc3339),
     })
@@ -29,11 +52,40 @@ fn view(r: &Row<'_>) -> rusqlite::Result<SyncRequestView> {
 /// The company's pending request, if any.
 pub fn pending(c: &Connection, company_id: &str) -> DomainResult<Option<SyncRequestView>> {
     Ok(c.query_row(
-        &format!("SELECT {COLUMNS} WHERE r.company_id = ?1 AND r.sync_run_id IS NULL"),
-        [company_id],
+        &format!("SELECT {COLUMNS} WHERE r.company_id = :company AND {LIVE}"),
+        named_params! {":company": company_id, ":cutoff": cutoff()},
         view,
     )
     .optional()?)
+}
+
+/// What the heartbeat answer carries for the pending request, and until when (UTC ms).
+pub fn pending_order(c: &Connection, company_id: &str) -> DomainResult<Option<(SyncOrder, i64)>> {
+    Ok(c.query_row(
+        &format!(
+            "SELECT r.id, r.full, r.requested_at FROM sync_requests r
+             WHERE r.company_id = :company AND {LIVE}"
+        ),
+        named_params! {":company": company_id, ":cutoff": cutoff()},
+        |r| {
+            let order = SyncOrder {
+                id: r.get(0)?,
+                full: r.get(1)?,
+            };
+            Ok((order, r.get::<_, i64>(2)? + EXPIRES_AFTER_MS))
+        },
+    )
+    .optional()?)
+}
+
+/// Marks the company's request expired when no run claimed it in time, freeing its place.
+fn expire(c: &Connection, company_id: &str) -> DomainResult<()> {
+    c.execute(
+        "UPDATE sync_requests SET expired_at = requested_at + ?3
+         WHERE company_id = ?1 AND sync_run_id IS NULL AND expired_at IS NULL AND requested_at <= ?2",
+        params![company_id, now_ms() - EXPIRES_AFTER_MS, EXPIRES_AFTER_MS],
+    )?;
+    Ok(())
 }
 
 /// The company's newest request, pending or started.
@@ -48,14 +100,6 @@ pub fn latest(c: &Connection, company_id: &str) -> DomainResult<Option<SyncReque
     .optional()?)
 }
 
-/// What the heartbeat answer carries for the pending request.
-pub fn order(view: &SyncRequestView) -> SyncOrder {
-    SyncOrder {
-        id: view.sync_request_id.clone(),
-        full: view.full,
-    }
-}
-
 /// A new pending request, or (`false`) the one already pending: asking twice queues one.
 /// A pending request that wants less than a full read is widened to one when asked for.
 pub fn ask(
@@ -64,6 +108,7 @@ pub fn ask(
     full: bool,
     user_id: i64,
 ) -> DomainResult<(SyncRequestView, bool)> {
+    expire(c, company_id)?;
     if let Some(p) = pending(c, company_id)? {
         if full && !p.full {
             c.execute(
@@ -88,8 +133,8 @@ pub fn ask(
 }
 
 /// The run `run_id` carries out the request: it is started and the run notes it, unless it
-/// was started already (another connector of the company got there first) or is not this
-/// company's; `true` when it was.
+/// was started already (another connector of the company got there first), has expired, or is
+/// not this company's; `true` when it was.
 pub fn claim(
     c: &Connection,
     company_id: &str,
@@ -98,8 +143,9 @@ pub fn claim(
 ) -> DomainResult<bool> {
     let changed = c.execute(
         "UPDATE sync_requests SET sync_run_id = ?3, started_at = ?4
-         WHERE id = ?1 AND company_id = ?2 AND sync_run_id IS NULL",
-        params![request_id, company_id, run_id, now_ms()],
+         WHERE id = ?1 AND company_id = ?2 AND sync_run_id IS NULL AND expired_at IS NULL
+           AND requested_at > ?5",
+        params![request_id, company_id, run_id, now_ms(), cutoff()],
     )?;
     if changed == 1 {
         c.execute(
