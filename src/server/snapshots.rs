@@ -53,6 +53,28 @@ pub fn list(c: &Connection, company_id: &str) -> DomainResult<Vec<SnapshotSummar
     Ok(rows)
 }
 
+/// The months held of each of the companies (a JSON array of their ids), each company's in
+/// month order: [`list`] for many companies in one query. Companies without months are not in
+/// the answer.
+pub fn list_of_companies(
+    c: &Connection,
+    company_ids_json: &str,
+) -> DomainResult<HashMap<String, Vec<SnapshotSummary>>> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {SUMMARY_COLS}, company_id FROM snapshots
+         WHERE company_id IN (SELECT value FROM json_each(?1)) ORDER BY company_id, month_key"
+    ))?;
+    let rows = stmt.query_map([company_ids_json], |r| {
+        Ok((r.get::<_, String>(11)?, summary(r)?))
+    })?;
+    let mut by_company: HashMap<String, Vec<SnapshotSummary>> = HashMap::new();
+    for row in rows {
+        let (company_id, month) = row?;
+        by_company.entry(company_id).or_default().push(month);
+    }
+    Ok(by_company)
+}
+
 /// One month's balances as an ingestion stores them.
 pub struct MonthSnapshot<'a> {
     pub company_id: &'a str,
