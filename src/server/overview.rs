@@ -15,8 +15,7 @@ use super::domain_error::DomainResult;
 use super::releases::Catalogue;
 use super::{restatements, runs, snapshots, updates};
 use crate::protocol::{
-    CompanyOverview, CompanySummary, ConnectorView, Overview, OverviewConnector, RunStatus,
-    RunView, SnapshotSummary,
+    CompanyOverview, CompanySummary, ConnectorView, Overview, OverviewConnector, RunStatus, RunView,
 };
 
 /// How far back the overview warns of a restated closed month.
@@ -57,7 +56,7 @@ struct FleetRead {
     updates: updates::UpdateState,
     last_runs: HashMap<String, RunView>,
     last_successes: HashMap<String, RunView>,
-    months: HashMap<String, Vec<SnapshotSummary>>,
+    months: HashMap<String, snapshots::MonthsHeld>,
     /// The companies with a recent restatement; the rest have nothing to read.
     restated: HashSet<String>,
     restated_since: i64,
@@ -77,7 +76,7 @@ impl FleetRead {
             updates: updates::UpdateState::of_companies(c, &ids)?,
             last_runs: runs::latest_of_companies(c, &ids, None)?,
             last_successes: runs::latest_of_companies(c, &ids, Some(RunStatus::Succeeded))?,
-            months: snapshots::list_of_companies(c, &ids)?,
+            months: snapshots::held_of_companies(c, &ids)?,
             restated: restatements::companies_restated_since(c, &ids, restated_since)?,
             restated_since,
         })
@@ -102,14 +101,10 @@ impl FleetRead {
             connectors: listed.into_iter().map(card_view).collect(),
             last_sync_run: self.last_runs.remove(&company.id),
             last_successful_sync: self.last_successes.remove(&company.id),
-            months_held: months.len(),
-            unbalanced_months: months
-                .iter()
-                .filter(|m| !m.balanced)
-                .map(|m| m.month_key.clone())
-                .collect(),
+            months_held: months.count,
+            unbalanced_months: months.unbalanced,
             restated_months,
-            latest_month: months.into_iter().last(),
+            latest_month: months.latest,
             id: company.id,
             name: company.name,
             tally_company_name: company.tally_company_name,
