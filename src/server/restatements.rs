@@ -245,6 +245,21 @@ impl RevenueLedgers {
     }
 }
 
+/// Which of the companies (a JSON array of their ids) have a restatement received at or after
+/// `since_ms`: the few whose [`recent`] the overview must read; most have none.
+pub fn companies_restated_since(
+    c: &Connection,
+    company_ids_json: &str,
+    since_ms: i64,
+) -> DomainResult<std::collections::HashSet<String>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT DISTINCT company_id FROM restatements
+         WHERE company_id IN (SELECT value FROM json_each(?1)) AND received_at >= ?2",
+    )?;
+    let rows = stmt.query_map(params![company_ids_json, since_ms], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The company's restatements received since `since_ms`, without their lines: the overview's
 /// warning.
 pub fn recent(c: &Connection, company_id: &str, since_ms: i64) -> DomainResult<Vec<RestatedMonth>> {

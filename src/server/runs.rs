@@ -416,3 +416,25 @@ pub fn detail(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<Ru
         run,
     })
 }
+
+/// The newest run of each of the companies (a JSON array of their ids), optionally only among
+/// runs with `status`: [`latest`] for many companies in one query, one index seek each, as the
+/// overview of every company needs it. Companies without such a run are not in the answer.
+pub fn latest_of_companies(
+    c: &Connection,
+    company_ids_json: &str,
+    status: Option<RunStatus>,
+) -> DomainResult<std::collections::HashMap<String, RunView>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT r.id, r.connector_id, r.status, r.trigger, r.stage, r.percent, r.counts, r.error,
+         r.started_at, r.updated_at, r.finished_at, r.sync_request_id, r.company_id
+         FROM json_each(?1) AS v JOIN integration_sync_runs r ON r.rowid = (
+             SELECT rowid FROM integration_sync_runs
+             WHERE company_id = v.value AND (?2 IS NULL OR status = ?2)
+             ORDER BY started_at DESC, rowid DESC LIMIT 1)",
+    )?;
+    let rows = stmt.query_map(params![company_ids_json, status], |r| {
+        Ok((r.get::<_, String>(12)?, view(r)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

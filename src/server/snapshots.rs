@@ -53,6 +53,59 @@ pub fn list(c: &Connection, company_id: &str) -> DomainResult<Vec<SnapshotSummar
     Ok(rows)
 }
 
+/// What the overview shows of a company's months: how many are held, which do not balance,
+/// and the latest.
+#[derive(Debug, Default)]
+pub struct MonthsHeld {
+    pub count: usize,
+    pub unbalanced: Vec<String>,
+    pub latest: Option<SnapshotSummary>,
+}
+
+/// [`MonthsHeld`] of each of the companies (a JSON array of their ids), in two queries: the
+/// latest month and the count by the (company, month) index, and the few months that do not
+/// balance. Companies without months are not in the answer.
+pub fn held_of_companies(
+    c: &Connection,
+    company_ids_json: &str,
+) -> DomainResult<HashMap<String, MonthsHeld>> {
+    let cols = SUMMARY_COLS
+        .split(", ")
+        .map(|col| format!("s.{}", col.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {cols}, s.company_id, held.n FROM (
+             SELECT company_id, MAX(month_key) AS latest, COUNT(*) AS n FROM snapshots
+             WHERE company_id IN (SELECT value FROM json_each(?1)) GROUP BY company_id) AS held
+         JOIN snapshots s ON s.company_id = held.company_id AND s.month_key = held.latest"
+    ))?;
+    let rows = stmt.query_map([company_ids_json], |r| {
+        let held = MonthsHeld {
+            count: usize::try_from(r.get::<_, i64>(12)?).unwrap_or(0),
+            unbalanced: Vec::new(),
+            latest: Some(summary(r)?),
+        };
+        Ok((r.get::<_, String>(11)?, held))
+    })?;
+    let mut by_company: HashMap<String, MonthsHeld> = rows.collect::<Result<_, _>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT company_id, month_key FROM snapshots
+         WHERE company_id IN (SELECT value FROM json_each(?1)) AND difference != 0
+         ORDER BY company_id, month_key",
+    )?;
+    let rows = stmt.query_map([company_ids_json], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (company_id, month_key) = row?;
+        if let Some(held) = by_company.get_mut(&company_id) {
+            held.unbalanced.push(month_key);
+        }
+    }
+    Ok(by_company)
+}
+
 /// One month's balances as an ingestion stores them.
 pub struct MonthSnapshot<'a> {
     pub company_id: &'a str,

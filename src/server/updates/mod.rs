@@ -8,13 +8,17 @@ pub mod book;
 pub mod policy;
 pub mod resolve;
 
+use std::collections::HashMap;
+
 use rusqlite::Connection;
 
 use super::connectors::heartbeats::Heartbeats;
 use super::db::Db;
 use super::domain_error::DomainResult;
 use super::releases::{Catalogue, Target};
-use crate::protocol::{ConnectorView, GlobalUpdatePolicy, UpdateInstruction, Version};
+use crate::protocol::{
+    ConnectorView, GlobalUpdatePolicy, UpdateAttempt, UpdateInstruction, Version,
+};
 pub use book::{Known, PolicyBook};
 pub use policy::ConnectorPolicy;
 use resolve::resolve;
@@ -58,31 +62,67 @@ pub fn annotate(
     catalogue: &Catalogue,
     beats: &Heartbeats,
 ) -> DomainResult<()> {
-    let global: GlobalUpdatePolicy = policy::global(c)?;
-    let own = policy::for_company(c, company_id)?;
-    let mut last = attempts::latest_for_company(c, company_id)?;
-    for (id, fresh) in beats.last_attempts_of(views.iter().map(|v| v.connector_id.as_str())) {
-        match last.get(&id) {
-            Some(stored) if stored.0 >= fresh.0 => {}
-            _ => {
-                last.insert(id, fresh);
+    let mut read = UpdateState {
+        global: policy::global(c)?,
+        own: policy::for_company(c, company_id)?,
+        last: attempts::latest_for_company(c, company_id)?,
+    };
+    read.annotate(views, catalogue, beats);
+    Ok(())
+}
+
+/// What [`annotate`] reads from the database, read once for the connectors of many companies
+/// (the overview of every company).
+pub struct UpdateState {
+    global: GlobalUpdatePolicy,
+    own: HashMap<String, ConnectorPolicy>,
+    last: HashMap<String, (i64, UpdateAttempt)>,
+}
+
+impl UpdateState {
+    /// For the connectors of the companies in `company_ids_json` (a JSON array of their ids).
+    pub fn of_companies(c: &Connection, company_ids_json: &str) -> DomainResult<UpdateState> {
+        Ok(UpdateState {
+            global: policy::global(c)?,
+            own: policy::for_companies(c, company_ids_json)?,
+            last: attempts::latest_for_companies(c, company_ids_json)?,
+        })
+    }
+
+    /// [`annotate`] from what was read; each connector's attempt is handed out once.
+    pub fn annotate(
+        &mut self,
+        views: &mut [ConnectorView],
+        catalogue: &Catalogue,
+        beats: &Heartbeats,
+    ) {
+        let last = &mut self.last;
+        for (id, fresh) in beats.last_attempts_of(views.iter().map(|v| v.connector_id.as_str())) {
+            match last.get(&id) {
+                Some(stored) if stored.0 >= fresh.0 => {}
+                _ => {
+                    last.insert(id, fresh);
+                }
             }
         }
-    }
-    for view in views {
-        let policy = own.get(&view.connector_id).cloned().unwrap_or_default();
-        let target = view.os.as_deref().and_then(Target::of_os);
-        let resolved = resolve(global, &policy, target, catalogue);
-        view.update_policy = Some(resolved.policy.to_string());
-        if let Some(release) = resolved.release {
-            view.target_version = Some(release.version.to_string());
-            view.behind = view
-                .app_version
-                .as_deref()
-                .and_then(Version::parse)
-                .map(|running| running < release.version);
+        for view in views {
+            let policy = self
+                .own
+                .get(&view.connector_id)
+                .cloned()
+                .unwrap_or_default();
+            let target = view.os.as_deref().and_then(Target::of_os);
+            let resolved = resolve(self.global, &policy, target, catalogue);
+            view.update_policy = Some(resolved.policy.to_string());
+            if let Some(release) = resolved.release {
+                view.target_version = Some(release.version.to_string());
+                view.behind = view
+                    .app_version
+                    .as_deref()
+                    .and_then(Version::parse)
+                    .map(|running| running < release.version);
+            }
+            view.last_update = last.remove(&view.connector_id).map(|(_, a)| a);
         }
-        view.last_update = last.remove(&view.connector_id).map(|(_, a)| a);
     }
-    Ok(())
 }

@@ -227,6 +227,25 @@ pub fn set_connector(
     Ok(())
 }
 
+/// The own policies of the connectors of each of the companies (a JSON array of their ids):
+/// [`for_company`] for many companies in one query.
+pub fn for_companies(
+    c: &Connection,
+    company_ids_json: &str,
+) -> DomainResult<HashMap<String, ConnectorPolicy>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT p.connector_id, p.policy, p.version FROM connector_update_policies p
+         JOIN connector_clients k ON k.id = p.connector_id
+         WHERE k.company_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    let rows = stmt.query_map([company_ids_json], |r| {
+        let (id, policy, version): (String, String, Option<String>) =
+            (r.get(0)?, r.get(1)?, r.get(2)?);
+        Ok((id, ConnectorPolicy::from_row(&policy, version.as_deref())))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The own policies of a company's connectors that have one.
 pub fn for_company(
     c: &Connection,
