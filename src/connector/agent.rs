@@ -893,25 +893,36 @@ impl Agent {
         let mut last_start = None;
         let mut last_full = self.last_full_read();
         let mut handled: Option<String> = None;
+        // A full read that failed (Tally closed for the night, say) is owed again an interval
+        // later: not at once, in a tight loop, and not only at tomorrow's time.
+        let mut full_failed_at = None;
         loop {
             let (plan, request) = self.plan();
             let now = local_now();
+            let full_as_planned = match full_failed_at {
+                Some(at) if now < at + plan.interval => Some(at),
+                _ => last_full,
+            };
             let decision = schedule::next(&Situation {
                 now,
                 plan: &plan,
                 last_start,
-                last_full,
+                last_full: full_as_planned,
                 request: request.as_ref(),
                 handled_request: handled.as_deref(),
             });
             match decision {
                 Next::Sync(start) => {
                     last_start = Some(now);
-                    if start.full {
-                        last_full = Some(now);
-                    }
                     let request = start.request_id.as_deref();
-                    let (opened, _) = self.sync_for(start.trigger, start.full, request).await;
+                    let (opened, result) = self.sync_for(start.trigger, start.full, request).await;
+                    if start.full {
+                        if result.is_ok() {
+                            (last_full, full_failed_at) = (Some(now), None);
+                        } else {
+                            full_failed_at = Some(now);
+                        }
+                    }
                     if let Some(id) = start.request_id {
                         if opened.is_some() {
                             handled = Some(id);

@@ -48,6 +48,17 @@ pub const ON_SCHEDULE: &str = "schedule";
 pub const FULL_READ: &str = "full read";
 
 pub fn next(s: &Situation<'_>) -> Next {
+    // A PC clock set back leaves the last runs in the future: taken as just now, they would
+    // hold off every sync until the clock caught up with them.
+    let (last_start, last_full) = (
+        s.last_start.map(|t| t.min(s.now)),
+        s.last_full.map(|t| t.min(s.now)),
+    );
+    let s = &Situation {
+        last_start,
+        last_full,
+        ..*s
+    };
     let plan = s.plan;
     let owed_full = plan.full_read_owed(s.now, s.last_full);
     // A person asked: quiet hours do not hold.
@@ -334,5 +345,21 @@ mod tests {
         });
         // 10:10 would be the interval; it falls in quiet hours, which end at 13:00.
         assert_eq!(decision, Next::WaitUntil(datetime!(2026-11-26 13:00)));
+    }
+
+    #[test]
+    fn a_clock_set_back_does_not_hold_syncs_off_until_it_catches_up() {
+        let plan = office();
+        // The PC ran 36 days ahead; corrected, its last runs lie in the future.
+        let decision = next(&Situation {
+            now: datetime!(2026-11-26 15:00),
+            plan: &plan,
+            last_start: Some(datetime!(2027-01-01 14:50)),
+            last_full: Some(datetime!(2027-01-01 02:00)),
+            request: None,
+            handled_request: None,
+        });
+        // Taken as just now: the next sync is one interval away, not in January.
+        assert_eq!(decision, Next::WaitUntil(datetime!(2026-11-26 15:30)));
     }
 }

@@ -137,8 +137,16 @@ fn totals(balances: &[(i64, i64)], month: MonthKey) -> DomainResult<(i64, i64)> 
             credit = credit.checked_sub(paise).ok_or_else(overflow)?;
         }
     }
+    if i128::from(debit) + i128::from(credit) > i128::from(MAX_MONTH_GROSS_PAISE) {
+        return Err(overflow());
+    }
     Ok((debit, credit))
 }
+
+/// The most a month's debit and credit balances may add up to (₹10^16). Any sum the appliance
+/// later takes over one month's balances or their changes (restatements, profit) then stays
+/// within i64: the changes' sum is at most twice this, far below i64::MAX (about 9.2 × 10^18).
+pub const MAX_MONTH_GROSS_PAISE: i64 = 1_000_000_000_000_000_000;
 
 /// What Tally's own trial balance leaves unexplained: the ledgers, plus the opening stock it
 /// lists beside them, less the "Difference in opening balances" it shows as its own line. The
@@ -359,4 +367,22 @@ pub fn to_csv(tb: &TrialBalance) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod gross_tests {
+    use super::*;
+
+    #[test]
+    fn a_month_whose_balances_add_up_beyond_any_books_is_refused() {
+        let month: MonthKey = "2026-10".parse().unwrap();
+        let max_ledger = 100_000_000_000_000_000; // the largest one ledger may hold
+        let ten: Vec<(i64, i64)> = (0..10).map(|i| (i, max_ledger)).collect();
+        assert!(totals(&ten, month).is_ok());
+        let many: Vec<(i64, i64)> = (0..60)
+            .map(|i| (i, if i % 2 == 0 { max_ledger } else { -max_ledger }))
+            .collect();
+        let refused = totals(&many, month).unwrap_err().to_string();
+        assert!(refused.contains("2026-10"), "{refused}");
+    }
 }
