@@ -784,7 +784,13 @@ impl Agent {
     async fn update_loop(&self) -> Swapped {
         loop {
             let ins = self.updater.next_due().await;
-            tokio::time::sleep(self.updater.jitter()).await;
+            let wait = self.updater.jitter();
+            log::info!(
+                "version {} is due; installing it in {} s (spread, so the office's PCs do not all download at once)",
+                ins.version,
+                wait.as_secs()
+            );
+            tokio::time::sleep(wait).await;
             let _between_syncs = self.sync_lock.lock().await;
             if !self.updater.still_due(&ins) {
                 continue;
