@@ -227,7 +227,9 @@ where
     let Some(head) = read_head(&mut client, &mut ticket, until).await else {
         return;
     };
-    ticket.past_head();
+    if !ticket.past_head() {
+        return;
+    }
     let Ok(mut server) = TcpStream::connect(link.backend).await else {
         return;
     };
@@ -284,6 +286,9 @@ fn https_redirect(head: &str) -> String {
     }
 }
 
+/// How long a client that has hung up (or half-closed) may still wait for its answer.
+const EOF_GRACE: Duration = Duration::from_secs(30);
+
 /// Copies both ways until Rocket closes, or nothing moves for `idle`.
 async fn splice<S>(client: S, server: TcpStream, idle: Duration)
 where
@@ -293,9 +298,10 @@ where
     let (mut server_r, mut server_w) = server.into_split();
     let last = Mutex::new(Instant::now());
     let up = async {
-        // A client that stops sending (or half-closes) may still be waiting for its answer.
+        // A client that stops sending (or half-closes) may still be waiting for its answer, but
+        // not for long: one that sends a head and hangs up must not hold its place for `idle`.
         pump(&mut client_r, &mut server_w, &last).await;
-        std::future::pending::<()>().await
+        tokio::time::sleep(EOF_GRACE).await
     };
     let down = async {
         pump(&mut server_r, &mut client_w, &last).await;

@@ -27,6 +27,9 @@ pub struct Limits {
     pub pending_per_ip: usize,
     pub pending: usize,
     pub open: usize,
+    /// Connections one address may have carrying requests at once: one host that sends heads
+    /// and then sits on the connections must not fill `open` for everyone.
+    pub carried_per_ip: usize,
 }
 
 /// Each carried connection holds three descriptors: the client's socket, the front's socket to
@@ -51,6 +54,7 @@ impl Limits {
             pending_per_ip: 32,
             pending: 512.min(open),
             open,
+            carried_per_ip: 256.min(open),
         }
     }
 }
@@ -65,6 +69,7 @@ struct State {
     /// Connections not yet past their head, oldest first. Dropping the sender closes one.
     pending: BTreeMap<u64, (IpAddr, watch::Sender<()>)>,
     pending_by_ip: HashMap<IpAddr, usize>,
+    carried_by_ip: HashMap<IpAddr, usize>,
     next: u64,
     /// When each refused address was last logged.
     logged: HashMap<IpAddr, Instant>,
@@ -103,6 +108,7 @@ impl Admission {
             open: 0,
             pending: BTreeMap::new(),
             pending_by_ip: HashMap::new(),
+            carried_by_ip: HashMap::new(),
             next: 0,
             logged: HashMap::new(),
             made_room_logged: None,
@@ -134,6 +140,7 @@ impl Admission {
         state.open += 1;
         Ok(Ticket {
             admission: self.clone(),
+            ip,
             seq,
             past_head: false,
             closed: rx,
@@ -183,12 +190,7 @@ impl State {
     }
 
     fn forget_pending(&mut self, ip: IpAddr) {
-        if let Some(n) = self.pending_by_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                self.pending_by_ip.remove(&ip);
-            }
-        }
+        less(&mut self.pending_by_ip, ip);
     }
 
     fn first_refusal_this_minute(&mut self, ip: IpAddr) -> bool {
@@ -207,9 +209,19 @@ impl State {
     }
 }
 
+fn less(counts: &mut HashMap<IpAddr, usize>, ip: IpAddr) {
+    if let Some(n) = counts.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&ip);
+        }
+    }
+}
+
 /// One admitted connection's place; gives it back when dropped.
 pub struct Ticket {
     admission: Admission,
+    ip: IpAddr,
     seq: u64,
     past_head: bool,
     /// Ends when the front closes this connection to make room.
@@ -227,12 +239,28 @@ impl Ticket {
     }
 
     /// The request head has arrived: no longer counted as waiting, and never closed for room.
-    pub fn past_head(&mut self) {
+    /// False when the connection must close instead: it was closed to make room meanwhile, or
+    /// its address already has `carried_per_ip` connections carrying requests.
+    pub fn past_head(&mut self) -> bool {
         let mut state = self.admission.lock();
-        if let Some((ip, _)) = state.pending.remove(&self.seq) {
-            state.forget_pending(ip);
-            self.past_head = true;
+        let Some((ip, _)) = state.pending.remove(&self.seq) else {
+            return false;
+        };
+        state.forget_pending(ip);
+        let carried = state.carried_by_ip.get(&ip).copied().unwrap_or(0);
+        if carried >= state.limits.carried_per_ip {
+            // Its place goes back now; dropping the ticket gives back nothing more.
+            state.open -= 1;
+            if state.first_refusal_this_minute(ip) {
+                log::warn!(
+                    "front: closing a request from {ip}: it already has {carried} connections carrying requests (logged once a minute)"
+                );
+            }
+            return false;
         }
+        *state.carried_by_ip.entry(ip).or_insert(0) += 1;
+        self.past_head = true;
+        true
     }
 }
 
@@ -241,6 +269,7 @@ impl Drop for Ticket {
         let mut state = self.admission.lock();
         if self.past_head {
             state.open -= 1;
+            less(&mut state.carried_by_ip, self.ip);
         } else if let Some((ip, _)) = state.pending.remove(&self.seq) {
             state.forget_pending(ip);
             state.open -= 1;
@@ -272,6 +301,7 @@ mod tests {
             pending_per_ip: 2,
             pending: 10,
             open: 10,
+            carried_per_ip: 10,
         });
         let first = a.admit(ip("10.0.0.1")).unwrap();
         let _second = a.admit(ip("10.0.0.1")).unwrap();
@@ -283,7 +313,7 @@ mod tests {
         drop(first);
         let mut third = a.admit(ip("10.0.0.1")).unwrap();
         // Past its head, a connection no longer counts against its address.
-        third.past_head();
+        assert!(third.past_head());
         assert!(a.admit(ip("10.0.0.1")).is_ok());
     }
 
@@ -293,6 +323,7 @@ mod tests {
             pending_per_ip: 10,
             pending: 2,
             open: 3,
+            carried_per_ip: 10,
         });
         let mut oldest = a.admit(ip("10.0.0.1")).unwrap();
         let _newer = a.admit(ip("10.0.0.2")).unwrap();
@@ -311,13 +342,53 @@ mod tests {
             pending_per_ip: 10,
             pending: 10,
             open: 2,
+            carried_per_ip: 10,
         });
         let mut busy: Vec<Ticket> = (1..=2)
             .map(|i| a.admit(ip(&format!("10.0.0.{i}"))).unwrap())
             .collect();
-        busy.iter_mut().for_each(Ticket::past_head);
+        assert!(busy.iter_mut().all(Ticket::past_head));
         assert_eq!(a.admit(ip("10.0.0.9")).err(), Some(Refusal::Full));
         busy.pop();
         assert!(a.admit(ip("10.0.0.9")).is_ok());
+    }
+
+    #[test]
+    fn one_address_carries_its_share_of_requests_and_no_more() {
+        let a = Admission::new(Limits {
+            pending_per_ip: 10,
+            pending: 10,
+            open: 10,
+            carried_per_ip: 2,
+        });
+        let mut carried: Vec<Ticket> = (0..2).map(|_| a.admit(ip("10.0.0.1")).unwrap()).collect();
+        assert!(carried.iter_mut().all(Ticket::past_head));
+        let mut third = a.admit(ip("10.0.0.1")).unwrap();
+        assert!(
+            !third.past_head(),
+            "a third request from the address is closed"
+        );
+        drop(third);
+        assert_eq!(a.counts(), (2, 0), "its place was given back once");
+        let mut other = a.admit(ip("10.0.0.2")).unwrap();
+        assert!(other.past_head(), "another address is carried");
+        carried.pop();
+        let mut again = a.admit(ip("10.0.0.1")).unwrap();
+        assert!(again.past_head(), "a place freed is the address's again");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_for_room_is_not_carried_after_all() {
+        let a = Admission::new(Limits {
+            pending_per_ip: 10,
+            pending: 1,
+            open: 10,
+            carried_per_ip: 10,
+        });
+        let mut oldest = a.admit(ip("10.0.0.1")).unwrap();
+        let _newer = a.admit(ip("10.0.0.2")).unwrap();
+        assert!(!oldest.past_head(), "its head came too late");
+        drop(oldest);
+        assert_eq!(a.counts(), (1, 1));
     }
 }
