@@ -114,23 +114,27 @@ pub fn latest_for_company(
              ORDER BY received_at DESC, id DESC LIMIT 1)
          WHERE k.company_id = ?1",
     )?;
-    let rows = stmt.query_map([company_id], |r| {
-        let outcome: String = r.get(2)?;
-        Ok((
-            r.get::<_, String>(0)?,
-            (
-                r.get::<_, i64>(5)?,
-                UpdateAttempt {
-                    version: r.get(1)?,
-                    outcome: outcome_of(&outcome)?,
-                    message: r.get(3)?,
-                    at: r.get(4)?,
-                },
-            ),
-        ))
-    })?;
+    let rows = stmt.query_map([company_id], latest_row)?;
     rows.collect::<Result<_, _>>()
         .map_err(|e| DomainError::internal("reading connector update attempts", e))
+}
+
+/// One row of the latest-attempt queries: the connector, when the attempt was received, the
+/// attempt.
+fn latest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, (i64, UpdateAttempt))> {
+    let outcome: String = r.get(2)?;
+    Ok((
+        r.get(0)?,
+        (
+            r.get(5)?,
+            UpdateAttempt {
+                version: r.get(1)?,
+                outcome: outcome_of(&outcome)?,
+                message: r.get(3)?,
+                at: r.get(4)?,
+            },
+        ),
+    ))
 }
 
 /// Each connector's last reported attempt, for the connectors of each of the companies (a
@@ -146,21 +150,7 @@ pub fn latest_for_companies(
              ORDER BY received_at DESC, id DESC LIMIT 1)
          WHERE k.company_id IN (SELECT value FROM json_each(?1))",
     )?;
-    let rows = stmt.query_map([company_ids_json], |r| {
-        let outcome: String = r.get(2)?;
-        Ok((
-            r.get::<_, String>(0)?,
-            (
-                r.get::<_, i64>(5)?,
-                UpdateAttempt {
-                    version: r.get(1)?,
-                    outcome: outcome_of(&outcome)?,
-                    message: r.get(3)?,
-                    at: r.get(4)?,
-                },
-            ),
-        ))
-    })?;
+    let rows = stmt.query_map([company_ids_json], latest_row)?;
     rows.collect::<Result<_, _>>()
         .map_err(|e| DomainError::internal("reading connector update attempts", e))
 }
