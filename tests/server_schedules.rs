@@ -55,6 +55,64 @@ struct World {
     _data: tempfile::TempDir,
 }
 
+impl World {
+    /// Sets the company's own schedule, expected to be accepted.
+    async fn set_own(&self, schedule: &Value) {
+        let path = "/companies/sharma/sync-schedule";
+        let (s, b) = put(&self.srv, path, &self.admin, schedule).await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    async fn status(&self) -> Value {
+        let path = "/connector/status?companyId=sharma";
+        let (s, b) = self.srv.get(path, Some(&self.admin)).await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+
+    /// `sync/start` as `token`'s connector says it, expected to open a run; its id.
+    async fn start(&self, token: &str, body: Value) -> String {
+        let (s, b) = self
+            .srv
+            .post("/connector/sync/start", Some(token), &body)
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b["syncRunId"].as_str().unwrap().to_string()
+    }
+
+    /// "Sync now" (`full`: a full read) as `token`'s user: status, body and `Retry-After`.
+    async fn ask(&self, token: &str, full: bool) -> (u16, Value, Option<u64>) {
+        let res = self
+            .srv
+            .http
+            .post(self.srv.api("/companies/sharma/sync-requests"))
+            .bearer_auth(token)
+            .json(&json!({"full": full}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        (status, res.json().await.unwrap_or(Value::Null), retry_after)
+    }
+
+    /// Moves every "sync now" and run of the past `minutes` earlier, as if they had been.
+    fn earlier(&self, minutes: i64) {
+        let ms = minutes * 60 * 1000;
+        self.srv
+            .db()
+            .execute(
+                "UPDATE sync_requests SET requested_at = requested_at - ?1,
+                 started_at = started_at - ?1",
+                [ms],
+            )
+            .unwrap();
+    }
+}
+
 async fn world() -> World {
     let data = tempfile::tempdir().unwrap();
     let srv = TestServer::start(data.path()).await;
@@ -117,13 +175,7 @@ async fn schedules_reach_the_connector_firm_wide_then_per_company() {
 #[tokio::test]
 async fn a_bad_schedule_is_refused_with_each_problem_and_changes_nothing() {
     let w = world().await;
-    put(
-        &w.srv,
-        "/companies/sharma/sync-schedule",
-        &w.admin,
-        &office(),
-    )
-    .await;
+    w.set_own(&office()).await;
     let before = w.srv.fingerprint();
     let bad = json!({
         "intervalMinutes": 0,
@@ -197,68 +249,110 @@ async fn sync_now_is_pending_once_then_shows_the_run_it_started() {
 
     let hb = heartbeat(&w.srv, &w.connector).await;
     assert_eq!(hb["syncRequest"], json!({"id": id, "full": true}), "{hb}");
-    let (_, status) = w
-        .srv
-        .get("/connector/status?companyId=sharma", Some(&w.admin))
-        .await;
+    let status = w.status().await;
     assert_eq!(status["schedule"]["syncRequest"]["status"], "pending");
 
-    let (s, run) = w
-        .srv
-        .post(
-            "/connector/sync/start",
-            Some(&w.connector),
-            &json!({"companyId": "sharma", "trigger": "request", "syncRequestId": id}),
-        )
-        .await;
-    assert_eq!(s, 200, "{run}");
-    let run_id = run["syncRunId"].as_str().unwrap();
+    let body = json!({"companyId": "sharma", "trigger": "request", "syncRequestId": id,
+                      "fullRead": true});
+    let run_id = w.start(&w.connector, body).await;
 
     let hb = heartbeat(&w.srv, &w.connector).await;
     assert!(
         hb.get("syncRequest").is_none(),
         "started: no longer carried: {hb}"
     );
-    let (_, status) = w
-        .srv
-        .get("/connector/status?companyId=sharma", Some(&w.admin))
-        .await;
+    let status = w.status().await;
     let shown = &status["schedule"]["syncRequest"];
     assert_eq!(shown["status"], "started", "{status:#}");
-    assert_eq!(shown["syncRunId"], run_id);
+    assert_eq!(shown["syncRunId"], run_id.as_str());
     assert_eq!(status["lastSyncRun"]["trigger"], "request");
     assert_eq!(status["lastSyncRun"]["syncRequestId"], id.as_str());
 
-    // A new request after that one started is a new one.
-    let (s, next) = w
-        .srv
-        .post("/companies/sharma/sync-requests", Some(&staff), &json!({}))
-        .await;
+    // A new request after that one started is a new one, once Tally had its rest.
+    w.earlier(11);
+    let (s, next, _) = w.ask(&staff, false).await;
     assert_eq!(s, 201, "{next}");
     assert_ne!(next["syncRequestId"], id.as_str());
 }
 
 #[tokio::test]
+async fn sync_now_is_spaced_out_and_full_reads_are_bounded_per_day_unless_an_admin_asks() {
+    let w = world().await;
+    let staff = w
+        .srv
+        .create_staff(&w.admin, "ravi", "staff-password-1", &["sharma"])
+        .await;
+    let carry_out = |id: Value| {
+        let body = json!({"trigger": "request", "syncRequestId": id, "fullRead": true});
+        w.start(&w.connector, body)
+    };
+    let (s, first, _) = w.ask(&staff, false).await;
+    assert_eq!(s, 201, "{first}");
+    carry_out(first["syncRequestId"].clone()).await;
+
+    // Asked again two minutes after its run started: refused, saying when, changing nothing.
+    w.earlier(2);
+    let before = w.srv.fingerprint();
+    for token in [&staff, &w.admin] {
+        let (s, refused, retry_after) = w.ask(token, false).await;
+        assert_eq!(
+            (s, &refused["error"]),
+            (429, &json!("rate_limited")),
+            "{refused}"
+        );
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains("the next can be asked in 8 minutes"),
+            "{message}"
+        );
+        assert!(
+            retry_after.is_some_and(|r| r > 7 * 60 && r <= 8 * 60),
+            "{retry_after:?}"
+        );
+    }
+    assert_eq!(w.srv.fingerprint(), before);
+
+    // Three full reads a day on request.
+    for _ in 0..3 {
+        w.earlier(11);
+        let (s, asked, _) = w.ask(&staff, true).await;
+        assert_eq!(s, 201, "{asked}");
+        carry_out(asked["syncRequestId"].clone()).await;
+    }
+    w.earlier(11);
+    let (s, refused, retry_after) = w.ask(&staff, true).await;
+    assert_eq!(s, 429, "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("3 full reads on request in the last 24 hours"),
+        "{message}"
+    );
+    // The first of the three started 33 minutes ago: 23 h 27 min to go.
+    assert!(message.contains("in 23 h 27 min"), "{message}");
+    assert!(
+        retry_after.is_some_and(|r| r > 23 * 3600),
+        "{retry_after:?}"
+    );
+
+    // What changed may still be read, and an administrator may still ask for a full read.
+    let (s, changes, _) = w.ask(&staff, false).await;
+    assert_eq!(s, 201, "{changes}");
+    let (s, refused, _) = w.ask(&staff, true).await;
+    assert_eq!(s, 429, "not widened by staff either: {refused}");
+    let (s, widened, _) = w.ask(&w.admin, true).await;
+    assert_eq!((s, &widened["full"]), (200, &json!(true)), "{widened}");
+    assert_eq!(widened["syncRequestId"], changes["syncRequestId"]);
+}
+
+#[tokio::test]
 async fn the_status_says_when_the_next_sync_and_full_read_are_due() {
     let w = world().await;
-    let (_, status) = w
-        .srv
-        .get("/connector/status?companyId=sharma", Some(&w.admin))
-        .await;
+    let status = w.status().await;
     assert_eq!(status["schedule"]["source"], "connector");
     assert_eq!(status["schedule"]["nextSyncAt"], Value::Null);
 
-    put(
-        &w.srv,
-        "/companies/sharma/sync-schedule",
-        &w.admin,
-        &office(),
-    )
-    .await;
-    let (_, status) = w
-        .srv
-        .get("/connector/status?companyId=sharma", Some(&w.admin))
-        .await;
+    w.set_own(&office()).await;
+    let status = w.status().await;
     let sched = &status["schedule"];
     assert_eq!(sched["utcOffset"], "+05:30");
     let next_sync = sched["nextSyncAt"].as_str().unwrap();
@@ -296,10 +390,7 @@ async fn a_sync_now_no_run_claimed_within_the_hour_expires_and_a_new_one_is_made
         hb.get("syncRequest").is_none(),
         "expired: not carried: {hb}"
     );
-    let (_, status) = w
-        .srv
-        .get("/connector/status?companyId=sharma", Some(&w.admin))
-        .await;
+    let status = w.status().await;
     assert_eq!(status["schedule"]["syncRequest"]["status"], "expired");
 
     // Asked again: a fresh request, carried by the next heartbeat.
@@ -319,19 +410,9 @@ async fn a_sync_now_no_run_claimed_within_the_hour_expires_and_a_new_one_is_made
     assert_eq!(hb["syncRequest"]["id"], fresh_id.as_str(), "{hb}");
 
     // A run that names the expired request still starts, but does not carry it out.
-    let (s, run) = w
-        .srv
-        .post(
-            "/connector/sync/start",
-            Some(&w.connector),
-            &json!({"companyId": "sharma", "trigger": "request", "syncRequestId": old}),
-        )
-        .await;
-    assert_eq!(s, 200, "{run}");
-    let (_, status) = w
-        .srv
-        .get("/connector/status?companyId=sharma", Some(&w.admin))
-        .await;
+    let body = json!({"companyId": "sharma", "trigger": "request", "syncRequestId": old});
+    w.start(&w.connector, body).await;
+    let status = w.status().await;
     assert_eq!(status["lastSyncRun"]["syncRequestId"], Value::Null);
     assert_eq!(status["schedule"]["syncRequest"]["status"], "pending");
     assert_eq!(
@@ -351,30 +432,21 @@ async fn the_next_full_read_counts_from_the_last_run_that_said_it_read_in_full()
         &json!({"intervalMinutes": 20, "fullReadAt": "02:30"}),
     )
     .await;
-    let start = |body: Value| {
-        let (srv, token) = (&w.srv, &w.connector);
-        async move {
-            let (s, b) = srv.post("/connector/sync/start", Some(token), &body).await;
-            assert_eq!(s, 200, "{b}");
-        }
-    };
     let next_full = || async {
-        let (_, status) = w
-            .srv
-            .get("/connector/status?companyId=sharma", Some(&w.admin))
-            .await;
-        status["schedule"]["nextFullReadAt"]
+        w.status().await["schedule"]["nextFullReadAt"]
             .as_str()
             .unwrap()
             .to_string()
     };
 
     // A start-up run that read only what changed: the full read is still owed (due now).
-    start(json!({"companyId": "sharma", "trigger": "startup", "fullRead": false})).await;
+    let changes = json!({"companyId": "sharma", "trigger": "startup", "fullRead": false});
+    w.start(&w.connector, changes).await;
     assert!(!next_full().await.contains("T02:30:00"), "owed now");
 
     // The connector's own full read at start-up counts, whatever its trigger.
-    start(json!({"companyId": "sharma", "trigger": "startup", "fullRead": true})).await;
+    let full = json!({"companyId": "sharma", "trigger": "startup", "fullRead": true});
+    w.start(&w.connector, full).await;
     let due = next_full().await;
     assert!(due.ends_with("T02:30:00+05:30"), "tomorrow's: {due}");
 }
@@ -407,4 +479,137 @@ async fn quiet_hours_across_midnight_are_accepted_and_carried() {
     assert_eq!(s, 200, "{b}");
     let hb = heartbeat(&w.srv, &w.connector).await;
     assert_eq!(hb["schedule"], night, "{hb}");
+}
+
+#[tokio::test]
+async fn a_full_read_asked_after_the_connector_was_told_to_sync_changes_is_not_lost() {
+    let w = world().await;
+    let (s, asked, _) = w.ask(&w.admin, false).await;
+    assert_eq!(s, 201, "{asked}");
+    let id = asked["syncRequestId"].as_str().unwrap().to_string();
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert_eq!(hb["syncRequest"], json!({"id": id, "full": false}));
+
+    // Widened after the connector was told, before its run starts.
+    let (s, widened, _) = w.ask(&w.admin, true).await;
+    assert_eq!((s, &widened["full"]), (200, &json!(true)), "{widened}");
+    let body = json!({"trigger": "request", "syncRequestId": id, "fullRead": false});
+    let run = w.start(&w.connector, body).await;
+
+    // That run did what it was told; the full read waits as a new request.
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    let order = &hb["syncRequest"];
+    assert_eq!(order["full"], true, "{hb}");
+    assert_ne!(
+        order["id"],
+        id.as_str(),
+        "a new id: the connector handled the old one"
+    );
+    let status = w.status().await;
+    let shown = &status["schedule"]["syncRequest"];
+    assert_eq!(
+        (&shown["status"], &shown["full"]),
+        (&json!("pending"), &json!(true))
+    );
+    assert_eq!(shown["requestedBy"], "admin");
+    assert_eq!(status["lastSyncRun"]["syncRequestId"], id.as_str());
+    let run_path = format!("/companies/sharma/sync-runs/{run}");
+    let (_, first) = w.srv.get(&run_path, Some(&w.admin)).await;
+    assert_eq!(first["syncRequestId"], id.as_str(), "{first}");
+
+    // Its full run carries it out, and nothing more waits.
+    let body = json!({"trigger": "request", "syncRequestId": order["id"], "fullRead": true});
+    w.start(&w.connector, body).await;
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert!(hb.get("syncRequest").is_none(), "{hb}");
+    assert_eq!(
+        w.srv
+            .count("SELECT COUNT(*) FROM sync_requests WHERE full = 1"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_request_one_connector_started_is_refused_to_another_of_the_company() {
+    let w = world().await;
+    let (second, _, _) = w.srv.enrol(&w.admin, "sharma", "pc-2").await;
+    let (_, asked, _) = w.ask(&w.admin, false).await;
+    let id = asked["syncRequestId"].as_str().unwrap().to_string();
+    for token in [&w.connector, &second] {
+        let hb = heartbeat(&w.srv, token).await;
+        assert_eq!(hb["syncRequest"]["id"], id.as_str(), "both are told: {hb}");
+    }
+    let body = json!({"trigger": "request", "syncRequestId": id, "fullRead": false});
+    let run = w.start(&w.connector, body.clone()).await;
+
+    let before = w.srv.fingerprint();
+    let (s, refused) = w
+        .srv
+        .post("/connector/sync/start", Some(&second), &body)
+        .await;
+    assert_eq!(
+        (s, &refused["error"]),
+        (409, &json!("sync_request_taken")),
+        "{refused}"
+    );
+    assert!(
+        refused["message"].as_str().unwrap().contains(&run),
+        "{refused}"
+    );
+    assert_eq!(w.srv.fingerprint(), before, "no second run");
+
+    // The connector that started it may name it again (its answer was lost on the way).
+    w.start(&w.connector, body).await;
+    // Another connector's own syncs are not held up.
+    w.start(&second, json!({"trigger": "schedule", "fullRead": false}))
+        .await;
+}
+
+#[tokio::test]
+async fn a_schedule_repeating_a_day_or_quiet_all_week_is_refused_and_changes_nothing() {
+    let w = world().await;
+    w.set_own(&office()).await;
+    let before = w.srv.fingerprint();
+    let all_week = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let refusals = [
+        (
+            json!(["mon", "tue", "mon"]),
+            "00:00",
+            "quietHours[0].days[2]",
+            "repeats `mon`",
+        ),
+        (
+            json!(vec!["mon"; 8]),
+            "00:00",
+            "quietHours[0].days",
+            "names 8 days",
+        ),
+        (
+            json!(all_week),
+            "00:00",
+            "quietHours",
+            "no sync would ever start",
+        ),
+        (
+            json!(all_week),
+            "13:00",
+            "quietHours",
+            "no sync would ever start",
+        ),
+    ];
+    for (days, from, path, says) in refusals {
+        let bad = json!({
+            "intervalMinutes": 30,
+            "quietHours": [{"days": days, "from": from, "to": "24:00"}, {"days": all_week, "from": "00:00", "to": "13:00"}]
+        });
+        for at in ["/companies/sharma/sync-schedule", "/settings/sync-schedule"] {
+            let (s, b) = put(&w.srv, at, &w.admin, &bad).await;
+            assert_eq!((s, &b["details"][0]["path"]), (422, &json!(path)), "{b}");
+            let message = b["details"][0]["message"].as_str().unwrap();
+            assert!(message.contains(says), "{b}");
+        }
+    }
+    assert_eq!(w.srv.fingerprint(), before);
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert_eq!(hb["schedule"], office());
 }

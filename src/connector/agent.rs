@@ -42,6 +42,8 @@ pub enum SyncReport {
     Unchanged,
     /// Read from Tally, but the appliance is away: waiting in the outbox.
     Queued { pending: usize, reason: String },
+    /// Not read: another connector of the company had already started the "sync now".
+    TakenElsewhere,
 }
 
 /// What a pass over the outbox did.
@@ -94,8 +96,15 @@ fn log_result(result: &Result<SyncReport, SyncFailure>) {
         Ok(SyncReport::Queued { pending, reason }) => {
             log::warn!("sync read Tally, but {pending} payload(s) wait in the outbox: {reason}")
         }
+        Ok(SyncReport::TakenElsewhere) => {}
         Err(e) => log::error!("sync failed: {e}"),
     }
+}
+
+/// The appliance's answer that another connector of the company already started the "sync
+/// now" this run was for: nothing to read.
+fn request_taken(e: &ApplianceError) -> bool {
+    matches!(e, ApplianceError::Rejected { status: 409, code, .. } if code == "sync_request_taken")
 }
 
 impl SyncFailure {
@@ -303,6 +312,11 @@ impl Agent {
             );
         let started = match self.start_run(trigger, request, full_read).await {
             Ok(started) => started,
+            Err(SyncFailure::Appliance(e)) if request_taken(&e) => {
+                log::info!("not reading Tally for the \"sync now\" {}: another connector of this company started it", request.unwrap_or_default());
+                self.status().state = Some("idle".into());
+                return (None, Ok(SyncReport::TakenElsewhere));
+            }
             Err(e) => return (None, Err(e)),
         };
         let part_limit = started
@@ -318,7 +332,8 @@ impl Agent {
         }
         let (outcome, error) = match &result {
             Ok(SyncReport::Delivered { .. }) => ("succeeded", None),
-            Ok(SyncReport::Unchanged) => ("unchanged", None),
+            // Taken elsewhere returned above, having read nothing.
+            Ok(SyncReport::Unchanged | SyncReport::TakenElsewhere) => ("unchanged", None),
             Ok(SyncReport::Queued { reason, .. }) => ("queued", Some(reason.clone())),
             Err(e) => ("failed", Some(e.to_string())),
         };
@@ -374,6 +389,7 @@ impl Agent {
                 log::warn!("the appliance is not reachable ({e}); reading Tally anyway and keeping the data in the outbox");
                 Ok(None)
             }
+            Err(e) if request_taken(&e) => Err(e.into()),
             Err(e) => {
                 log::error!("sync not started: {e}");
                 self.status().state = Some(e.to_string());
@@ -922,7 +938,8 @@ impl Agent {
                     last_start = Some(now);
                     let request = start.request_id.as_deref();
                     let (opened, result) = self.sync_for(start.trigger, start.full, request).await;
-                    if start.full {
+                    let taken = matches!(result, Ok(SyncReport::TakenElsewhere));
+                    if start.full && !taken {
                         if result.is_ok() {
                             (last_full, full_failed_at) = (Some(now), None);
                         } else {
@@ -930,7 +947,7 @@ impl Agent {
                         }
                     }
                     if let Some(id) = start.request_id {
-                        if opened.is_some() {
+                        if opened.is_some() || taken {
                             handled = Some(id);
                         } else {
                             self.retry_request_at_next_answer(&id);

@@ -18,8 +18,9 @@ pub struct Situation<'a> {
     pub last_full: Option<PrimitiveDateTime>,
     /// The "sync now" the last heartbeat answer carried.
     pub request: Option<&'a SyncOrder>,
-    /// The last request whose run the appliance opened: it repeats a request until that run
-    /// reaches it, and it is carried out once. A request whose run could not be opened (the
+    /// The last request whose run the appliance opened (or that another connector of the
+    /// company had started): it repeats a request until that run reaches it, and it is carried
+    /// out once. A request whose run could not be opened (the
     /// appliance away) is not handled: the agent tries it again when a heartbeat answer brings
     /// it again.
     pub handled_request: Option<&'a str>,

@@ -181,6 +181,54 @@ impl SyncSchedule {
     }
 }
 
+impl SyncSchedule {
+    /// What the appliance accepts from an administrator, beyond what [`SyncSchedule::plan`]
+    /// can follow: each window names each day once, and quiet hours leave some time in the
+    /// week for a sync to start. Schedules stored before these rules are still followed.
+    pub fn check(&self) -> Result<Plan, Vec<(String, String)>> {
+        let plan = self.plan();
+        let mut problems = match &plan {
+            Ok(plan) if plan.never_open() => vec![(
+                "quietHours".to_string(),
+                "cover the whole week, so no sync would ever start; leave some time open".into(),
+            )],
+            Ok(_) => Vec::new(),
+            Err(found) => found.clone(),
+        };
+        for (i, q) in self.quiet_hours.iter().enumerate() {
+            day_list_problems(&q.days, &format!("quietHours[{i}].days"), &mut problems);
+        }
+        match plan {
+            Ok(plan) if problems.is_empty() => Ok(plan),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// A window's days: at most the week's seven, each named once.
+fn day_list_problems(days: &[String], at: &str, problems: &mut Vec<(String, String)>) {
+    if days.len() > DAYS.len() {
+        problems.push((
+            at.to_string(),
+            format!(
+                "names {} days; a week has {}: name each day once",
+                days.len(),
+                DAYS.len()
+            ),
+        ));
+        return;
+    }
+    for (i, d) in days.iter().enumerate() {
+        let known = DAYS.iter().any(|n| n.eq_ignore_ascii_case(d));
+        if known && days[..i].iter().any(|e| e.eq_ignore_ascii_case(d)) {
+            problems.push((
+                format!("{at}[{i}]"),
+                format!("repeats `{d}`: name each day once"),
+            ));
+        }
+    }
+}
+
 fn at_minutes(date: Date, minutes: u16) -> PrimitiveDateTime {
     PrimitiveDateTime::new(date, Time::MIDNIGHT) + Duration::minutes(i64::from(minutes))
 }
@@ -220,6 +268,14 @@ impl Plan {
             }
         }
         t
+    }
+
+    /// Whether quiet hours cover every minute of the week, so no sync would start by itself.
+    pub fn never_open(&self) -> bool {
+        // `open_from` hops from window end to window end; from any moment, still quiet after
+        // all its hops means a quiet week without end.
+        let monday = PrimitiveDateTime::new(time::macros::date!(2024 - 01 - 01), Time::MIDNIGHT);
+        self.quiet_until(self.open_from(monday)).is_some()
     }
 
     /// The latest daily full-read time at or before `now`.
@@ -352,6 +408,40 @@ mod tests {
                 "fullReadAt"
             ]
         );
+    }
+
+    #[test]
+    fn the_appliance_refuses_repeated_days_and_a_week_without_open_time() {
+        let mut s = office();
+        s.quiet_hours[0].days.push("Mon".into());
+        let problems = s.check().unwrap_err();
+        assert_eq!(problems[0].0, "quietHours[0].days[5]", "{problems:?}");
+        s.quiet_hours[0].days = vec!["mon".into(); 8];
+        assert_eq!(s.check().unwrap_err()[0].0, "quietHours[0].days");
+        s.quiet_hours[0].days = DAYS.map(String::from).to_vec();
+        (s.quiet_hours[0].from, s.quiet_hours[0].to) = ("00:00".into(), "24:00".into());
+        assert!(s.plan().is_ok(), "still followed when stored");
+        assert_eq!(s.check().unwrap_err()[0].0, "quietHours");
+        // One minute a week open is enough: a sync may start then.
+        s.quiet_hours.push(s.quiet_hours[0].clone());
+        s.quiet_hours[0].days.pop();
+        s.quiet_hours[1].days = vec!["sun".into()];
+        s.quiet_hours[1].to = "23:59".into();
+        assert!(s.check().is_ok());
+        // Nights across midnight that meet the days leave nothing open either.
+        s.quiet_hours = vec![QuietHours {
+            days: DAYS.map(String::from).to_vec(),
+            from: "12:00".into(),
+            to: "12:00".into(),
+        }];
+        assert!(s.check().is_err(), "from = to is refused as before");
+        s.quiet_hours[0].to = "12:01".into();
+        s.quiet_hours.push(QuietHours {
+            days: DAYS.map(String::from).to_vec(),
+            from: "12:01".into(),
+            to: "12:00".into(),
+        });
+        assert_eq!(s.check().unwrap_err()[0].0, "quietHours");
     }
 
     #[test]

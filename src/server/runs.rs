@@ -70,7 +70,8 @@ pub struct StartedBy<'a> {
 }
 
 /// Starts a run. A run this connector left running is superseded: marked abandoned. A run for a
-/// "sync now" request still pending marks it started; `true` in the answer when it did.
+/// "sync now" request still pending marks it started; `true` in the answer when it did. A run
+/// for a request another connector of the company started is refused (`sync_request_taken`).
 pub fn start(
     c: &Connection,
     company_id: &str,
@@ -82,6 +83,9 @@ pub fn start(
     problems.bound("trigger", trigger, LABEL_MAX_CHARS);
     problems.bound("syncRequestId", by.request, ID_MAX_CHARS);
     problems.into_result("The sync run cannot start.")?;
+    if let Some(request) = by.request {
+        requests::refuse_if_taken(c, company_id, request, connector_id)?;
+    }
     let now = now_ms();
     let stale = running_ids(
         c,
@@ -105,7 +109,7 @@ pub fn start(
     )?;
     event(c, &id, "started", Some("started"), Some(0), trigger)?;
     let claimed = match by.request {
-        Some(request) => requests::claim(c, company_id, request, &id)?,
+        Some(request) => requests::claim(c, company_id, request, &id, by.full_read)?,
         None => false,
     };
     Ok((id, claimed))

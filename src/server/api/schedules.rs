@@ -119,7 +119,8 @@ pub async fn delete_company(
     Ok(Json(setting))
 }
 
-/// "Sync now": 201 with a new pending request, or 200 with the one already pending.
+/// "Sync now": 201 with a new pending request, or 200 with the one already pending; 429 when
+/// the company's Tally was read on request too recently (`schedules::brake`).
 #[post("/companies/<_id>/sync-requests", data = "<body>")]
 pub async fn ask(
     state: &State<AppState>,
@@ -127,10 +128,14 @@ pub async fn ask(
     _id: &str,
     body: JsonBody<NewSyncRequest>,
 ) -> ApiResult<(Status, Json<SyncRequestView>)> {
-    let (company, user, full) = (access.company_id.clone(), access.user.id, body.value.full);
+    let (company, full) = (access.company_id.clone(), body.value.full);
+    let by = requests::Asker {
+        user_id: access.user.id,
+        admin: access.user.is_admin(),
+    };
     let (request, created) = state
         .db
-        .write(move |tx| requests::ask(tx, &company, full, user))
+        .write(move |tx| requests::ask(tx, &company, full, by))
         .await?;
     state.schedules.forget(&access.company_id);
     if created {

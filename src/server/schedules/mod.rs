@@ -1,8 +1,10 @@
 //! When connectors sync, the appliance's side: the schedules administrators set (`store`),
-//! "sync now" requests (`requests`), both kept in memory for the heartbeat (`book`), and the
-//! status API's view with when the next sync and full read are due.
+//! "sync now" requests (`requests`) and how often they may be made (`brake`), schedules and
+//! requests kept in memory for the heartbeat (`book`), and the status API's view with when the
+//! next sync and full read are due.
 
 pub mod book;
+pub mod brake;
 pub mod requests;
 pub mod store;
 

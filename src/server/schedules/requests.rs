@@ -6,9 +6,10 @@
 
 use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
 
+use super::brake;
 use crate::protocol::{SyncOrder, SyncRequestView};
 use crate::server::clock::{now_ms, rfc3339};
-use crate::server::domain_error::DomainResult;
+use crate::server::domain_error::{DomainError, DomainResult};
 
 /// How long a request waits for a run to claim it.
 pub const EXPIRES_AFTER_MS: i64 = 60 * 60 * 1000;
@@ -100,15 +101,27 @@ pub fn latest(c: &Connection, company_id: &str) -> DomainResult<Option<SyncReque
     .optional()?)
 }
 
+/// Who asks for a "sync now".
+#[derive(Debug, Clone, Copy)]
+pub struct Asker {
+    pub user_id: i64,
+    /// Administrators are not held to the daily bound on full reads.
+    pub admin: bool,
+}
+
 /// A new pending request, or (`false`) the one already pending: asking twice queues one.
-/// A pending request that wants less than a full read is widened to one when asked for.
+/// A pending request that wants less than a full read is widened to one when asked for. Either
+/// is refused while the company's Tally was read on request too recently (see `brake`).
 pub fn ask(
     c: &Connection,
     company_id: &str,
     full: bool,
-    user_id: i64,
+    by: Asker,
 ) -> DomainResult<(SyncRequestView, bool)> {
     expire(c, company_id)?;
+    if full {
+        brake::check_full(c, company_id, by.admin)?;
+    }
     if let Some(p) = pending(c, company_id)? {
         if full && !p.full {
             c.execute(
@@ -119,11 +132,12 @@ pub fn ask(
         }
         return Ok((p, false));
     }
+    brake::check_new(c, company_id)?;
     let id = uuid::Uuid::new_v4().to_string();
     c.execute(
         "INSERT INTO sync_requests (id, company_id, full, requested_by, requested_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, company_id, full, user_id, now_ms()],
+        params![id, company_id, full, by.user_id, now_ms()],
     )?;
     let created = pending(c, company_id)?;
     Ok((
@@ -132,14 +146,48 @@ pub fn ask(
     ))
 }
 
+/// A run naming a request another connector of the company already started would read Tally a
+/// second time for it: refused (`409 sync_request_taken`) before anything changes. The same
+/// connector naming it again (its answer was lost on the way) is let through, as is a request
+/// expired, unknown or pending.
+pub fn refuse_if_taken(
+    c: &Connection,
+    company_id: &str,
+    request_id: &str,
+    connector_id: &str,
+) -> DomainResult<()> {
+    let taken: Option<String> = c
+        .query_row(
+            "SELECT r.sync_run_id FROM sync_requests r
+             JOIN integration_sync_runs s ON s.id = r.sync_run_id
+             WHERE r.id = ?1 AND r.company_id = ?2 AND s.connector_id <> ?3",
+            params![request_id, company_id, connector_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match taken {
+        Some(run) => Err(DomainError::conflict(
+            "sync_request_taken",
+            format!(
+                "Sync request `{request_id}` was already started by another connector of company \
+                 `{company_id}` (run `{run}`); this one need not read Tally for it."
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The run `run_id` carries out the request: it is started and the run notes it, unless it
 /// was started already (another connector of the company got there first), has expired, or is
-/// not this company's; `true` when it was.
+/// not this company's; `true` when it was. A run that says it does not read in full
+/// (`run_full`) carrying out a request for a full read (widened after its connector was told
+/// to sync what changed) leaves that full read pending as a new request.
 pub fn claim(
     c: &Connection,
     company_id: &str,
     request_id: &str,
     run_id: &str,
+    run_full: Option<bool>,
 ) -> DomainResult<bool> {
     let changed = c.execute(
         "UPDATE sync_requests SET sync_run_id = ?3, started_at = ?4
@@ -152,6 +200,29 @@ pub fn claim(
             "UPDATE integration_sync_runs SET sync_request_id = ?2 WHERE id = ?1",
             params![run_id, request_id],
         )?;
+        if run_full == Some(false) {
+            leave_full_read_pending(c, request_id)?;
+        }
     }
     Ok(changed == 1)
+}
+
+/// The request, started by a run that reads only what changed, was for a full read: it is
+/// recorded as what its run does, and the full read waits as a new request (a new id: the
+/// connector has handled the old one) of the same person, carried by the next heartbeats.
+fn leave_full_read_pending(c: &Connection, request_id: &str) -> DomainResult<()> {
+    let narrowed = c.execute(
+        "UPDATE sync_requests SET full = 0 WHERE id = ?1 AND full = 1",
+        [request_id],
+    )?;
+    if narrowed == 1 {
+        let id = uuid::Uuid::new_v4().to_string();
+        c.execute(
+            "INSERT INTO sync_requests (id, company_id, full, requested_by, requested_at)
+             SELECT ?2, company_id, 1, requested_by, ?3 FROM sync_requests WHERE id = ?1",
+            params![request_id, id, now_ms()],
+        )?;
+        log::info!("sync request {request_id} became a full read after its connector was told; the full read waits as request {id}");
+    }
+    Ok(())
 }

@@ -11,10 +11,11 @@ use crate::server::problems::Problems;
 
 const FIRM_KEY: &str = "sync_schedule";
 
-/// A schedule as given is one a connector can follow, or every problem is named.
+/// A schedule as given is one a connector can follow and that lets syncs run, or every
+/// problem is named.
 pub fn check(schedule: &SyncSchedule) -> DomainResult<()> {
     let mut problems = Problems::new();
-    if let Err(found) = schedule.plan() {
+    if let Err(found) = schedule.check() {
         for (path, message) in found {
             problems.add(path, message);
         }
