@@ -25,7 +25,8 @@ use crate::server::reports::{csv, profit_loss, trial_balance};
 use crate::server::restatements as restated;
 use crate::server::state::AppState;
 
-fn month_key(month: &str) -> ApiResult<MonthKey> {
+/// The month in a report's path (`YYYY-MM`); the snapshots' month uses it too.
+pub(super) fn month_key(month: &str) -> ApiResult<MonthKey> {
     month
         .parse()
         .map_err(|e: BadMonthKey| ApiError::invalid_field("month", e.to_string()))
@@ -55,7 +56,7 @@ fn wants_csv(format: Option<&str>) -> ApiResult<bool> {
 /// A CSV's file name and the function writing a report as CSV.
 type CsvFile<T> = (String, fn(&T) -> String);
 
-/// A report as JSON, or as a CSV file to download.
+/// A report as JSON, or as a CSV file to download (a month's snapshot too).
 pub enum Report<T> {
     Json(Json<T>),
     Csv { file_name: String, body: String },
