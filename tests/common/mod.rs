@@ -406,6 +406,30 @@ pub fn edit_connector_config(home: &Path, f: impl FnOnce(&mut Value)) {
     std::fs::write(path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
 }
 
+/// Asserts that every ledger of Tally's trial balance (`expected`, from tally-sim) is in `tb`, a
+/// month as the appliance answers `/companies/<id>/snapshots/<month>`, at Tally's balance;
+/// `month` names it in a failure.
+pub fn assert_ledgers_as_in_tally(
+    tb: &Value,
+    expected: &[aicfo::sim::ExpectedBalance],
+    month: &str,
+) {
+    let ledgers = tb["ledgers"].as_array().expect("the month's ledgers");
+    for e in expected {
+        let held = ledgers
+            .iter()
+            .find(|l| l["ledgerGuid"] == e.ledger_guid.as_str())
+            .map(|l| l["balance"].to_string().parse::<aicfo::protocol::Amount>());
+        assert_eq!(
+            held.map(Result::unwrap),
+            Some(e.balance),
+            "{month}: {} ({})",
+            e.ledger_name,
+            e.ledger_guid
+        );
+    }
+}
+
 /// One retry a second later instead of the real back-off, so that a test of a fault is over in
 /// seconds.
 pub fn fast_connector_retries(home: &Path) {
