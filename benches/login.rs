@@ -6,10 +6,12 @@
 //!
 //! Before the fix (issue 8): 11 MB -> 1.4 GB for the first, 6.85 GB peak for the second.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::{aicfo_server, rss_mb, spawn_listening};
 use serde_json::json;
 
 const LONG_LOGINS: usize = 600;
@@ -30,48 +32,19 @@ impl Drop for Server {
 
 fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
-        .current_dir(dir.path())
-        .env("AICFO_DATA_DIR", dir.path().join("data"))
-        .env("AICFO_ADMIN_PASSWORD", "bench-admin-password")
-        // Every login reaches the password check instead of being turned away by the throttle.
-        .env("AICFO_LOGIN_MAX_FAILURES", "100000")
-        .env("ROCKET_ADDRESS", "127.0.0.1")
-        .env("ROCKET_PORT", "0")
-        .env("ROCKET_LOG_LEVEL", "normal")
-        .env("ROCKET_CLI_COLORS", "false")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("aicfo-server starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (child, url) = spawn_listening(
+        aicfo_server()
+            .current_dir(dir.path())
+            .env("AICFO_DATA_DIR", dir.path().join("data"))
+            .env("AICFO_ADMIN_PASSWORD", "bench-admin-password")
+            // Every login reaches the password check instead of being turned away by the throttle.
+            .env("AICFO_LOGIN_MAX_FAILURES", "100000"),
+    );
     Server {
         child,
         url,
         _dir: dir,
     }
-}
-
-/// (current RSS, peak RSS) in MB, from /proc.
-fn rss_mb(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 async fn login(http: &reqwest::Client, url: &str, username: &str) -> u16 {

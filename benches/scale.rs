@@ -10,7 +10,9 @@
 //! series of one ledger over 24 months < 20 ms, <= 16 bytes per stored balance, server memory
 //! < 300 MB, online backup < 60 s.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -20,6 +22,7 @@ use aicfo::protocol::{
     Amount, BalanceItem, Balances, ChartOfAccounts, CompanyFacts, GroupRecord, LedgerRecord,
     MonthBalances, SyncPayload,
 };
+use common::{aicfo_server, rss_mb, spawn_listening};
 use serde_json::{json, Value};
 
 const LEDGERS: usize = 5_000;
@@ -263,29 +266,14 @@ impl Drop for Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
-            .current_dir(data_dir.parent().expect("data dir has a parent"))
-            .env("AICFO_DATA_DIR", data_dir)
-            .env("AICFO_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("AICFO_CONNECTOR_RATE_PER_SEC", "1000000")
-            .env("AICFO_CONNECTOR_RATE_BURST", "1000000")
-            .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_PORT", "0")
-            .env("ROCKET_LOG_LEVEL", "normal")
-            .env("ROCKET_CLI_COLORS", "false")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aicfo-server starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines.next().expect("server output").expect("server output");
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let (child, url) = spawn_listening(
+            aicfo_server()
+                .current_dir(data_dir.parent().expect("data dir has a parent"))
+                .env("AICFO_DATA_DIR", data_dir)
+                .env("AICFO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+                .env("AICFO_CONNECTOR_RATE_PER_SEC", "1000000")
+                .env("AICFO_CONNECTOR_RATE_BURST", "1000000"),
+        );
         Server { child, url }
     }
 
@@ -295,17 +283,7 @@ impl Server {
 
     /// (current, peak) resident memory in MB.
     fn rss_mb(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map_or(0.0, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        rss_mb(self.child.id())
     }
 }
 

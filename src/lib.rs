@@ -28,3 +28,6 @@ pub mod winservice;
 
 #[cfg(any(feature = "server", feature = "connector"))]
 pub mod service_place;
+
+#[cfg(any(feature = "server", feature = "connector"))]
+pub mod log_files;

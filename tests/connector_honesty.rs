@@ -12,7 +12,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{connector, text, TestServer};
+use common::{
+    connector, connector_setup, edit_connector_config, fast_connector_retries, text, TestServer,
+};
 use serde_json::{json, Value};
 
 use aicfo::sim::{generate, Books, Fault, GenSpec, SimServer, SimState};
@@ -101,31 +103,13 @@ impl World {
     async fn setup(&self) {
         let out = self.setup_in(self.home.path()).await;
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        // Fast retries keep the fault tests short.
-        self.edit_config(|c| {
-            c["retry_delay_seconds"] = json!(1);
-            c["max_retry_attempts"] = json!(1);
-        });
+        fast_connector_retries(self.home.path());
     }
 
     async fn setup_in(&self, home: &Path) -> Output {
-        connector(
-            home,
-            &[
-                "setup",
-                "--api-url",
-                &format!("http://127.0.0.1:{}/api", self.port),
-                "--username",
-                "admin",
-                "--password-stdin",
-                "--company-id",
-                "sharma",
-                "--tally-url",
-                &self.sim.url,
-            ],
-            Some(&format!("{}\n", self.password)),
-        )
-        .await
+        // By port, not through `srv`: a test may have stopped the appliance and started it again.
+        let api = format!("http://127.0.0.1:{}/api", self.port);
+        connector_setup(home, &api, &self.password, "sharma", &self.sim.url).await
     }
 
     fn enrolled(&self) -> i64 {
@@ -133,10 +117,7 @@ impl World {
     }
 
     fn edit_config(&self, f: impl FnOnce(&mut Value)) {
-        let path = self.home.path().join("config.json");
-        let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        f(&mut c);
-        std::fs::write(path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+        edit_connector_config(self.home.path(), f);
     }
 
     async fn once(&self, extra: &[&str]) -> Output {

@@ -6,10 +6,9 @@
 mod common;
 
 use common::wine::{dist, Wine};
-use common::{text, TestServer};
+use common::{assert_ledgers_as_in_tally, text, TestServer};
 
 use aicfo::protocol::calendar::parse_date;
-use aicfo::protocol::Amount;
 use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec};
 
 #[tokio::test]
@@ -115,20 +114,7 @@ async fn the_windows_connector_syncs_under_wine() {
             .get(&format!("/companies/sharma/snapshots/{key}"), Some(&admin))
             .await;
         let at = parse_date(m["asOfDate"].as_str().unwrap()).unwrap();
-        for e in expected_trial_balance(&books, at) {
-            let line = tb["ledgers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|l| l["ledgerGuid"] == e.ledger_guid.as_str())
-                .unwrap();
-            assert_eq!(
-                line["balance"].to_string().parse::<Amount>().unwrap(),
-                e.balance,
-                "{key} {}",
-                e.ledger_name
-            );
-        }
+        assert_ledgers_as_in_tally(&tb, &expected_trial_balance(&books, at), key);
     }
     let (_, status) = srv
         .get("/connector/status?companyId=sharma", Some(&admin))

@@ -11,13 +11,12 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::text;
 use common::wine::{dist, Wine};
+use common::{assert_ledgers_as_in_tally, text};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use aicfo::protocol::calendar::parse_date;
-use aicfo::protocol::Amount;
 use aicfo::sim::{expected_trial_balance, generate, Books, GenSpec};
 
 const PASSWORD: &str = "release-test-password-1";
@@ -143,20 +142,7 @@ fn assert_snapshots_equal_tally(app: &Appliance, admin: &str, company: &str, boo
         let at = parse_date(m["asOfDate"].as_str().unwrap()).unwrap();
         let expected = expected_trial_balance(books, at);
         assert_eq!(tb["ledgers"].as_array().unwrap().len(), expected.len());
-        for e in expected {
-            let line = tb["ledgers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|l| l["ledgerGuid"] == e.ledger_guid.as_str())
-                .unwrap();
-            assert_eq!(
-                line["balance"].to_string().parse::<Amount>().unwrap(),
-                e.balance,
-                "{company} {key} {}",
-                e.ledger_name
-            );
-        }
+        assert_ledgers_as_in_tally(&tb, &expected, &format!("{company} {key}"));
     }
 }
 

@@ -1,45 +1,43 @@
 //! The `tally-sim` program: generate a data file, print the expected trial balance, serve it.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use aicfo::protocol::Amount;
 
 const SIM: &str = env!("CARGO_BIN_EXE_tally-sim");
 
-#[test]
-fn generate_then_expected_gives_a_trial_balance_that_sums_to_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("books.json");
-    let out = Command::new(SIM)
-        .args([
-            "generate",
-            "--seed",
-            "5",
-            "--ledgers",
-            "60",
-            "--vouchers",
-            "900",
-            "--out",
-        ])
-        .arg(&data)
+/// `tally-sim generate` of the same small company (seed 5) into `out`.
+fn generate_into(out: &Path) -> Output {
+    Command::new(SIM)
+        .args(["generate", "--seed", "5", "--ledgers", "60"])
+        .args(["--vouchers", "900", "--out"])
+        .arg(out)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Fails the test with tally-sim's own words unless it succeeded.
+fn assert_succeeded(out: &Output) {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn generate_then_expected_gives_a_trial_balance_that_sums_to_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("books.json");
+    assert_succeeded(&generate_into(&data));
     for date in ["2024-03-31", "2024-04-30", "2025-11-15"] {
         let out = Command::new(SIM)
             .args(["expected", "--date", date, "--data"])
             .arg(&data)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         let csv = String::from_utf8(out.stdout).unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines[0], "ledger_guid,balance,ledger_name");
@@ -53,21 +51,7 @@ fn generate_then_expected_gives_a_trial_balance_that_sums_to_zero() {
     }
     // The same seed gives the same books.
     let again = dir.path().join("again.json");
-    assert!(Command::new(SIM)
-        .args([
-            "generate",
-            "--seed",
-            "5",
-            "--ledgers",
-            "60",
-            "--vouchers",
-            "900",
-            "--out"
-        ])
-        .arg(&again)
-        .status()
-        .unwrap()
-        .success());
+    assert_succeeded(&generate_into(&again));
     assert_eq!(
         std::fs::read(&data).unwrap(),
         std::fs::read(&again).unwrap()
@@ -129,11 +113,7 @@ fn an_inventory_company_s_expected_trial_balance_lists_its_opening_stock() {
         .args(["--stock-items", "4", "--date", "2024-06-30"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let csv = String::from_utf8(out.stdout).unwrap();
     let stock = csv
         .lines()

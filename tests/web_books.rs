@@ -389,21 +389,7 @@ async fn a_back_dated_voucher_in_tally_shows_as_a_restated_month() {
     let srv = TestServer::start(dir.path()).await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Sharma & Sons", "sharma").await;
-    let api = format!("{}/api", srv.url);
-    let setup = [
-        "setup",
-        "--api-url",
-        &api,
-        "--username",
-        "admin",
-        "--password-stdin",
-        "--company-id",
-        "sharma",
-        "--tally-url",
-        &sim.url,
-    ];
-    let password = format!("{}\n", srv.admin_password());
-    let out = connector(home.path(), &setup, Some(&password)).await;
+    let out = srv.setup_connector(home.path(), "sharma", &sim.url).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = connector(home.path(), &["once"], None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -491,21 +477,7 @@ async fn a_simulated_stockist_balances_every_month_with_its_stock() {
     let srv = TestServer::start(dir.path()).await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Stock Traders", "stock").await;
-    let api = format!("{}/api", srv.url);
-    let setup = [
-        "setup",
-        "--api-url",
-        &api,
-        "--username",
-        "admin",
-        "--password-stdin",
-        "--company-id",
-        "stock",
-        "--tally-url",
-        &sim.url,
-    ];
-    let password = format!("{}\n", srv.admin_password());
-    let out = connector(home.path(), &setup, Some(&password)).await;
+    let out = srv.setup_connector(home.path(), "stock", &sim.url).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = connector(home.path(), &["once"], None).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -5,12 +5,11 @@
 use std::path::Path;
 
 use flexi_logger::writers::FileLogWriter;
-use flexi_logger::{
-    Cleanup, Criterion, DeferredNow, Duplicate, FileSpec, Logger, LoggerHandle, Naming,
-};
+use flexi_logger::{Cleanup, Criterion, DeferredNow, Duplicate, Logger, LoggerHandle};
 use log::{LevelFilter, Record};
 
-pub const LOG_DIR: &str = "logs";
+use crate::log_files::{file_spec, write_file_line, LOG_DIR, NAMING};
+
 const ROTATE_AT: u64 = 10 * 1024 * 1024;
 
 /// The rotation size: 10 MB, or `AICFO_CONNECTOR_LOG_ROTATE_BYTES` (lets a test see rotation
@@ -23,26 +22,14 @@ fn rotate_at() -> u64 {
         .unwrap_or(ROTATE_AT)
 }
 const KEEP: usize = 5;
-/// The current file is plain `connector.log`, as the guide names it; rotated ones carry the
-/// time of rotation (`connector_r2026-11-26_04-40-00.log`).
-const NAMING: Naming = Naming::TimestampsCustomFormat {
-    current_infix: Some(""),
-    format: "r%Y-%m-%d_%H-%M-%S",
-};
 
 fn file_line(
     w: &mut dyn std::io::Write,
     now: &mut DeferredNow,
     record: &Record,
 ) -> std::io::Result<()> {
-    write!(
-        w,
-        "{} {:<5} [{}] {}",
-        now.format("%Y-%m-%d %H:%M:%S%.3f %:z"),
-        record.level(),
-        record.module_path().unwrap_or("-"),
-        record.args()
-    )
+    let source = record.module_path().unwrap_or("-");
+    write_file_line(w, now, record.level(), source, record.args())
 }
 
 fn console_line(
@@ -58,20 +45,12 @@ fn console_line(
     write!(w, "{} {tag}{}", now.format("%H:%M:%S"), record.args())
 }
 
-fn spec(dir: &Path, basename: &str) -> FileSpec {
-    FileSpec::default()
-        .directory(dir)
-        .basename(basename)
-        .suppress_timestamp()
-        .suffix("log")
-}
-
 /// Starts logging into `home/logs`. Keep the handle alive for the life of the program.
 pub fn init(home: &Path, level: &str, console: bool) -> Result<LoggerHandle, String> {
     let dir = home.join(LOG_DIR);
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create the log folder {}: {e}", dir.display()))?;
-    let errors = FileLogWriter::builder(spec(&dir, "connector-error"))
+    let errors = FileLogWriter::builder(file_spec(&dir, "connector-error"))
         .max_level(LevelFilter::Error)
         .format(file_line)
         .append()
@@ -98,7 +77,7 @@ pub fn init(home: &Path, level: &str, console: bool) -> Result<LoggerHandle, Str
         "{level}, hyper=warn, hyper_util=warn, reqwest=warn, h2=warn"
     ))
     .map_err(|e| format!("log_level: {e}"))?
-    .log_to_file_and_writer(spec(&dir, "connector"), Box::new(errors))
+    .log_to_file_and_writer(file_spec(&dir, "connector"), Box::new(errors))
     .format_for_files(file_line)
     .append()
     .rotate(

@@ -4,35 +4,22 @@
 
 use std::path::Path;
 
-use flexi_logger::{
-    Cleanup, Criterion, DeferredNow, Duplicate, FileSpec, Logger, LoggerHandle, Naming,
-};
+use flexi_logger::{Cleanup, Criterion, DeferredNow, Duplicate, Logger, LoggerHandle};
 use log::Record;
 use rocket::config::LogLevel;
 
 use super::StartError;
+use crate::log_files::{file_spec, write_file_line, LOG_DIR, NAMING};
 
-pub const LOG_DIR: &str = "logs";
 const KEEP: usize = 10;
-/// The current file is plain `aicfo-server.log`; rotated ones carry the time of rotation.
-const NAMING: Naming = Naming::TimestampsCustomFormat {
-    current_infix: Some(""),
-    format: "r%Y-%m-%d_%H-%M-%S",
-};
 
 fn file_line(
     w: &mut dyn std::io::Write,
     now: &mut DeferredNow,
     record: &Record,
 ) -> std::io::Result<()> {
-    write!(
-        w,
-        "{} {:<5} [{}] {}",
-        now.format("%Y-%m-%d %H:%M:%S%.3f %:z"),
-        record.level(),
-        record.target(),
-        redacted(&record.args().to_string())
-    )
+    let message = record.args().to_string();
+    write_file_line(w, now, record.level(), record.target(), redacted(&message))
 }
 
 /// A download link is a credential for its five minutes, and Rocket logs every request's full
@@ -97,13 +84,7 @@ pub fn init(data_dir: &Path, level: LogLevel, rotate_at: u64) -> Result<LoggerHa
     let (spec, console) = filter(level);
     Logger::try_with_str(spec)
         .map_err(|e| StartError::because("log_level", e))?
-        .log_to_file(
-            FileSpec::default()
-                .directory(&dir)
-                .basename("aicfo-server")
-                .suppress_timestamp()
-                .suffix("log"),
-        )
+        .log_to_file(file_spec(&dir, "aicfo-server"))
         .format_for_files(file_line)
         .append()
         .rotate(

@@ -364,3 +364,77 @@ pub async fn tally_serving(company: aicfo::sim::SimCompany) -> aicfo::sim::SimSe
         .await
         .unwrap()
 }
+
+/// `aicfo-connector setup` in `home`, signing in as `admin` with the password on stdin (as a
+/// person types it) for `company_id`, reading Tally at `tally_url`: how most connector tests
+/// begin, before the part they are about.
+pub async fn connector_setup(
+    home: &Path,
+    api_url: &str,
+    admin_password: &str,
+    company_id: &str,
+    tally_url: &str,
+) -> Output {
+    let args = [
+        "setup",
+        "--api-url",
+        api_url,
+        "--username",
+        "admin",
+        "--password-stdin",
+        "--company-id",
+        company_id,
+        "--tally-url",
+        tally_url,
+    ];
+    connector(home, &args, Some(&format!("{admin_password}\n"))).await
+}
+
+impl TestServer {
+    /// [`connector_setup`] against this appliance, as its administrator.
+    pub async fn setup_connector(&self, home: &Path, company_id: &str, tally_url: &str) -> Output {
+        let api = format!("{}/api", self.url);
+        connector_setup(home, &api, &self.admin_password(), company_id, tally_url).await
+    }
+}
+
+/// Changes the connector's `config.json` in `home` as `f` says, the way a person edits it.
+pub fn edit_connector_config(home: &Path, f: impl FnOnce(&mut Value)) {
+    let path = home.join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    f(&mut c);
+    std::fs::write(path, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+}
+
+/// Asserts that every ledger of Tally's trial balance (`expected`, from tally-sim) is in `tb`, a
+/// month as the appliance answers `/companies/<id>/snapshots/<month>`, at Tally's balance;
+/// `month` names it in a failure.
+pub fn assert_ledgers_as_in_tally(
+    tb: &Value,
+    expected: &[aicfo::sim::ExpectedBalance],
+    month: &str,
+) {
+    let ledgers = tb["ledgers"].as_array().expect("the month's ledgers");
+    for e in expected {
+        let held = ledgers
+            .iter()
+            .find(|l| l["ledgerGuid"] == e.ledger_guid.as_str())
+            .map(|l| l["balance"].to_string().parse::<aicfo::protocol::Amount>());
+        assert_eq!(
+            held.map(Result::unwrap),
+            Some(e.balance),
+            "{month}: {} ({})",
+            e.ledger_name,
+            e.ledger_guid
+        );
+    }
+}
+
+/// One retry a second later instead of the real back-off, so that a test of a fault is over in
+/// seconds.
+pub fn fast_connector_retries(home: &Path) {
+    edit_connector_config(home, |c| {
+        c["retry_delay_seconds"] = json!(1);
+        c["max_retry_attempts"] = json!(1);
+    });
+}

@@ -118,12 +118,7 @@ pub async fn disable_user(
     admin: AdminUser,
     id: i64,
 ) -> ApiResult<Json<UserView>> {
-    let user = state
-        .db
-        .write(move |tx| accounts::set_disabled(tx, id, true))
-        .await?;
-    log::info!("user {} disabled user {}", admin.0.username, user.username);
-    Ok(Json(user))
+    set_disabled(state, admin, id, true).await
 }
 
 #[post("/users/<id>/enable")]
@@ -132,11 +127,22 @@ pub async fn enable_user(
     admin: AdminUser,
     id: i64,
 ) -> ApiResult<Json<UserView>> {
+    set_disabled(state, admin, id, false).await
+}
+
+/// Disabling and enabling differ only in the flag; both are logged with who did it.
+async fn set_disabled(
+    state: &AppState,
+    admin: AdminUser,
+    id: i64,
+    disabled: bool,
+) -> ApiResult<Json<UserView>> {
     let user = state
         .db
-        .write(move |tx| accounts::set_disabled(tx, id, false))
+        .write(move |tx| accounts::set_disabled(tx, id, disabled))
         .await?;
-    log::info!("user {} enabled user {}", admin.0.username, user.username);
+    let done = if disabled { "disabled" } else { "enabled" };
+    log::info!("user {} {done} user {}", admin.0.username, user.username);
     Ok(Json(user))
 }
 

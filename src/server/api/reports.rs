@@ -9,12 +9,14 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::{get, State};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::protocol::calendar::BadMonthKey;
 use crate::protocol::{
     BalanceSheet, MonthKey, ProfitAndLoss, Restatements, Series, TrialBalanceTree,
 };
+use crate::server::domain_error::DomainResult;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::CompanyAccess;
 use crate::server::reports::compare::{self, Against};
@@ -23,7 +25,8 @@ use crate::server::reports::{csv, profit_loss, trial_balance};
 use crate::server::restatements as restated;
 use crate::server::state::AppState;
 
-fn month_key(month: &str) -> ApiResult<MonthKey> {
+/// The month in a report's path (`YYYY-MM`); the snapshots' month uses it too.
+pub(super) fn month_key(month: &str) -> ApiResult<MonthKey> {
     month
         .parse()
         .map_err(|e: BadMonthKey| ApiError::invalid_field("month", e.to_string()))
@@ -53,7 +56,7 @@ fn wants_csv(format: Option<&str>) -> ApiResult<bool> {
 /// A CSV's file name and the function writing a report as CSV.
 type CsvFile<T> = (String, fn(&T) -> String);
 
-/// A report as JSON, or as a CSV file to download.
+/// A report as JSON, or as a CSV file to download (a month's snapshot too).
 pub enum Report<T> {
     Json(Json<T>),
     Csv { file_name: String, body: String },
@@ -87,15 +90,62 @@ impl<'r, T: Serialize> Responder<'r, 'static> for Report<T> {
     }
 }
 
-/// The CSV's file name and writer, when CSV was asked for.
-fn csv_of<T>(
-    csv: bool,
-    company: &str,
-    report: &str,
-    key: MonthKey,
-    write: fn(&T) -> String,
-) -> Option<CsvFile<T>> {
-    csv.then(|| (format!("{company}-{report}-{key}.csv"), write))
+/// What the three month reports differ in: the name their CSV file carries, how it is written,
+/// and how the month is read alone or beside another.
+struct MonthReport<T> {
+    name: &'static str,
+    write_csv: fn(&T) -> String,
+    read: fn(&Connection, &str, MonthKey) -> DomainResult<T>,
+    read_compared: fn(&Connection, &str, MonthKey, Against) -> DomainResult<T>,
+}
+
+const TRIAL_BALANCE: MonthReport<TrialBalanceTree> = MonthReport {
+    name: "trial-balance",
+    write_csv: csv::trial_balance,
+    read: trial_balance::trial_balance_tree,
+    read_compared: compare::trial_balance_tree,
+};
+
+const PROFIT_AND_LOSS: MonthReport<ProfitAndLoss> = MonthReport {
+    name: "profit-and-loss",
+    write_csv: csv::profit_and_loss,
+    read: profit_loss::profit_and_loss,
+    read_compared: profit_loss::profit_and_loss_compared,
+};
+
+const BALANCE_SHEET: MonthReport<BalanceSheet> = MonthReport {
+    name: "balance-sheet",
+    write_csv: csv::balance_sheet,
+    read: profit_loss::balance_sheet,
+    read_compared: profit_loss::balance_sheet_compared,
+};
+
+/// A month report as the routes answer it. The month, `?compare=` and `?format=` are all
+/// checked before anything is read, so a bad one is refused the same way for every report.
+async fn month_report<T: Send + 'static>(
+    state: &AppState,
+    company: String,
+    (month, compare, format): (&str, Option<&str>, Option<&str>),
+    report: MonthReport<T>,
+) -> ApiResult<Report<T>> {
+    let (key, against, csv) = (month_key(month)?, against(compare)?, wants_csv(format)?);
+    let file = csv.then(|| {
+        let name = format!("{company}-{}-{key}.csv", report.name);
+        (name, report.write_csv)
+    });
+    let MonthReport {
+        read,
+        read_compared,
+        ..
+    } = report;
+    let body = state
+        .db
+        .read(move |c| match against {
+            Some(a) => read_compared(c, &company, key, a),
+            None => read(c, &company, key),
+        })
+        .await?;
+    Ok(Report::new(body, file))
 }
 
 // CompanyAccess reads and checks the company in the path; `_id` is only there for Rocket.
@@ -108,17 +158,8 @@ pub async fn trial_balance_tree(
     compare: Option<&str>,
     format: Option<&str>,
 ) -> ApiResult<Report<TrialBalanceTree>> {
-    let (key, against, csv) = (month_key(month)?, against(compare)?, wants_csv(format)?);
-    let company = access.company_id;
-    let file = csv_of(csv, &company, "trial-balance", key, csv::trial_balance);
-    let tree = state
-        .db
-        .read(move |c| match against {
-            Some(a) => compare::trial_balance_tree(c, &company, key, a),
-            None => trial_balance::trial_balance_tree(c, &company, key),
-        })
-        .await?;
-    Ok(Report::new(tree, file))
+    let query = (month, compare, format);
+    month_report(state, access.company_id, query, TRIAL_BALANCE).await
 }
 
 #[get("/companies/<_id>/reports/<month>/profit-and-loss?<compare>&<format>")]
@@ -130,17 +171,8 @@ pub async fn profit_and_loss(
     compare: Option<&str>,
     format: Option<&str>,
 ) -> ApiResult<Report<ProfitAndLoss>> {
-    let (key, against, csv) = (month_key(month)?, against(compare)?, wants_csv(format)?);
-    let company = access.company_id;
-    let file = csv_of(csv, &company, "profit-and-loss", key, csv::profit_and_loss);
-    let report = state
-        .db
-        .read(move |c| match against {
-            Some(a) => profit_loss::profit_and_loss_compared(c, &company, key, a),
-            None => profit_loss::profit_and_loss(c, &company, key),
-        })
-        .await?;
-    Ok(Report::new(report, file))
+    let query = (month, compare, format);
+    month_report(state, access.company_id, query, PROFIT_AND_LOSS).await
 }
 
 #[get("/companies/<_id>/reports/<month>/balance-sheet?<compare>&<format>")]
@@ -152,17 +184,8 @@ pub async fn balance_sheet(
     compare: Option<&str>,
     format: Option<&str>,
 ) -> ApiResult<Report<BalanceSheet>> {
-    let (key, against, csv) = (month_key(month)?, against(compare)?, wants_csv(format)?);
-    let company = access.company_id;
-    let file = csv_of(csv, &company, "balance-sheet", key, csv::balance_sheet);
-    let report = state
-        .db
-        .read(move |c| match against {
-            Some(a) => profit_loss::balance_sheet_compared(c, &company, key, a),
-            None => profit_loss::balance_sheet(c, &company, key),
-        })
-        .await?;
-    Ok(Report::new(report, file))
+    let query = (month, compare, format);
+    month_report(state, access.company_id, query, BALANCE_SHEET).await
 }
 
 fn subject(ledger: Option<&str>, group: Option<&str>) -> ApiResult<Subject> {

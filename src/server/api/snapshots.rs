@@ -1,15 +1,11 @@
 //! `/api/companies/<id>/snapshots` and a month's trial balance, as JSON or CSV.
 
-use std::io::Cursor;
-
-use rocket::http::{ContentType, Header};
 use rocket::request::{FromRequest, Outcome, Request};
-use rocket::response::{self, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::{get, State};
 
-use crate::protocol::calendar::BadMonthKey;
-use crate::protocol::{MonthKey, SnapshotSummary, TrialBalance};
+use super::reports::{month_key, Report};
+use crate::protocol::{SnapshotSummary, TrialBalance};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::CompanyAccess;
 use crate::server::snapshots;
@@ -44,27 +40,6 @@ impl<'r> FromRequest<'r> for WantsCsv {
     }
 }
 
-pub enum TrialBalanceResponse {
-    Json(Json<TrialBalance>),
-    Csv { file_name: String, body: String },
-}
-
-impl<'r> Responder<'r, 'static> for TrialBalanceResponse {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        match self {
-            TrialBalanceResponse::Json(j) => j.respond_to(req),
-            TrialBalanceResponse::Csv { file_name, body } => Response::build()
-                .header(ContentType::new("text", "csv").with_params(("charset", "utf-8")))
-                .header(Header::new(
-                    "Content-Disposition",
-                    format!("attachment; filename=\"{file_name}\""),
-                ))
-                .sized_body(body.len(), Cursor::new(body))
-                .ok(),
-        }
-    }
-}
-
 /// CSV or JSON: `?format=` wins over `Accept`.
 fn wants_csv(format: Option<&str>, accept: WantsCsv) -> ApiResult<bool> {
     match format {
@@ -86,11 +61,9 @@ pub async fn month(
     _id: &str,
     month: &str,
     format: Option<&str>,
-) -> ApiResult<TrialBalanceResponse> {
+) -> ApiResult<Report<TrialBalance>> {
     let csv = wants_csv(format, accept)?;
-    let key: MonthKey = month
-        .parse()
-        .map_err(|e: BadMonthKey| ApiError::invalid_field("month", e.to_string()))?;
+    let key = month_key(month)?;
     let company = access.company_id;
     let file_name = format!("{company}-trial-balance-{key}.csv");
     let tb = state
@@ -98,11 +71,11 @@ pub async fn month(
         .read(move |c| snapshots::trial_balance(c, &company, key))
         .await?;
     Ok(if csv {
-        TrialBalanceResponse::Csv {
+        Report::Csv {
             file_name,
             body: snapshots::to_csv(&tb),
         }
     } else {
-        TrialBalanceResponse::Json(Json(tb))
+        Report::Json(Json(tb))
     })
 }
