@@ -333,7 +333,19 @@ function fleetPills(connectors, serverTime) {
   return pills;
 }
 
+/** A company whose data the appliance could not read: its name and the appliance's sentence. */
+function unreadableCard(co) {
+  return h(
+    "li",
+    { class: "card unreadable", "data-company": co.id },
+    h("a", { class: "name", href: "#/c/" + encodeURIComponent(co.id) }, co.name),
+    h("div", { class: "pills" }, pill("bad", "books not shown")),
+    h("p", { class: "unreadable-why", role: "status" }, co.name + " " + co.unreadable)
+  );
+}
+
 function companyCard(co, serverTime) {
+  if (co.unreadable) return unreadableCard(co);
   const pills = fleetPills(co.connectors, serverTime);
   if (co.connectors.length === 0) pills.push(pill("warn", "no connector"));
   pills.push(syncPill(co.lastSyncRun, serverTime));
@@ -359,10 +371,13 @@ async function overviewPage() {
   keepFresh(async () => {
     const ov = await api("/overview");
     const offline = ov.offlineConnectors;
+    const unreadable = ov.companies.filter((co) => co.unreadable).length;
     document.title = (offline ? "(" + offline + " offline) " : "") + "Clients · aicfo";
     summary.textContent =
       ov.companies.length + (ov.companies.length === 1 ? " company" : " companies") +
-      (offline ? " · " + offline + " connector" + (offline === 1 ? "" : "s") + " offline" : " · every connector online");
+      (offline ? " · " + offline + " connector" + (offline === 1 ? "" : "s") + " offline" : " · every connector online") +
+      // An unreadable company's connectors are not counted above: say so.
+      (unreadable ? " · " + unreadable + " could not be read" : "");
     backup.replaceChildren(backupLine(ov) || "");
     list.replaceChildren(...ov.companies.map((co) => companyCard(co, ov.serverTime)));
     if (!ov.companies.length) list.append(h("li", { class: "empty" }, "No companies yet."));

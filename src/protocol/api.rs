@@ -310,6 +310,10 @@ pub struct CompanyOverview {
     /// Closed months a sync changed in the last 90 days, newest first.
     #[serde(default)]
     pub restated_months: Vec<RestatedMonth>,
+    /// Set when this company's data could not be read: a sentence for the card (the cause is in
+    /// the appliance's log); the other fields are then empty. The other companies are unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// A connector on the overview: its online state, what its last heartbeat said about Tally, and
