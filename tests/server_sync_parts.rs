@@ -230,3 +230,66 @@ async fn a_part_over_the_limit_or_malformed_is_refused_with_its_reason() {
         "nothing stays of a refused part"
     );
 }
+
+/// Review L11: while one connector's parts arrive, another connector of the company (a second
+/// PC with the same books) syncs them whole, storing the same chart under its own ingestion.
+/// The first run's remaining parts are still taken and its months stored when the last one
+/// arrives; they used to be refused (422, every ledger unknown), and the connector then read
+/// Tally in full again.
+#[tokio::test]
+async fn another_connectors_sync_does_not_break_a_sync_arriving_in_parts() {
+    let c = conn().await;
+    let (second, _, _) = c.srv.enrol(&c.admin, "sharma", "pc-2").await;
+    let (run, _) = c.start().await;
+    let parts = parts(&run);
+    let (s, b) = c.part(&parts[0]).await;
+    assert_eq!(s, 200, "{b}");
+
+    let mut other_books = balanced_payload();
+    other_books["chartOfAccounts"]["balances"]["current"]["items"][0]["balance"] = json!(150001.50);
+    other_books["chartOfAccounts"]["balances"]["current"]["items"][3]["balance"] = json!(199999);
+    let (s, b) = c
+        .srv
+        .post("/connector/sync", Some(&second), &other_books)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["ledgersGone"], 0, "{b}");
+    assert_eq!(c.months().await.as_array().unwrap().len(), 3);
+
+    let (s, b) = c.part(&parts[1]).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = c.part(&parts[2]).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["stored"]["months"],
+        json!(["2026-01", "2026-02", "2026-03"]),
+        "{b}"
+    );
+    assert_eq!(b["stored"]["balances"], 8);
+    let (_, jan) = c
+        .srv
+        .get("/companies/sharma/snapshots/2026-01", Some(&c.admin))
+        .await;
+    assert_eq!(jan["debitTotal"].to_string(), "1000.10", "{jan}");
+    let (_, march) = c
+        .srv
+        .get("/companies/sharma/snapshots/2026-03", Some(&c.admin))
+        .await;
+    assert_eq!(
+        march["debitTotal"].to_string(),
+        "350000.50",
+        "the parts' March: {march}"
+    );
+    let (_, runs) = c
+        .srv
+        .get("/companies/sharma/sync-runs", Some(&c.admin))
+        .await;
+    let ours = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["syncRunId"] == run.as_str())
+        .unwrap();
+    assert_eq!(ours.get("partsOutcome"), None, "stored: {ours}");
+    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
+}

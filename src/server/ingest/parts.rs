@@ -247,13 +247,19 @@ fn begin(tx: &Connection, origin: &Origin<'_>, p: &SyncPart) -> DomainResult<Par
 }
 
 /// The ledgers of the run's chart: their GUIDs (to check items against) and row ids.
+///
+/// Those the run's part 0 stored, and any a later chart stored: while this run's parts
+/// arrive, another connector of the company may sync and store its own chart, which takes
+/// over `last_ingestion` of every ledger it names (a later ingestion, so a larger id). A ledger
+/// it does not name keeps this run's id (it is only marked gone). So the run still finds every
+/// ledger of its own chart, and its remaining parts are taken rather than refused.
 fn run_ledgers(
     c: &Connection,
     company_id: &str,
     ingestion_id: i64,
 ) -> DomainResult<(Vec<String>, Vec<i64>)> {
     let mut stmt = c.prepare_cached(
-        "SELECT guid, id FROM ledgers WHERE company_id = ?1 AND last_ingestion = ?2",
+        "SELECT guid, id FROM ledgers WHERE company_id = ?1 AND last_ingestion >= ?2",
     )?;
     let mut rows = stmt.query(params![company_id, ingestion_id])?;
     let (mut guids, mut ids) = (Vec::new(), Vec::new());
