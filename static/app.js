@@ -291,9 +291,22 @@ function connectorPills(k, serverTime, withSeen = true) {
   return pills;
 }
 
+// A sync too large for one request arrives in parts; until the last is in, the books are as
+// before, and a run that ends without all of them changes no month at all.
+const PARTS_MEANING = {
+  receiving: "Its parts are arriving; the books change only when the last part is in.",
+  incomplete: "Not all of its parts arrived, so none of its months was stored: the books keep the figures of the previous sync.",
+};
+
 function syncPill(run, serverTime) {
   if (!run) return pill("plain", "no sync yet");
   const when = ago(run.finishedAt || run.updatedAt, serverTime);
+  if (run.partsOutcome === "receiving" && run.status === "running") {
+    return pill("plain", "receiving parts · books unchanged until the last arrives", PARTS_MEANING.receiving);
+  }
+  if (run.partsOutcome === "incomplete") {
+    return pill("warn", "sync incomplete " + when + " · parts missing, books as before", PARTS_MEANING.incomplete + (run.error ? " (" + run.error + ")" : ""));
+  }
   switch (run.status) {
     case "succeeded":
       return pill("good", "synced " + when + ", took " + duration(run.durationMs));

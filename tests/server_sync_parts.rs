@@ -293,3 +293,70 @@ async fn another_connectors_sync_does_not_break_a_sync_arriving_in_parts() {
     assert_eq!(ours.get("partsOutcome"), None, "stored: {ours}");
     assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
 }
+
+impl Conn {
+    async fn run_view(&self, run: &str) -> Value {
+        let (s, b) = self
+            .srv
+            .get(
+                &format!("/companies/sharma/sync-runs/{run}"),
+                Some(&self.admin),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+}
+
+/// The run views name a sync in parts' outcome: `receiving` while its parts arrive (in the
+/// runs list, the run, the status and the overview), `incomplete` once it ended without all of
+/// them, with an event saying the months keep their snapshots.
+#[tokio::test]
+async fn a_run_in_parts_is_named_receiving_then_incomplete() {
+    let c = conn().await;
+    let (run, _) = c.start().await;
+    let parts = parts(&run);
+    for p in &parts[..2] {
+        assert_eq!(c.part(p).await.0, 200);
+    }
+    let (_, runs) = c
+        .srv
+        .get("/companies/sharma/sync-runs", Some(&c.admin))
+        .await;
+    assert_eq!(runs[0]["partsOutcome"], "receiving", "{runs}");
+    assert_eq!(c.run_view(&run).await["partsOutcome"], "receiving");
+    let (_, status) = c
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&c.admin))
+        .await;
+    assert_eq!(
+        status["lastSyncRun"]["partsOutcome"], "receiving",
+        "{status}"
+    );
+    let (_, overview) = c.srv.get("/overview", Some(&c.admin)).await;
+    assert_eq!(
+        overview["companies"][0]["lastSyncRun"]["partsOutcome"], "receiving",
+        "{overview}"
+    );
+
+    // The connector starts again: the first run is superseded before its last part.
+    let (next, _) = c.start().await;
+    let view = c.run_view(&run).await;
+    assert_eq!(view["partsOutcome"], "incomplete", "{view:#}");
+    assert_eq!(view["status"], "abandoned");
+    assert_eq!(view["ingestions"][0]["outcome"], "incomplete");
+    let events = view["events"].as_array().unwrap();
+    let said = events.iter().find(|e| e["kind"] == "incomplete").unwrap();
+    assert_eq!(
+        said["message"],
+        "incomplete: 2 of its 3 parts arrived; none of its months was stored, \
+         and they keep their previous snapshots"
+    );
+    assert_eq!(c.run_view(&next).await.get("partsOutcome"), None);
+    let (_, overview) = c.srv.get("/overview", Some(&c.admin)).await;
+    assert_eq!(
+        overview["companies"][0]["lastSyncRun"].get("partsOutcome"),
+        None
+    );
+    assert_eq!(c.months().await, json!([]));
+}

@@ -215,6 +215,11 @@ pub struct RunView {
     pub updated_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
+    /// A sync in parts: `receiving` while its parts arrive (nothing of it is in the books yet),
+    /// `incomplete` when it ended before all arrived (its months keep their previous snapshots).
+    /// Absent for any other run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_outcome: Option<String>,
 }
 
 /// A month held for a company: `GET /api/companies/{id}/snapshots`.

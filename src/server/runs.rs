@@ -262,6 +262,18 @@ pub fn abandon_stale(c: &Connection, older_than_ms: i64) -> DomainResult<usize> 
     Ok(stale.len())
 }
 
+/// A run in parts (the run aliased `r`): `receiving` while it stages parts, `incomplete` once it
+/// ended without all of them; else null. Cheap enough for the overview's set-based read: a
+/// running run is looked up in the (small) staging table; a finished one's last three events
+/// are read, one of which is the `incomplete` that [`super::ingest::parts::discard`] writes
+/// (after it come at most `abandoned` and a late completion).
+const PARTS_OUTCOME: &str = "CASE
+    WHEN r.status = 'running' THEN CASE WHEN EXISTS (
+        SELECT 1 FROM sync_part_runs p WHERE p.run_id = r.id AND p.stored_at IS NULL)
+        THEN 'receiving' END
+    WHEN 'incomplete' IN (SELECT e.kind FROM integration_sync_events e WHERE e.run_id = r.id
+        ORDER BY e.id DESC LIMIT 3) THEN 'incomplete' END";
+
 fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
     let started: i64 = r.get(8)?;
     let finished: Option<i64> = r.get(10)?;
@@ -280,6 +292,7 @@ fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
         updated_at: rfc3339(r.get(9)?),
         finished_at: finished.map(rfc3339),
         duration_ms: finished.map(|f| f - started),
+        parts_outcome: r.get(12)?,
     })
 }
 
@@ -290,10 +303,10 @@ pub fn latest(
     status: Option<RunStatus>,
 ) -> DomainResult<Option<RunView>> {
     Ok(c.query_row(
-        "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
-         sync_request_id
-         FROM integration_sync_runs WHERE company_id = ?1 AND (?2 IS NULL OR status = ?2)
-         ORDER BY started_at DESC, rowid DESC LIMIT 1",
+        &format!("SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
+         sync_request_id, {PARTS_OUTCOME}
+         FROM integration_sync_runs r WHERE company_id = ?1 AND (?2 IS NULL OR status = ?2)
+         ORDER BY started_at DESC, rowid DESC LIMIT 1"),
         params![company_id, status],
         view,
     )
@@ -302,12 +315,12 @@ pub fn latest(
 
 /// The company's newest runs, newest first, at most `limit`.
 pub fn recent(c: &Connection, company_id: &str, limit: u32) -> DomainResult<Vec<RunView>> {
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
-         sync_request_id
-         FROM integration_sync_runs WHERE company_id = ?1
-         ORDER BY started_at DESC, rowid DESC LIMIT ?2",
-    )?;
+         sync_request_id, {PARTS_OUTCOME}
+         FROM integration_sync_runs r WHERE company_id = ?1
+         ORDER BY started_at DESC, rowid DESC LIMIT ?2"
+    ))?;
     let runs = stmt
         .query_map(params![company_id, limit], view)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -397,9 +410,9 @@ fn ingestions_of(c: &Connection, run_id: &str) -> DomainResult<Vec<IngestionView
 pub fn detail(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<RunDetail> {
     let run = c
         .query_row(
-            "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
-         sync_request_id
-             FROM integration_sync_runs WHERE company_id = ?1 AND id = ?2",
+            &format!("SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
+         sync_request_id, {PARTS_OUTCOME}
+             FROM integration_sync_runs r WHERE company_id = ?1 AND id = ?2"),
             params![company_id, run_id],
             view,
         )
@@ -425,16 +438,16 @@ pub fn latest_of_companies(
     company_ids_json: &str,
     status: Option<RunStatus>,
 ) -> DomainResult<std::collections::HashMap<String, RunView>> {
-    let mut stmt = c.prepare_cached(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT r.id, r.connector_id, r.status, r.trigger, r.stage, r.percent, r.counts, r.error,
-         r.started_at, r.updated_at, r.finished_at, r.sync_request_id, r.company_id
+         r.started_at, r.updated_at, r.finished_at, r.sync_request_id, {PARTS_OUTCOME}, r.company_id
          FROM json_each(?1) AS v JOIN integration_sync_runs r ON r.rowid = (
              SELECT rowid FROM integration_sync_runs
              WHERE company_id = v.value AND (?2 IS NULL OR status = ?2)
-             ORDER BY started_at DESC, rowid DESC LIMIT 1)",
-    )?;
+             ORDER BY started_at DESC, rowid DESC LIMIT 1)"
+    ))?;
     let rows = stmt.query_map(params![company_ids_json, status], |r| {
-        Ok((r.get::<_, String>(12)?, view(r)?))
+        Ok((r.get::<_, String>(13)?, view(r)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -545,11 +545,21 @@ fn clear_staging(c: &Connection, run_id: &str) -> DomainResult<()> {
 /// all its parts says so. Its months keep their previous snapshots.
 pub fn discard(c: &Connection, run_id: &str) -> DomainResult<()> {
     clear_staging(c, run_id)?;
-    c.execute(
+    let cut_short = c.execute(
         "UPDATE ingestion_logs SET outcome = 'incomplete' WHERE outcome = 'receiving' AND id =
          (SELECT ingestion_id FROM sync_part_runs WHERE run_id = ?1)",
         [run_id],
     )?;
+    if cut_short > 0 {
+        // The run's view reads its `incomplete` outcome from this event.
+        let got = received(c, run_id)?;
+        let count = part_run(c, run_id)?.map_or(0, |run| run.count);
+        let message = format!(
+            "incomplete: {got} of its {count} parts arrived; none of its months was stored, \
+             and they keep their previous snapshots"
+        );
+        crate::server::runs::note(c, run_id, "incomplete", &message)?;
+    }
     c.execute("DELETE FROM sync_part_received WHERE run_id = ?1", [run_id])?;
     c.execute("DELETE FROM sync_part_runs WHERE run_id = ?1", [run_id])?;
     Ok(())
