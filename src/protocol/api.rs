@@ -38,6 +38,31 @@ pub struct UserView {
     pub disabled: bool,
 }
 
+/// Answer to a password reset (`PUT /api/users/{id}/password`): the user, and the connectors
+/// they enrolled that still work. The reset does not stop them; an admin revokes any that
+/// should not be trusted (`POST /api/connectors/{id}/revoke`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordReset {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub enrolled_connectors: Vec<EnrolledConnector>,
+}
+
+/// A connector a user enrolled, as a password reset lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolledConnector {
+    pub connector_id: String,
+    pub company_id: String,
+    pub company_name: String,
+    pub device_id: String,
+    pub device_name: Option<String>,
+    /// When the device was first enrolled, and last heard from.
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
 /// Answer to `sync/progress` and `sync/complete`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
