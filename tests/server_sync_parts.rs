@@ -195,7 +195,15 @@ async fn an_abandoned_run_leaves_the_months_it_did_not_finish_as_they_were() {
     // The connector starts again: its unfinished run is abandoned, and what it staged goes.
     let (_next, _) = c.start().await;
     assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
-    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_runs"), 0);
+    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_received"), 0);
+    // Only its row stays, marking it incomplete for the run views.
+    assert_eq!(
+        c.srv.count(
+            "SELECT count(*) FROM sync_part_runs p JOIN ingestion_logs i ON i.id = p.ingestion_id
+             WHERE i.outcome <> 'incomplete' OR p.staged_balances <> 0"
+        ),
+        0
+    );
     assert_eq!(c.months().await, held, "every month as it was");
     let (s, b) = c.part(&parts[2]).await;
     assert_eq!((s, b["error"].as_str()), (409, Some("sync_run_finished")));
@@ -359,4 +367,37 @@ async fn a_run_in_parts_is_named_receiving_then_incomplete() {
         None
     );
     assert_eq!(c.months().await, json!([]));
+}
+
+/// A run cut short keeps a row only to be named `incomplete`: it does not count against the
+/// syncs a company may have arriving in parts at once.
+#[tokio::test]
+async fn runs_cut_short_do_not_count_as_arriving_in_parts() {
+    let c = conn().await;
+    for _ in 0..6 {
+        let (run, _) = c.start().await;
+        let (s, b) = c.part(&parts(&run)[0]).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (_, runs) = c
+        .srv
+        .get("/companies/sharma/sync-runs", Some(&c.admin))
+        .await;
+    let outcomes: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["partsOutcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "receiving",
+            "incomplete",
+            "incomplete",
+            "incomplete",
+            "incomplete",
+            "incomplete"
+        ]
+    );
 }

@@ -262,17 +262,13 @@ pub fn abandon_stale(c: &Connection, older_than_ms: i64) -> DomainResult<usize> 
     Ok(stale.len())
 }
 
-/// A run in parts (the run aliased `r`): `receiving` while it stages parts, `incomplete` once it
-/// ended without all of them; else null. Cheap enough for the overview's set-based read: a
-/// running run is looked up in the (small) staging table; a finished one's last three events
-/// are read, one of which is the `incomplete` that [`super::ingest::parts::discard`] writes
-/// (after it come at most `abandoned` and a late completion).
-const PARTS_OUTCOME: &str = "CASE
-    WHEN r.status = 'running' THEN CASE WHEN EXISTS (
-        SELECT 1 FROM sync_part_runs p WHERE p.run_id = r.id AND p.stored_at IS NULL)
-        THEN 'receiving' END
-    WHEN 'incomplete' IN (SELECT e.kind FROM integration_sync_events e WHERE e.run_id = r.id
-        ORDER BY e.id DESC LIMIT 3) THEN 'incomplete' END";
+/// A run in parts (the run aliased `r`): its ingestion's outcome while `receiving`, or once
+/// `incomplete` (its staging row is kept for this, see [`super::ingest::parts::discard`]); else
+/// null. One seek in the small `sync_part_runs` table per run (and one more for the few runs in
+/// parts), so the overview's set-based read costs what it did.
+const PARTS_OUTCOME: &str = "(SELECT i.outcome FROM sync_part_runs p
+    JOIN ingestion_logs i ON i.id = p.ingestion_id
+    WHERE p.run_id = r.id AND i.outcome IN ('receiving', 'incomplete'))";
 
 fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
     let started: i64 = r.get(8)?;

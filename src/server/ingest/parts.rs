@@ -187,7 +187,8 @@ pub fn receive(
 /// Part 0: the chart is stored under the run's ingestion, and the run starts receiving.
 fn begin(tx: &Connection, origin: &Origin<'_>, p: &SyncPart) -> DomainResult<PartRun> {
     let receiving: i64 = tx.query_row(
-        "SELECT count(*) FROM sync_part_runs WHERE company_id = ?1 AND stored_at IS NULL",
+        "SELECT count(*) FROM sync_part_runs p JOIN ingestion_logs i ON i.id = p.ingestion_id
+         WHERE p.company_id = ?1 AND p.stored_at IS NULL AND i.outcome = 'receiving'",
         [origin.company_id],
         |r| r.get(0),
     )?;
@@ -542,7 +543,9 @@ fn clear_staging(c: &Connection, run_id: &str) -> DomainResult<()> {
 }
 
 /// The run has ended or been abandoned: what it staged goes, and an ingestion that never got
-/// all its parts says so. Its months keep their previous snapshots.
+/// all its parts says so. Its months keep their previous snapshots. The run's row stays when it
+/// ended incomplete (nothing staged, its ingestion `incomplete`): the run views read that
+/// outcome through it, as cheaply as `receiving`.
 pub fn discard(c: &Connection, run_id: &str) -> DomainResult<()> {
     clear_staging(c, run_id)?;
     let cut_short = c.execute(
@@ -561,7 +564,15 @@ pub fn discard(c: &Connection, run_id: &str) -> DomainResult<()> {
         crate::server::runs::note(c, run_id, "incomplete", &message)?;
     }
     c.execute("DELETE FROM sync_part_received WHERE run_id = ?1", [run_id])?;
-    c.execute("DELETE FROM sync_part_runs WHERE run_id = ?1", [run_id])?;
+    c.execute(
+        "DELETE FROM sync_part_runs WHERE run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ingestion_logs i
+         WHERE i.id = sync_part_runs.ingestion_id AND i.outcome = 'incomplete')",
+        [run_id],
+    )?;
+    c.execute(
+        "UPDATE sync_part_runs SET staged_balances = 0 WHERE run_id = ?1",
+        [run_id],
+    )?;
     Ok(())
 }
 
