@@ -70,8 +70,8 @@ function userEditor(user, what, companies, reload) {
       { class: "admin-form inline", "data-edit": "password" },
       [field("New password for " + user.username, h("input", { name: "password", type: "password", autocomplete: "new-password", required: true })), h("button", { type: "submit" }, "Set password")],
       async (data) => {
-        await api(path, { method: "PUT", json: { password: data.get("password") } });
-        await reload("Password of " + user.username + " changed; their sessions have ended.");
+        const reset = await api(path, { method: "PUT", json: { password: data.get("password") } });
+        await reload("Password of " + user.username + " changed; their sessions have ended.", enrolledConnectorsBox(user, reset.enrolledConnectors || []));
       }
     );
   }
@@ -82,6 +82,44 @@ function userEditor(user, what, companies, reload) {
       await api(path, { method: "PUT", json: { companyIds: data.getAll("companyIds") } });
       await reload();
     }
+  );
+}
+
+/** After a password reset: the connectors the user enrolled that still work, each with its
+ *  revoke button. The reset does not stop them (that would stop the firm's PCs); a reset often
+ *  follows a suspected compromise, so the admin looks at each. */
+function enrolledConnectorsBox(user, connectors) {
+  if (!connectors.length) return null;
+  const rows = connectors.map((k) => {
+    const name = k.deviceName || k.deviceId;
+    const state = h("td", { class: "state" }, pill("warn", "still working"));
+    let revoked = false;
+    const revoke = actionButton("Revoke", { "data-connector": k.connectorId, class: "action danger" }, async () => {
+      if (!confirm("Revoke " + name + " (" + k.companyName + ")? It stops syncing until an administrator restores it and the PC is enrolled again.")) return;
+      await api("/connectors/" + encodeURIComponent(k.connectorId) + "/revoke", { method: "POST", json: {} });
+      revoked = true;
+    }, () => {
+      if (!revoked) return;
+      state.replaceChildren(pill("plain", "revoked"));
+      revoke.remove();
+    });
+    return h(
+      "tr",
+      { "data-connector": k.connectorId },
+      h("td", {}, name),
+      h("td", {}, h("a", { href: "#/c/" + encodeURIComponent(k.companyId) }, k.companyName)),
+      h("td", { class: "when" }, indianDate(k.firstSeen) + " " + clockTime(k.firstSeen)),
+      h("td", { class: "when" }, indianDate(k.lastSeen) + " " + clockTime(k.lastSeen)),
+      state,
+      h("td", {}, revoke)
+    );
+  });
+  return h(
+    "section",
+    { class: "enrolled-by", id: "enrolled-by" },
+    h("h2", {}, "Connectors " + user.username + " enrolled still work"),
+    h("p", {}, "The reset does not stop them. If someone else may have known the old password, revoke every connector here you do not recognise: it stops syncing at once, and its PC must be enrolled again after an administrator restores it."),
+    table(["Device", "Company", "Enrolled", "Last seen", "State", ""], rows)
   );
 }
 
@@ -143,11 +181,14 @@ async function adminPage() {
   document.title = "Users and companies · aicfo";
   const body = h("div", {});
   const flash = h("p", { class: "sub", id: "admin-flash", role: "status" });
-  show(h("h1", {}, "Users and companies"), flash, body);
+  const afterReset = h("div", {});
+  show(h("h1", {}, "Users and companies"), flash, afterReset, body);
   const me = (currentUser() || {}).username;
-  const load = async (message) => {
+  // `resetBox`: what a password reset left working (enrolledConnectorsBox), until the next change.
+  const load = async (message, resetBox) => {
     const [users, companies, updates, https] = await Promise.all([api("/users"), api("/companies"), updatesSection(), httpsSection()]);
     flash.textContent = message || "";
+    afterReset.replaceChildren(resetBox || "");
     body.replaceChildren(
       h("h2", {}, "Users"),
       table(["User", "Role", "Companies", "State", ""], users.flatMap((u) => userRow(u, companies, me, load)), { id: "users" }),

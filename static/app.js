@@ -291,9 +291,22 @@ function connectorPills(k, serverTime, withSeen = true) {
   return pills;
 }
 
+// A sync too large for one request arrives in parts; until the last is in, the books are as
+// before, and a run that ends without all of them changes no month at all.
+const PARTS_MEANING = {
+  receiving: "Its parts are arriving; the books change only when the last part is in.",
+  incomplete: "Not all of its parts arrived, so none of its months was stored: the books keep the figures of the previous sync.",
+};
+
 function syncPill(run, serverTime) {
   if (!run) return pill("plain", "no sync yet");
   const when = ago(run.finishedAt || run.updatedAt, serverTime);
+  if (run.partsOutcome === "receiving" && run.status === "running") {
+    return pill("plain", "receiving parts · books unchanged until the last arrives", PARTS_MEANING.receiving);
+  }
+  if (run.partsOutcome === "incomplete") {
+    return pill("warn", "sync incomplete " + when + " · parts missing, books as before", PARTS_MEANING.incomplete + (run.error ? " (" + run.error + ")" : ""));
+  }
   switch (run.status) {
     case "succeeded":
       return pill("good", "synced " + when + ", took " + duration(run.durationMs));
@@ -333,7 +346,19 @@ function fleetPills(connectors, serverTime) {
   return pills;
 }
 
+/** A company whose data the appliance could not read: its name and the appliance's sentence. */
+function unreadableCard(co) {
+  return h(
+    "li",
+    { class: "card unreadable", "data-company": co.id },
+    h("a", { class: "name", href: "#/c/" + encodeURIComponent(co.id) }, co.name),
+    h("div", { class: "pills" }, pill("bad", "books not shown")),
+    h("p", { class: "unreadable-why", role: "status" }, co.name + " " + co.unreadable)
+  );
+}
+
 function companyCard(co, serverTime) {
+  if (co.unreadable) return unreadableCard(co);
   const pills = fleetPills(co.connectors, serverTime);
   if (co.connectors.length === 0) pills.push(pill("warn", "no connector"));
   pills.push(syncPill(co.lastSyncRun, serverTime));
@@ -359,10 +384,13 @@ async function overviewPage() {
   keepFresh(async () => {
     const ov = await api("/overview");
     const offline = ov.offlineConnectors;
+    const unreadable = ov.companies.filter((co) => co.unreadable).length;
     document.title = (offline ? "(" + offline + " offline) " : "") + "Clients · aicfo";
     summary.textContent =
       ov.companies.length + (ov.companies.length === 1 ? " company" : " companies") +
-      (offline ? " · " + offline + " connector" + (offline === 1 ? "" : "s") + " offline" : " · every connector online");
+      (offline ? " · " + offline + " connector" + (offline === 1 ? "" : "s") + " offline" : " · every connector online") +
+      // An unreadable company's connectors are not counted above: say so.
+      (unreadable ? " · " + unreadable + " could not be read" : "");
     backup.replaceChildren(backupLine(ov) || "");
     list.replaceChildren(...ov.companies.map((co) => companyCard(co, ov.serverTime)));
     if (!ov.companies.length) list.append(h("li", { class: "empty" }, "No companies yet."));

@@ -70,6 +70,22 @@ function sizeText(bytes) {
   return (bytes / (1024 * 1024)).toFixed(1) + " MB";
 }
 
+/** What a stored payload's outcome means for the books (PARTS_MEANING: app.js). */
+function ingestionOutcome(outcome) {
+  switch (outcome) {
+    case "stored":
+      return pill("good", "stored");
+    case "stored_unbalanced":
+      return pill("warn", "stored, does not balance");
+    case "receiving":
+      return pill("plain", "receiving parts: not in the books yet", PARTS_MEANING.receiving);
+    case "incomplete":
+      return pill("warn", "incomplete: parts missing, its months keep their previous figures", PARTS_MEANING.incomplete);
+    default:
+      return pill("plain", outcome);
+  }
+}
+
 function ingestionsTable(run) {
   const rows = run.ingestions.map((i) =>
     h(
@@ -82,7 +98,7 @@ function ingestionsTable(run) {
       h("td", { class: "num" }, i.months),
       h("td", { class: "num" }, i.balances),
       h("td", { class: "num" }, duration(i.durationMs)),
-      h("td", {}, i.outcome === "stored" ? pill("good", "stored") : pill("warn", "stored, does not balance"))
+      h("td", {}, ingestionOutcome(i.outcome))
     )
   );
   if (!rows.length) rows.push(h("tr", {}, h("td", { colspan: 8 }, "Nothing stored by this run.")));
@@ -113,6 +129,7 @@ async function runPage(id, runId) {
     const now = new Date().toISOString();
     const parts = [
       h("p", { class: "summary", id: "run-summary" }, syncPill(run, now), " ", run.trigger ? "trigger: " + run.trigger : "", run.error ? [" · ", h("span", { class: "error" }, run.error)] : null),
+      run.partsOutcome ? h("p", { id: "run-parts" }, PARTS_MEANING[run.partsOutcome] || "") : null,
       run.status === "running" ? h("p", {}, run.stage + " ", progressBar(run)) : null,
       h("h2", {}, "What it stored"),
       ingestionsTable(run),

@@ -183,3 +183,58 @@ async fn every_company_on_the_overview_is_what_its_own_reads_say() {
     assert_eq!(ravi["companies"].as_array().unwrap().len(), 1, "{ravi:#}");
     assert_eq!(ravi["companies"][0], *sharma);
 }
+
+/// An error in one company's stored rows (a month total that is not a number, restatements whose
+/// sum overflows) fails that company's card alone: it says it could not be read, and every other
+/// company shows exactly what its own reads say.
+#[tokio::test]
+async fn a_company_whose_data_cannot_be_read_is_named_and_the_others_are_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    busy_firm(&srv).await;
+    srv.stop().await;
+    let c = Connection::open(dir.path().join(aicfo::server::DATABASE_FILE)).unwrap();
+    add_update_state(&c);
+    // Other: its months fail the set-based read of every company's months.
+    c.execute(
+        "UPDATE snapshots SET debit_total = 'not a number' WHERE company_id = 'other'",
+        [],
+    )
+    .unwrap();
+    // Gupta: its restated months fail its own read (SUM overflows).
+    let n = c
+        .execute(
+            "UPDATE restatements SET old_balance = 0, new_balance = 5000000000000000000
+             WHERE company_id = 'gupta'",
+            [],
+        )
+        .unwrap();
+    assert!(n >= 2, "gupta has {n} restated lines");
+    assert!(snapshots::list(&c, "other").is_err());
+    assert!(restatements::recent(&c, "gupta", 0).is_err());
+
+    let all = overview_for(&c, "admin");
+    let admin = accounts::user_by_id(&c, user_id(&c, "admin"))
+        .unwrap()
+        .unwrap();
+    let visible = accounts::visible_companies(&c, &admin).unwrap();
+    let entries = all["companies"].as_array().unwrap();
+    let ids: Vec<_> = entries.iter().map(|e| e["id"].clone()).collect();
+    let expected: Vec<_> = visible.iter().map(|co| json!(co.id)).collect();
+    assert_eq!(ids, expected, "every company, in order: {all:#}");
+    for (company, entry) in visible.iter().zip(entries) {
+        if ["other", "gupta"].contains(&company.id.as_str()) {
+            assert_eq!(entry["unreadable"], overview::UNREADABLE, "{entry:#}");
+            assert_eq!(entry["name"], company.name.as_str());
+            assert_eq!(entry["connectors"], json!([]));
+            assert_eq!(entry["monthsHeld"], 0);
+            assert_eq!(entry["latestMonth"], Value::Null);
+        } else {
+            assert_eq!(entry.get("unreadable"), None, "{entry:#}");
+            assert_eq!(shown(entry), one_company(&c, company), "{}", company.id);
+        }
+    }
+    let sharma = entries.iter().find(|e| e["id"] == "sharma").unwrap();
+    assert_eq!(sharma["lastSuccessfulSync"]["status"], "succeeded");
+    assert!(sharma["monthsHeld"].as_u64().unwrap() > 0, "{sharma:#}");
+}

@@ -195,7 +195,15 @@ async fn an_abandoned_run_leaves_the_months_it_did_not_finish_as_they_were() {
     // The connector starts again: its unfinished run is abandoned, and what it staged goes.
     let (_next, _) = c.start().await;
     assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
-    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_runs"), 0);
+    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_received"), 0);
+    // Only its row stays, marking it incomplete for the run views.
+    assert_eq!(
+        c.srv.count(
+            "SELECT count(*) FROM sync_part_runs p JOIN ingestion_logs i ON i.id = p.ingestion_id
+             WHERE i.outcome <> 'incomplete' OR p.staged_balances <> 0"
+        ),
+        0
+    );
     assert_eq!(c.months().await, held, "every month as it was");
     let (s, b) = c.part(&parts[2]).await;
     assert_eq!((s, b["error"].as_str()), (409, Some("sync_run_finished")));
@@ -228,5 +236,168 @@ async fn a_part_over_the_limit_or_malformed_is_refused_with_its_reason() {
         c.srv.count("SELECT count(*) FROM sync_part_runs"),
         0,
         "nothing stays of a refused part"
+    );
+}
+
+/// Review L11: while one connector's parts arrive, another connector of the company (a second
+/// PC with the same books) syncs them whole, storing the same chart under its own ingestion.
+/// The first run's remaining parts are still taken and its months stored when the last one
+/// arrives; they used to be refused (422, every ledger unknown), and the connector then read
+/// Tally in full again.
+#[tokio::test]
+async fn another_connectors_sync_does_not_break_a_sync_arriving_in_parts() {
+    let c = conn().await;
+    let (second, _, _) = c.srv.enrol(&c.admin, "sharma", "pc-2").await;
+    let (run, _) = c.start().await;
+    let parts = parts(&run);
+    let (s, b) = c.part(&parts[0]).await;
+    assert_eq!(s, 200, "{b}");
+
+    let mut other_books = balanced_payload();
+    other_books["chartOfAccounts"]["balances"]["current"]["items"][0]["balance"] = json!(150001.50);
+    other_books["chartOfAccounts"]["balances"]["current"]["items"][3]["balance"] = json!(199999);
+    let (s, b) = c
+        .srv
+        .post("/connector/sync", Some(&second), &other_books)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["ledgersGone"], 0, "{b}");
+    assert_eq!(c.months().await.as_array().unwrap().len(), 3);
+
+    let (s, b) = c.part(&parts[1]).await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = c.part(&parts[2]).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["stored"]["months"],
+        json!(["2026-01", "2026-02", "2026-03"]),
+        "{b}"
+    );
+    assert_eq!(b["stored"]["balances"], 8);
+    let (_, jan) = c
+        .srv
+        .get("/companies/sharma/snapshots/2026-01", Some(&c.admin))
+        .await;
+    assert_eq!(jan["debitTotal"].to_string(), "1000.10", "{jan}");
+    let (_, march) = c
+        .srv
+        .get("/companies/sharma/snapshots/2026-03", Some(&c.admin))
+        .await;
+    assert_eq!(
+        march["debitTotal"].to_string(),
+        "350000.50",
+        "the parts' March: {march}"
+    );
+    let (_, runs) = c
+        .srv
+        .get("/companies/sharma/sync-runs", Some(&c.admin))
+        .await;
+    let ours = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["syncRunId"] == run.as_str())
+        .unwrap();
+    assert_eq!(ours.get("partsOutcome"), None, "stored: {ours}");
+    assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
+}
+
+impl Conn {
+    async fn run_view(&self, run: &str) -> Value {
+        let (s, b) = self
+            .srv
+            .get(
+                &format!("/companies/sharma/sync-runs/{run}"),
+                Some(&self.admin),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+        b
+    }
+}
+
+/// The run views name a sync in parts' outcome: `receiving` while its parts arrive (in the
+/// runs list, the run, the status and the overview), `incomplete` once it ended without all of
+/// them, with an event saying the months keep their snapshots.
+#[tokio::test]
+async fn a_run_in_parts_is_named_receiving_then_incomplete() {
+    let c = conn().await;
+    let (run, _) = c.start().await;
+    let parts = parts(&run);
+    for p in &parts[..2] {
+        assert_eq!(c.part(p).await.0, 200);
+    }
+    let (_, runs) = c
+        .srv
+        .get("/companies/sharma/sync-runs", Some(&c.admin))
+        .await;
+    assert_eq!(runs[0]["partsOutcome"], "receiving", "{runs}");
+    assert_eq!(c.run_view(&run).await["partsOutcome"], "receiving");
+    let (_, status) = c
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&c.admin))
+        .await;
+    assert_eq!(
+        status["lastSyncRun"]["partsOutcome"], "receiving",
+        "{status}"
+    );
+    let (_, overview) = c.srv.get("/overview", Some(&c.admin)).await;
+    assert_eq!(
+        overview["companies"][0]["lastSyncRun"]["partsOutcome"], "receiving",
+        "{overview}"
+    );
+
+    // The connector starts again: the first run is superseded before its last part.
+    let (next, _) = c.start().await;
+    let view = c.run_view(&run).await;
+    assert_eq!(view["partsOutcome"], "incomplete", "{view:#}");
+    assert_eq!(view["status"], "abandoned");
+    assert_eq!(view["ingestions"][0]["outcome"], "incomplete");
+    let events = view["events"].as_array().unwrap();
+    let said = events.iter().find(|e| e["kind"] == "incomplete").unwrap();
+    assert_eq!(
+        said["message"],
+        "incomplete: 2 of its 3 parts arrived; none of its months was stored, \
+         and they keep their previous snapshots"
+    );
+    assert_eq!(c.run_view(&next).await.get("partsOutcome"), None);
+    let (_, overview) = c.srv.get("/overview", Some(&c.admin)).await;
+    assert_eq!(
+        overview["companies"][0]["lastSyncRun"].get("partsOutcome"),
+        None
+    );
+    assert_eq!(c.months().await, json!([]));
+}
+
+/// A run cut short keeps a row only to be named `incomplete`: it does not count against the
+/// syncs a company may have arriving in parts at once.
+#[tokio::test]
+async fn runs_cut_short_do_not_count_as_arriving_in_parts() {
+    let c = conn().await;
+    for _ in 0..6 {
+        let (run, _) = c.start().await;
+        let (s, b) = c.part(&parts(&run)[0]).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (_, runs) = c
+        .srv
+        .get("/companies/sharma/sync-runs", Some(&c.admin))
+        .await;
+    let outcomes: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["partsOutcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "receiving",
+            "incomplete",
+            "incomplete",
+            "incomplete",
+            "incomplete",
+            "incomplete"
+        ]
     );
 }

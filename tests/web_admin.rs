@@ -643,3 +643,70 @@ async fn a_run_shows_its_events_and_what_it_stored() {
     );
     srv.stop().await;
 }
+
+async fn heartbeat(srv: &TestServer, token: &str) -> u16 {
+    srv.post(
+        "/connector/heartbeat",
+        Some(token),
+        &json!({"companyId": "sharma", "tallyReachable": true, "companyOpen": true}),
+    )
+    .await
+    .0
+}
+
+/// Review L9: a reset (often after a suspected compromise) leaves the connectors the user
+/// enrolled working, and its answer lists them (device, company, when) so the admin can revoke
+/// any with the existing call; revoked ones and other users' are not listed.
+#[tokio::test]
+async fn a_password_reset_lists_the_connectors_the_user_enrolled_that_still_work() {
+    let (_dir, srv, admin) = setup().await;
+    let ravi = srv
+        .create_staff(&admin, "ravi", "ravi-password-1", &["sharma"])
+        .await;
+    let (kept, _, kept_id) = srv.enrol(&ravi, "sharma", "pc-ravi").await;
+    let (_, _, old_id) = srv.enrol(&ravi, "sharma", "pc-old").await;
+    let (s, b) = srv
+        .post(
+            &format!("/connectors/{old_id}/revoke"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    srv.enrol(&admin, "sharma", "pc-admin").await;
+
+    let id = user_id(&srv, &admin, "ravi").await;
+    let reset = json!({"password": "new-password-2"});
+    let (s, b) = put(&srv, &format!("/users/{id}/password"), &admin, &reset).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["username"], "ravi", "still the user: {b}");
+    let listed = b["enrolledConnectors"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{b}");
+    let k = &listed[0];
+    assert_eq!(k["connectorId"], kept_id.as_str());
+    assert_eq!(k["companyId"], "sharma");
+    assert_eq!(k["companyName"], "Sharma & Sons");
+    assert_eq!(k["deviceId"], "pc-ravi");
+    assert_eq!(k["deviceName"], "Test Connector");
+    assert!(k["firstSeen"].as_str().unwrap().ends_with('Z'), "{k}");
+    assert_eq!(
+        heartbeat(&srv, &kept).await,
+        200,
+        "the reset does not stop it"
+    );
+
+    // The admin revokes it with the existing call; a later reset lists nothing.
+    let (s, b) = srv
+        .post(
+            &format!("/connectors/{kept_id}/revoke"),
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(heartbeat(&srv, &kept).await, 401);
+    let (s, b) = put(&srv, &format!("/users/{id}/password"), &admin, &reset).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["enrolledConnectors"], json!([]), "{b}");
+    srv.stop().await;
+}

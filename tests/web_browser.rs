@@ -1370,3 +1370,165 @@ async fn plain_http_from_another_address_warns_above_the_page() {
     local.stop().await;
     srv.stop().await;
 }
+
+/// Review H2: an error in one company's stored rows (a month total that is not a number,
+/// written straight into the database file) shows on that company's card as a sentence, and
+/// every other company's card as always.
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn a_company_that_cannot_be_read_shows_a_sentence_and_the_others_their_books() {
+    let (_dir, srv, _f) = started().await;
+    srv.db()
+        .execute(
+            "UPDATE snapshots SET debit_total = 'not a number' WHERE company_id = 'other'",
+            [],
+        )
+        .unwrap();
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    let why = b.text("li[data-company=other] .unreadable-why").await;
+    assert!(
+        why.starts_with("Other Traders could not be read:") && why.contains("appliance's log"),
+        "{why}"
+    );
+    assert!(!why.contains("not a number"), "no detail leaks: {why}");
+    let sharma = b.text("li[data-company=sharma] .pills").await;
+    assert!(sharma.contains("synced"), "{sharma}");
+    assert!(sharma.contains("books to 15 Mar 2026"), "{sharma}");
+    assert_eq!(
+        b.text("#summary").await,
+        "2 companies · every connector online · 1 could not be read"
+    );
+    b.screenshot("overview-unreadable-company").await;
+    b.close().await;
+    srv.stop().await;
+}
+
+/// A sync in parts is named where runs show: `receiving` on the overview's card and the
+/// company's runs while its parts arrive, `incomplete` once it was superseded before the last,
+/// with what that means for the books.
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn a_sync_in_parts_is_named_receiving_then_incomplete_with_what_it_means() {
+    let (_dir, srv, f) = started().await;
+    let token = f.sharma_connector.0.clone();
+    let (s, started) = srv
+        .post(
+            "/connector/sync/start",
+            Some(&token),
+            &json!({"trigger": "scheduled"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{started}");
+    let run = started["syncRunId"].as_str().unwrap().to_string();
+    let coa = &common::balanced_payload()["chartOfAccounts"];
+    let part0 = json!({"syncRunId": run, "part": {"index": 0, "count": 3}, "asOfDate": "2026-03-15",
+        "chartOfAccounts": {"source": "tally", "company": coa["company"], "groups": coa["groups"],
+                            "ledgers": coa["ledgers"]},
+        "months": []});
+    let (s, b) = srv.post("/connector/sync/part", Some(&token), &part0).await;
+    assert_eq!(s, 200, "{b}");
+
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    let card = b
+        .wait_text("li[data-company=sharma] .pills", "receiving", |t| {
+            t.contains("receiving parts")
+        })
+        .await;
+    assert!(
+        card.contains("books unchanged until the last arrives"),
+        "{card}"
+    );
+    b.screenshot("overview-receiving-parts").await;
+
+    // The connector starts afresh: the run in parts is superseded before its last part.
+    let (s, _) = srv
+        .post(
+            "/connector/sync/start",
+            Some(&token),
+            &json!({"trigger": "scheduled"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    b.goto(&format!("{}/#/c/sharma", srv.url)).await;
+    let runs = b
+        .wait_text("#runs", "the incomplete run", |t| {
+            t.contains("sync incomplete")
+        })
+        .await;
+    assert!(runs.contains("parts missing, books as before"), "{runs}");
+    b.screenshot("company-incomplete-parts").await;
+    b.goto(&format!("{}/#/c/sharma/run/{run}", srv.url)).await;
+    let meaning = b.text("#run-parts").await;
+    assert!(
+        meaning.contains("none of its months was stored") && meaning.contains("previous sync"),
+        "{meaning}"
+    );
+    let stored = b.text("#run-ingestions").await;
+    assert!(stored.contains("incomplete: parts missing"), "{stored}");
+    let events = b.text("#run-events").await;
+    assert!(events.contains("1 of its 3 parts arrived"), "{events}");
+    b.screenshot("run-incomplete-parts").await;
+    b.close().await;
+    srv.stop().await;
+}
+
+/// Review L9: resetting a password from the admin page lists the connectors that user enrolled
+/// that still work, each with a revoke button.
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver; .ci/run installs them and runs this"]
+async fn a_password_reset_on_the_page_lists_the_users_connectors_to_revoke() {
+    let (_dir, srv, f) = started().await;
+    let (ravi_token, _, _) = srv.enrol(&f.ravi, "sharma", "pc-ravi-home").await;
+    let b = Browser::start().await;
+    b.sign_in(&srv.url, "admin", &srv.admin_password()).await;
+    b.click("#admin-link").await;
+    b.click("#users tr[data-user=ravi] button[data-action=password]")
+        .await;
+    b.type_into(
+        "form[data-edit=password] input[name=password]",
+        "new-password-9",
+    )
+    .await;
+    b.click("form[data-edit=password] button[type=submit]")
+        .await;
+    let listed = b
+        .wait_text("#enrolled-by", "ravi's connector", |t| {
+            t.contains("Test Connector")
+        })
+        .await;
+    assert!(
+        listed.contains("Connectors ravi enrolled still work"),
+        "{listed}"
+    );
+    assert!(listed.contains("Sharma & Sons"), "{listed}");
+    assert!(listed.contains("still working"), "{listed}");
+    let rows = b
+        .client
+        .find_all(Locator::Css("#enrolled-by tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        1,
+        "ravi's one connector, not the admin's: {listed}"
+    );
+    b.screenshot("admin-reset-lists-connectors").await;
+
+    b.click("#enrolled-by button.danger").await;
+    b.client.accept_alert().await.unwrap();
+    b.wait_text("#enrolled-by td.state", "revoked", |t| t == "revoked")
+        .await;
+    let (s, _) = srv
+        .post(
+            "/connector/heartbeat",
+            Some(&ravi_token),
+            &json!({"companyId": "sharma", "tallyReachable": true, "companyOpen": true}),
+        )
+        .await;
+    assert_eq!(s, 401, "revoked from the page");
+    b.screenshot("admin-reset-revoked").await;
+    b.close().await;
+    srv.stop().await;
+}

@@ -38,6 +38,31 @@ pub struct UserView {
     pub disabled: bool,
 }
 
+/// Answer to a password reset (`PUT /api/users/{id}/password`): the user, and the connectors
+/// they enrolled that still work. The reset does not stop them; an admin revokes any that
+/// should not be trusted (`POST /api/connectors/{id}/revoke`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordReset {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub enrolled_connectors: Vec<EnrolledConnector>,
+}
+
+/// A connector a user enrolled, as a password reset lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolledConnector {
+    pub connector_id: String,
+    pub company_id: String,
+    pub company_name: String,
+    pub device_id: String,
+    pub device_name: Option<String>,
+    /// When the device was first enrolled, and last heard from.
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
 /// Answer to `sync/progress` and `sync/complete`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -215,6 +240,11 @@ pub struct RunView {
     pub updated_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
+    /// A sync in parts: `receiving` while its parts arrive (nothing of it is in the books yet),
+    /// `incomplete` when it ended before all arrived (its months keep their previous snapshots).
+    /// Absent for any other run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts_outcome: Option<String>,
 }
 
 /// A month held for a company: `GET /api/companies/{id}/snapshots`.
@@ -310,6 +340,10 @@ pub struct CompanyOverview {
     /// Closed months a sync changed in the last 90 days, newest first.
     #[serde(default)]
     pub restated_months: Vec<RestatedMonth>,
+    /// Set when this company's data could not be read: a sentence for the card (the cause is in
+    /// the appliance's log); the other fields are then empty. The other companies are unaffected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// A connector on the overview: its online state, what its last heartbeat said about Tally, and

@@ -3,7 +3,9 @@
 //! Each connector carries what the company's card shows and its update state; its agent state,
 //! system and version are the status's, which the company page reads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -11,7 +13,7 @@ use super::accounts::{self, User};
 use super::clock::{now_ms, rfc3339};
 use super::connectors::heartbeats::Heartbeats;
 use super::connectors::{self, OnlineRule};
-use super::domain_error::DomainResult;
+use super::domain_error::{DomainError, DomainResult};
 use super::releases::Catalogue;
 use super::{restatements, runs, snapshots, updates};
 use crate::protocol::{
@@ -21,7 +23,8 @@ use crate::protocol::{
 /// How far back the overview warns of a restated closed month.
 const RESTATED_WINDOW_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 
-/// Heartbeats come from the heartbeat book where it is newer than the database.
+/// Heartbeats come from the heartbeat book where it is newer than the database. A company whose
+/// data cannot be read is shown as such (see [`Fleet::read`]); the others as always.
 pub fn overview(
     c: &Connection,
     user: &User,
@@ -30,11 +33,14 @@ pub fn overview(
     catalogue: &Catalogue,
 ) -> DomainResult<Overview> {
     let visible = accounts::visible_companies(c, user)?;
-    let mut read = FleetRead::of(c, &visible, rule, beats)?;
-    let companies = visible
-        .into_iter()
-        .map(|company| read.company(c, company, beats, catalogue))
-        .collect::<DomainResult<Vec<_>>>()?;
+    let fleet = Fleet {
+        c,
+        rule,
+        beats,
+        catalogue,
+    };
+    let mut companies = Vec::with_capacity(visible.len());
+    fleet.read(&visible, &mut companies);
     let offline_connectors = companies
         .iter()
         .flat_map(|co| &co.connectors)
@@ -46,6 +52,68 @@ pub fn overview(
         companies,
         last_backup: None,
     })
+}
+
+/// What the card of a company whose data could not be read says; the cause goes to the log only.
+pub const UNREADABLE: &str = "could not be read: the appliance met an error in this company's \
+     stored data (the cause is in the appliance's log). The other companies are not affected.";
+
+/// What every read of the overview needs.
+struct Fleet<'a> {
+    c: &'a Connection,
+    rule: OnlineRule,
+    beats: &'a Heartbeats,
+    catalogue: &'a Catalogue,
+}
+
+impl Fleet<'_> {
+    /// Appends the overview of `set`, in order, to `out`. The set-based read is tried first; when
+    /// it fails (an error in one company's rows fails the query for all), the set is halved and
+    /// each half read alike, so the failing companies are found in a few reads each and only
+    /// they are shown as unreadable.
+    fn read(&self, set: &[CompanySummary], out: &mut Vec<CompanyOverview>) {
+        let mut read = match FleetRead::of(self.c, set, self.rule, self.beats) {
+            Ok(read) => read,
+            Err(_) if set.is_empty() => return,
+            Err(e) if set.len() == 1 => return out.push(unreadable(&set[0], &e)),
+            Err(_) => {
+                let (first, second) = set.split_at(set.len() / 2);
+                self.read(first, out);
+                return self.read(second, out);
+            }
+        };
+        for company in set {
+            let shown = read
+                .company(self.c, company.clone(), self.beats, self.catalogue)
+                .unwrap_or_else(|e| unreadable(company, &e));
+            out.push(shown);
+        }
+    }
+}
+
+/// The card of a company the overview could not read, the cause logged.
+fn unreadable(company: &CompanySummary, cause: &DomainError) -> CompanyOverview {
+    if first_in_a_while(&company.id) {
+        let detail = std::error::Error::source(cause).map_or(String::new(), |s| format!(": {s}"));
+        log::error!(
+            "overview: company {:?} could not be read: {cause}{detail}",
+            company.id
+        );
+    }
+    CompanyOverview {
+        id: company.id.clone(),
+        name: company.name.clone(),
+        tally_company_name: company.tally_company_name.clone(),
+        financial_year_from: company.financial_year_from.clone(),
+        connectors: Vec::new(),
+        last_sync_run: None,
+        last_successful_sync: None,
+        latest_month: None,
+        months_held: 0,
+        unbalanced_months: Vec::new(),
+        restated_months: Vec::new(),
+        unreadable: Some(UNREADABLE.to_string()),
+    }
 }
 
 /// Everything the overview shows of the visible companies, read in a handful of set-based
@@ -109,8 +177,26 @@ impl FleetRead {
             name: company.name,
             tally_company_name: company.tally_company_name,
             financial_year_from: company.financial_year_from,
+            unreadable: None,
         })
     }
+}
+
+/// A failing company is logged once in this long, not at every refresh of every open page.
+const LOG_EVERY: Duration = Duration::from_secs(600);
+static LOGGED: Mutex<BTreeMap<String, Instant>> = Mutex::new(BTreeMap::new());
+
+fn first_in_a_while(company_id: &str) -> bool {
+    let Ok(mut logged) = LOGGED.lock() else {
+        return true;
+    };
+    let now = Instant::now();
+    logged.retain(|_, at| now.duration_since(*at) < LOG_EVERY);
+    if logged.contains_key(company_id) {
+        return false;
+    }
+    logged.insert(company_id.to_string(), now);
+    true
 }
 
 /// The card's part of a connector, with what its last heartbeat said about Tally lifted out of

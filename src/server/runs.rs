@@ -266,6 +266,14 @@ pub fn abandon_stale(c: &Connection, older_than_ms: i64) -> DomainResult<usize> 
     Ok(stale.len())
 }
 
+/// A run in parts (the run aliased `r`): its ingestion's outcome while `receiving`, or once
+/// `incomplete` (its staging row is kept for this, see [`super::ingest::parts::discard`]); else
+/// null. One seek in the small `sync_part_runs` table per run (and one more for the few runs in
+/// parts), so the overview's set-based read costs what it did.
+const PARTS_OUTCOME: &str = "(SELECT i.outcome FROM sync_part_runs p
+    JOIN ingestion_logs i ON i.id = p.ingestion_id
+    WHERE p.run_id = r.id AND i.outcome IN ('receiving', 'incomplete'))";
+
 fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
     let started: i64 = r.get(8)?;
     let finished: Option<i64> = r.get(10)?;
@@ -284,6 +292,7 @@ fn view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunView> {
         updated_at: rfc3339(r.get(9)?),
         finished_at: finished.map(rfc3339),
         duration_ms: finished.map(|f| f - started),
+        parts_outcome: r.get(12)?,
     })
 }
 
@@ -294,10 +303,10 @@ pub fn latest(
     status: Option<RunStatus>,
 ) -> DomainResult<Option<RunView>> {
     Ok(c.query_row(
-        "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
-         sync_request_id
-         FROM integration_sync_runs WHERE company_id = ?1 AND (?2 IS NULL OR status = ?2)
-         ORDER BY started_at DESC, rowid DESC LIMIT 1",
+        &format!("SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
+         sync_request_id, {PARTS_OUTCOME}
+         FROM integration_sync_runs r WHERE company_id = ?1 AND (?2 IS NULL OR status = ?2)
+         ORDER BY started_at DESC, rowid DESC LIMIT 1"),
         params![company_id, status],
         view,
     )
@@ -306,12 +315,12 @@ pub fn latest(
 
 /// The company's newest runs, newest first, at most `limit`.
 pub fn recent(c: &Connection, company_id: &str, limit: u32) -> DomainResult<Vec<RunView>> {
-    let mut stmt = c.prepare(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
-         sync_request_id
-         FROM integration_sync_runs WHERE company_id = ?1
-         ORDER BY started_at DESC, rowid DESC LIMIT ?2",
-    )?;
+         sync_request_id, {PARTS_OUTCOME}
+         FROM integration_sync_runs r WHERE company_id = ?1
+         ORDER BY started_at DESC, rowid DESC LIMIT ?2"
+    ))?;
     let runs = stmt
         .query_map(params![company_id, limit], view)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -401,9 +410,9 @@ fn ingestions_of(c: &Connection, run_id: &str) -> DomainResult<Vec<IngestionView
 pub fn detail(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<RunDetail> {
     let run = c
         .query_row(
-            "SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
-         sync_request_id
-             FROM integration_sync_runs WHERE company_id = ?1 AND id = ?2",
+            &format!("SELECT id, connector_id, status, trigger, stage, percent, counts, error, started_at, updated_at, finished_at,
+         sync_request_id, {PARTS_OUTCOME}
+             FROM integration_sync_runs r WHERE company_id = ?1 AND id = ?2"),
             params![company_id, run_id],
             view,
         )
@@ -429,16 +438,16 @@ pub fn latest_of_companies(
     company_ids_json: &str,
     status: Option<RunStatus>,
 ) -> DomainResult<std::collections::HashMap<String, RunView>> {
-    let mut stmt = c.prepare_cached(
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT r.id, r.connector_id, r.status, r.trigger, r.stage, r.percent, r.counts, r.error,
-         r.started_at, r.updated_at, r.finished_at, r.sync_request_id, r.company_id
+         r.started_at, r.updated_at, r.finished_at, r.sync_request_id, {PARTS_OUTCOME}, r.company_id
          FROM json_each(?1) AS v JOIN integration_sync_runs r ON r.rowid = (
              SELECT rowid FROM integration_sync_runs
              WHERE company_id = v.value AND (?2 IS NULL OR status = ?2)
-             ORDER BY started_at DESC, rowid DESC LIMIT 1)",
-    )?;
+             ORDER BY started_at DESC, rowid DESC LIMIT 1)"
+    ))?;
     let rows = stmt.query_map(params![company_ids_json, status], |r| {
-        Ok((r.get::<_, String>(12)?, view(r)?))
+        Ok((r.get::<_, String>(13)?, view(r)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

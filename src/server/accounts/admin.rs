@@ -5,13 +5,13 @@ use rusqlite::{params, Connection};
 
 use super::new_user::check_companies;
 use super::{assign_companies, find_account, hash_password, user_view, Account, Role};
-use crate::protocol::UserView;
+use crate::protocol::{PasswordReset, UserView};
 use crate::server::auth::passwords;
 use crate::server::clock::now_ms;
 use crate::server::db::Db;
 use crate::server::domain_error::{DomainError, DomainResult};
-use crate::server::enrollment;
 use crate::server::problems::Problems;
+use crate::server::{connectors, enrollment};
 
 fn existing(c: &Connection, id: i64) -> DomainResult<Account> {
     find_account(c, "id", &id)?.ok_or_else(|| {
@@ -70,7 +70,9 @@ pub fn set_disabled(c: &Connection, id: i64, disabled: bool) -> DomainResult<Use
 /// Sets a new password chosen by an administrator; the user's tokens stop working, and so do the
 /// enrolment codes they made and nobody used yet (the old password may be known to someone else,
 /// who may have downloaded connector ZIPs with it).
-pub async fn reset_password(db: &Db, id: i64, password: String) -> DomainResult<UserView> {
+/// The answer lists the connectors the user enrolled that still work: they are not revoked
+/// here (that would stop the firm's PCs), the admin decides.
+pub async fn reset_password(db: &Db, id: i64, password: String) -> DomainResult<PasswordReset> {
     if let Err(e) = passwords::check_strength(&password) {
         return Err(DomainError::invalid_field("password", e));
     }
@@ -87,7 +89,17 @@ pub async fn reset_password(db: &Db, id: i64, password: String) -> DomainResult<
         if revoked > 0 {
             log::info!("password reset for user {id}: {revoked} unused enrolment code(s) revoked");
         }
-        view(tx, id)
+        let enrolled_connectors = connectors::enrolled_by::working(tx, id)?;
+        if !enrolled_connectors.is_empty() {
+            log::warn!(
+                "password reset for user {id}: {} connector(s) they enrolled still work; revoke any not trusted",
+                enrolled_connectors.len()
+            );
+        }
+        Ok(PasswordReset {
+            user: view(tx, id)?,
+            enrolled_connectors,
+        })
     })
     .await
 }

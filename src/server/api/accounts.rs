@@ -6,7 +6,8 @@ use rocket::{get, post, put, State};
 use serde::Deserialize;
 
 use crate::protocol::{
-    CompanySummary, LoginRequest, LoginResponse, NewCompany, NewUser, UserSummary, UserView,
+    CompanySummary, LoginRequest, LoginResponse, NewCompany, NewUser, PasswordReset, UserSummary,
+    UserView,
 };
 use crate::server::accounts::{self, LoginChecks, User};
 use crate::server::auth::passwords::PasswordGate;
@@ -152,14 +153,14 @@ pub async fn reset_password(
     admin: AdminUser,
     id: i64,
     body: JsonBody<NewPassword>,
-) -> ApiResult<Json<UserView>> {
-    let user = accounts::reset_password(&state.db, id, body.value.password).await?;
+) -> ApiResult<Json<PasswordReset>> {
+    let reset = accounts::reset_password(&state.db, id, body.value.password).await?;
     log::info!(
         "user {} reset the password of user {}",
         admin.0.username,
-        user.username
+        reset.user.username
     );
-    Ok(Json(user))
+    Ok(Json(reset))
 }
 
 #[put("/users/<id>/companies", data = "<body>")]

@@ -187,7 +187,8 @@ pub fn receive(
 /// Part 0: the chart is stored under the run's ingestion, and the run starts receiving.
 fn begin(tx: &Connection, origin: &Origin<'_>, p: &SyncPart) -> DomainResult<PartRun> {
     let receiving: i64 = tx.query_row(
-        "SELECT count(*) FROM sync_part_runs WHERE company_id = ?1 AND stored_at IS NULL",
+        "SELECT count(*) FROM sync_part_runs p JOIN ingestion_logs i ON i.id = p.ingestion_id
+         WHERE p.company_id = ?1 AND p.stored_at IS NULL AND i.outcome = 'receiving'",
         [origin.company_id],
         |r| r.get(0),
     )?;
@@ -247,13 +248,19 @@ fn begin(tx: &Connection, origin: &Origin<'_>, p: &SyncPart) -> DomainResult<Par
 }
 
 /// The ledgers of the run's chart: their GUIDs (to check items against) and row ids.
+///
+/// Those the run's part 0 stored, and any a later chart stored: while this run's parts
+/// arrive, another connector of the company may sync and store its own chart, which takes
+/// over `last_ingestion` of every ledger it names (a later ingestion, so a larger id). A ledger
+/// it does not name keeps this run's id (it is only marked gone). So the run still finds every
+/// ledger of its own chart, and its remaining parts are taken rather than refused.
 fn run_ledgers(
     c: &Connection,
     company_id: &str,
     ingestion_id: i64,
 ) -> DomainResult<(Vec<String>, Vec<i64>)> {
     let mut stmt = c.prepare_cached(
-        "SELECT guid, id FROM ledgers WHERE company_id = ?1 AND last_ingestion = ?2",
+        "SELECT guid, id FROM ledgers WHERE company_id = ?1 AND last_ingestion >= ?2",
     )?;
     let mut rows = stmt.query(params![company_id, ingestion_id])?;
     let (mut guids, mut ids) = (Vec::new(), Vec::new());
@@ -536,16 +543,36 @@ fn clear_staging(c: &Connection, run_id: &str) -> DomainResult<()> {
 }
 
 /// The run has ended or been abandoned: what it staged goes, and an ingestion that never got
-/// all its parts says so. Its months keep their previous snapshots.
+/// all its parts says so. Its months keep their previous snapshots. The run's row stays when it
+/// ended incomplete (nothing staged, its ingestion `incomplete`): the run views read that
+/// outcome through it, as cheaply as `receiving`.
 pub fn discard(c: &Connection, run_id: &str) -> DomainResult<()> {
     clear_staging(c, run_id)?;
-    c.execute(
+    let cut_short = c.execute(
         "UPDATE ingestion_logs SET outcome = 'incomplete' WHERE outcome = 'receiving' AND id =
          (SELECT ingestion_id FROM sync_part_runs WHERE run_id = ?1)",
         [run_id],
     )?;
+    if cut_short > 0 {
+        // The run's view reads its `incomplete` outcome from this event.
+        let got = received(c, run_id)?;
+        let count = part_run(c, run_id)?.map_or(0, |run| run.count);
+        let message = format!(
+            "incomplete: {got} of its {count} parts arrived; none of its months was stored, \
+             and they keep their previous snapshots"
+        );
+        crate::server::runs::note(c, run_id, "incomplete", &message)?;
+    }
     c.execute("DELETE FROM sync_part_received WHERE run_id = ?1", [run_id])?;
-    c.execute("DELETE FROM sync_part_runs WHERE run_id = ?1", [run_id])?;
+    c.execute(
+        "DELETE FROM sync_part_runs WHERE run_id = ?1 AND NOT EXISTS (SELECT 1 FROM ingestion_logs i
+         WHERE i.id = sync_part_runs.ingestion_id AND i.outcome = 'incomplete')",
+        [run_id],
+    )?;
+    c.execute(
+        "UPDATE sync_part_runs SET staged_balances = 0 WHERE run_id = ?1",
+        [run_id],
+    )?;
     Ok(())
 }
 
