@@ -166,7 +166,10 @@ impl World {
 /// Under `fault` the sync fails with a message containing `says`, exit 3, and neither a first
 /// sync nor a later one stores anything of it: the months already held stay exactly right.
 async fn fails_loudly_and_stores_nothing(fault: &str, says: &[&str]) {
-    let w = world("Fidelity Traders").await;
+    fails_loudly_in(world("Fidelity Traders").await, fault, says).await;
+}
+
+async fn fails_loudly_in(w: World, fault: &str, says: &[&str]) {
     w.sim.set_fault(fault.parse().unwrap());
     let out = w.sync().await;
     assert_eq!(out.status.code(), Some(3), "{fault}: {}", text(&out));
@@ -244,6 +247,62 @@ async fn a_report_form_that_disagrees_with_the_collection_is_not_trusted() {
         &["did not confirm", "the two forms disagree on"],
     )
     .await;
+}
+
+/// With no company loaded, Tally answers a bare `<ERRORMSG>Could not find Company:…!</ERRORMSG>`:
+/// a failure naming the company, never an empty set of books.
+#[tokio::test]
+async fn a_bare_errormsg_fails_the_sync_saying_the_company_is_not_open() {
+    fails_loudly_and_stores_nothing(
+        "no-company-errormsg",
+        &["is not open in Tally", "Could not find Company"],
+    )
+    .await;
+}
+
+/// A ledger collection with SVFROMDATE froze a TallyPrime 7.0's XML server until it was
+/// restarted (field report). The connector still sends SVFROMDATE (a revenue ledger's balance
+/// is counted from the period's start); against a frozen Tally the sync ends at the timeout,
+/// after one retry split by group, and stores nothing.
+#[tokio::test]
+async fn a_tally_frozen_by_svfromdate_fails_the_sync_and_stores_nothing() {
+    let w = world("Fidelity Traders").await;
+    w.edit_config(|c| c["tally_timeout_seconds"] = json!(1));
+    fails_loudly_in(w, "freeze-on-fromdate", &["did not answer within 1 s"]).await;
+}
+
+/// Every Tally way of writing an amount (`(-)` and Indian grouping, `Dr`/`Cr`, `₹`, foreign
+/// currency with `?` for `₹`) in the balances and the openings: every month stored exactly,
+/// with the opening difference Tally shows.
+#[tokio::test]
+async fn amounts_in_every_form_tally_writes_are_stored_exactly() {
+    let w = world_of(inventory_company()).await;
+    w.sim.set_fault(Fault::AmountForms);
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    assert!(w
+        .assert_months_as_tally_shows_them()
+        .await
+        .iter()
+        .all(|m| m.balanced));
+}
+
+/// Peers report Ledger collections whose CLOSINGBALANCE is blank on every ledger: read as zero
+/// it would store empty books. The connector does not take it, reads the report form, and the
+/// months stored are exact.
+#[tokio::test]
+async fn blank_closing_balances_everywhere_are_not_stored_as_zero() {
+    let w = world("Fidelity Traders").await;
+    w.sim.set_fault(Fault::BlankAll);
+    let out = w.sync().await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    w.assert_exact().await;
+    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
+    assert!(
+        log.contains("blank (zero) closing balance") && log.contains("asking its report form"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

@@ -413,3 +413,72 @@ async fn an_inventory_company_tallies_with_its_opening_stock() {
         "{err}"
     );
 }
+
+/// Amounts in every form real answers hold (`(-)1,20,000.00`, `15000.00 Dr`, `-₹ 5.00`, and
+/// foreign-currency amounts with `?` for `₹`), in UTF-8 and in UTF-16: read to the paisa.
+#[tokio::test]
+async fn amounts_in_every_form_read_exactly_in_both_encodings() {
+    let company = big_company();
+    let books = Books::new(company.clone()).unwrap();
+    let sim = serve(vec![company]).await;
+    sim.set_fault(Fault::AmountForms);
+    let at = d("2025-11-30");
+    let expected = expected_trial_balance(&books, at);
+    for encoding in [TextEncoding::Utf16Le, TextEncoding::Utf8] {
+        let client = TallyClient::new(&sim.url, Duration::from_secs(30))
+            .unwrap()
+            .with_encoding(encoding);
+        let name = "Sharma & Sons <Mumbai>";
+        let read = client
+            .balances(name, books.fy_start(at), at, None)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), expected.len());
+        for (r, e) in read.iter().zip(&expected) {
+            let wire = to_wire_sign(r.closing_balance.unwrap_or(Amount::ZERO));
+            assert_eq!(wire, e.balance, "{} ({encoding:?})", r.name);
+        }
+        let openings = client.ledgers(name, None).await.unwrap();
+        for (l, b) in openings.iter().zip(&books.ledgers) {
+            let wire = to_wire_sign(l.opening_balance.unwrap_or(Amount::ZERO));
+            assert_eq!(wire.paise(), b.opening, "{} ({encoding:?})", l.name);
+        }
+    }
+    sim.stop().await;
+}
+
+/// Every answer carries CMPINFO counters named like objects (`<LEDGER>300</LEDGER>`); with no
+/// company loaded Tally answers a bare `<ERRORMSG>`, which is "not open", not an empty list.
+#[tokio::test]
+async fn cmpinfo_is_no_object_and_a_bare_errormsg_is_company_not_open() {
+    let company = big_company();
+    let books = Books::new(company.clone()).unwrap();
+    let sim = serve(vec![company]).await;
+    let raw = reqwest::Client::new()
+        .post(&sim.url)
+        .body(aicfo::tally::request::build(
+            &aicfo::tally::request::Query::Groups,
+            Some(&books.name),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        raw.contains(&format!("<LEDGER>{}</LEDGER>", books.ledgers.len())),
+        "{raw}"
+    );
+    let client = TallyClient::new(&sim.url, Duration::from_secs(30)).unwrap();
+    let groups = client.groups(&books.name).await.unwrap();
+    assert_eq!(groups.len(), books.groups.len(), "no phantom groups");
+    let ledgers = client.ledgers(&books.name, None).await.unwrap();
+    assert_eq!(ledgers.len(), books.ledgers.len(), "no phantom ledgers");
+
+    sim.set_fault(Fault::ErrorMsg);
+    let err = client.groups(&books.name).await.unwrap_err();
+    assert_eq!(err.kind(), "company_not_open", "{err}");
+    assert!(err.to_string().contains("Could not find Company"), "{err}");
+    sim.stop().await;
+}
