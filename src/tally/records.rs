@@ -368,6 +368,60 @@ pub struct TallyVoucher {
     pub entries: Vec<VoucherEntry>,
 }
 
+fn entries_in<'a>(
+    lists: impl Iterator<Item = &'a Element>,
+    label: &str,
+) -> Result<Vec<VoucherEntry>, RecordError> {
+    lists
+        .map(|entry| {
+            Ok(VoucherEntry {
+                ledger: entry
+                    .child_text("LEDGERNAME")
+                    .unwrap_or_default()
+                    .to_string(),
+                amount: amount(entry, "AMOUNT", "voucher", label)?.unwrap_or(Amount::ZERO),
+            })
+        })
+        .collect()
+}
+
+fn balances(entries: &[VoucherEntry]) -> bool {
+    entries
+        .iter()
+        .try_fold(Amount::ZERO, |sum, e| sum.checked_add(e.amount))
+        .is_some_and(|s| s.is_zero())
+}
+
+/// A voucher's ledger lines in either shape Tally writes (field reports): a Collection answer
+/// fetching `ALLLEDGERENTRIES.LIST` lists every line at the top, and may repeat the sales or
+/// purchase line inside the inventory entries; a Day Book / invoice-style voucher has only the
+/// party and tax lines at the top, and the sales or purchase line only inside
+/// `ALLINVENTORYENTRIES.LIST` > `ACCOUNTINGALLOCATIONS.LIST`. The inner lines are added only
+/// when the top ones do not balance without them and do with them.
+fn voucher_entries(e: &Element, label: &str) -> Result<Vec<VoucherEntry>, RecordError> {
+    let top = ["ALLLEDGERENTRIES.LIST", "LEDGERENTRIES.LIST"]
+        .into_iter()
+        .flat_map(|list| e.children_named(list));
+    let mut entries = entries_in(top, label)?;
+    if balances(&entries) {
+        return Ok(entries);
+    }
+    let inventory = ["ALLINVENTORYENTRIES.LIST", "INVENTORYENTRIES.LIST"]
+        .into_iter()
+        .find(|list| e.children_named(list).next().is_some());
+    let inner = inventory.into_iter().flat_map(|list| {
+        e.children_named(list)
+            .flat_map(|i| i.children_named("ACCOUNTINGALLOCATIONS.LIST"))
+    });
+    let inner = entries_in(inner, label)?;
+    let before = entries.len();
+    entries.extend(inner);
+    if !balances(&entries) {
+        entries.truncate(before);
+    }
+    Ok(entries)
+}
+
 impl TallyVoucher {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let guid = e.child_text("GUID").unwrap_or_default().to_string();
@@ -377,17 +431,7 @@ impl TallyVoucher {
             name: label.clone(),
             field: "DATE",
         })?;
-        let mut entries = Vec::new();
-        for list in ["ALLLEDGERENTRIES.LIST", "LEDGERENTRIES.LIST"] {
-            for entry in e.children_named(list) {
-                let ledger = entry
-                    .child_text("LEDGERNAME")
-                    .unwrap_or_default()
-                    .to_string();
-                let amount = amount(entry, "AMOUNT", "voucher", &label)?.unwrap_or(Amount::ZERO);
-                entries.push(VoucherEntry { ledger, amount });
-            }
-        }
+        let entries = voucher_entries(e, &label)?;
         Ok(TallyVoucher {
             guid,
             date,
