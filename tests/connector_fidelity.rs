@@ -260,6 +260,18 @@ async fn a_bare_errormsg_fails_the_sync_saying_the_company_is_not_open() {
     .await;
 }
 
+/// A Tally that answers the inline `TYPE Data` reports with "Unknown Request": the stock
+/// form cannot confirm its period, so the sync fails saying so, for every company (the stock is
+/// asked even where there is none), and nothing is stored.
+#[tokio::test]
+async fn a_tally_refusing_report_requests_fails_the_sync_saying_so() {
+    fails_loudly_and_stores_nothing(
+        "refuse-reports",
+        &["did not confirm", "Unknown Request, cannot be processed"],
+    )
+    .await;
+}
+
 /// A ledger collection with SVFROMDATE froze a TallyPrime 7.0's XML server until it was
 /// restarted (field report). The connector still sends SVFROMDATE (a revenue ledger's balance
 /// is counted from the period's start); against a frozen Tally the sync ends at the timeout,

@@ -241,6 +241,9 @@ pub fn answer(req: &SimRequest, companies: &[std::sync::Arc<Books>]) -> String {
 /// The answer for a parsed request, with the misbehaviour `fault` asks for.
 pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault: &Fault) -> String {
     let report = req.header_type.eq_ignore_ascii_case("Data") && !req.report_fields.is_empty();
+    if report && *fault == Fault::RefuseReports {
+        return UNKNOWN_REQUEST.to_string();
+    }
     if !req.tally_request.eq_ignore_ascii_case("Export")
         || !(req.header_type.eq_ignore_ascii_case("Collection") || report)
     {

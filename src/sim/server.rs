@@ -69,9 +69,12 @@ pub enum Fault {
     /// Ledger collections write every CLOSINGBALANCE empty, whatever the balance: peers report
     /// blank closing balances from Tallies that did not compute them.
     BlankAll,
+    /// `TYPE Data` requests (the inline reports) answer `Unknown Request, cannot be
+    /// processed`, as a Tally that does not take inline report TDL would.
+    RefuseReports,
 }
 
-pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing, blank-closing, lineerror-midway, amount-forms, no-company-errormsg, freeze-on-fromdate or blank-all";
+pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing, blank-closing, lineerror-midway, amount-forms, no-company-errormsg, freeze-on-fromdate, blank-all or refuse-reports";
 
 impl FromStr for Fault {
     type Err = String;
@@ -96,6 +99,7 @@ impl FromStr for Fault {
             "no-company-errormsg" => Fault::ErrorMsg,
             "freeze-on-fromdate" => Fault::FreezeOnFromDate,
             "blank-all" => Fault::BlankAll,
+            "refuse-reports" => Fault::RefuseReports,
             _ => match (ms("slow:"), ms("slow-whole:"), ms("ignore-todate-slow:")) {
                 (Some(d), _, _) => Fault::Slow(d),
                 (_, Some(d), _) => Fault::SlowWhole(d),
