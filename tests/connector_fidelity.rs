@@ -357,9 +357,9 @@ async fn a_big_company_on_a_tally_ignoring_svtodate_is_read_group_by_group_throu
 
 #[tokio::test]
 async fn the_company_name_goes_back_to_tally_exactly_as_tally_gave_it() {
-    // Stray spaces and a control character, which a cleaned name would lose: Tally would then
-    // say the company is not open.
-    let w = world("  Fidelity\u{4} Traders (2025-26) ").await;
+    // Stray spaces and a control character, which a cleaned name would lose, and `&` and `<`,
+    // which a request must escape: otherwise Tally would say the company is not open.
+    let w = world("  Fidelity\u{4} Traders & Sons <HO> (2025-26) ").await;
     let out = w.sync().await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     w.assert_exact().await;

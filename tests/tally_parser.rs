@@ -430,3 +430,25 @@ fn both_voucher_shapes_read_as_the_same_balanced_lines() {
     assert_eq!(shapes[0], shapes[1]);
     assert!(shapes[0].contains(&("Sales - GST 18%".to_string(), rupees("10000.00"))));
 }
+
+/// A later Tally release may add reserved names and enum values the connector has never seen:
+/// they read as unknown (a flag `None`, the name kept as written), never as an error or a guess.
+#[test]
+fn enum_values_tally_adds_later_read_as_unknown_not_as_errors() {
+    let xml = "<ENVELOPE><BODY><DATA><COLLECTION>\
+               <GROUP NAME=\"E-Invoice Clearing\" RESERVEDNAME=\"E-Invoice Clearing\"><GUID>g1</GUID>\
+               <PARENT TYPE=\"String\">&#4; Primary</PARENT>\
+               <ISREVENUE TYPE=\"Logical\">Not Applicable</ISREVENUE>\
+               <ISDEEMEDPOSITIVE TYPE=\"Logical\">Yes</ISDEEMEDPOSITIVE>\
+               <AFFECTSGROSSPROFIT TYPE=\"Logical\">&#4; Undefined</AFFECTSGROSSPROFIT>\
+               </GROUP></COLLECTION></DATA></BODY></ENVELOPE>";
+    let objs = objects(xml.as_bytes()).unwrap();
+    let g = TallyGroup::from_element(&objs[0]).unwrap();
+    assert_eq!(
+        (g.is_revenue, g.is_deemed_positive, g.affects_gross_profit),
+        (None, Some(true), None)
+    );
+    let wire = aicfo::tally::convert::wire_group(&g).unwrap();
+    assert_eq!(wire.reserved_name.as_deref(), Some("E-Invoice Clearing"));
+    assert_eq!(wire.parent, None);
+}
