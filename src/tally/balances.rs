@@ -19,7 +19,7 @@ use time::Date;
 
 use super::amount::format_tally_date;
 use super::records::LedgerBalance;
-use super::request::Scope;
+use super::request::{BalanceForm, Scope};
 use super::{TallyClient, TallyError};
 
 /// Reads the month-end balances of one company, remembering across months which request
@@ -82,7 +82,7 @@ impl<'a> MonthReader<'a> {
     pub async fn read(&mut self, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
         let mut why_not_collection = None;
         if !self.report_form {
-            let answer = self.gather(Form::Collection, at).await?;
+            let answer = self.gather(BalanceForm::Collection, at).await?;
             match self.unconfirmed(&answer, at) {
                 None => return complete(answer, at, self.known),
                 Some(why) => {
@@ -103,7 +103,7 @@ impl<'a> MonthReader<'a> {
             None => format!("ledger collection: not confirmed before; report: {report}"),
         };
         let answer = self
-            .gather(Form::Report, at)
+            .gather(BalanceForm::Report, at)
             .await
             .map_err(|e| self.report_failed(e, at, detail))?;
         if let Some(why) = self.unconfirmed(&answer, at) {
@@ -139,7 +139,7 @@ impl<'a> MonthReader<'a> {
         let prefix =
             format!("ledger collection computed {day}; cross-check of the report form at {day}: ");
         let report = self
-            .gather(Form::Report, day)
+            .gather(BalanceForm::Report, day)
             .await
             .map_err(|e| self.report_failed(e, at, |d| format!("{prefix}{d}")))?;
         if let Some(why) = self.unconfirmed(&report, day) {
@@ -179,27 +179,22 @@ impl<'a> MonthReader<'a> {
 
     async fn ask(
         &self,
-        form: Form,
+        form: BalanceForm,
         at: Date,
         scope: Scope,
     ) -> Result<Vec<LedgerBalance>, TallyError> {
         let from = (self.period_start)(at);
-        match form {
-            Form::Collection => {
-                self.tally
-                    .closing_balances(self.company, from, at, scope)
-                    .await
-            }
-            Form::Report => {
-                self.tally
-                    .balance_report(self.company, from, at, scope)
-                    .await
-            }
-        }
+        self.tally
+            .ledger_balances(self.company, form, from, at, scope)
+            .await
     }
 
     /// One form's answer for the whole company or, once that timed out, group by group.
-    async fn gather(&mut self, form: Form, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
+    async fn gather(
+        &mut self,
+        form: BalanceForm,
+        at: Date,
+    ) -> Result<Vec<LedgerBalance>, TallyError> {
         if !self.split {
             match self.ask(form, at, Scope::All).await {
                 Err(TallyError::Timeout { secs, .. }) if !self.primary_groups.is_empty() => {
@@ -225,15 +220,6 @@ impl<'a> MonthReader<'a> {
         }
         Ok(all)
     }
-}
-
-/// The two ways of asking Tally for balances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// A ledger collection with SVFROMDATE/SVTODATE and a computed `##SVToDate`.
-    Collection,
-    /// A `TYPE Data` report over the ledgers, with the same period.
-    Report,
 }
 
 /// Every ledger of the answer came with a zero (blank) closing balance.

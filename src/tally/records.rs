@@ -47,6 +47,20 @@ fn name_of(e: &Element) -> String {
         .unwrap_or_default()
 }
 
+/// A field a record cannot be without (a ledger's GUID), or the error naming what is missing.
+fn required<'e>(
+    e: &'e Element,
+    field: &str,
+    what: (&'static str, &'static str),
+    name: &str,
+) -> Result<&'e str, RecordError> {
+    e.child_text(field).ok_or_else(|| RecordError::Missing {
+        kind: what.0,
+        name: name.to_string(),
+        field: what.1,
+    })
+}
+
 fn logical(e: &Element, field: &str) -> Option<bool> {
     match e.child_text(field)? {
         t if t.eq_ignore_ascii_case("yes") => Some(true),
@@ -216,14 +230,7 @@ pub struct TallyLedger {
 impl TallyLedger {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let name = name_of(e);
-        let guid = e
-            .child_text("GUID")
-            .ok_or_else(|| RecordError::Missing {
-                kind: "ledger",
-                name: name.clone(),
-                field: "GUID",
-            })?
-            .to_string();
+        let guid = required(e, "GUID", ("ledger", "GUID"), &name)?.to_string();
         Ok(TallyLedger {
             guid,
             parent: parent_of(e),
@@ -297,11 +304,7 @@ impl StockRow {
 impl LedgerBalance {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let name = name_of(e);
-        let guid = e.child_text("GUID").ok_or_else(|| RecordError::Missing {
-            kind: "ledger",
-            name: name.clone(),
-            field: "GUID",
-        })?;
+        let guid = required(e, "GUID", ("ledger", "GUID"), &name)?;
         Ok(LedgerBalance {
             guid: guid.to_string(),
             closing: amount(e, "CLOSINGBALANCE", "ledger", &name)?,
@@ -313,13 +316,7 @@ impl LedgerBalance {
     /// One line of the report form: `AICFOGUID`, `AICFONAME`, `AICFOCLOSING`, `AICFOTODATE`.
     pub fn from_row(e: &Element) -> Result<Self, RecordError> {
         let name = e.child_text("AICFONAME").unwrap_or_default().to_string();
-        let guid = e
-            .child_text("AICFOGUID")
-            .ok_or_else(|| RecordError::Missing {
-                kind: "ledger",
-                name: name.clone(),
-                field: "GUID",
-            })?;
+        let guid = required(e, "AICFOGUID", ("ledger", "GUID"), &name)?;
         Ok(LedgerBalance {
             guid: guid.to_string(),
             closing: amount(e, "AICFOCLOSING", "ledger", &name)?,
