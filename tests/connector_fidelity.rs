@@ -87,6 +87,14 @@ async fn world_of(books: SimCompany) -> World {
     w
 }
 
+/// One ledger of a stored month as the API shows it (the rest of the line is not checked here).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredLine {
+    ledger_guid: String,
+    balance: Amount,
+}
+
 impl World {
     fn edit_config(&self, f: impl FnOnce(&mut Value)) {
         let path = self.home.path().join("config.json");
@@ -116,16 +124,10 @@ impl World {
                     Some(&self.admin),
                 )
                 .await;
-            let ledgers = tb["ledgers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|l| {
-                    (
-                        l["ledgerGuid"].as_str().unwrap().to_string(),
-                        l["balance"].to_string().parse().unwrap(),
-                    )
-                })
+            let lines: Vec<StoredLine> = serde_json::from_value(tb["ledgers"].clone()).unwrap();
+            let ledgers = lines
+                .into_iter()
+                .map(|l| (l.ledger_guid, l.balance))
                 .collect();
             out.insert(key, (m["asOfDate"].as_str().unwrap().to_string(), ledgers));
         }
@@ -139,18 +141,35 @@ impl World {
         assert!(held.len() >= 13, "{} months held", held.len());
         for (key, (as_of, got)) in &held {
             let expected = expected_trial_balance(&books, parse_date(as_of).unwrap());
-            assert_eq!(got.len(), expected.len(), "{key}: every ledger is listed");
-            for e in expected {
-                assert_eq!(
-                    got.get(&e.ledger_guid),
-                    Some(&e.balance),
-                    "{key}: {} ({})",
-                    e.ledger_name,
-                    e.ledger_guid
-                );
-            }
+            // Every ledger whose stored balance is not what the books mean, and any extra.
+            let wrong: Vec<String> = expected
+                .iter()
+                .filter(|e| got.get(&e.ledger_guid) != Some(&e.balance))
+                .map(|e| {
+                    format!(
+                        "{}: {:?} for {}",
+                        e.ledger_name,
+                        got.get(&e.ledger_guid),
+                        e.balance
+                    )
+                })
+                .collect();
+            assert!(wrong.is_empty(), "{key}: {wrong:#?}");
+            assert_eq!(
+                got.len(),
+                expected.len(),
+                "{key}: no ledger beyond the books"
+            );
         }
         held.len()
+    }
+
+    /// A full sync that succeeds with every month exact; returns the connector's log.
+    async fn syncs_exactly(&self) -> String {
+        let out = self.sync().await;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        self.assert_exact().await;
+        std::fs::read_to_string(self.home.path().join("logs/connector.log")).unwrap()
     }
 
     fn outbox_is_empty(&self) -> bool {
@@ -166,7 +185,10 @@ impl World {
 /// Under `fault` the sync fails with a message containing `says`, exit 3, and neither a first
 /// sync nor a later one stores anything of it: the months already held stay exactly right.
 async fn fails_loudly_and_stores_nothing(fault: &str, says: &[&str]) {
-    let w = world("Fidelity Traders").await;
+    fails_loudly_in(world("Fidelity Traders").await, fault, says).await;
+}
+
+async fn fails_loudly_in(w: World, fault: &str, says: &[&str]) {
     w.sim.set_fault(fault.parse().unwrap());
     let out = w.sync().await;
     assert_eq!(out.status.code(), Some(3), "{fault}: {}", text(&out));
@@ -246,52 +268,101 @@ async fn a_report_form_that_disagrees_with_the_collection_is_not_trusted() {
     .await;
 }
 
+/// With no company loaded, Tally answers a bare `<ERRORMSG>Could not find Company:…!</ERRORMSG>`:
+/// a failure naming the company, never an empty set of books.
+#[tokio::test]
+async fn a_bare_errormsg_fails_the_sync_saying_the_company_is_not_open() {
+    fails_loudly_and_stores_nothing(
+        "no-company-errormsg",
+        &["is not open in Tally", "Could not find Company"],
+    )
+    .await;
+}
+
+/// A Tally that answers the inline `TYPE Data` reports with "Unknown Request": the stock
+/// form cannot confirm its period, so the sync fails saying so, for every company (the stock is
+/// asked even where there is none), and nothing is stored.
+#[tokio::test]
+async fn a_tally_refusing_report_requests_fails_the_sync_saying_so() {
+    fails_loudly_and_stores_nothing(
+        "refuse-reports",
+        &["did not confirm", "Unknown Request, cannot be processed"],
+    )
+    .await;
+}
+
+/// A ledger collection with SVFROMDATE froze a TallyPrime 7.0's XML server until it was
+/// restarted (field report). The connector still sends SVFROMDATE (a revenue ledger's balance
+/// is counted from the period's start); against a frozen Tally the sync ends at the timeout,
+/// after one retry split by group, and stores nothing.
+#[tokio::test]
+async fn a_tally_frozen_by_svfromdate_fails_the_sync_and_stores_nothing() {
+    let w = world("Fidelity Traders").await;
+    w.edit_config(|c| c["tally_timeout_seconds"] = json!(1));
+    fails_loudly_in(w, "freeze-on-fromdate", &["did not answer within 1 s"]).await;
+}
+
+/// Every Tally way of writing an amount (`(-)` and Indian grouping, `Dr`/`Cr`, `₹`, foreign
+/// currency with `?` for `₹`) in the balances and the openings: every month stored exactly,
+/// with the opening difference Tally shows.
+#[tokio::test]
+async fn amounts_in_every_form_tally_writes_are_stored_exactly() {
+    let w = world_of(inventory_company()).await;
+    w.sim.set_fault(Fault::AmountForms);
+    w.syncs_exactly().await;
+    assert!(w
+        .assert_months_as_tally_shows_them()
+        .await
+        .iter()
+        .all(|m| m.balanced));
+}
+
+/// Peers report Ledger collections whose CLOSINGBALANCE is blank on every ledger: read as zero
+/// it would store empty books. The connector does not take it, reads the report form, and the
+/// months stored are exact.
+#[tokio::test]
+async fn blank_closing_balances_everywhere_are_not_stored_as_zero() {
+    let log = exact_despite("blank-all", false).await;
+    assert!(log.contains("blank (zero) closing balance"), "{log}");
+    assert!(log.contains("asking its report form"), "{log}");
+}
+
+/// Under `fault` (with a Tally timeout of 1 s when `short_timeout`) a full sync still stores
+/// every month exactly; returns the connector's log, which says how it got there.
+async fn exact_despite(fault: &str, short_timeout: bool) -> String {
+    let w = world("Fidelity Traders").await;
+    if short_timeout {
+        w.edit_config(|c| c["tally_timeout_seconds"] = json!(1));
+    }
+    w.sim.set_fault(fault.parse().unwrap());
+    w.syncs_exactly().await
+}
+
 #[tokio::test]
 async fn a_tally_ignoring_svtodate_on_collections_is_read_through_its_report() {
-    let w = world("Fidelity Traders").await;
-    w.sim.set_fault(Fault::IgnoreToDate);
-    let out = w.sync().await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    w.assert_exact().await;
-    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
+    let log = exact_despite("ignore-todate", false).await;
     assert!(log.contains("asking its report form instead"), "{log}");
 }
 
 #[tokio::test]
 async fn a_timeout_on_a_big_company_is_retried_group_by_group() {
-    let w = world("Fidelity Traders").await;
-    w.edit_config(|c| c["tally_timeout_seconds"] = json!(1));
-    w.sim.set_fault("slow-whole:2500".parse().unwrap());
-    let out = w.sync().await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    w.assert_exact().await;
-    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
+    let log = exact_despite("slow-whole:2500", true).await;
     assert!(log.contains("one primary group at a time"), "{log}");
 }
 
 #[tokio::test]
 async fn a_big_company_on_a_tally_ignoring_svtodate_is_read_group_by_group_through_its_report() {
-    let w = world("Fidelity Traders").await;
-    w.edit_config(|c| c["tally_timeout_seconds"] = json!(1));
-    w.sim.set_fault("ignore-todate-slow:2500".parse().unwrap());
-    let out = w.sync().await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    w.assert_exact().await;
-    let log = std::fs::read_to_string(w.home.path().join("logs/connector.log")).unwrap();
-    assert!(
-        log.contains("one primary group at a time") && log.contains("asking its report form"),
-        "{log}"
-    );
+    let log = exact_despite("ignore-todate-slow:2500", true).await;
+    assert!(log.contains("one primary group at a time"), "{log}");
+    assert!(log.contains("asking its report form"), "{log}");
 }
 
 #[tokio::test]
 async fn the_company_name_goes_back_to_tally_exactly_as_tally_gave_it() {
-    // Stray spaces and a control character, which a cleaned name would lose: Tally would then
-    // say the company is not open.
-    let w = world("  Fidelity\u{4} Traders (2025-26) ").await;
-    let out = w.sync().await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    w.assert_exact().await;
+    // Stray spaces and a control character, which a cleaned name would lose, and `&` and `<`,
+    // which a request must escape: otherwise Tally would say the company is not open.
+    let w = world("  Fidelity\u{4} Traders & Sons <HO> (2025-26) ").await;
+    w.syncs_exactly().await;
 }
 
 #[tokio::test]
@@ -328,6 +399,15 @@ fn inventory_company() -> SimCompany {
 }
 
 impl World {
+    /// A month's trial balance as the appliance's CSV download.
+    async fn csv(&self, month: &str) -> String {
+        let url = self
+            .srv
+            .api(&format!("/companies/fid/snapshots/{month}?format=csv"));
+        let res = reqwest::Client::new().get(url).bearer_auth(&self.admin);
+        res.send().await.unwrap().text().await.unwrap()
+    }
+
     /// Every month's summary as the appliance shows it.
     async fn summaries(&self) -> Vec<Value> {
         let (status, months) = self
@@ -371,9 +451,7 @@ impl World {
 #[tokio::test]
 async fn an_inventory_company_balances_as_tallys_own_trial_balance_does() {
     let w = world_of(inventory_company()).await;
-    let out = w.sync().await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    w.assert_exact().await;
+    w.syncs_exactly().await;
     let months = w.assert_months_as_tally_shows_them().await;
     assert!(months.iter().all(|m| m.balanced));
     // The ledgers alone do not sum to zero: without the opening stock every month would be
@@ -390,15 +468,7 @@ async fn an_inventory_company_balances_as_tallys_own_trial_balance_does() {
     assert!(openings.len() >= 2, "{openings:?}");
 
     // The CSV lists the opening stock beside the ledgers, as Tally's trial balance does.
-    let csv = reqwest::Client::new()
-        .get(w.srv.api("/companies/fid/snapshots/2025-06?format=csv"))
-        .bearer_auth(&w.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = w.csv("2025-06").await;
     assert!(csv.contains(",Opening Stock,,"), "{csv}");
     assert!(csv.contains(",TOTAL,,"), "{csv}");
     assert!(csv.contains("Closing Stock"), "{csv}");
@@ -415,9 +485,7 @@ async fn openings_that_do_not_tally_show_as_the_opening_difference() {
     // The capital typed 12,345.67 short of the assets: Tally's "Difference in opening balances".
     cash.opening_balance = Amount::from_paise(cash.opening_balance.paise() + 1_234_567);
     let w = world_of(c).await;
-    let out = w.sync().await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    w.assert_exact().await;
+    w.syncs_exactly().await;
     let months = w.assert_months_as_tally_shows_them().await;
     assert!(months.iter().all(|m| m.balanced));
     for m in w.summaries().await {
@@ -428,15 +496,7 @@ async fn openings_that_do_not_tally_show_as_the_opening_difference() {
         );
         assert_eq!(amount(&m["difference"]), Amount::ZERO, "{m:#}");
     }
-    let csv = reqwest::Client::new()
-        .get(w.srv.api("/companies/fid/snapshots/2025-06?format=csv"))
-        .bearer_auth(&w.admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = w.csv("2025-06").await;
     assert!(
         csv.contains(",Difference in opening balances,,0.00,12345.67,-12345.67"),
         "{csv}"

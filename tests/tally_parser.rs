@@ -401,3 +401,54 @@ fn the_report_form_answer_reads_as_balances_with_their_date() {
         .iter()
         .all(|r| r.computed_at.map(|d| d.to_string()).as_deref() == Some("2026-01-31")));
 }
+
+/// Field reports: an invoice-style voucher keeps its sales line only inside the inventory
+/// entries; a Collection answer lists it at the top and again inside. Both read as the same
+/// three balanced lines, and the CMPINFO counters are no vouchers.
+#[test]
+fn both_voucher_shapes_read_as_the_same_balanced_lines() {
+    let objs = objects(&fixture("quirks/voucher-shapes.xml")).unwrap();
+    assert_eq!(
+        objs.len(),
+        2,
+        "CMPINFO's <VOUCHER>2</VOUCHER> is no voucher"
+    );
+    let mut shapes = Vec::new();
+    for o in &objs {
+        let v = TallyVoucher::from_element(o).unwrap();
+        let total: Amount = v.entries.iter().map(|e| e.amount).sum();
+        assert_eq!(total, Amount::ZERO, "{} balances", v.guid);
+        let mut lines: Vec<(String, Amount)> = v
+            .entries
+            .iter()
+            .map(|e| (e.ledger.clone(), e.amount))
+            .collect();
+        lines.sort();
+        shapes.push(lines);
+    }
+    assert_eq!(shapes[0].len(), 3, "{:?}", shapes[0]);
+    assert_eq!(shapes[0], shapes[1]);
+    assert!(shapes[0].contains(&("Sales - GST 18%".to_string(), rupees("10000.00"))));
+}
+
+/// A later Tally release may add reserved names and enum values the connector has never seen:
+/// they read as unknown (a flag `None`, the name kept as written), never as an error or a guess.
+#[test]
+fn enum_values_tally_adds_later_read_as_unknown_not_as_errors() {
+    let xml = "<ENVELOPE><BODY><DATA><COLLECTION>\
+               <GROUP NAME=\"E-Invoice Clearing\" RESERVEDNAME=\"E-Invoice Clearing\"><GUID>g1</GUID>\
+               <PARENT TYPE=\"String\">&#4; Primary</PARENT>\
+               <ISREVENUE TYPE=\"Logical\">Not Applicable</ISREVENUE>\
+               <ISDEEMEDPOSITIVE TYPE=\"Logical\">Yes</ISDEEMEDPOSITIVE>\
+               <AFFECTSGROSSPROFIT TYPE=\"Logical\">&#4; Undefined</AFFECTSGROSSPROFIT>\
+               </GROUP></COLLECTION></DATA></BODY></ENVELOPE>";
+    let objs = objects(xml.as_bytes()).unwrap();
+    let g = TallyGroup::from_element(&objs[0]).unwrap();
+    assert_eq!(
+        (g.is_revenue, g.is_deemed_positive, g.affects_gross_profit),
+        (None, Some(true), None)
+    );
+    let wire = aicfo::tally::convert::wire_group(&g).unwrap();
+    assert_eq!(wire.reserved_name.as_deref(), Some("E-Invoice Clearing"));
+    assert_eq!(wire.parent, None);
+}

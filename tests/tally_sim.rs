@@ -34,6 +34,19 @@ async fn serve(companies: Vec<SimCompany>) -> SimServer {
         .unwrap()
 }
 
+/// What tally-sim answers to `body`, as text (no client in between).
+async fn post_raw(url: &str, body: String) -> String {
+    reqwest::Client::new()
+        .post(url)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 fn d(s: &str) -> time::Date {
     parse_date(s).unwrap()
 }
@@ -266,15 +279,11 @@ async fn every_fault_becomes_the_right_error() {
 #[tokio::test]
 async fn requests_tally_does_not_know_are_refused_with_its_message() {
     let sim = serve(vec![hand_company()]).await;
-    let res = reqwest::Client::new()
-        .post(&sim.url)
-        .body("<ENVELOPE><HEADER><TALLYREQUEST>Import</TALLYREQUEST></HEADER></ENVELOPE>")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let res = post_raw(
+        &sim.url,
+        "<ENVELOPE><HEADER><TALLYREQUEST>Import</TALLYREQUEST></HEADER></ENVELOPE>".into(),
+    )
+    .await;
     assert_eq!(
         res,
         "<RESPONSE>Unknown Request, cannot be processed</RESPONSE>"
@@ -287,7 +296,7 @@ async fn requests_tally_does_not_know_are_refused_with_its_message() {
 /// (`ignore-todate`), and under `ignore-todate-all` neither does.
 #[tokio::test]
 async fn both_balance_forms_say_the_date_they_computed() {
-    use aicfo::tally::request::Scope;
+    use aicfo::tally::request::{BalanceForm, Scope};
     let company = big_company();
     let books = Books::new(company.clone()).unwrap();
     let sim = serve(vec![company]).await;
@@ -310,31 +319,49 @@ async fn both_balance_forms_say_the_date_they_computed() {
     };
 
     let collection = client
-        .closing_balances(name, fy, at, Scope::All)
+        .ledger_balances(name, BalanceForm::Collection, fy, at, Scope::All)
         .await
         .unwrap();
     as_expected(&collection);
     assert_eq!(dates(&collection), [Some(at)].into());
     let report = client
-        .balance_report(name, fy, at, Scope::All)
+        .ledger_balances(name, BalanceForm::Report, fy, at, Scope::All)
         .await
         .unwrap();
     as_expected(&report);
     assert_eq!(dates(&report), [Some(at)].into());
     // Both forms read one group at a time, as the connector does when Tally is too slow.
     let debtors = client
-        .balance_report(name, fy, at, Scope::Under("Sundry Debtors".into()))
+        .ledger_balances(
+            name,
+            BalanceForm::Report,
+            fy,
+            at,
+            Scope::Under("Sundry Debtors".into()),
+        )
         .await
         .unwrap();
     let by_collection = client
-        .closing_balances(name, fy, at, Scope::Under("Sundry Debtors".into()))
+        .ledger_balances(
+            name,
+            BalanceForm::Collection,
+            fy,
+            at,
+            Scope::Under("Sundry Debtors".into()),
+        )
         .await
         .unwrap();
     assert!(!debtors.is_empty() && debtors.len() < expected.len());
     assert_eq!(debtors, by_collection);
     // Only the reserved Profit & Loss A/c hangs directly under Primary.
     let top = client
-        .closing_balances(name, fy, at, Scope::DirectlyUnderPrimary)
+        .ledger_balances(
+            name,
+            BalanceForm::Collection,
+            fy,
+            at,
+            Scope::DirectlyUnderPrimary,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -344,19 +371,19 @@ async fn both_balance_forms_say_the_date_they_computed() {
 
     sim.set_fault(Fault::IgnoreToDate);
     let collection = client
-        .closing_balances(name, fy, at, Scope::All)
+        .ledger_balances(name, BalanceForm::Collection, fy, at, Scope::All)
         .await
         .unwrap();
     assert_eq!(dates(&collection), [Some(today)].into());
     let report = client
-        .balance_report(name, fy, at, Scope::All)
+        .ledger_balances(name, BalanceForm::Report, fy, at, Scope::All)
         .await
         .unwrap();
     as_expected(&report);
 
     sim.set_fault(Fault::IgnoreToDateAll);
     let report = client
-        .balance_report(name, fy, at, Scope::All)
+        .ledger_balances(name, BalanceForm::Report, fy, at, Scope::All)
         .await
         .unwrap();
     assert_eq!(dates(&report), [Some(today)].into());
@@ -412,4 +439,64 @@ async fn an_inventory_company_tallies_with_its_opening_stock() {
         matches!(&err, TallyError::DateUnconfirmed { detail, .. } if detail.contains("stock report")),
         "{err}"
     );
+}
+
+/// Amounts in every form real answers hold (`(-)1,20,000.00`, `15000.00 Dr`, `-₹ 5.00`, and
+/// foreign-currency amounts with `?` for `₹`), in UTF-8 and in UTF-16: read to the paisa.
+#[tokio::test]
+async fn amounts_in_every_form_read_exactly_in_both_encodings() {
+    let company = big_company();
+    let books = Books::new(company.clone()).unwrap();
+    let sim = serve(vec![company]).await;
+    sim.set_fault(Fault::AmountForms);
+    let at = d("2025-11-30");
+    let expected = expected_trial_balance(&books, at);
+    for encoding in [TextEncoding::Utf16Le, TextEncoding::Utf8] {
+        let client = TallyClient::new(&sim.url, Duration::from_secs(30))
+            .unwrap()
+            .with_encoding(encoding);
+        let name = "Sharma & Sons <Mumbai>";
+        let read = client
+            .balances(name, books.fy_start(at), at, None)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), expected.len());
+        for (r, e) in read.iter().zip(&expected) {
+            let wire = to_wire_sign(r.closing_balance.unwrap_or(Amount::ZERO));
+            assert_eq!(wire, e.balance, "{} ({encoding:?})", r.name);
+        }
+        let openings = client.ledgers(name, None).await.unwrap();
+        for (l, b) in openings.iter().zip(&books.ledgers) {
+            let wire = to_wire_sign(l.opening_balance.unwrap_or(Amount::ZERO));
+            assert_eq!(wire.paise(), b.opening, "{} ({encoding:?})", l.name);
+        }
+    }
+    sim.stop().await;
+}
+
+/// Every answer carries CMPINFO counters named like objects (`<LEDGER>300</LEDGER>`); with no
+/// company loaded Tally answers a bare `<ERRORMSG>`, which is "not open", not an empty list.
+#[tokio::test]
+async fn cmpinfo_is_no_object_and_a_bare_errormsg_is_company_not_open() {
+    let company = big_company();
+    let books = Books::new(company.clone()).unwrap();
+    let sim = serve(vec![company]).await;
+    let groups_request =
+        aicfo::tally::request::build(&aicfo::tally::request::Query::Groups, Some(&books.name));
+    let raw = post_raw(&sim.url, groups_request).await;
+    assert!(
+        raw.contains(&format!("<LEDGER>{}</LEDGER>", books.ledgers.len())),
+        "{raw}"
+    );
+    let client = TallyClient::new(&sim.url, Duration::from_secs(30)).unwrap();
+    let groups = client.groups(&books.name).await.unwrap();
+    assert_eq!(groups.len(), books.groups.len(), "no phantom groups");
+    let ledgers = client.ledgers(&books.name, None).await.unwrap();
+    assert_eq!(ledgers.len(), books.ledgers.len(), "no phantom ledgers");
+
+    sim.set_fault(Fault::ErrorMsg);
+    let err = client.groups(&books.name).await.unwrap_err();
+    assert_eq!(err.kind(), "company_not_open", "{err}");
+    assert!(err.to_string().contains("Could not find Company"), "{err}");
+    sim.stop().await;
 }

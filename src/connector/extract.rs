@@ -309,6 +309,9 @@ pub async fn extract(
     progress("reading ledgers", pct(1));
     let tally_ledgers = tally.ledgers(&name, None).await?;
     let opening_difference = opening_difference(tally, &company, &tally_ledgers).await?;
+    let has_openings = tally_ledgers
+        .iter()
+        .any(|l| l.opening_balance.is_some_and(|a| !a.is_zero()));
     let ledgers: Vec<LedgerRecord> = tally_ledgers.into_iter().map(wire_ledger).collect();
     let ledger_count = ledgers.len();
 
@@ -343,7 +346,8 @@ pub async fn extract(
         .collect();
     let fy_from = company.financial_year_from;
     let period_start = move |day: Date| fy_start(fy_from, day);
-    let mut reader = MonthReader::new(tally, &name, &known, primary_groups, &period_start);
+    let mut reader = MonthReader::new(tally, &name, &known, primary_groups, &period_start)
+        .expecting_balances(has_openings);
     let books_from = company.books_from;
 
     let dates: Vec<(MonthKey, Date)> = closed

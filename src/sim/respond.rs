@@ -45,6 +45,13 @@ impl SimRequest {
         balances && self.child_of.is_none() && self.filters.is_empty() && !self.is_stock_report()
     }
 
+    /// A ledger collection (not a report) that sets SVFROMDATE.
+    pub fn is_ledger_collection_from_date(&self) -> bool {
+        self.header_type.eq_ignore_ascii_case("collection")
+            && self.collection_type.eq_ignore_ascii_case("ledger")
+            && self.from_date.is_some()
+    }
+
     /// A report of the Stock-in-Hand group's balances (the stock's value), one line.
     pub fn is_stock_report(&self) -> bool {
         self.report_fields
@@ -150,6 +157,43 @@ fn tally_amount(wire: Amount) -> String {
     }
 }
 
+/// Ledger `i`'s amount as Tally writes it: plainly, or under [`Fault::AmountForms`] in one of
+/// the forms real answers hold, chosen by `i`.
+fn amount_text(fault: &Fault, wire: Amount, i: usize) -> String {
+    if *fault != Fault::AmountForms || wire.is_zero() {
+        return tally_amount(wire);
+    }
+    // Tally's sign: a debit is negative.
+    let debit = wire.paise() > 0;
+    let minus = if debit { "-" } else { "" };
+    let grouped = indian_grouping(wire.paise().unsigned_abs());
+    match i % 5 {
+        0 => format!(" {}", tally_amount(wire)),
+        1 => format!("{}{grouped}", if debit { "(-)" } else { "" }),
+        2 => format!("{grouped} {}", if debit { "Dr" } else { "Cr" }),
+        3 => format!("{minus}$ 100.00 @ ? 82.58/$ = {minus}? {grouped}"),
+        _ => format!("{minus}\u{20b9} {grouped}"),
+    }
+}
+
+/// Paise as rupees with Indian digit grouping: `1,20,00,000.00`.
+fn indian_grouping(paise: u64) -> String {
+    let rupees = (paise / 100).to_string();
+    let (head, last3) = rupees.split_at(rupees.len().saturating_sub(3));
+    let mut groups: Vec<&str> = Vec::new();
+    let mut rest = head;
+    while rest.len() > 2 {
+        let (h, t) = rest.split_at(rest.len() - 2);
+        groups.insert(0, t);
+        rest = h;
+    }
+    if !rest.is_empty() {
+        groups.insert(0, rest);
+    }
+    groups.push(last3);
+    format!("{}.{:02}", groups.join(","), paise % 100)
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b {
         "Yes"
@@ -166,9 +210,22 @@ fn parent_text(parent: &str) -> String {
     }
 }
 
-fn envelope(objects: &str) -> String {
+/// The `CMPINFO` block every Tally answer carries: counters named like the objects
+/// (`<LEDGER>59</LEDGER>`), which a reader must not take for objects.
+fn cmpinfo(b: Option<&Books>) -> String {
+    let (groups, ledgers, vouchers) = b.map_or((0, 0, 0), |b| {
+        (b.groups.len(), b.ledgers.len(), b.voucher_dates.len())
+    });
+    let company = usize::from(b.is_some());
     format!(
-        "<ENVELOPE>\r\n <HEADER>\r\n  <VERSION>1</VERSION>\r\n  <STATUS>1</STATUS>\r\n </HEADER>\r\n <BODY>\r\n  <DESC>\r\n  </DESC>\r\n  <DATA>\r\n   <COLLECTION>\r\n{objects}   </COLLECTION>\r\n  </DATA>\r\n </BODY>\r\n</ENVELOPE>\r\n"
+        "   <CMPINFO>\r\n    <COMPANY>{company}</COMPANY>\r\n    <GROUP>{groups}</GROUP>\r\n    <LEDGER>{ledgers}</LEDGER>\r\n    <VOUCHER>{vouchers}</VOUCHER>\r\n   </CMPINFO>\r\n"
+    )
+}
+
+fn envelope(b: Option<&Books>, objects: &str) -> String {
+    format!(
+        "<ENVELOPE>\r\n <HEADER>\r\n  <VERSION>1</VERSION>\r\n  <STATUS>1</STATUS>\r\n </HEADER>\r\n <BODY>\r\n  <DESC>\r\n{info}  </DESC>\r\n  <DATA>\r\n   <COLLECTION>\r\n{objects}   </COLLECTION>\r\n  </DATA>\r\n </BODY>\r\n</ENVELOPE>\r\n",
+        info = cmpinfo(b)
     )
 }
 
@@ -184,6 +241,9 @@ pub fn answer(req: &SimRequest, companies: &[std::sync::Arc<Books>]) -> String {
 /// The answer for a parsed request, with the misbehaviour `fault` asks for.
 pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault: &Fault) -> String {
     let report = req.header_type.eq_ignore_ascii_case("Data") && !req.report_fields.is_empty();
+    if report && *fault == Fault::RefuseReports {
+        return UNKNOWN_REQUEST.to_string();
+    }
     if !req.tally_request.eq_ignore_ascii_case("Export")
         || !(req.header_type.eq_ignore_ascii_case("Collection") || report)
     {
@@ -204,7 +264,13 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
                 v = b.alt_vch_id,
             );
         }
-        return envelope(&out);
+        return envelope(companies.first().map(|b| &**b), &out);
+    }
+    if *fault == Fault::ErrorMsg {
+        return format!(
+            "<ERRORMSG>Could not find Company: {}!</ERRORMSG>\r\n",
+            escape(req.company.as_deref().unwrap_or(""))
+        );
     }
     // Without SVCURRENTCOMPANY Tally uses the active company: the first one.
     let books = match &req.company {
@@ -254,8 +320,8 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
         return report_xml(req, books, at, computed);
     }
     match kind.as_str() {
-        "group" => envelope(&groups_xml(req, books)),
-        "voucher" => envelope(&vouchers_xml(req, books)),
+        "group" => envelope(Some(books), &groups_xml(req, books)),
+        "voucher" => envelope(Some(books), &vouchers_xml(req, books)),
         "ledger" => {
             // A Tally that does not take SVTODATE on a collection computes at its own today.
             let at = match fault {
@@ -285,7 +351,7 @@ fn ledgers_answer(req: &SimRequest, b: &Books, at: Date, fault: &Fault) -> Strin
             &objects[..cut]
         );
     }
-    envelope(&objects)
+    envelope(Some(b), &objects)
 }
 
 fn wants_closing(req: &SimRequest) -> bool {
@@ -543,14 +609,17 @@ fn ledgers_xml(req: &SimRequest, b: &Books, at: Date, fault: &Fault) -> String {
             let _ = write!(
                 out,
                 "     <OPENINGBALANCE TYPE=\"Amount\">{}</OPENINGBALANCE>\r\n",
-                tally_amount(Amount::from_paise(l.opening))
+                amount_text(fault, Amount::from_paise(l.opening), i)
             );
         }
         if let Some(c) = closing.as_ref().filter(|_| !closing_left_out(fault, i)) {
+            let text = match fault {
+                Fault::BlankAll => String::new(),
+                _ => amount_text(fault, c[i], i),
+            };
             let _ = write!(
                 out,
-                "     <CLOSINGBALANCE TYPE=\"Amount\">{}</CLOSINGBALANCE>\r\n",
-                tally_amount(c[i])
+                "     <CLOSINGBALANCE TYPE=\"Amount\">{text}</CLOSINGBALANCE>\r\n"
             );
         }
         for name in &to_date_fields {

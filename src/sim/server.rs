@@ -3,7 +3,7 @@
 //! connections is simply the simulator not running ([`SimServer::stop`]).
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -55,9 +55,26 @@ pub enum Fault {
     BlankClosing,
     /// A balance answer stops with a LINEERROR after half its ledgers.
     LineErrorMidway,
+    /// Amounts in every form Tally writes them: `(-)1,20,000.00`, `15000.00 Dr`, `-₹ 5.00`,
+    /// ` 4500.50`, and foreign-currency amounts with `?` for `₹`
+    /// (`-$ 100.00 @ ? 82.58/$ = -? 8,258.00`), as field reports show in UTF-8 and UTF-16.
+    AmountForms,
+    /// The company is listed, but every other request answers a bare
+    /// `<ERRORMSG>Could not find Company:…!</ERRORMSG>`, as Tally does with no company loaded.
+    ErrorMsg,
+    /// A ledger collection carrying SVFROMDATE freezes the XML server: that request and every
+    /// later one (greetings too) hang until the fault is switched (Tally restarted). Field
+    /// report, TallyPrime 7.0.
+    FreezeOnFromDate,
+    /// Ledger collections write every CLOSINGBALANCE empty, whatever the balance: peers report
+    /// blank closing balances from Tallies that did not compute them.
+    BlankAll,
+    /// `TYPE Data` requests (the inline reports) answer `Unknown Request, cannot be
+    /// processed`, as a Tally that does not take inline report TDL would.
+    RefuseReports,
 }
 
-pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing, blank-closing or lineerror-midway";
+pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing, blank-closing, lineerror-midway, amount-forms, no-company-errormsg, freeze-on-fromdate, blank-all or refuse-reports";
 
 impl FromStr for Fault {
     type Err = String;
@@ -78,6 +95,11 @@ impl FromStr for Fault {
             "drop-closing" => Fault::DropClosing,
             "blank-closing" => Fault::BlankClosing,
             "lineerror-midway" => Fault::LineErrorMidway,
+            "amount-forms" => Fault::AmountForms,
+            "no-company-errormsg" => Fault::ErrorMsg,
+            "freeze-on-fromdate" => Fault::FreezeOnFromDate,
+            "blank-all" => Fault::BlankAll,
+            "refuse-reports" => Fault::RefuseReports,
             _ => match (ms("slow:"), ms("slow-whole:"), ms("ignore-todate-slow:")) {
                 (Some(d), _, _) => Fault::Slow(d),
                 (_, Some(d), _) => Fault::SlowWhole(d),
@@ -97,6 +119,8 @@ pub struct SimState {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     requests: AtomicU64,
+    /// Frozen by [`Fault::FreezeOnFromDate`] until the fault is switched.
+    frozen: AtomicBool,
 }
 
 /// Counts a request in flight for as long as it lives.
@@ -125,11 +149,21 @@ impl SimState {
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
+            frozen: AtomicBool::new(false),
         }
     }
 
+    /// Switching the fault is also restarting Tally: a frozen server answers again.
     pub fn set_fault(&self, f: Fault) {
         *self.fault.write().unwrap_or_else(|p| p.into_inner()) = f;
+        self.frozen.store(false, Ordering::SeqCst);
+    }
+
+    /// A frozen XML server answers nothing until it is restarted.
+    async fn hang_while_frozen(&self) {
+        while self.frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The books change while Tally runs (a voucher entered, a ledger created): later requests
@@ -174,6 +208,7 @@ impl<'r> FromRequest<'r> for RequestContentType {
 #[get("/")]
 async fn greeting(state: &State<Arc<SimState>>) -> (ContentType, String) {
     let _counted = InFlight::enter(state);
+    state.hang_while_frozen().await;
     if let Fault::Slow(d) = state.fault() {
         tokio::time::sleep(d).await;
     }
@@ -191,6 +226,7 @@ async fn export(
 ) -> (ContentType, Vec<u8>) {
     let _counted = InFlight::enter(state);
     let number = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    state.hang_while_frozen().await;
     let fault = state.fault();
     match fault {
         Fault::Slow(d) => tokio::time::sleep(d).await,
@@ -207,6 +243,10 @@ async fn export(
     let text = match parse_request(&body, ct.0.as_deref()) {
         Err(_) => UNKNOWN_REQUEST.to_string(),
         Ok(req) => {
+            if fault == Fault::FreezeOnFromDate && req.is_ledger_collection_from_date() {
+                state.frozen.store(true, Ordering::SeqCst);
+                state.hang_while_frozen().await;
+            }
             if let Fault::SlowWhole(d) | Fault::IgnoreToDateSlow(d) = fault {
                 if req.is_whole_balance_request() {
                     tokio::time::sleep(d).await;

@@ -15,7 +15,8 @@ pub struct BadTallyAmount {
 /// Reads every form Tally writes an amount in, keeping Tally's sign (a debit is negative):
 /// `-12000.00`, ` 12000.00`, `(-)12000.00`, `1,20,000.00`, `15000.00 Dr`, `15000.00 Cr`,
 /// `-₹ 1,000.00`, and a foreign-currency amount `-$ 10000.0000 @ ₹ 42.50/$ = -₹ 425000.00`, whose
-/// base-currency value is the part after `=`. Empty text is zero.
+/// base-currency value is the part after `=`, also with `?` where Tally could not write `₹`.
+/// Empty text is zero.
 pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
     let bad = |reason: &str| BadTallyAmount {
         text: text.to_string(),
@@ -52,6 +53,9 @@ pub fn parse_tally_amount(text: &str) -> Result<Amount, BadTallyAmount> {
             '+' if digits.is_empty() => {}
             // Grouping separators (Indian or Western), currency symbols and spacing around them.
             ',' | ' ' | '\u{a0}' => {}
+            // Tally writes `?` for `₹` in UTF-8 answers, and field reports see it in UTF-16
+            // ones too (`-$1609.71 @ ? 82.58/$ = -? 132929.85`): a currency sign, before the number.
+            '?' if digits.is_empty() => {}
             c if !digits.is_empty() => {
                 return Err(bad(&format!("unexpected `{c}` after the number")))
             }
@@ -140,6 +144,9 @@ mod tests {
         assert_eq!(p("-$ 10000.0000 @ ₹ 42.50/$ = -₹ 425000.00"), -42_500_000);
         assert_eq!(p("$ 100.00 @ ₹ 83.25/$ = ₹ 8325.00"), 832_500);
         assert_eq!(p("-₹ 1,000.00"), -100_000);
+        assert_eq!(p("-$1609.71 @ ? 82.58/$ = -? 132929.85"), -13_292_985);
+        assert_eq!(p("-? 1,32,929.85"), -13_292_985);
+        assert_eq!(p("? 5.00 Cr"), 500);
         assert_eq!(p(""), 0);
         assert_eq!(p("   "), 0);
         assert_eq!(p("\u{4} 5"), 500);
@@ -153,6 +160,8 @@ mod tests {
             .contains("two decimal"));
         assert!(parse_tally_amount("abc").is_err());
         assert!(parse_tally_amount("12x").is_err());
+        assert!(parse_tally_amount("12?").is_err());
+        assert!(parse_tally_amount("?").is_err());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //!   asked instead (for this and every later month of the sync), once it has given the
 //!   collection's own numbers for the day the collection did compute (the cross-check); when
 //!   that does not confirm the date either the sync fails with [`TallyError::DateUnconfirmed`];
+//! - an answer in which every ledger's balance is blank (zero) is not taken when the books
+//!   have opening balances: a Tally that did not compute writes them so (a peer's field
+//!   report), and such books cannot be all zero at any month-end; the report form is asked;
 //! - a request that times out on a big company is asked again split by primary group
 //!   (`CHILDOF`), plus the ledgers directly under Primary, for this and every later month.
 
@@ -16,7 +19,7 @@ use time::Date;
 
 use super::amount::format_tally_date;
 use super::records::LedgerBalance;
-use super::request::Scope;
+use super::request::{BalanceForm, Scope};
 use super::{TallyClient, TallyError};
 
 /// Reads the month-end balances of one company, remembering across months which request
@@ -33,6 +36,8 @@ pub struct MonthReader<'a> {
     split: bool,
     /// The first day of the financial year a date falls in (the request's SVFROMDATE).
     period_start: &'a (dyn Fn(Date) -> Date + Sync),
+    /// Some ledger has a non-zero opening balance: no month-end can be all zero.
+    expect_some_balance: bool,
 }
 
 impl<'a> MonthReader<'a> {
@@ -51,22 +56,42 @@ impl<'a> MonthReader<'a> {
             report_form: false,
             split: false,
             period_start,
+            expect_some_balance: false,
         }
+    }
+
+    /// The books have opening balances: an all-zero answer is Tally not computing, not books.
+    pub fn expecting_balances(mut self, yes: bool) -> Self {
+        self.expect_some_balance = yes;
+        self
+    }
+
+    /// Why an answer cannot be taken as Tally's balances at `at`, if it cannot.
+    fn unconfirmed(&self, answer: &[LedgerBalance], at: Date) -> Option<String> {
+        unconfirmed(answer, at).or_else(|| {
+            (self.expect_some_balance && all_zero(answer)).then(|| {
+                format!(
+                    "every one of its {} ledgers came with a blank (zero) closing balance, though the books have opening balances",
+                    answer.len()
+                )
+            })
+        })
     }
 
     /// Every known ledger's closing balance at `at`, confirmed and complete.
     pub async fn read(&mut self, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
         let mut why_not_collection = None;
         if !self.report_form {
-            let answer = self.gather(Form::Collection, at).await?;
-            match unconfirmed(&answer, at) {
+            let answer = self.gather(BalanceForm::Collection, at).await?;
+            match self.unconfirmed(&answer, at) {
                 None => return complete(answer, at, self.known),
                 Some(why) => {
                     log::warn!(
                         "Tally's ledger collection for {at} is not confirmed ({why}); asking its report form instead"
                     );
                     self.report_form = true;
-                    if let Some(day) = single_date(&answer) {
+                    // An all-blank answer has no numbers to check the report form against.
+                    if let Some(day) = single_date(&answer).filter(|_| !all_zero(&answer)) {
                         self.cross_check(at, day, &answer).await?;
                     }
                     why_not_collection = Some(why);
@@ -78,10 +103,10 @@ impl<'a> MonthReader<'a> {
             None => format!("ledger collection: not confirmed before; report: {report}"),
         };
         let answer = self
-            .gather(Form::Report, at)
+            .gather(BalanceForm::Report, at)
             .await
             .map_err(|e| self.report_failed(e, at, detail))?;
-        if let Some(why) = unconfirmed(&answer, at) {
+        if let Some(why) = self.unconfirmed(&answer, at) {
             return Err(self.unconfirmed_error(at, detail(why)));
         }
         complete(answer, at, self.known)
@@ -114,10 +139,10 @@ impl<'a> MonthReader<'a> {
         let prefix =
             format!("ledger collection computed {day}; cross-check of the report form at {day}: ");
         let report = self
-            .gather(Form::Report, day)
+            .gather(BalanceForm::Report, day)
             .await
             .map_err(|e| self.report_failed(e, at, |d| format!("{prefix}{d}")))?;
-        if let Some(why) = unconfirmed(&report, day) {
+        if let Some(why) = self.unconfirmed(&report, day) {
             return Err(self.unconfirmed_error(at, format!("{prefix}{why}")));
         }
         let by_guid: HashMap<&str, Option<crate::protocol::Amount>> = report
@@ -154,27 +179,22 @@ impl<'a> MonthReader<'a> {
 
     async fn ask(
         &self,
-        form: Form,
+        form: BalanceForm,
         at: Date,
         scope: Scope,
     ) -> Result<Vec<LedgerBalance>, TallyError> {
         let from = (self.period_start)(at);
-        match form {
-            Form::Collection => {
-                self.tally
-                    .closing_balances(self.company, from, at, scope)
-                    .await
-            }
-            Form::Report => {
-                self.tally
-                    .balance_report(self.company, from, at, scope)
-                    .await
-            }
-        }
+        self.tally
+            .ledger_balances(self.company, form, from, at, scope)
+            .await
     }
 
     /// One form's answer for the whole company or, once that timed out, group by group.
-    async fn gather(&mut self, form: Form, at: Date) -> Result<Vec<LedgerBalance>, TallyError> {
+    async fn gather(
+        &mut self,
+        form: BalanceForm,
+        at: Date,
+    ) -> Result<Vec<LedgerBalance>, TallyError> {
         if !self.split {
             match self.ask(form, at, Scope::All).await {
                 Err(TallyError::Timeout { secs, .. }) if !self.primary_groups.is_empty() => {
@@ -202,13 +222,12 @@ impl<'a> MonthReader<'a> {
     }
 }
 
-/// The two ways of asking Tally for balances.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// A ledger collection with SVFROMDATE/SVTODATE and a computed `##SVToDate`.
-    Collection,
-    /// A `TYPE Data` report over the ledgers, with the same period.
-    Report,
+/// Every ledger of the answer came with a zero (blank) closing balance.
+fn all_zero(answer: &[LedgerBalance]) -> bool {
+    !answer.is_empty()
+        && answer
+            .iter()
+            .all(|b| b.closing.is_some_and(|c| c.is_zero()))
 }
 
 /// The one date every ledger of the answer says it was computed at, if there is one.

@@ -15,7 +15,7 @@ use super::lock::TallyLock;
 use super::records::{
     AlteredVoucher, LedgerBalance, RecordError, StockRow, TallyCompany, TallyGroup, TallyLedger,
 };
-use super::request::{build, Query, Scope};
+use super::request::{build, BalanceForm, Query, Scope};
 use super::xml::{read_answer, AnswerError, Element};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,30 +229,28 @@ impl TallyClient {
     }
 
     /// Closing balances at `at` as (GUID, amount in Tally's sign, the date Tally says it
-    /// computed): the lean form of [`TallyClient::balances`] for a connector reading many months
-    /// of a big company. Nothing is checked here; [`super::balances`] does.
-    pub async fn closing_balances(
+    /// computed), asked in either request `form`: the lean form of [`TallyClient::balances`]
+    /// for a connector reading many months of a big company. Nothing is checked here;
+    /// [`super::balances`] does.
+    pub async fn ledger_balances(
         &self,
         company: &str,
+        form: BalanceForm,
         from: Date,
         at: Date,
         scope: Scope,
     ) -> Result<Vec<LedgerBalance>, TallyError> {
-        let q = Query::Balances { from, at, scope };
-        self.export(q, Some(company), LedgerBalance::from_element)
-            .await
-    }
-
-    /// The same balances through the `TYPE Data` report form.
-    pub async fn balance_report(
-        &self,
-        company: &str,
-        from: Date,
-        at: Date,
-        scope: Scope,
-    ) -> Result<Vec<LedgerBalance>, TallyError> {
-        let q = Query::BalanceReport { from, at, scope };
-        self.export(q, Some(company), LedgerBalance::from_row).await
+        let company = Some(company);
+        match form {
+            BalanceForm::Collection => {
+                let q = Query::Balances { from, at, scope };
+                self.export(q, company, LedgerBalance::from_element).await
+            }
+            BalanceForm::Report => {
+                let q = Query::BalanceReport { from, at, scope };
+                self.export(q, company, LedgerBalance::from_row).await
+            }
+        }
     }
 
     /// The stock's value at `from` and `at` through the stock report form; unchecked

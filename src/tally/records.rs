@@ -47,6 +47,20 @@ fn name_of(e: &Element) -> String {
         .unwrap_or_default()
 }
 
+/// A field a record cannot be without (a ledger's GUID), or the error naming what is missing.
+fn required<'e>(
+    e: &'e Element,
+    field: &str,
+    what: (&'static str, &'static str),
+    name: &str,
+) -> Result<&'e str, RecordError> {
+    e.child_text(field).ok_or_else(|| RecordError::Missing {
+        kind: what.0,
+        name: name.to_string(),
+        field: what.1,
+    })
+}
+
 fn logical(e: &Element, field: &str) -> Option<bool> {
     match e.child_text(field)? {
         t if t.eq_ignore_ascii_case("yes") => Some(true),
@@ -216,14 +230,7 @@ pub struct TallyLedger {
 impl TallyLedger {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let name = name_of(e);
-        let guid = e
-            .child_text("GUID")
-            .ok_or_else(|| RecordError::Missing {
-                kind: "ledger",
-                name: name.clone(),
-                field: "GUID",
-            })?
-            .to_string();
+        let guid = required(e, "GUID", ("ledger", "GUID"), &name)?.to_string();
         Ok(TallyLedger {
             guid,
             parent: parent_of(e),
@@ -297,11 +304,7 @@ impl StockRow {
 impl LedgerBalance {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let name = name_of(e);
-        let guid = e.child_text("GUID").ok_or_else(|| RecordError::Missing {
-            kind: "ledger",
-            name: name.clone(),
-            field: "GUID",
-        })?;
+        let guid = required(e, "GUID", ("ledger", "GUID"), &name)?;
         Ok(LedgerBalance {
             guid: guid.to_string(),
             closing: amount(e, "CLOSINGBALANCE", "ledger", &name)?,
@@ -313,13 +316,7 @@ impl LedgerBalance {
     /// One line of the report form: `AICFOGUID`, `AICFONAME`, `AICFOCLOSING`, `AICFOTODATE`.
     pub fn from_row(e: &Element) -> Result<Self, RecordError> {
         let name = e.child_text("AICFONAME").unwrap_or_default().to_string();
-        let guid = e
-            .child_text("AICFOGUID")
-            .ok_or_else(|| RecordError::Missing {
-                kind: "ledger",
-                name: name.clone(),
-                field: "GUID",
-            })?;
+        let guid = required(e, "AICFOGUID", ("ledger", "GUID"), &name)?;
         Ok(LedgerBalance {
             guid: guid.to_string(),
             closing: amount(e, "AICFOCLOSING", "ledger", &name)?,
@@ -368,6 +365,60 @@ pub struct TallyVoucher {
     pub entries: Vec<VoucherEntry>,
 }
 
+fn entries_in<'a>(
+    lists: impl Iterator<Item = &'a Element>,
+    label: &str,
+) -> Result<Vec<VoucherEntry>, RecordError> {
+    lists
+        .map(|entry| {
+            Ok(VoucherEntry {
+                ledger: entry
+                    .child_text("LEDGERNAME")
+                    .unwrap_or_default()
+                    .to_string(),
+                amount: amount(entry, "AMOUNT", "voucher", label)?.unwrap_or(Amount::ZERO),
+            })
+        })
+        .collect()
+}
+
+fn balances(entries: &[VoucherEntry]) -> bool {
+    entries
+        .iter()
+        .try_fold(Amount::ZERO, |sum, e| sum.checked_add(e.amount))
+        .is_some_and(|s| s.is_zero())
+}
+
+/// A voucher's ledger lines in either shape Tally writes (field reports): a Collection answer
+/// fetching `ALLLEDGERENTRIES.LIST` lists every line at the top, and may repeat the sales or
+/// purchase line inside the inventory entries; a Day Book / invoice-style voucher has only the
+/// party and tax lines at the top, and the sales or purchase line only inside
+/// `ALLINVENTORYENTRIES.LIST` > `ACCOUNTINGALLOCATIONS.LIST`. The inner lines are added only
+/// when the top ones do not balance without them and do with them.
+fn voucher_entries(e: &Element, label: &str) -> Result<Vec<VoucherEntry>, RecordError> {
+    let top = ["ALLLEDGERENTRIES.LIST", "LEDGERENTRIES.LIST"]
+        .into_iter()
+        .flat_map(|list| e.children_named(list));
+    let mut entries = entries_in(top, label)?;
+    if balances(&entries) {
+        return Ok(entries);
+    }
+    let inventory = ["ALLINVENTORYENTRIES.LIST", "INVENTORYENTRIES.LIST"]
+        .into_iter()
+        .find(|list| e.children_named(list).next().is_some());
+    let inner = inventory.into_iter().flat_map(|list| {
+        e.children_named(list)
+            .flat_map(|i| i.children_named("ACCOUNTINGALLOCATIONS.LIST"))
+    });
+    let inner = entries_in(inner, label)?;
+    let before = entries.len();
+    entries.extend(inner);
+    if !balances(&entries) {
+        entries.truncate(before);
+    }
+    Ok(entries)
+}
+
 impl TallyVoucher {
     pub fn from_element(e: &Element) -> Result<Self, RecordError> {
         let guid = e.child_text("GUID").unwrap_or_default().to_string();
@@ -377,17 +428,7 @@ impl TallyVoucher {
             name: label.clone(),
             field: "DATE",
         })?;
-        let mut entries = Vec::new();
-        for list in ["ALLLEDGERENTRIES.LIST", "LEDGERENTRIES.LIST"] {
-            for entry in e.children_named(list) {
-                let ledger = entry
-                    .child_text("LEDGERNAME")
-                    .unwrap_or_default()
-                    .to_string();
-                let amount = amount(entry, "AMOUNT", "voucher", &label)?.unwrap_or(Amount::ZERO);
-                entries.push(VoucherEntry { ledger, amount });
-            }
-        }
+        let entries = voucher_entries(e, &label)?;
         Ok(TallyVoucher {
             guid,
             date,

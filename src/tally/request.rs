@@ -31,6 +31,16 @@ pub enum Scope {
     DirectlyUnderPrimary,
 }
 
+/// The two ways of asking Tally for balances at a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BalanceForm {
+    /// A ledger collection with SVFROMDATE/SVTODATE and a computed `##SVToDate`
+    /// ([`Query::Balances`]).
+    Collection,
+    /// A `TYPE Data` report over the ledgers with the same period ([`Query::BalanceReport`]).
+    Report,
+}
+
 /// What to ask Tally for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
@@ -297,36 +307,26 @@ mod tests {
         );
     }
 
+    /// A balance request of either form for the ledgers in `scope` at 2026-01-31.
+    fn january(form: BalanceForm, scope: Scope) -> String {
+        let (from, at) = (d("2025-04-01"), d("2026-01-31"));
+        let query = match form {
+            BalanceForm::Collection => Query::Balances { from, at, scope },
+            BalanceForm::Report => Query::BalanceReport { from, at, scope },
+        };
+        build(&query, Some("X"))
+    }
+
     #[test]
     fn balances_carry_the_period_and_ask_tally_to_say_it() {
-        let r = build(
-            &Query::Balances {
-                from: d("2025-04-01"),
-                at: d("2026-01-31"),
-                scope: Scope::Under("Sundry Debtors".into()),
-            },
-            Some("X"),
-        );
+        let debtors = || Scope::Under("Sundry Debtors".into());
+        let r = january(BalanceForm::Collection, debtors());
         assert!(r.contains("<SVFROMDATE TYPE=\"Date\">20250401</SVFROMDATE><SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));
         assert!(r.contains("<CHILDOF>Sundry Debtors</CHILDOF>"));
         assert!(r.contains("<COMPUTE>AICFOTODATE : ##SVToDate</COMPUTE>"));
-        let p = build(
-            &Query::Balances {
-                from: d("2025-04-01"),
-                at: d("2026-01-31"),
-                scope: Scope::DirectlyUnderPrimary,
-            },
-            Some("X"),
-        );
+        let p = january(BalanceForm::Collection, Scope::DirectlyUnderPrimary);
         assert!(p.contains("$$IsEqual:$Parent:$$SysName:Primary</SYSTEM>"));
-        let report = build(
-            &Query::BalanceReport {
-                from: d("2025-04-01"),
-                at: d("2026-01-31"),
-                scope: Scope::Under("Sundry Debtors".into()),
-            },
-            Some("X"),
-        );
+        let report = january(BalanceForm::Report, debtors());
         assert!(report.contains("<TYPE>Data</TYPE>"));
         assert!(report.contains("<SVTODATE TYPE=\"Date\">20260131</SVTODATE>"));
         assert!(report.contains("<XMLTAG>AICFOTODATE</XMLTAG>"));

@@ -197,7 +197,7 @@ struct AnswerReader {
     path: Vec<Vec<u8>>,
     /// The object being built, innermost element last.
     building: Vec<Element>,
-    /// Text of LINEERROR / STATUS / a RESPONSE or EXCEPTION root.
+    /// Text of LINEERROR / ERRORMSG / STATUS / a RESPONSE or EXCEPTION root.
     captured: String,
     capturing: bool,
     info: AnswerInfo,
@@ -220,8 +220,8 @@ impl AnswerReader {
             if self.path.is_empty() {
                 self.info.root = String::from_utf8_lossy(&name).into_owned();
             }
-            self.capturing =
-                matches!(name.as_slice(), b"LINEERROR" | b"STATUS") || self.path.is_empty();
+            self.capturing = matches!(name.as_slice(), b"LINEERROR" | b"ERRORMSG" | b"STATUS")
+                || self.path.is_empty();
             self.captured.clear();
             self.path.push(name);
         }
@@ -290,7 +290,9 @@ impl AnswerReader {
             }
         } else if let Some(name) = self.path.pop() {
             match name.as_slice() {
-                b"LINEERROR" => {
+                // With no company open Tally may answer a bare `<ERRORMSG>Could not find
+                // Company:…!</ERRORMSG>`: an error like a LINEERROR, never an empty answer.
+                b"LINEERROR" | b"ERRORMSG" => {
                     let msg = clean_text(&self.captured);
                     self.line_error.get_or_insert(msg);
                 }
@@ -395,6 +397,18 @@ mod tests {
         assert_eq!(g.child_text("NAME"), Some("AB"));
     }
 
+    /// Every answer's CMPINFO counters reuse object tags (`<LEDGER>59</LEDGER>`): they are
+    /// not objects.
+    #[test]
+    fn cmpinfo_counters_are_not_objects() {
+        let xml = "<ENVELOPE><HEADER><STATUS>1</STATUS></HEADER><BODY><DESC><CMPINFO>\
+            <COMPANY>1</COMPANY><GROUP>30</GROUP><LEDGER>59</LEDGER><VOUCHER>16</VOUCHER></CMPINFO></DESC>\
+            <DATA><COLLECTION><LEDGER NAME=\"Cash\"><GUID>g</GUID></LEDGER></COLLECTION></DATA></BODY></ENVELOPE>";
+        let objs = objects(xml).unwrap();
+        assert_eq!(objs.len(), 1);
+        assert_eq!(objs[0].attr("NAME"), Some("Cash"));
+    }
+
     #[test]
     fn tally_errors_are_typed() {
         let line = "<ENVELOPE><HEADER><VERSION>1</VERSION><STATUS>0</STATUS></HEADER><BODY><DATA>\
@@ -418,6 +432,17 @@ mod tests {
         assert_eq!(
             objects("<ENVELOPE><HEADER><STATUS>0</STATUS></HEADER></ENVELOPE>"),
             Err(AnswerError::Failed)
+        );
+        // No company open: a bare ERRORMSG, or one inside the envelope, is Tally's refusal.
+        assert_eq!(
+            objects("<ERRORMSG>Could not find Company: Sharma &amp; Sons!</ERRORMSG>"),
+            Err(AnswerError::LineError(
+                "Could not find Company: Sharma & Sons!".into()
+            ))
+        );
+        assert_eq!(
+            objects("<ENVELOPE><BODY><DATA><ERRORMSG>Could not find Company: X!</ERRORMSG></DATA></BODY></ENVELOPE>"),
+            Err(AnswerError::LineError("Could not find Company: X!".into()))
         );
         assert!(matches!(
             objects("<ENVELOPE><BODY>"),
