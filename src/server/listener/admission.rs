@@ -10,7 +10,9 @@
 //!   so a flood of idle sockets from many addresses churns only itself. Only when every open
 //!   connection is past its head is a newcomer refused.
 //!
-//! A refusal is logged at most once a minute per address.
+//! Addresses are counted as the login throttle counts them: IPv6 per /64 prefix, since one host
+//! owns all of its prefix's addresses. A refusal is logged at most once a minute per address,
+//! and the record of what was logged stays small however many addresses a flood comes from.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -20,6 +22,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
+
+use crate::server::auth::throttle::{counted_as, shown};
 
 /// The front's caps on connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +44,11 @@ const FILES_RESERVED: u64 = 128;
 /// However many files the system allows, a LAN appliance needs no more connections than this
 /// (a few hundred connectors and the office's browsers); each costs memory.
 const MOST_OPEN: usize = 4096;
+/// Past this many addresses in the refusal log's record, those logged over a minute ago go.
+const LOGGED_TRIM_FROM: usize = 256;
+/// The most addresses the record holds: a refusal from a new address beyond it goes unlogged,
+/// so a flood from spread addresses costs neither memory nor more than this many lines a minute.
+const LOGGED_MOST: usize = 1024;
 
 impl Limits {
     /// The caps for a process allowed `open_files` descriptors (`None`: no such limit).
@@ -121,12 +130,14 @@ impl Admission {
 
     /// Lets a new connection from `ip` in, closing the longest-waiting one if need be.
     pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let ip = counted_as(ip);
         let mut state = self.lock();
         let refusal = state.make_room(ip);
         if let Err(why) = refusal {
             if state.first_refusal_this_minute(ip) {
                 log::warn!(
-                    "front: refusing connections from {ip}: {} (logged once a minute)",
+                    "front: refusing connections from {}: {} (logged once a minute)",
+                    shown(ip),
                     why.describe(&state.limits)
                 );
             }
@@ -183,9 +194,10 @@ impl State {
         self.made_room_logged = Some(now);
         log::warn!(
             "front: {} connections are waiting for their request head ({} open in all): closing \
-             the longest-waiting ones to make room, such as one from {closed} (logged once a minute)",
+             the longest-waiting ones to make room, such as one from {} (logged once a minute)",
             self.pending.len() + 1,
-            self.open + 1
+            self.open + 1,
+            shown(closed)
         );
     }
 
@@ -196,12 +208,17 @@ impl State {
     fn first_refusal_this_minute(&mut self, ip: IpAddr) -> bool {
         let now = Instant::now();
         let minute = Duration::from_secs(60);
-        if self.logged.len() > 4096 {
+        if self.logged.len() >= LOGGED_TRIM_FROM {
             self.logged.retain(|_, at| now.duration_since(*at) < minute);
         }
         match self.logged.get(&ip) {
             Some(at) if now.duration_since(*at) < minute => false,
-            _ => {
+            Some(_) => {
+                self.logged.insert(ip, now);
+                true
+            }
+            None if self.logged.len() >= LOGGED_MOST => false,
+            None => {
                 self.logged.insert(ip, now);
                 true
             }
@@ -253,7 +270,8 @@ impl Ticket {
             state.open -= 1;
             if state.first_refusal_this_minute(ip) {
                 log::warn!(
-                    "front: closing a request from {ip}: it already has {carried} connections carrying requests (logged once a minute)"
+                    "front: closing a request from {}: it already has {carried} connections carrying requests (logged once a minute)",
+                    shown(ip)
                 );
             }
             return false;
@@ -390,5 +408,59 @@ mod tests {
         assert!(!oldest.past_head(), "its head came too late");
         drop(oldest);
         assert_eq!(a.counts(), (1, 1));
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_prefix_and_a_mapped_ipv4_as_ipv4() {
+        let a = Admission::new(Limits {
+            pending_per_ip: 2,
+            pending: 10,
+            open: 10,
+            carried_per_ip: 1,
+        });
+        let _one = a.admit(ip("2001:db8:1:2::1")).unwrap();
+        let _two = a.admit(ip("2001:db8:1:2:ffff::9")).unwrap();
+        assert_eq!(
+            a.admit(ip("2001:db8:1:2:abcd::7")).err(),
+            Some(Refusal::TooManyFromAddress),
+            "a third address of the same /64 is the same host"
+        );
+        let mut other = a.admit(ip("2001:db8:1:3::1")).unwrap();
+        assert!(other.past_head(), "another /64 is another host");
+        let mut same = a.admit(ip("2001:db8:1:3::2")).unwrap();
+        assert!(!same.past_head(), "it carries no more than its share");
+
+        let _v4 = a.admit(ip("10.0.0.1")).unwrap();
+        let _v4_again = a.admit(ip("10.0.0.1")).unwrap();
+        assert_eq!(
+            a.admit(ip("::ffff:10.0.0.1")).err(),
+            Some(Refusal::TooManyFromAddress),
+            "an IPv4-mapped address is the IPv4 address"
+        );
+    }
+
+    #[test]
+    fn the_refusal_log_record_stays_small_under_a_spread_address_flood() {
+        let a = Admission::new(Limits {
+            pending_per_ip: 0,
+            pending: 10,
+            open: 10,
+            carried_per_ip: 10,
+        });
+        for n in 0..20_000u32 {
+            let from = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+            assert_eq!(a.admit(from).err(), Some(Refusal::TooManyFromAddress));
+        }
+        assert_eq!(a.lock().logged.len(), LOGGED_MOST);
+        let mut state = a.lock();
+        assert!(
+            !state.first_refusal_this_minute(ip("10.0.0.0")),
+            "an address logged this minute is not logged again"
+        );
+        assert!(
+            !state.first_refusal_this_minute(ip("192.168.1.1")),
+            "a new address beyond the record's size goes unlogged"
+        );
+        assert_eq!(state.logged.len(), LOGGED_MOST);
     }
 }
