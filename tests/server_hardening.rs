@@ -463,7 +463,7 @@ fn a_huge_garbled_last_update_is_answered_and_logged_short_and_once() {
     let at = "2026-03-01T10:00:00Z";
     let unreadable = json!({"version": "1.0.0", "outcome": huge, "message": "m", "at": at});
     let not_a_version = json!({"version": huge, "outcome": "failed", "message": "m", "at": at});
-    for last in [&unreadable, &not_a_version, &unreadable, &unreadable] {
+    for last in [&unreadable, &not_a_version, &unreadable, &not_a_version] {
         let beat = json!({"companyId": "sharma", "lastUpdate": last});
         let (s, b) = app.post(
             "/connector/heartbeat",

@@ -16,7 +16,7 @@ use crate::protocol::{
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::JsonBody;
 use crate::server::clock::{now_ms, rfc3339};
-use crate::server::connectors::heartbeats::{self, Beat};
+use crate::server::connectors::heartbeats::Beat;
 use crate::server::connectors::refresh::{self as chain, Rotation};
 use crate::server::connectors::standing::Standing;
 use crate::server::error::{ApiError, ApiResult};
@@ -136,7 +136,7 @@ pub async fn heartbeat(
     conn.check_company(body.value.company_id.as_deref())?;
     connectors::check_heartbeat(&body.value)?;
     let mut hb = body.value;
-    heartbeats::drop_bad_attempt(&conn.connector_id, &mut hb);
+    state.heartbeats.drop_bad_attempt(&conn.connector_id, &mut hb);
     let interval = state.cfg.heartbeat_interval_secs;
     let now = now_ms();
     let beat = Beat::new(&hb, now, interval)?;
