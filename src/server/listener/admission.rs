@@ -304,6 +304,15 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn admission(pending_per_ip: usize, pending: usize, open: usize, carried: usize) -> Admission {
+        Admission::new(Limits {
+            pending_per_ip,
+            pending,
+            open,
+            carried_per_ip: carried,
+        })
+    }
+
     #[test]
     fn the_caps_fit_under_the_open_file_limit() {
         let l = Limits::for_open_files(Some(1024));
@@ -315,12 +324,7 @@ mod tests {
 
     #[test]
     fn one_address_gets_its_share_of_waiting_connections_and_no_more() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 2,
-            pending: 10,
-            open: 10,
-            carried_per_ip: 10,
-        });
+        let a = admission(2, 10, 10, 10);
         let first = a.admit(ip("10.0.0.1")).unwrap();
         let _second = a.admit(ip("10.0.0.1")).unwrap();
         assert_eq!(
@@ -337,12 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn when_full_the_longest_waiting_connection_makes_room() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 2,
-            open: 3,
-            carried_per_ip: 10,
-        });
+        let a = admission(10, 2, 3, 10);
         let mut oldest = a.admit(ip("10.0.0.1")).unwrap();
         let _newer = a.admit(ip("10.0.0.2")).unwrap();
         let _newest = a.admit(ip("10.0.0.3")).unwrap();
@@ -356,12 +355,7 @@ mod tests {
 
     #[test]
     fn when_every_connection_is_past_its_head_a_newcomer_is_refused() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 10,
-            open: 2,
-            carried_per_ip: 10,
-        });
+        let a = admission(10, 10, 2, 10);
         let mut busy: Vec<Ticket> = (1..=2)
             .map(|i| a.admit(ip(&format!("10.0.0.{i}"))).unwrap())
             .collect();
@@ -373,12 +367,7 @@ mod tests {
 
     #[test]
     fn one_address_carries_its_share_of_requests_and_no_more() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 10,
-            open: 10,
-            carried_per_ip: 2,
-        });
+        let a = admission(10, 10, 10, 2);
         let mut carried: Vec<Ticket> = (0..2).map(|_| a.admit(ip("10.0.0.1")).unwrap()).collect();
         assert!(carried.iter_mut().all(Ticket::past_head));
         let mut third = a.admit(ip("10.0.0.1")).unwrap();
@@ -397,12 +386,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_closed_for_room_is_not_carried_after_all() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 1,
-            open: 10,
-            carried_per_ip: 10,
-        });
+        let a = admission(10, 1, 10, 10);
         let mut oldest = a.admit(ip("10.0.0.1")).unwrap();
         let _newer = a.admit(ip("10.0.0.2")).unwrap();
         assert!(!oldest.past_head(), "its head came too late");
@@ -410,43 +394,29 @@ mod tests {
         assert_eq!(a.counts(), (1, 1));
     }
 
+    /// Admits `held`, then finds `next` refused as coming from the same address.
+    fn same_address(a: &Admission, held: [&str; 2], next: &str) -> Vec<Ticket> {
+        let tickets = held.iter().map(|h| a.admit(ip(h)).unwrap()).collect();
+        let refused = a.admit(ip(next)).err();
+        assert_eq!(refused, Some(Refusal::TooManyFromAddress), "{next}");
+        tickets
+    }
+
     #[test]
     fn an_ipv6_host_is_counted_by_its_prefix_and_a_mapped_ipv4_as_ipv4() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 2,
-            pending: 10,
-            open: 10,
-            carried_per_ip: 1,
-        });
-        let _one = a.admit(ip("2001:db8:1:2::1")).unwrap();
-        let _two = a.admit(ip("2001:db8:1:2:ffff::9")).unwrap();
-        assert_eq!(
-            a.admit(ip("2001:db8:1:2:abcd::7")).err(),
-            Some(Refusal::TooManyFromAddress),
-            "a third address of the same /64 is the same host"
-        );
+        let a = admission(2, 10, 10, 1);
+        let prefix = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"];
+        let _v6 = same_address(&a, prefix, "2001:db8:1:2:abcd::7");
+        let _v4 = same_address(&a, ["10.0.0.1", "10.0.0.1"], "::ffff:10.0.0.1");
         let mut other = a.admit(ip("2001:db8:1:3::1")).unwrap();
         assert!(other.past_head(), "another /64 is another host");
         let mut same = a.admit(ip("2001:db8:1:3::2")).unwrap();
         assert!(!same.past_head(), "it carries no more than its share");
-
-        let _v4 = a.admit(ip("10.0.0.1")).unwrap();
-        let _v4_again = a.admit(ip("10.0.0.1")).unwrap();
-        assert_eq!(
-            a.admit(ip("::ffff:10.0.0.1")).err(),
-            Some(Refusal::TooManyFromAddress),
-            "an IPv4-mapped address is the IPv4 address"
-        );
     }
 
     #[test]
     fn the_refusal_log_record_stays_small_under_a_spread_address_flood() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 0,
-            pending: 10,
-            open: 10,
-            carried_per_ip: 10,
-        });
+        let a = admission(0, 10, 10, 10);
         for n in 0..20_000u32 {
             let from = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
             assert_eq!(a.admit(from).err(), Some(Refusal::TooManyFromAddress));
