@@ -450,6 +450,36 @@ fn started_where_there_is_no_rocket_toml_the_built_in_settings_hold() {
     assert_eq!(s, 200, "the 64 MiB sync limit holds: {b}");
 }
 
+/// A connector whose `lastUpdate` is garbled (here 200 KB of it) stays online, and what the
+/// log says of it is short and said once, however often it is sent: a broken connector must not
+/// fill the appliance's disk.
+#[test]
+fn a_huge_garbled_last_update_is_answered_and_logged_short_and_once() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = cwd.path().join("data");
+    let app = spawn_server(cwd.path(), &data, &[]);
+    let token = app.connector_token();
+    let huge = "x".repeat(200 * 1024);
+    let at = "2026-03-01T10:00:00Z";
+    let unreadable = json!({"version": "1.0.0", "outcome": huge, "message": "m", "at": at});
+    let not_a_version = json!({"version": huge, "outcome": "failed", "message": "m", "at": at});
+    for last in [&unreadable, &not_a_version, &unreadable, &not_a_version] {
+        let beat = json!({"companyId": "sharma", "lastUpdate": last});
+        let (s, b) = app.post(
+            "/connector/heartbeat",
+            Some(&token),
+            beat.to_string().into_bytes(),
+        );
+        assert_eq!(s, 200, "{b}");
+    }
+    let log = std::fs::read_to_string(data.join("logs/aicfo-server.log")).unwrap();
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 1024, "a log line of {longest} bytes");
+    let said = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(said("lastUpdate is not an update attempt"), 1, "{log}");
+    assert_eq!(said("names no update attempt"), 1, "{log}");
+}
+
 #[test]
 fn a_rocket_toml_in_the_start_folder_is_read_and_named() {
     let cwd = tempfile::tempdir().unwrap();

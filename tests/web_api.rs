@@ -323,3 +323,39 @@ async fn the_page_and_its_json_come_gzipped_to_a_browser_that_takes_gzip() {
     assert_eq!(encoding, None);
     srv.stop().await;
 }
+
+/// A gzipped answer to the browser origin CORS allows must vary on both: a cache that kept only
+/// one would hand gzip to a client without it, or one origin's answer to another.
+#[tokio::test]
+async fn a_gzipped_answer_to_the_allowed_origin_varies_on_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = "https://cfo.example.in";
+    let srv = TestServer::start_with(dir.path(), &[("cors_origin", json!(origin))]).await;
+    let f = firm(&srv).await;
+    let tb = srv.api("/companies/sharma/reports/2026-03/trial-balance");
+    let res = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
+        .get(&tb)
+        .bearer_auth(&f.admin)
+        .header("Accept-Encoding", "gzip")
+        .header("Origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let headers = res.headers();
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(headers["access-control-allow-origin"], origin);
+    let vary: Vec<&str> = headers
+        .get_all("vary")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap().split(','))
+        .map(str::trim)
+        .collect();
+    assert_eq!(vary.len(), 2, "{vary:?}");
+    assert!(vary.contains(&"Origin"), "{vary:?}");
+    assert!(vary.contains(&"Accept-Encoding"), "{vary:?}");
+    srv.stop().await;
+}

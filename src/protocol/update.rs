@@ -3,6 +3,9 @@
 //! and what the connector reports back about its last attempt. Shared by both sides so the
 //! updater and the appliance cannot drift apart.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// One release archive the appliance carries, as `GET /api/connector/releases` lists it.
@@ -110,10 +113,38 @@ pub fn lenient_attempt<'de, D: Deserializer<'de>>(
     match UpdateAttempt::deserialize(&value) {
         Ok(attempt) => Ok(Some(attempt)),
         Err(e) => {
-            log::warn!("a heartbeat's lastUpdate is not an update attempt ({e}); it is ignored");
+            garbled_attempt_dropped(&e.to_string());
             Ok(None)
         }
     }
+}
+
+/// A garbled `lastUpdate` is said in the log at most this often. Here, reading the body, which
+/// connector sent it is not known, so the limit holds across all of them: one sending a garbled
+/// report with every heartbeat must not fill the disk.
+const GARBLED_LOGGED_EVERY: Duration = Duration::from_secs(10 * 60);
+/// How much of serde's account of a garbled `lastUpdate` is logged: it quotes the bad value.
+pub const GARBLED_SHOWN_CHARS: usize = 200;
+
+/// When a garbled `lastUpdate` was last logged, and how many were dropped unlogged since.
+static GARBLED_LOGGED: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
+
+fn garbled_attempt_dropped(why: &str) {
+    let mut logged = GARBLED_LOGGED.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    if logged
+        .0
+        .is_some_and(|at| now.duration_since(at) < GARBLED_LOGGED_EVERY)
+    {
+        logged.1 += 1;
+        return;
+    }
+    let unlogged = std::mem::take(&mut logged.1);
+    logged.0 = Some(now);
+    log::warn!(
+        "a heartbeat's lastUpdate is not an update attempt ({why:.GARBLED_SHOWN_CHARS$}); it \
+         is ignored (logged once in 10 minutes; {unlogged} more since the last time)"
+    );
 }
 
 /// A connector version, `MAJOR.MINOR.PATCH` with an optional `-pre` part, compared as numbers so

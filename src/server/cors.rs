@@ -5,6 +5,8 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Request, Response};
 
+use super::vary::vary_on;
+
 pub struct Cors {
     pub origin: String,
 }
@@ -26,7 +28,7 @@ impl Fairing for Cors {
             "Access-Control-Allow-Origin",
             self.origin.clone(),
         ));
-        res.set_header(Header::new("Vary", "Origin"));
+        vary_on(res, "Origin");
         res.set_header(Header::new(
             "Access-Control-Allow-Methods",
             "GET, POST, OPTIONS",

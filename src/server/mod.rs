@@ -2,7 +2,7 @@
 //!
 //! Layers, each depending only on those below it:
 //! - `api/`, `download`, `web`: HTTP handlers, thin; each states its access rule with a guard;
-//! - `guards`, `body`, `error`, `cors`, `json_only`, `uri_limit`, `listener`, `compress`: the HTTP edge (who is
+//! - `guards`, `body`, `error`, `cors`, `json_only`, `uri_limit`, `listener`, `compress`, `vary`: the HTTP edge (who is
 //!   calling and from where, request bodies, errors, the slow-client front);
 //! - domain modules, each owning its tables: `accounts` (users, user_companies), `companies`,
 //!   `connectors` (connector_clients, connector_refresh_used; heartbeats kept in memory and
@@ -60,6 +60,7 @@ pub mod status;
 pub mod tls;
 pub mod updates;
 pub mod uri_limit;
+pub mod vary;
 pub mod web;
 #[cfg(windows)]
 pub mod winservice;

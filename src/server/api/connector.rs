@@ -1,10 +1,13 @@
 //! The guide's connector endpoints (`/api/connector/...`) and connector administration.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Instant;
 
 use rocket::data::{ByteUnit, Limits};
 use rocket::serde::json::Json;
 use rocket::{get, post, State};
+use rusqlite::Transaction;
 
 use crate::protocol::text::ID_MAX_CHARS;
 use crate::protocol::{
@@ -16,9 +19,11 @@ use crate::protocol::{
 use crate::server::auth::tokens::CONNECTOR_TOKEN_TTL_SECS;
 use crate::server::body::JsonBody;
 use crate::server::clock::{now_ms, rfc3339};
-use crate::server::connectors::heartbeats::{self, Beat};
+use crate::server::connectors::heartbeats::Beat;
 use crate::server::connectors::refresh::{self as chain, Rotation};
 use crate::server::connectors::standing::Standing;
+use crate::server::db::Db;
+use crate::server::domain_error::DomainResult;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::{AdminUser, CompanyAccess, ConnectorAuth};
 use crate::server::runs::{self, Progress};
@@ -136,7 +141,9 @@ pub async fn heartbeat(
     conn.check_company(body.value.company_id.as_deref())?;
     connectors::check_heartbeat(&body.value)?;
     let mut hb = body.value;
-    heartbeats::drop_bad_attempt(&conn.connector_id, &mut hb);
+    state
+        .heartbeats
+        .drop_bad_attempt(&conn.connector_id, &mut hb);
     let interval = state.cfg.heartbeat_interval_secs;
     let now = now_ms();
     let beat = Beat::new(&hb, now, interval)?;
@@ -206,22 +213,16 @@ pub async fn sync_progress(
 ) -> ApiResult<Json<SyncRunAck>> {
     let req = body.value;
     let id = req.sync_run_id.clone();
-    state
-        .db
-        .write(move |tx| {
-            let progress = Progress {
-                stage: &req.stage,
-                percent: req.percent,
-                message: req.message.as_deref(),
-                counts: req.counts.as_ref(),
-            };
-            runs::progress(tx, &conn.company_id, &req.sync_run_id, &progress)
-        })
-        .await?;
-    Ok(Json(SyncRunAck {
-        ok: true,
-        sync_run_id: id,
-    }))
+    acknowledged(state, id, move |tx| {
+        let progress = Progress {
+            stage: &req.stage,
+            percent: req.percent,
+            message: req.message.as_deref(),
+            counts: req.counts.as_ref(),
+        };
+        runs::progress(tx, &conn.company_id, &req.sync_run_id, &progress)
+    })
+    .await
 }
 
 #[post("/connector/sync/complete", data = "<body>")]
@@ -232,19 +233,27 @@ pub async fn sync_complete(
 ) -> ApiResult<Json<SyncRunAck>> {
     let req = body.value;
     let id = req.sync_run_id.clone();
-    state
-        .db
-        .write(move |tx| {
-            runs::complete(
-                tx,
-                &conn.company_id,
-                &req.sync_run_id,
-                req.status,
-                req.error.as_deref(),
-                req.counts.as_ref(),
-            )
-        })
-        .await?;
+    acknowledged(state, id, move |tx| {
+        let error = req.error.as_deref();
+        let counts = req.counts.as_ref();
+        runs::complete(
+            tx,
+            &conn.company_id,
+            &req.sync_run_id,
+            req.status,
+            error,
+            counts,
+        )
+    })
+    .await
+}
+
+/// Writes what a connector said of its sync run `id`, and acknowledges it.
+async fn acknowledged<F>(state: &AppState, id: String, write: F) -> ApiResult<Json<SyncRunAck>>
+where
+    F: FnOnce(&Transaction<'_>) -> DomainResult<()> + Send + 'static,
+{
+    state.db.write(write).await?;
     Ok(Json(SyncRunAck {
         ok: true,
         sync_run_id: id,
@@ -257,31 +266,7 @@ pub async fn sync(
     conn: ConnectorAuth,
     body: JsonBody<SyncPayload>,
 ) -> ApiResult<Json<SyncAccepted>> {
-    let received = Instant::now();
-    let JsonBody { value, wire_bytes } = body;
-    conn.check_company(value.company_id.as_deref())?;
-    let company = conn.company_id.clone();
-    let result = ingest::ingest(
-        &state.db,
-        conn.company_id,
-        conn.connector_id,
-        value,
-        wire_bytes,
-        received,
-    )
-    .await
-    .map_err(ApiError::from);
-    match &result {
-        Ok(a) => log::info!(
-            "company {company}: stored {} ledgers and {} balances for {} months in {} ms",
-            a.ledgers,
-            a.balances,
-            a.months.len(),
-            received.elapsed().as_millis()
-        ),
-        Err(e) => log::warn!("company {company}: sync payload refused: {}", e.message),
-    }
-    Ok(Json(result?))
+    store_sync(state, conn, body).await
 }
 
 /// One part of a sync too large for one body (see `ingest::parts`).
@@ -291,32 +276,108 @@ pub async fn sync_part(
     conn: ConnectorAuth,
     body: JsonBody<SyncPart>,
 ) -> ApiResult<Json<SyncPartAccepted>> {
-    let received = Instant::now();
-    let JsonBody { value, wire_bytes } = body;
-    conn.check_company(value.company_id.as_deref())?;
-    let company = conn.company_id.clone();
-    let (index, count) = (value.part.index, value.part.count);
-    let result = ingest::parts::ingest_part(
-        &state.db,
-        conn.company_id,
-        conn.connector_id,
-        value,
-        wire_bytes,
-        received,
+    store_sync(state, conn, body).await
+}
+
+/// How much of a refusal's message the log carries: it may quote what the connector sent.
+const REFUSAL_LOGGED_CHARS: usize = 300;
+
+/// What the two sync calls share: a body for one company, stored by its own ingest.
+trait SyncBody: Sized + Send + 'static {
+    type Accepted;
+    /// What the body is, for the log: `sync payload`, `sync part 2`.
+    fn label(&self) -> String;
+    fn company_id(&self) -> Option<&str>;
+    /// What was done with it, for the log.
+    fn done(accepted: &Self::Accepted) -> String;
+    fn store(self, db: &Db, a: Arrival) -> Storing<'_, Self::Accepted>;
+}
+
+/// How a sync call's body came: for which company, from which connector, its size on the
+/// wire, and when.
+struct Arrival {
+    company: String,
+    connector: String,
+    bytes: usize,
+    at: Instant,
+}
+
+/// A body being stored.
+type Storing<'a, T> = Pin<Box<dyn Future<Output = DomainResult<T>> + Send + 'a>>;
+
+impl SyncBody for SyncPayload {
+    type Accepted = SyncAccepted;
+    fn label(&self) -> String {
+        "sync payload".into()
+    }
+    fn company_id(&self) -> Option<&str> {
+        self.company_id.as_deref()
+    }
+    fn done(a: &SyncAccepted) -> String {
+        stored(a)
+    }
+    fn store(self, db: &Db, a: Arrival) -> Storing<'_, SyncAccepted> {
+        let storing = ingest::ingest(db, a.company, a.connector, self, a.bytes, a.at);
+        Box::pin(storing)
+    }
+}
+
+impl SyncBody for SyncPart {
+    type Accepted = SyncPartAccepted;
+    fn label(&self) -> String {
+        format!("sync part {}", self.part.index)
+    }
+    fn company_id(&self) -> Option<&str> {
+        self.company_id.as_deref()
+    }
+    fn done(a: &SyncPartAccepted) -> String {
+        match &a.stored {
+            Some(s) => format!("all {} parts in; {}", a.count, stored(s)),
+            None => format!("sync part {} of {} received", a.index, a.count),
+        }
+    }
+    fn store(self, db: &Db, a: Arrival) -> Storing<'_, SyncPartAccepted> {
+        let storing = ingest::parts::ingest_part(db, a.company, a.connector, self, a.bytes, a.at);
+        Box::pin(storing)
+    }
+}
+
+fn stored(a: &SyncAccepted) -> String {
+    format!(
+        "stored {} ledgers and {} balances for {} months",
+        a.ledgers,
+        a.balances,
+        a.months.len()
     )
-    .await
-    .map_err(ApiError::from);
+}
+
+/// Stores a sync call's body and says in the log how it went, and how long it took.
+async fn store_sync<B: SyncBody>(
+    state: &AppState,
+    conn: ConnectorAuth,
+    body: JsonBody<B>,
+) -> ApiResult<Json<B::Accepted>> {
+    let at = Instant::now();
+    let JsonBody { value, wire_bytes } = body;
+    conn.check_company(value.company_id())?;
+    let (company, label) = (conn.company_id.clone(), value.label());
+    let arrival = Arrival {
+        company: conn.company_id,
+        connector: conn.connector_id,
+        bytes: wire_bytes,
+        at,
+    };
+    let result = value
+        .store(&state.db, arrival)
+        .await
+        .map_err(ApiError::from);
+    let ms = at.elapsed().as_millis();
     match &result {
-        Ok(a) => match &a.stored {
-            Some(s) => log::info!(
-                "company {company}: all {count} parts in; stored {} ledgers and {} balances for {} months",
-                s.ledgers,
-                s.balances,
-                s.months.len()
-            ),
-            None => log::info!("company {company}: sync part {index} of {count} received"),
-        },
-        Err(e) => log::warn!("company {company}: sync part {index} refused: {}", e.message),
+        Ok(a) => log::info!("company {company}: {} in {ms} ms", B::done(a)),
+        Err(e) => log::warn!(
+            "company {company}: {label} refused: {:.REFUSAL_LOGGED_CHARS$}",
+            e.message
+        ),
     }
     Ok(Json(result?))
 }
@@ -344,17 +405,7 @@ pub async fn revoke(
     admin: AdminUser,
     id: &str,
 ) -> ApiResult<Json<ConnectorRevoked>> {
-    let target = id.to_string();
-    let standing = state
-        .db
-        .write(move |tx| connectors::revoke(tx, &target))
-        .await?;
-    state.standings.set(id, standing);
-    log::info!("user {} revoked connector {id}", admin.0.username);
-    Ok(Json(ConnectorRevoked {
-        connector_id: id.to_string(),
-        revoked: true,
-    }))
+    set_revoked(state, admin, id, true).await
 }
 
 /// Lifts a revocation. Only an admin may, and only this way: enrolling the device again does
@@ -365,15 +416,28 @@ pub async fn restore(
     admin: AdminUser,
     id: &str,
 ) -> ApiResult<Json<ConnectorRevoked>> {
+    set_revoked(state, admin, id, false).await
+}
+
+async fn set_revoked(
+    state: &AppState,
+    admin: AdminUser,
+    id: &str,
+    revoked: bool,
+) -> ApiResult<Json<ConnectorRevoked>> {
     let target = id.to_string();
     let standing = state
         .db
-        .write(move |tx| connectors::restore(tx, &target))
+        .write(move |tx| match revoked {
+            true => connectors::revoke(tx, &target),
+            false => connectors::restore(tx, &target),
+        })
         .await?;
     state.standings.set(id, standing);
-    log::info!("user {} restored connector {id}", admin.0.username);
+    let done = if revoked { "revoked" } else { "restored" };
+    log::info!("user {} {done} connector {id}", admin.0.username);
     Ok(Json(ConnectorRevoked {
         connector_id: id.to_string(),
-        revoked: false,
+        revoked,
     }))
 }

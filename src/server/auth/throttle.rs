@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -108,15 +108,29 @@ pub struct Attempt {
     address: u64,
 }
 
-/// Addresses are counted per host, IPv6 per /64: one machine can take any address of its prefix.
+/// The address a client is counted under: an IPv6 address by its /64 prefix (one host can take
+/// any address of its prefix), an IPv4-mapped one as the IPv4 address it is.
+pub fn counted_as(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
+}
+
+/// How [`counted_as`] is written in the log: an IPv6 prefix with its length.
+pub fn shown(counted: IpAddr) -> String {
+    match counted {
+        IpAddr::V6(prefix) => format!("{prefix}/64"),
+        v4 => v4.to_string(),
+    }
+}
+
 fn address_key(address: Option<&str>) -> String {
     match address.and_then(|a| a.parse::<IpAddr>().ok()) {
-        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Some(IpAddr::V6(v6)) => v6.to_canonical().to_string(),
-        Some(ip) => ip.to_string(),
+        Some(ip) => shown(counted_as(ip)),
         None => "-".to_string(),
     }
 }

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
@@ -56,25 +56,9 @@ impl Beat {
     }
 }
 
-/// Drops a `lastUpdate` that names no attempt (a version that is not one, a time that is not
-/// RFC 3339), and says so in the log. Refusing the whole heartbeat for it would make the
-/// connector look offline; since the heartbeat is answered, the connector does not resend it,
-/// so the log says it once.
-pub fn drop_bad_attempt(connector_id: &str, hb: &mut HeartbeatRequest) {
-    let mut problems = Problems::new();
-    attempts::check(&mut problems, hb.last_update.as_ref());
-    if problems.is_empty() {
-        return;
-    }
-    if let Some(bad) = hb.last_update.take() {
-        log::warn!(
-            "connector {connector_id}: heartbeat accepted without its lastUpdate, which names no \
-             update attempt (version `{:.80}`, at `{:.80}`)",
-            bad.version,
-            bad.at
-        );
-    }
-}
+/// A connector's `lastUpdate` that names no attempt is said in the log at most this often: one
+/// that sends it with every heartbeat must not fill the disk.
+const BAD_ATTEMPT_LOGGED_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// Attempts waiting to be written beyond this many are dropped (and said so in the log): only
 /// a database that stays unwritable for long, or a connector inventing attempts, gets there.
@@ -88,6 +72,8 @@ struct Book {
     attempts: Vec<Received>,
     /// Each connector's last attempt (and when it came), for the status until it is written.
     last_attempt: HashMap<String, Received>,
+    /// When each connector's unusable `lastUpdate` was last logged.
+    bad_attempt_logged: HashMap<String, Instant>,
 }
 
 impl Book {
@@ -138,6 +124,37 @@ impl Batch {
 pub struct Heartbeats(Mutex<Book>);
 
 impl Heartbeats {
+    /// Drops a `lastUpdate` that names no attempt (a version that is not one, a time that is not
+    /// RFC 3339), and says so in the log, at most once in [`BAD_ATTEMPT_LOGGED_EVERY`] per
+    /// connector. Refusing the whole heartbeat for it would make the connector look offline.
+    pub fn drop_bad_attempt(&self, connector_id: &str, hb: &mut HeartbeatRequest) {
+        let mut problems = Problems::new();
+        attempts::check(&mut problems, hb.last_update.as_ref());
+        if problems.is_empty() {
+            return;
+        }
+        let Some(bad) = hb.last_update.take() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut book = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let logged = &mut book.bad_attempt_logged;
+        if logged
+            .get(connector_id)
+            .is_some_and(|at| now.duration_since(*at) < BAD_ATTEMPT_LOGGED_EVERY)
+        {
+            return;
+        }
+        logged.retain(|_, at| now.duration_since(*at) < BAD_ATTEMPT_LOGGED_EVERY);
+        logged.insert(connector_id.to_string(), now);
+        log::warn!(
+            "connector {connector_id}: heartbeat accepted without its lastUpdate, which names no \
+             update attempt (version `{:.80}`, at `{:.80}`; logged once in 10 minutes)",
+            bad.version,
+            bad.at
+        );
+    }
+
     pub fn record(&self, connector_id: &str, beat: Beat) {
         let mut book = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(attempt) = &beat.attempt {

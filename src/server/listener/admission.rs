@@ -10,7 +10,9 @@
 //!   so a flood of idle sockets from many addresses churns only itself. Only when every open
 //!   connection is past its head is a newcomer refused.
 //!
-//! A refusal is logged at most once a minute per address.
+//! Addresses are counted as the login throttle counts them: IPv6 per /64 prefix, since one host
+//! owns all of its prefix's addresses. A refusal is logged at most once a minute per address,
+//! and the record of what was logged stays small however many addresses a flood comes from.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -20,6 +22,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
+
+use crate::server::auth::throttle::{counted_as, shown};
 
 /// The front's caps on connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +44,11 @@ const FILES_RESERVED: u64 = 128;
 /// However many files the system allows, a LAN appliance needs no more connections than this
 /// (a few hundred connectors and the office's browsers); each costs memory.
 const MOST_OPEN: usize = 4096;
+/// Past this many addresses in the refusal log's record, those logged over a minute ago go.
+const LOGGED_TRIM_FROM: usize = 256;
+/// The most addresses the record holds: a refusal from a new address beyond it goes unlogged,
+/// so a flood from spread addresses costs neither memory nor more than this many lines a minute.
+const LOGGED_MOST: usize = 1024;
 
 impl Limits {
     /// The caps for a process allowed `open_files` descriptors (`None`: no such limit).
@@ -121,12 +130,14 @@ impl Admission {
 
     /// Lets a new connection from `ip` in, closing the longest-waiting one if need be.
     pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let ip = counted_as(ip);
         let mut state = self.lock();
         let refusal = state.make_room(ip);
         if let Err(why) = refusal {
             if state.first_refusal_this_minute(ip) {
                 log::warn!(
-                    "front: refusing connections from {ip}: {} (logged once a minute)",
+                    "front: refusing connections from {}: {} (logged once a minute)",
+                    shown(ip),
                     why.describe(&state.limits)
                 );
             }
@@ -183,9 +194,10 @@ impl State {
         self.made_room_logged = Some(now);
         log::warn!(
             "front: {} connections are waiting for their request head ({} open in all): closing \
-             the longest-waiting ones to make room, such as one from {closed} (logged once a minute)",
+             the longest-waiting ones to make room, such as one from {} (logged once a minute)",
             self.pending.len() + 1,
-            self.open + 1
+            self.open + 1,
+            shown(closed)
         );
     }
 
@@ -196,12 +208,17 @@ impl State {
     fn first_refusal_this_minute(&mut self, ip: IpAddr) -> bool {
         let now = Instant::now();
         let minute = Duration::from_secs(60);
-        if self.logged.len() > 4096 {
+        if self.logged.len() >= LOGGED_TRIM_FROM {
             self.logged.retain(|_, at| now.duration_since(*at) < minute);
         }
         match self.logged.get(&ip) {
             Some(at) if now.duration_since(*at) < minute => false,
-            _ => {
+            Some(_) => {
+                self.logged.insert(ip, now);
+                true
+            }
+            None if self.logged.len() >= LOGGED_MOST => false,
+            None => {
                 self.logged.insert(ip, now);
                 true
             }
@@ -253,7 +270,8 @@ impl Ticket {
             state.open -= 1;
             if state.first_refusal_this_minute(ip) {
                 log::warn!(
-                    "front: closing a request from {ip}: it already has {carried} connections carrying requests (logged once a minute)"
+                    "front: closing a request from {}: it already has {carried} connections carrying requests (logged once a minute)",
+                    shown(ip)
                 );
             }
             return false;
@@ -286,6 +304,15 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn admission(pending_per_ip: usize, pending: usize, open: usize, carried: usize) -> Admission {
+        Admission::new(Limits {
+            pending_per_ip,
+            pending,
+            open,
+            carried_per_ip: carried,
+        })
+    }
+
     #[test]
     fn the_caps_fit_under_the_open_file_limit() {
         let l = Limits::for_open_files(Some(1024));
@@ -297,12 +324,7 @@ mod tests {
 
     #[test]
     fn one_address_gets_its_share_of_waiting_connections_and_no_more() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 2,
-            pending: 10,
-            open: 10,
-            carried_per_ip: 10,
-        });
+        let a = admission(2, 10, 10, 10);
         let first = a.admit(ip("10.0.0.1")).unwrap();
         let _second = a.admit(ip("10.0.0.1")).unwrap();
         assert_eq!(
@@ -319,12 +341,7 @@ mod tests {
 
     #[tokio::test]
     async fn when_full_the_longest_waiting_connection_makes_room() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 2,
-            open: 3,
-            carried_per_ip: 10,
-        });
+        let a = admission(10, 2, 3, 10);
         let mut oldest = a.admit(ip("10.0.0.1")).unwrap();
         let _newer = a.admit(ip("10.0.0.2")).unwrap();
         let _newest = a.admit(ip("10.0.0.3")).unwrap();
@@ -338,12 +355,7 @@ mod tests {
 
     #[test]
     fn when_every_connection_is_past_its_head_a_newcomer_is_refused() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 10,
-            open: 2,
-            carried_per_ip: 10,
-        });
+        let a = admission(10, 10, 2, 10);
         let mut busy: Vec<Ticket> = (1..=2)
             .map(|i| a.admit(ip(&format!("10.0.0.{i}"))).unwrap())
             .collect();
@@ -355,12 +367,7 @@ mod tests {
 
     #[test]
     fn one_address_carries_its_share_of_requests_and_no_more() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 10,
-            open: 10,
-            carried_per_ip: 2,
-        });
+        let a = admission(10, 10, 10, 2);
         let mut carried: Vec<Ticket> = (0..2).map(|_| a.admit(ip("10.0.0.1")).unwrap()).collect();
         assert!(carried.iter_mut().all(Ticket::past_head));
         let mut third = a.admit(ip("10.0.0.1")).unwrap();
@@ -379,16 +386,51 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_closed_for_room_is_not_carried_after_all() {
-        let a = Admission::new(Limits {
-            pending_per_ip: 10,
-            pending: 1,
-            open: 10,
-            carried_per_ip: 10,
-        });
+        let a = admission(10, 1, 10, 10);
         let mut oldest = a.admit(ip("10.0.0.1")).unwrap();
         let _newer = a.admit(ip("10.0.0.2")).unwrap();
         assert!(!oldest.past_head(), "its head came too late");
         drop(oldest);
         assert_eq!(a.counts(), (1, 1));
+    }
+
+    /// Admits `held`, then finds `next` refused as coming from the same address.
+    fn same_address(a: &Admission, held: [&str; 2], next: &str) -> Vec<Ticket> {
+        let tickets = held.iter().map(|h| a.admit(ip(h)).unwrap()).collect();
+        let refused = a.admit(ip(next)).err();
+        assert_eq!(refused, Some(Refusal::TooManyFromAddress), "{next}");
+        tickets
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_prefix_and_a_mapped_ipv4_as_ipv4() {
+        let a = admission(2, 10, 10, 1);
+        let prefix = ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"];
+        let _v6 = same_address(&a, prefix, "2001:db8:1:2:abcd::7");
+        let _v4 = same_address(&a, ["10.0.0.1", "10.0.0.1"], "::ffff:10.0.0.1");
+        let mut other = a.admit(ip("2001:db8:1:3::1")).unwrap();
+        assert!(other.past_head(), "another /64 is another host");
+        let mut same = a.admit(ip("2001:db8:1:3::2")).unwrap();
+        assert!(!same.past_head(), "it carries no more than its share");
+    }
+
+    #[test]
+    fn the_refusal_log_record_stays_small_under_a_spread_address_flood() {
+        let a = admission(0, 10, 10, 10);
+        for n in 0..20_000u32 {
+            let from = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+            assert_eq!(a.admit(from).err(), Some(Refusal::TooManyFromAddress));
+        }
+        assert_eq!(a.lock().logged.len(), LOGGED_MOST);
+        let mut state = a.lock();
+        assert!(
+            !state.first_refusal_this_minute(ip("10.0.0.0")),
+            "an address logged this minute is not logged again"
+        );
+        assert!(
+            !state.first_refusal_this_minute(ip("192.168.1.1")),
+            "a new address beyond the record's size goes unlogged"
+        );
+        assert_eq!(state.logged.len(), LOGGED_MOST);
     }
 }
