@@ -3,7 +3,10 @@
 //! archives in its releases folder; policies are set through the admin's `PUT` endpoints and
 //! every outcome is read where an administrator reads it, in the appliance's status and its
 //! `connector_updates` table. Only the download cut off half-way needs a small stand-in
-//! appliance written here, since the real one never does that.
+//! appliance written here, since the real one never does that. The connectors here have no
+//! wait of their own (`AICFO_UPDATE_JITTER_SECS`): the appliance tells them to spread their
+//! downloads over 0 s (`update_spread_secs`), as an administrator would set it, so an update
+//! that happens within the test's patience is one that took the appliance's word.
 //!
 //! An update needs a connector with a release key compiled in, which the ordinary test build
 //! has not: the tests marked `#[ignore]` build the connector twice (versions [`N`] and [`NEXT`],
@@ -119,6 +122,7 @@ fn instruction(policy: &str, version: &str, bytes: &[u8]) -> Value {
     json!({
         "policy": policy, "version": version, "file": file, "size": bytes.len(),
         "sha256": sha256(bytes), "url": format!("/api/connector/releases/{file}"),
+        "spreadSeconds": 0,
     })
 }
 
@@ -162,7 +166,10 @@ impl Appliance {
         carry(&releases, carried);
         let srv = TestServer::start_with(
             &dir.path().join("data"),
-            &[("connector_releases", json!(releases))],
+            &[
+                ("connector_releases", json!(releases)),
+                ("update_spread_secs", json!(0)),
+            ],
         )
         .await;
         let admin = srv.admin_token().await;
@@ -198,6 +205,7 @@ impl Appliance {
             &data,
             &[
                 ("connector_releases", json!(self.releases)),
+                ("update_spread_secs", json!(0)),
                 ("port", json!(port)),
             ],
         )
@@ -333,7 +341,7 @@ impl Connector {
                 .env_remove("AICFO_CONNECTOR_HOME")
                 .env_remove("AICFO_UNDER_SERVICE")
                 .env("AICFO_TALLY_LOCK_DIR", dir.path())
-                .env("AICFO_UPDATE_JITTER_SECS", "0")
+                .env_remove("AICFO_UPDATE_JITTER_SECS")
                 .env("AICFO_UPDATE_RETRY_SECS", "3600")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
@@ -445,6 +453,8 @@ async fn a_connector_updates_to_the_next_version_restarts_and_keeps_the_previous
     // The firm upgrades its appliance to one that carries the next version.
     let bytes = next_archive(Some(&release_key()));
     let upgraded = Instant::now();
+    // Its update instruction says `spreadSeconds: 0`; without it the connector would wait up
+    // to 10 minutes, beyond this test's patience.
     let appliance = appliance.upgrade(&[(NEXT, &bytes)]).await;
     let shown = appliance
         .status_where("the next version", |s| s["appVersion"] == NEXT)
