@@ -11,10 +11,15 @@
 //! - refuses a folder on the way that is a reparse point (junction, symbolic link): the
 //!   service and `icacls` would follow it to wherever its maker points it.
 //!
+//! Windows' own tools (`icacls`, `reg`, `sc.exe`) are run by their full path in
+//! `%SystemRoot%\System32` ([`system_program`]), never by name: Windows looks for a bare name in
+//! the program's own folder and the PATH first, where a planted `icacls.exe` would run with the
+//! administrator's rights.
+//!
 //! The decisions are plain functions, tested on every platform; running `icacls` and `reg` is
 //! for Windows only.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 /// Well-known SIDs, so the names' language does not matter to `icacls`.
@@ -23,6 +28,30 @@ pub const ADMINISTRATORS: &str = "*S-1-5-32-544";
 pub const USERS: &str = "*S-1-5-32-545";
 /// Every service process (NT AUTHORITY\SERVICE), virtual accounts included.
 pub const SERVICES: &str = "*S-1-5-6";
+/// Whoever creates a file (CREATOR OWNER): an inherited entry for it becomes one for that user.
+pub const CREATOR_OWNER: &str = "*S-1-3-0";
+
+/// `C:\`, `d:/`: a drive's root, the only start of a Windows folder that cannot be relative.
+fn starts_at_a_drive_root(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+}
+
+/// Windows' own program `name` in `%SystemRoot%\System32`, `system_root` being the value of
+/// `SystemRoot` (`C:\Windows` when it is unset, empty or not a full path).
+pub fn system_program(system_root: Option<&OsStr>, name: &str) -> PathBuf {
+    let root = system_root
+        .map(OsStr::to_string_lossy)
+        .filter(|r| starts_at_a_drive_root(r))
+        .map(|r| r.trim_end_matches(['\\', '/']).to_string())
+        .unwrap_or_else(|| r"C:\Windows".to_string());
+    PathBuf::from(format!(r"{root}\System32\{name}"))
+}
+
+/// [`system_program`] with this process's `SystemRoot`.
+pub fn system_tool(name: &str) -> PathBuf {
+    system_program(std::env::var_os("SystemRoot").as_deref(), name)
+}
 
 /// The folders and the account of one installed service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,18 +220,19 @@ pub fn data_grants(account: &str) -> Vec<String> {
     ]
 }
 
-/// `%ProgramData%\aicfo`: every connector of the PC (a console one run by any user, or a
-/// service) keeps its Tally turn lock file there. Anyone may add a file (WD) and use the files
-/// in it; no one but administrators may add a folder (so `appliance` or `connector` cannot be
-/// pre-made by a user), rename or remove anything.
+/// `%ProgramData%\aicfo`: the connectors run at a console keep their Tally turn lock files
+/// there (the service keeps its own in its data folder, out of standard users' reach: a user
+/// who could open its lock file could hold it and stop the service reading Tally). Anyone may
+/// add a file (WD) and use the files they made (CREATOR OWNER), not another's; no one but
+/// administrators may add a folder (so `appliance` or `connector` cannot be pre-made by a
+/// user), rename or remove anything.
 pub fn shared_grants() -> Vec<String> {
     vec![
         format!("{SYSTEM}:(OI)(CI)F"),
         format!("{ADMINISTRATORS}:(OI)(CI)F"),
         format!("{USERS}:(RX,WD)"),
-        format!("{USERS}:(OI)(IO)M"),
         format!("{SERVICES}:(RX,WD)"),
-        format!("{SERVICES}:(OI)(IO)M"),
+        format!("{CREATOR_OWNER}:(OI)(IO)M"),
     ]
 }
 
@@ -304,7 +334,7 @@ pub fn run_steps(dir: &Path, steps: Vec<Step>) -> Result<(), String> {
         match step {
             Step::RefuseRedirectsInside => refuse_redirects_inside(dir)?,
             Step::Icacls(args) => {
-                let out = std::process::Command::new("icacls")
+                let out = std::process::Command::new(system_tool("icacls.exe"))
                     .args(&args)
                     .output()
                     .map_err(|e| format!("cannot run icacls on {}: {e}", dir.display()))?;
@@ -327,7 +357,7 @@ pub fn run_steps(dir: &Path, steps: Vec<Step>) -> Result<(), String> {
 #[cfg(windows)]
 pub fn machine_program_files() -> Result<PathBuf, String> {
     const KEY: &str = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion";
-    let out = std::process::Command::new("reg")
+    let out = std::process::Command::new(system_tool("reg.exe"))
         .args(["query", KEY, "/v", "ProgramFilesDir"])
         .output()
         .map_err(|e| format!("cannot run reg to find the Program Files folder: {e}"))?;
@@ -446,11 +476,34 @@ mod tests {
     }
 
     #[test]
-    fn users_may_add_lock_files_but_no_folder_to_the_shared_folder() {
+    fn users_may_add_lock_files_but_no_folder_to_the_shared_folder_and_use_only_their_own() {
         let grants = shared_grants();
         let users: Vec<_> = grants.iter().filter(|g| g.starts_with(USERS)).collect();
-        assert_eq!(users, ["*S-1-5-32-545:(RX,WD)", "*S-1-5-32-545:(OI)(IO)M"]);
+        assert_eq!(users, ["*S-1-5-32-545:(RX,WD)"], "nothing on others' files");
+        assert!(
+            grants.contains(&"*S-1-3-0:(OI)(IO)M".to_string()),
+            "{grants:?}"
+        );
         assert!(!grants.iter().any(|g| g.contains("AD")), "{grants:?}");
+    }
+
+    #[test]
+    fn windows_tools_run_from_system32_whatever_the_path_says() {
+        let root = |r: &str| system_program(Some(OsStr::new(r)), "icacls.exe");
+        let shown = |p: PathBuf| p.to_string_lossy().into_owned();
+        assert_eq!(shown(root(r"D:\WINNT")), r"D:\WINNT\System32\icacls.exe");
+        assert_eq!(
+            shown(root(r"C:\Windows\")),
+            r"C:\Windows\System32\icacls.exe"
+        );
+        let fallback = r"C:\Windows\System32\icacls.exe";
+        for planted in ["", ".", r"tools", r"\\server\share", r"C:relative"] {
+            assert_eq!(shown(root(planted)), fallback, "{planted:?}");
+        }
+        assert_eq!(
+            shown(system_program(None, "sc.exe")),
+            r"C:\Windows\System32\sc.exe"
+        );
     }
 
     fn args(step: &Step) -> Vec<String> {

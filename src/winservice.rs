@@ -273,7 +273,7 @@ pub fn install(
 /// the helper a connector service leaves behind after an update runs as that account.
 fn let_itself_restart(spec: &Spec) -> Result<(), String> {
     let sc = |args: &[&str]| -> Result<String, String> {
-        let out = std::process::Command::new("sc.exe")
+        let out = std::process::Command::new(service_place::system_tool("sc.exe"))
             .args(args)
             .output()
             .map_err(|e| format!("cannot run sc.exe: {e}"))?;

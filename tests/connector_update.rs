@@ -3,7 +3,10 @@
 //! archives in its releases folder; policies are set through the admin's `PUT` endpoints and
 //! every outcome is read where an administrator reads it, in the appliance's status and its
 //! `connector_updates` table. Only the download cut off half-way needs a small stand-in
-//! appliance written here, since the real one never does that.
+//! appliance written here, since the real one never does that. The connectors here have no
+//! wait of their own (`AICFO_UPDATE_JITTER_SECS`): the appliance tells them to spread their
+//! downloads over 0 s (`update_spread_secs`), as an administrator would set it, so an update
+//! that happens within the test's patience is one that took the appliance's word.
 //!
 //! An update needs a connector with a release key compiled in, which the ordinary test build
 //! has not: the tests marked `#[ignore]` build the connector twice (versions [`N`] and [`NEXT`],
@@ -21,9 +24,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aicfo::protocol::Version;
+use common::updates::{carrying, last_update, nothing, sha256, Enrolled};
 use common::TestServer;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zipsign_api::SigningKey;
 
@@ -107,18 +110,12 @@ fn archive(program: &[u8], name: &str, key: Option<&SigningKey>) -> Vec<u8> {
     }
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn instruction(policy: &str, version: &str, bytes: &[u8]) -> Value {
     let file = file_name(version);
     json!({
         "policy": policy, "version": version, "file": file, "size": bytes.len(),
         "sha256": sha256(bytes), "url": format!("/api/connector/releases/{file}"),
+        "spreadSeconds": 0,
     })
 }
 
@@ -147,12 +144,16 @@ fn carry(dir: &Path, carried: &[(&str, &[u8])]) {
 /// The appliance (`TestServer`) carrying some Linux releases, with company `acme` and one
 /// connector enrolled from a Linux PC at version [`N`].
 struct Appliance {
-    srv: TestServer,
-    admin: String,
-    token: String,
-    connector_id: String,
+    base: Enrolled,
     releases: PathBuf,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Appliance {
+    type Target = Enrolled;
+    fn deref(&self) -> &Enrolled {
+        &self.base
+    }
 }
 
 impl Appliance {
@@ -160,27 +161,11 @@ impl Appliance {
         let dir = tempfile::tempdir().unwrap();
         let releases = dir.path().join("releases");
         carry(&releases, carried);
-        let srv = TestServer::start_with(
-            &dir.path().join("data"),
-            &[("connector_releases", json!(releases))],
-        )
-        .await;
-        let admin = srv.admin_token().await;
-        srv.create_company(&admin, "Acme Traders", "acme").await;
-        let (s, b) = srv
-            .post(
-                "/connector/auth",
-                None,
-                &json!({"companyId": "acme", "deviceId": "pc-1", "deviceName": "PC 1",
-                    "os": "linux x86_64", "appVersion": N, "userJwt": admin}),
-            )
-            .await;
-        assert_eq!(s, 200, "{b}");
+        let data = dir.path().join("data");
+        let patience = Duration::from_secs(120);
+        let base = Enrolled::start(&data, &carrying(&releases), "linux x86_64", N, patience).await;
         Appliance {
-            token: b["connectorToken"].as_str().unwrap().to_string(),
-            connector_id: b["connectorId"].as_str().unwrap().to_string(),
-            srv,
-            admin,
+            base,
             releases,
             _dir: dir,
         }
@@ -191,17 +176,12 @@ impl Appliance {
     async fn upgrade(mut self, carried: &[(&str, &[u8])]) -> Appliance {
         let data = self.srv.data_dir.clone();
         let port: u16 = self.srv.url.rsplit(':').next().unwrap().parse().unwrap();
-        self.srv.stop().await;
+        self.base.srv.stop().await;
         std::fs::remove_dir_all(&self.releases).unwrap();
         carry(&self.releases, carried);
-        self.srv = TestServer::start_with(
-            &data,
-            &[
-                ("connector_releases", json!(self.releases)),
-                ("port", json!(port)),
-            ],
-        )
-        .await;
+        let mut settings = carrying(&self.releases);
+        settings.push(("port", json!(port)));
+        self.base.srv = TestServer::start_with(&data, &settings).await;
         self
     }
 
@@ -229,54 +209,10 @@ impl Appliance {
         assert_eq!(res.status(), 200, "{path} {body}");
     }
 
-    /// This connector as the appliance's status shows it.
-    async fn status(&self) -> Value {
-        let (s, b) = self
-            .srv
-            .get("/connector/status?companyId=acme", Some(&self.admin))
-            .await;
-        assert_eq!(s, 200, "{b}");
-        b["connectors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["connectorId"] == self.connector_id.as_str())
-            .cloned()
-            .unwrap()
-    }
-
-    /// Waits (at most two minutes) for a status that `wanted` accepts.
-    async fn status_where(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            let status = self.status().await;
-            if wanted(&status) {
-                return status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "the status never showed {what}; last: {status:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// Waits for `count` more heartbeats than the status shows now.
-    async fn more_heartbeats(&self, count: usize) {
-        let mut last = self.status().await["lastHeartbeat"].clone();
-        for _ in 0..count {
-            let seen = last.clone();
-            last = self
-                .status_where("another heartbeat", |s| s["lastHeartbeat"] != seen)
-                .await["lastHeartbeat"]
-                .clone();
-        }
-    }
-
     /// Stops the appliance and returns the update attempts it stored, oldest first.
     async fn stop_and_read_attempts(self) -> Vec<(String, String, String)> {
         let data = self.srv.data_dir.clone();
-        self.srv.stop().await;
+        self.base.srv.stop().await;
         let db = rusqlite::Connection::open(data.join(aicfo::server::DATABASE_FILE)).unwrap();
         let mut stmt = db
             .prepare("SELECT version, outcome, message FROM connector_updates ORDER BY id")
@@ -286,15 +222,6 @@ impl Appliance {
             .unwrap();
         rows.collect::<Result<_, _>>().unwrap()
     }
-}
-
-fn last_update(status: &Value) -> Option<(&str, &str, &str)> {
-    let u = status.get("lastUpdate")?;
-    Some((
-        u["version"].as_str()?,
-        u["outcome"].as_str()?,
-        u["message"].as_str()?,
-    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +260,7 @@ impl Connector {
                 .env_remove("AICFO_CONNECTOR_HOME")
                 .env_remove("AICFO_UNDER_SERVICE")
                 .env("AICFO_TALLY_LOCK_DIR", dir.path())
-                .env("AICFO_UPDATE_JITTER_SECS", "0")
+                .env_remove("AICFO_UPDATE_JITTER_SECS")
                 .env("AICFO_UPDATE_RETRY_SECS", "3600")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
@@ -348,6 +275,13 @@ impl Connector {
 
     fn program(&self) -> PathBuf {
         self.dir.path().join("aicfo-connector")
+    }
+
+    /// What it printed and logged, to show when a test fails.
+    fn log(&self) -> String {
+        let read =
+            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!("{}\n{}", read("console.txt"), read("logs/connector.log"))
     }
 
     fn previous(&self) -> PathBuf {
@@ -392,14 +326,14 @@ async fn without_a_release_key_no_update_is_fetched_and_the_admin_is_told_once()
     let appliance = Appliance::start(&[("99.0.0", b"anything")]).await;
     let _connector = appliance.connector(ordinary());
     let shown = appliance
-        .status_where("the refusal", |s| last_update(s).is_some())
+        .status_where("the refusal", nothing, |s| last_update(s).is_some())
         .await;
     let (version, outcome, message) = last_update(&shown).unwrap();
     assert_eq!((version, outcome), ("99.0.0", "failed"));
     assert!(message.contains("release key"), "{message}");
     assert_eq!(shown["behind"], true);
     assert_eq!(shown["targetVersion"], "99.0.0");
-    appliance.more_heartbeats(2).await;
+    appliance.more_heartbeats(2, nothing).await;
     let stored = appliance.stop_and_read_attempts().await;
     assert_eq!(stored.len(), 1, "said once: {stored:?}");
 }
@@ -411,7 +345,7 @@ async fn paused_means_no_download_at_all() {
         .set_policy(false, json!({"policy": "paused"}))
         .await;
     let _connector = appliance.connector(ordinary());
-    appliance.more_heartbeats(3).await;
+    appliance.more_heartbeats(3, nothing).await;
     let shown = appliance.status().await;
     assert_eq!(shown["updatePolicy"], "paused");
     assert_eq!(shown["behind"], true);
@@ -434,9 +368,11 @@ async fn a_connector_updates_to_the_next_version_restarts_and_keeps_the_previous
     let appliance = Appliance::start(&[]).await;
     let connector = appliance.connector(n);
     let before = appliance
-        .status_where("a heartbeat from version N", |s| {
-            s["lastHeartbeat"].is_string() && s["appVersion"] == N
-        })
+        .status_where(
+            "a heartbeat from version N",
+            || connector.log(),
+            |s| s["lastHeartbeat"].is_string() && s["appVersion"] == N,
+        )
         .await;
     assert!(
         before.get("targetVersion").is_none() && before.get("behind").is_none(),
@@ -445,9 +381,15 @@ async fn a_connector_updates_to_the_next_version_restarts_and_keeps_the_previous
     // The firm upgrades its appliance to one that carries the next version.
     let bytes = next_archive(Some(&release_key()));
     let upgraded = Instant::now();
+    // Its update instruction says `spreadSeconds: 0`; without it the connector would wait up
+    // to 10 minutes, beyond this test's patience.
     let appliance = appliance.upgrade(&[(NEXT, &bytes)]).await;
     let shown = appliance
-        .status_where("the next version", |s| s["appVersion"] == NEXT)
+        .status_where(
+            "the next version",
+            || connector.log(),
+            |s| s["appVersion"] == NEXT,
+        )
         .await;
     eprintln!(
         "the connector reported {NEXT} {:.1} s after the appliance was upgraded; it downloaded {} bytes",
@@ -464,7 +406,7 @@ async fn a_connector_updates_to_the_next_version_restarts_and_keeps_the_previous
         N,
         "the previous program is kept"
     );
-    appliance.more_heartbeats(1).await;
+    appliance.more_heartbeats(1, || connector.log()).await;
     assert!(
         !connector.dir.path().join("update-pending.json").exists(),
         "the marker is cleared after the first heartbeat"
@@ -482,12 +424,16 @@ async fn stays_on_n(appliance: Appliance, version: &str, said: &str) {
     let (n, _) = fixtures();
     let connector = appliance.connector(n);
     let shown = appliance
-        .status_where("the failure", |s| last_update(s).is_some())
+        .status_where(
+            "the failure",
+            || connector.log(),
+            |s| last_update(s).is_some(),
+        )
         .await;
     let (v, outcome, message) = last_update(&shown).unwrap();
     assert_eq!((v, outcome), (version, "failed"), "{message}");
     assert!(message.contains(said), "{message:?} should say {said:?}");
-    appliance.more_heartbeats(2).await;
+    appliance.more_heartbeats(2, || connector.log()).await;
     let shown = appliance.status().await;
     assert_eq!(shown["appVersion"], N);
     assert_eq!(shown["targetVersion"], version);
@@ -611,9 +557,11 @@ async fn pinned_to_an_older_version_downgrades() {
         .await;
     let connector = appliance.connector(next);
     let shown = appliance
-        .status_where("the pinned version installed", |s| {
-            s["appVersion"] == N && last_update(s).is_some()
-        })
+        .status_where(
+            "the pinned version installed",
+            || connector.log(),
+            |s| s["appVersion"] == N && last_update(s).is_some(),
+        )
         .await;
     assert_eq!(
         last_update(&shown).map(|u| (u.0, u.1)),
@@ -638,9 +586,11 @@ async fn a_new_program_that_crashes_at_start_is_rolled_back() {
     let appliance = Appliance::start(&[("1.2.0", &bytes)]).await;
     let connector = appliance.connector(n);
     let shown = appliance
-        .status_where("the roll-back", |s| {
-            last_update(s).is_some_and(|u| u.1 == "rolled_back")
-        })
+        .status_where(
+            "the roll-back",
+            || connector.log(),
+            |s| last_update(s).is_some_and(|u| u.1 == "rolled_back"),
+        )
         .await;
     assert_eq!(shown["appVersion"], N);
     let (v, _, message) = last_update(&shown).unwrap();
@@ -650,7 +600,7 @@ async fn a_new_program_that_crashes_at_start_is_rolled_back() {
         std::fs::read(connector.program()).unwrap(),
         std::fs::read(n).unwrap()
     );
-    appliance.more_heartbeats(2).await;
+    appliance.more_heartbeats(2, || connector.log()).await;
     let stored = appliance.stop_and_read_attempts().await;
     assert_eq!(
         stored.iter().map(|a| a.1.as_str()).collect::<Vec<_>>(),

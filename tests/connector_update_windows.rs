@@ -5,8 +5,12 @@
 //! downloads, verifies, checks and swaps in N+1 by Windows' rules (a running .exe cannot be
 //! overwritten: `self_replace` moves it aside), keeps `AICFOConnector.previous.exe` and restarts;
 //! a tampered archive leaves N running. As a Windows service (Wine's service manager, which takes
-//! no restart-on-failure actions), N updates and the service comes back as N+1 through the
-//! helper the service starts (see `connector::service`), and the appliance sees N+1 heartbeats.
+//! no restart-on-failure actions), installed as `service install` installs it (the program in
+//! Program Files, run as `NT SERVICE\AICFOConnector`, its data in ProgramData), N updates and the
+//! service comes back as N+1 through the helper the service starts (see `connector::service`),
+//! and the appliance sees N+1 heartbeats. The appliance tells the connectors not to spread their
+//! downloads (`update_spread_secs` 0, the heartbeat's `spreadSeconds`): a service sees no
+//! variable a test sets, as on Windows it sees none set after boot.
 //!
 //! What Wine cannot show: the restart by failure actions (Wine refuses them; the service here
 //! comes back without them, which is the point). Whether Wine locks a running .exe exactly as
@@ -21,10 +25,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::text;
+use common::updates::{carrying, last_update, sha256, Enrolled};
 use common::wine::{build_windows_connector, dist, Wine};
-use common::{text, TestServer};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 use std::io::Write;
 use zipsign_api::SigningKey;
 
@@ -74,13 +78,6 @@ fn file_name(version: &str) -> String {
     format!("aicfo-connector-{version}-{TARGET}.zip")
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The release archive of N+1 as build.sh makes it: the program alone, signed for its file name.
 fn next_archive() -> Vec<u8> {
     let (_, next) = programs();
@@ -98,11 +95,15 @@ fn next_archive() -> Vec<u8> {
 /// The appliance carrying `archive` as the Windows connector N+1, with company `acme` and one
 /// Windows connector enrolled at version N.
 struct Appliance {
-    srv: TestServer,
-    admin: String,
-    token: String,
-    connector_id: String,
+    base: Enrolled,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Appliance {
+    type Target = Enrolled;
+    fn deref(&self) -> &Enrolled {
+        &self.base
+    }
 }
 
 impl Appliance {
@@ -116,73 +117,10 @@ impl Appliance {
             "size": archive.len(), "sha256": sha256(archive), "program": "AICFOConnector.exe",
             "programSha256": ""}]});
         std::fs::write(releases.join("manifest.json"), manifest.to_string()).unwrap();
-        let srv = TestServer::start_with(
-            &dir.path().join("data"),
-            &[("connector_releases", json!(releases))],
-        )
-        .await;
-        let admin = srv.admin_token().await;
-        srv.create_company(&admin, "Acme Traders", "acme").await;
-        let (s, b) = srv
-            .post(
-                "/connector/auth",
-                None,
-                &json!({"companyId": "acme", "deviceId": "pc-1", "deviceName": "PC 1",
-                    "os": "windows x86_64", "appVersion": n(), "userJwt": admin}),
-            )
-            .await;
-        assert_eq!(s, 200, "{b}");
-        Appliance {
-            token: b["connectorToken"].as_str().unwrap().to_string(),
-            connector_id: b["connectorId"].as_str().unwrap().to_string(),
-            srv,
-            admin,
-            _dir: dir,
-        }
-    }
-
-    /// This connector as the appliance's status shows it.
-    async fn status(&self) -> Value {
-        let (s, b) = self
-            .srv
-            .get("/connector/status?companyId=acme", Some(&self.admin))
-            .await;
-        assert_eq!(s, 200, "{b}");
-        b["connectors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["connectorId"] == self.connector_id.as_str())
-            .cloned()
-            .unwrap()
-    }
-
-    /// Waits for a status that `wanted` accepts.
-    async fn status_where(&self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
-            let status = self.status().await;
-            if wanted(&status) {
-                return status;
-            }
-            assert!(
-                started.elapsed() < PATIENCE,
-                "the status never showed {what}; last: {status:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// Waits for `count` more heartbeats than the status shows now.
-    async fn more_heartbeats(&self, count: usize) -> Value {
-        let mut last = self.status().await;
-        for _ in 0..count {
-            let seen = last["lastHeartbeat"].clone();
-            last = self
-                .status_where("another heartbeat", |s| s["lastHeartbeat"] != seen)
-                .await;
-        }
-        last
+        let data = dir.path().join("data");
+        let settings = carrying(&releases);
+        let base = Enrolled::start(&data, &settings, "windows x86_64", n(), PATIENCE).await;
+        Appliance { base, _dir: dir }
     }
 
     /// A folder holding version N and a config.json for this appliance (heartbeat every 5 s).
@@ -206,20 +144,8 @@ impl Appliance {
     }
 }
 
-fn last_update(status: &Value) -> Option<(&str, &str, &str)> {
-    let u = status.get("lastUpdate")?;
-    Some((
-        u["version"].as_str()?,
-        u["outcome"].as_str()?,
-        u["message"].as_str()?,
-    ))
-}
-
-/// What the programs of a test see: no random wait before a download, no retry soon.
-const UPDATE_ENV: [(&str, &str); 2] = [
-    ("AICFO_UPDATE_JITTER_SECS", "0"),
-    ("AICFO_UPDATE_RETRY_SECS", "3600"),
-];
+/// What the console programs of a test see: no retry soon.
+const UPDATE_ENV: [(&str, &str); 1] = [("AICFO_UPDATE_RETRY_SECS", "3600")];
 
 /// The version `program` says it is, run under `wine`.
 async fn version_of(wine: &Wine, program: &Path) -> String {
@@ -264,8 +190,11 @@ async fn the_windows_connector_updates_itself_in_a_console_under_wine() {
     let mut child = console(&wine, &exe);
 
     let started = Instant::now();
+    let log = || log_of(folder.path());
     let shown = appliance
-        .status_where("the next version", |s| s["appVersion"] == next().as_str())
+        .status_where("the next version", log, |s| {
+            s["appVersion"] == next().as_str()
+        })
         .await;
     eprintln!(
         "under Wine the connector reported {} {:.1} s after it started; it downloaded {} bytes",
@@ -288,7 +217,7 @@ async fn the_windows_connector_updates_itself_in_a_console_under_wine() {
         n(),
         "the previous program is kept"
     );
-    let shown = appliance.more_heartbeats(2).await;
+    let shown = appliance.more_heartbeats(2, log).await;
     assert_eq!(shown["appVersion"], next().as_str(), "N+1 keeps running");
     assert!(
         !folder.path().join("update-pending.json").exists(),
@@ -310,13 +239,14 @@ async fn a_tampered_archive_leaves_the_windows_connector_running_under_wine() {
     let (folder, exe) = appliance.connector_folder();
     let mut child = console(&wine, &exe);
 
+    let log = || log_of(folder.path());
     let shown = appliance
-        .status_where("the refusal", |s| last_update(s).is_some())
+        .status_where("the refusal", log, |s| last_update(s).is_some())
         .await;
     let (version, outcome, message) = last_update(&shown).unwrap();
     assert_eq!((version, outcome), (next().as_str(), "failed"), "{message}");
     assert!(message.contains("not signed"), "{message}");
-    let shown = appliance.more_heartbeats(2).await;
+    let shown = appliance.more_heartbeats(2, log).await;
     assert_eq!(shown["appVersion"], n(), "N keeps running");
     assert_eq!(shown["behind"], true);
     assert_eq!(
@@ -341,16 +271,12 @@ async fn service(wine: &Wine, exe: &Path, action: &str) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-// Not run by .ci/run for now: it passed while the service ran from the unzipped folder as
-// LocalSystem; since the install copies the program to Program Files and runs it as its virtual
-// account, the service under Wine makes no update attempt within PATIENCE (the log shows none;
-// suspected: Wine gives that service no registry environment, so the 10-minute jitter applies).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs packaging/build.sh and Wine; not in .ci/run until the Program Files service updates under Wine"]
+#[ignore = "needs packaging/build.sh and Wine: .ci/run builds it and runs this with --ignored"]
 async fn the_windows_service_comes_back_as_the_new_version_without_failure_actions() {
     let appliance = Appliance::start(&next_archive()).await;
-    // The service manager, and so the service, see the test's update settings.
-    let wine = Wine::with_env(&UPDATE_ENV);
+    // No variable for the service: how soon it updates is the appliance's word alone.
+    let wine = Wine::new();
     wine.processprng_for_every_program();
     let (folder, exe) = appliance.connector_folder();
 
@@ -373,19 +299,13 @@ async fn the_windows_service_comes_back_as_the_new_version_without_failure_actio
     // where the service runs and keeps its log.
     let home = wine.program_data().join("aicfo/connector");
     let program_dir = wine.prefix().join("drive_c/Program Files/aicfo/connector");
-    let started = Instant::now();
-    let shown = loop {
-        let status = appliance.status().await;
-        if status["appVersion"] == next().as_str() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the status never showed the next version from the service; last: {status:#}\n{}",
-            log_of(&home)
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let log = || log_of(&home);
+    let shown = appliance
+        .status_where("the next version from the service", log, |s| {
+            s["appVersion"] == next().as_str()
+        })
+        .await;
+
     let (version, outcome, message) = last_update(&shown).expect("the update is reported");
     assert_eq!(
         (version, outcome),
@@ -393,7 +313,7 @@ async fn the_windows_service_comes_back_as_the_new_version_without_failure_actio
         "{message}\n{}",
         log_of(&home)
     );
-    let shown = appliance.more_heartbeats(2).await;
+    let shown = appliance.more_heartbeats(2, log).await;
     assert_eq!(shown["appVersion"], next().as_str(), "{shown:#}");
     let said = service(&wine, &exe, "status").await;
     assert!(said.contains("installed and running"), "{said}");
@@ -413,11 +333,19 @@ async fn the_windows_service_comes_back_as_the_new_version_without_failure_actio
         !program_dir.join("update-pending.json").exists(),
         "the marker is cleared"
     );
+    // It took its Tally turn (Tally here is port 9) in its own data folder, which standard users
+    // cannot open, not in the folder every user shares.
+    assert!(home.join("aicfo-tally-9.lock").is_file(), "{log}");
+    assert!(!wine
+        .program_data()
+        .join("aicfo/aicfo-tally-9.lock")
+        .exists());
+    // The unzipped folder is no longer needed: the installed program manages the service.
     drop(folder);
-
-    let said = service(&wine, &exe, "stop").await;
+    let installed = program_dir.join("AICFOConnector.exe");
+    let said = service(&wine, &installed, "stop").await;
     assert!(said.contains("is stopped"), "{said}");
-    let said = service(&wine, &exe, "uninstall").await;
+    let said = service(&wine, &installed, "uninstall").await;
     assert!(
         said.contains("removed the service AICFOConnector"),
         "{said}"

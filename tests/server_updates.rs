@@ -70,13 +70,16 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(&[]).await
+}
+
+/// The world with more appliance settings.
+async fn world_with(settings: &[(&str, Value)]) -> World {
     let dir = tempfile::tempdir().unwrap();
     let (releases, verifying_key) = releases(dir.path());
-    let srv = TestServer::start_with(
-        &dir.path().join("data"),
-        &[("connector_releases", json!(releases))],
-    )
-    .await;
+    let mut all = vec![("connector_releases", json!(releases))];
+    all.extend(settings.iter().cloned());
+    let srv = TestServer::start_with(&dir.path().join("data"), &all).await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Sharma & Sons", "sharma").await;
     World {
@@ -358,7 +361,7 @@ async fn the_heartbeat_answer_follows_the_policies() {
     };
     let expect = |policy: &str, r: Value| {
         json!({"policy": policy, "version": r["version"], "file": r["file"], "size": r["size"],
-            "sha256": r["sha256"], "url": r["url"]})
+            "sha256": r["sha256"], "url": r["url"], "spreadSeconds": 600})
     };
 
     let newest_win = expect("auto", release("windows", "0.2.0"));
@@ -406,6 +409,35 @@ async fn the_heartbeat_answer_follows_the_policies() {
     put(srv, &own, Some(&w.admin), &json!({"policy": "auto"})).await;
     assert_eq!(heartbeat(srv, &win, beat()).await["update"], newest_win);
     w.srv.stop().await;
+}
+
+#[tokio::test]
+async fn the_appliance_says_how_widely_connectors_spread_their_downloads() {
+    let w = world_with(&[("update_spread_secs", json!(45))]).await;
+    let (win, _) = enrol(&w, "pc-win", "windows x86_64", "0.1.0").await;
+    let beat = json!({"companyId": "sharma", "appVersion": "0.1.0"});
+    let update = &heartbeat(&w.srv, &win, beat).await["update"];
+    assert_eq!(update["spreadSeconds"], 45, "{update}");
+    assert_eq!(update["version"], "0.2.0", "{update}");
+    w.srv.stop().await;
+
+    // A spread beyond a day, or not a number, stops the start and names the setting.
+    for bad in ["86401", "ten minutes"] {
+        let data = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
+            .env("AICFO_DATA_DIR", data.path())
+            .env("AICFO_UPDATE_SPREAD_SECS", bad)
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_PORT", "0")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        assert!(
+            err.to_lowercase().contains("update_spread_secs"),
+            "{bad}: {err}"
+        );
+    }
 }
 
 fn connector_in<'a>(status: &'a Value, id: &str) -> &'a Value {

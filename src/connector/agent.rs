@@ -800,7 +800,7 @@ impl Agent {
     async fn update_loop(&self) -> Swapped {
         loop {
             let ins = self.updater.next_due().await;
-            let wait = self.updater.jitter();
+            let wait = self.updater.jitter(&ins);
             log::info!(
                 "version {} is due; installing it in {} s (spread, so the office's PCs do not all download at once)",
                 ins.version,

@@ -24,6 +24,24 @@ pub fn under_service_manager() -> bool {
     std::env::var(UNDER_SERVICE_ENV).is_ok_and(|v| v == "1")
 }
 
+/// The variable that names the folder of the Tally turn lock files (`crate::tally::lock`).
+pub const TALLY_LOCK_DIR_ENV: &str = "AICFO_TALLY_LOCK_DIR";
+
+/// Where the service takes its Tally turn, given `AICFO_TALLY_LOCK_DIR` as the service sees it
+/// and its data folder: that folder (only SYSTEM, Administrators and the service may open what
+/// is in it), unless the variable names one. In the shared `%ProgramData%\aicfo` a standard
+/// user could open the service's lock file and hold it, so the service would never read Tally
+/// again; a console connector there still waits for another console's turn. `None`: leave it.
+pub fn service_lock_dir(
+    set: Option<&std::ffi::OsStr>,
+    data_dir: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    match set {
+        Some(dir) if !dir.is_empty() => None,
+        _ => Some(data_dir.to_path_buf()),
+    }
+}
+
 #[cfg(windows)]
 pub use windows::{main, restart_after_update, SPEC};
 
@@ -70,6 +88,10 @@ mod windows {
         if action == Action::Run {
             // Still one thread: the service dispatcher has not started.
             std::env::set_var(super::UNDER_SERVICE_ENV, "1");
+            let set = std::env::var_os(super::TALLY_LOCK_DIR_ENV);
+            if let Some(dir) = home.and_then(|h| super::service_lock_dir(set.as_deref(), h)) {
+                std::env::set_var(super::TALLY_LOCK_DIR_ENV, dir);
+            }
         }
         winservice::command(&SPEC, action, launch_args, serve)
     }
@@ -226,5 +248,23 @@ mod windows {
             "version {} was put back and runs as the service",
             pending.from_version
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+    use std::path::Path;
+
+    #[test]
+    fn the_service_takes_its_tally_turn_in_its_own_data_folder() {
+        let data = Path::new(r"C:\ProgramData\aicfo\connector");
+        assert_eq!(service_lock_dir(None, data), Some(data.to_path_buf()));
+        assert_eq!(
+            service_lock_dir(Some(OsStr::new("")), data),
+            Some(data.to_path_buf())
+        );
+        assert_eq!(service_lock_dir(Some(OsStr::new(r"D:\locks")), data), None);
     }
 }

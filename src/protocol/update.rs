@@ -74,6 +74,11 @@ pub struct UpdateInstruction {
     pub size: u64,
     pub sha256: String,
     pub url: String,
+    /// The longest random wait, in seconds, before the connector downloads: the appliance knows
+    /// how many connectors it has, so it decides how widely their downloads spread. Absent from
+    /// an older appliance; the connector then waits up to its own default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_seconds: Option<u64>,
 }
 
 /// How an update attempt ended, as the connector reports it.

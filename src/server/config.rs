@@ -60,7 +60,14 @@ pub struct AppConfig {
     /// `AICFO_UTC_OFFSET`: the offset (`+05:30`) the appliance reckons sync schedules' due times
     /// in, the offices' PCs' local time; see [`AppConfig::schedule_offset`].
     pub utc_offset: String,
+    /// `AICFO_UPDATE_SPREAD_SECS`: connectors told to update spread their downloads over up to
+    /// this many seconds (each waits a random part of it), so an office's PCs do not all
+    /// download at once. At most [`MAX_UPDATE_SPREAD_SECS`].
+    pub update_spread_secs: u64,
 }
+
+/// The widest spread of connector downloads: a day.
+pub const MAX_UPDATE_SPREAD_SECS: u64 = 24 * 3600;
 
 impl Default for AppConfig {
     fn default() -> Self {
@@ -88,6 +95,7 @@ impl Default for AppConfig {
             tls_cert: None,
             tls_key: None,
             utc_offset: "+05:30".into(),
+            update_spread_secs: 600,
         }
     }
 }
@@ -176,6 +184,12 @@ impl AppConfig {
                 "log_rotate_bytes must be at least 1024 (AICFO_LOG_ROTATE_BYTES)",
             ));
         }
+        if cfg.update_spread_secs > MAX_UPDATE_SPREAD_SECS {
+            return Err(StartError::new(format!(
+                "update_spread_secs is {}; it must be 0 to {MAX_UPDATE_SPREAD_SECS} seconds (AICFO_UPDATE_SPREAD_SECS)",
+                cfg.update_spread_secs
+            )));
+        }
         cfg.trusted_proxy_list = parse_addresses(&cfg.trusted_proxies)?;
         parse_utc_offset(&cfg.utc_offset)?;
         Ok(cfg)
@@ -260,6 +274,30 @@ mod tests {
             let e = with(bad).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains("AICFO_UTC_OFFSET"), "{bad}: {e}");
             assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn the_update_spread_is_a_day_at_most_and_a_bad_one_stops_the_start() {
+        fn with(v: impl Serialize) -> Result<u64, String> {
+            let f = Figment::from(Serialized::defaults(AppConfig::default()))
+                .merge(Serialized::default("update_spread_secs", v));
+            AppConfig::from_figment(&f)
+                .map(|c| c.update_spread_secs)
+                .map_err(|e| {
+                    // As the binary prints it: with its whole cause chain.
+                    let cause = std::error::Error::source(&e).map(|s| s.to_string());
+                    format!("{e}: {}", cause.unwrap_or_default())
+                })
+        }
+        assert_eq!(AppConfig::default().update_spread_secs, 600);
+        assert_eq!(with(0), Ok(0));
+        assert_eq!(with(86400), Ok(86400));
+        let too_long = with(86401).unwrap_err();
+        assert!(too_long.contains("AICFO_UPDATE_SPREAD_SECS"), "{too_long}");
+        for bad in [with("ten"), with(-1)] {
+            let e = bad.unwrap_err();
+            assert!(e.contains("update_spread_secs"), "{e}");
         }
     }
 }

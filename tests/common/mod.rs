@@ -1,6 +1,7 @@
 //! Test harness: the real appliance, in-process on a free port, driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod updates;
 pub mod wine;
 
 use std::path::{Path, PathBuf};

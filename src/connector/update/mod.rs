@@ -33,9 +33,23 @@ use crate::protocol::{UpdateAttempt, UpdateInstruction, UpdateOutcome};
 use plan::{decide, Inputs, Plan};
 use record::{attempt, now_unix, RecordStore, FIRST_RETRY_SECS};
 
-/// The longest random wait before a download, so fifty PCs do not fetch in the same second.
-/// `AICFO_UPDATE_JITTER_SECS` overrides it (tests set 0).
+/// The longest random wait before a download, so fifty PCs do not fetch in the same second,
+/// when the appliance does not say (an appliance older than `spreadSeconds`).
 const JITTER_SECS: u64 = 10 * 60;
+
+/// The longest wait an appliance may ask for (a day): a larger `spreadSeconds` is taken as this.
+const MAX_SPREAD_SECS: u64 = 24 * 3600;
+
+/// The longest random wait before downloading `ins`: `AICFO_UPDATE_JITTER_SECS` when set (for
+/// tests on one PC), else the spread the appliance asked for (it knows how many connectors it
+/// has), else [`JITTER_SECS`].
+pub fn longest_wait(ins: &UpdateInstruction, jitter_env: Option<&str>) -> u64 {
+    jitter_env
+        .and_then(|v| v.trim().parse().ok())
+        .or(ins.spread_seconds)
+        .unwrap_or(JITTER_SECS)
+        .min(MAX_SPREAD_SECS)
+}
 
 fn env_secs(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -162,9 +176,10 @@ impl Updater {
         }
     }
 
-    /// The random wait before a download.
-    pub fn jitter(&self) -> Duration {
-        let max = env_secs("AICFO_UPDATE_JITTER_SECS", JITTER_SECS);
+    /// The random wait before downloading `ins` ([`longest_wait`]).
+    pub fn jitter(&self, ins: &UpdateInstruction) -> Duration {
+        let env = std::env::var("AICFO_UPDATE_JITTER_SECS").ok();
+        let max = longest_wait(ins, env.as_deref());
         Duration::from_secs(if max == 0 {
             0
         } else {
@@ -240,5 +255,44 @@ impl Updater {
         })
         .await
         .map_err(|e| format!("the update stopped unexpectedly: {e}"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spread(seconds: Option<u64>) -> UpdateInstruction {
+        UpdateInstruction {
+            policy: "auto".into(),
+            version: "1.1.0".into(),
+            file: "x.zip".into(),
+            size: 1,
+            sha256: "00".into(),
+            url: "/x.zip".into(),
+            spread_seconds: seconds,
+        }
+    }
+
+    #[test]
+    fn the_appliance_decides_the_spread_unless_this_pc_overrides_it() {
+        assert_eq!(longest_wait(&spread(Some(30)), None), 30);
+        assert_eq!(longest_wait(&spread(Some(0)), None), 0);
+        assert_eq!(
+            longest_wait(&spread(None), None),
+            JITTER_SECS,
+            "older appliance"
+        );
+        assert_eq!(
+            longest_wait(&spread(Some(30)), Some("0")),
+            0,
+            "tests' override"
+        );
+        assert_eq!(longest_wait(&spread(Some(30)), Some("soon")), 30);
+        assert_eq!(
+            longest_wait(&spread(Some(u64::MAX)), None),
+            MAX_SPREAD_SECS,
+            "never longer than a day"
+        );
     }
 }

@@ -92,6 +92,7 @@ mod tests {
             size: 10,
             sha256: "00".into(),
             url: "/api/connector/releases/x.zip".into(),
+            spread_seconds: None,
         }
     }
 

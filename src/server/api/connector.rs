@@ -155,6 +155,7 @@ pub async fn heartbeat(
         &state.update_policies,
         &catalogue,
         &conn.connector_id,
+        state.cfg.update_spread_secs,
     )
     .await?;
     let (schedule, sync_request) =

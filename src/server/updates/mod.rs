@@ -25,12 +25,13 @@ use resolve::resolve;
 
 /// What one connector is told in its heartbeat's answer: its policies come from the book, read
 /// from the database only when the book does not hold them (first beat after start, after an
-/// enrolment or a change of policy).
+/// enrolment or a change of policy); `spread_seconds` is the setting `update_spread_secs`.
 pub async fn instruction_for(
     db: &Db,
     book: &PolicyBook,
     catalogue: &Catalogue,
     connector_id: &str,
+    spread_seconds: u64,
 ) -> DomainResult<Option<UpdateInstruction>> {
     if catalogue.releases().is_empty() {
         // Nothing to hand out: no policy can change that, so none is read.
@@ -49,7 +50,7 @@ pub async fn instruction_for(
         }
     };
     let resolved = resolve(global, &known.policy, known.target, catalogue);
-    Ok(resolved.instruction())
+    Ok(resolved.instruction(spread_seconds))
 }
 
 /// Adds to each connector of a company its update policy in force, the version it should run,

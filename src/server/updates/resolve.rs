@@ -41,7 +41,9 @@ pub fn resolve<'a>(
 }
 
 impl Resolved<'_> {
-    pub fn instruction(&self) -> Option<UpdateInstruction> {
+    /// The heartbeat's `update`, telling the connector to spread its download over up to
+    /// `spread_seconds`.
+    pub fn instruction(&self, spread_seconds: u64) -> Option<UpdateInstruction> {
         self.release.map(|r| UpdateInstruction {
             policy: self.policy.to_string(),
             version: r.version.to_string(),
@@ -49,6 +51,7 @@ impl Resolved<'_> {
             size: r.size,
             sha256: r.sha256.clone(),
             url: r.url(),
+            spread_seconds: Some(spread_seconds),
         })
     }
 }
