@@ -13,8 +13,10 @@
 //! `cargo bench --bench fleet_update -- --quick`: 8 connectors; without it, 20.
 //! `--connectors K`, `--jitter 0,60` (the connectors' `AICFO_UPDATE_JITTER_SECS`, one round
 //! each; default 0 and 60), `--heartbeat S` (config.json's `heartbeat_interval_seconds`,
-//! at least 5, the default), `--keep` (leave the scratch folders in target/tmp). Prints figures; fails only when the fleet does not get there.
-//! Linux only (process groups, /proc).
+//! at least 5, the default), `--keep` (leave the scratch folders in target/tmp),
+//! `--release-connectors` (connectors built in release, as shipped, instead of the tests' dev
+//! build; its first build takes minutes). Prints figures; fails only when the fleet does not
+//! get there. Linux only (process groups, /proc).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -75,23 +77,37 @@ fn version_of(program: &Path) -> String {
         .to_string()
 }
 
-/// The connector built as `version` with the test release key (the key of
-/// tests/connector_update.rs), rebuilt only when the sources changed since the last build.
-fn program(version: &str) -> PathBuf {
-    let dir = fixture_dir();
-    let copy = dir.join(format!("aicfo-connector-{version}"));
+/// The newest change to anything the connector is built from.
+fn sources_changed_at() -> SystemTime {
     let mut newest = SystemTime::UNIX_EPOCH;
     newest_source(&root().join("src"), &mut newest);
     for file in ["Cargo.toml", "Cargo.lock"] {
         newest = newest.max(modified(&root().join(file)).unwrap_or(newest));
     }
-    if modified(&copy).is_none_or(|t| t < newest) {
-        println!("building connector {version} into {}", dir.display());
+    newest
+}
+
+/// The connector built as `version` with the test release key (the key of
+/// tests/connector_update.rs), in the dev profile as that test builds it or in release (what
+/// ships), rebuilt only when the sources changed since the last build.
+fn program(version: &str, release: bool) -> PathBuf {
+    let dir = fixture_dir();
+    let profile = if release { "release" } else { "debug" };
+    let copy = dir.join(match release {
+        true => format!("aicfo-connector-{version}-release"),
+        false => format!("aicfo-connector-{version}"),
+    });
+    if modified(&copy).is_none_or(|t| t < sources_changed_at()) {
+        println!(
+            "building connector {version} ({profile}) into {}",
+            dir.display()
+        );
         let status = Command::new(env!("CARGO"))
             .current_dir(root())
             .args(["build", "--bin", "aicfo-connector", "--no-default-features"])
             .args(["--features", "connector", "--target-dir"])
             .arg(&dir)
+            .args(release.then_some("--release"))
             .env("AICFO_CONNECTOR_VERSION", version)
             .env(
                 "AICFO_VERIFYING_KEY",
@@ -100,7 +116,8 @@ fn program(version: &str) -> PathBuf {
             .status()
             .expect("cargo runs");
         assert!(status.success(), "connector {version} builds");
-        std::fs::copy(dir.join("debug/aicfo-connector"), &copy).expect("copy of the build");
+        let built = dir.join(profile).join("aicfo-connector");
+        std::fs::copy(built, &copy).expect("copy of the build");
     }
     assert_eq!(version_of(&copy), version, "{} says", copy.display());
     copy
@@ -117,7 +134,8 @@ fn file_name(version: &str) -> String {
 /// The release archive of `program` as packaging/build.sh makes it (the program alone,
 /// deflated, signed for its file name), kept beside the program until the program changes.
 fn signed_archive(version: &str, program: &Path) -> Vec<u8> {
-    let cached = fixture_dir().join(format!("fleet-{}", file_name(version)));
+    let program_name = program.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let cached = fixture_dir().join(format!("fleet-{program_name}.zip"));
     if modified(&cached).is_some_and(|t| Some(t) >= modified(program)) {
         return std::fs::read(&cached).expect("cached archive");
     }
@@ -755,6 +773,8 @@ struct Args {
     heartbeat: u32,
     /// Leave the scratch folders (logs of the appliance and every connector) behind.
     keep: bool,
+    /// Connectors built in release, as shipped, rather than the tests' dev build.
+    release_connectors: bool,
 }
 
 fn args() -> Args {
@@ -776,6 +796,7 @@ fn args() -> Args {
             .unwrap_or(5)
             .max(5),
         keep: argv.iter().any(|a| a == "--keep"),
+        release_connectors: argv.iter().any(|a| a == "--release-connectors"),
     }
 }
 
@@ -836,11 +857,19 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load()
     );
-    let (n, next) = (program(N), program(NEXT));
+    let (n, next) = (
+        program(N, args.release_connectors),
+        program(NEXT, args.release_connectors),
+    );
     let archives = (signed_archive(N, &n), signed_archive(NEXT, &next));
     println!(
-        "  connector {NEXT}: program {} bytes (debug build), signed archive {} bytes",
+        "  connector {NEXT}: program {} bytes ({} build), signed archive {} bytes",
         std::fs::metadata(&next).map_or(0, |m| m.len()),
+        if args.release_connectors {
+            "release"
+        } else {
+            "dev"
+        },
         archives.1.len()
     );
     for &jitter in &args.jitters {
