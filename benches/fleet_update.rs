@@ -53,7 +53,7 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// The newest change to anything the connector is built from.
+/// Raises `newest` to the latest change of any file under `dir`.
 fn newest_source(dir: &Path, newest: &mut SystemTime) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
