@@ -342,6 +342,11 @@ async fn sync_now_is_spaced_out_and_full_reads_are_bounded_per_day_unless_an_adm
     let (s, widened, _) = w.ask(&w.admin, true).await;
     assert_eq!((s, &widened["full"]), (200, &json!(true)), "{widened}");
     assert_eq!(widened["syncRequestId"], changes["syncRequestId"]);
+
+    // Staff repeating "Full read now" while that full read waits: told it waits, not refused.
+    let (s, again, _) = w.ask(&staff, true).await;
+    assert_eq!((s, &again["full"]), (200, &json!(true)), "{again}");
+    assert_eq!(again["syncRequestId"], changes["syncRequestId"]);
 }
 
 #[tokio::test]
@@ -612,4 +617,76 @@ async fn a_schedule_repeating_a_day_or_quiet_all_week_is_refused_and_changes_not
     assert_eq!(w.srv.fingerprint(), before);
     let hb = heartbeat(&w.srv, &w.connector).await;
     assert_eq!(hb["schedule"], office());
+}
+
+impl World {
+    /// Ends the run as failed, the way a connector says Tally could not be read.
+    async fn fail(&self, token: &str, run: &str) {
+        let body = json!({"syncRunId": run, "status": "failed", "error": "Tally is not running"});
+        let (s, b) = self
+            .srv
+            .post("/connector/sync/complete", Some(token), &body)
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_sync_now_whose_run_failed_passes_to_another_connector_and_may_be_asked_again() {
+    let w = world().await;
+    let (second, _, _) = w.srv.enrol(&w.admin, "sharma", "pc-2").await;
+    let (_, asked, _) = w.ask(&w.admin, false).await;
+    let id = asked["syncRequestId"].as_str().unwrap().to_string();
+    for token in [&w.connector, &second] {
+        heartbeat(&w.srv, token).await;
+    }
+    // Tally is closed on the first PC: its run fails at once.
+    let body = json!({"trigger": "request", "syncRequestId": id, "fullRead": false});
+    let failed = w.start(&w.connector, body.clone()).await;
+    w.fail(&w.connector, &failed).await;
+
+    // The second PC, where Tally is open, carries the request out.
+    let run = w.start(&second, body).await;
+    let shown = &w.status().await["schedule"]["syncRequest"];
+    assert_eq!(
+        (&shown["status"], &shown["syncRunId"]),
+        (&json!("started"), &json!(run)),
+        "{shown}"
+    );
+
+    // Tally was closed there too: asking again right away is not held to the spacing.
+    w.fail(&second, &run).await;
+    let (s, retried, retry_after) = w.ask(&w.admin, false).await;
+    assert_eq!((s, retry_after), (201, None), "{retried}");
+    assert_ne!(retried["syncRequestId"], id.as_str());
+    let hb = heartbeat(&w.srv, &w.connector).await;
+    assert_eq!(hb["syncRequest"]["id"], retried["syncRequestId"], "{hb}");
+}
+
+#[tokio::test]
+async fn a_retried_sync_start_leaves_the_request_with_the_run_that_carries_it_out() {
+    let w = world().await;
+    let (_, asked, _) = w.ask(&w.admin, false).await;
+    let id = asked["syncRequestId"].as_str().unwrap().to_string();
+    let body = json!({"trigger": "request", "syncRequestId": id, "fullRead": false});
+    // The answer to the first start was lost on the way: the connector starts again.
+    let lost = w.start(&w.connector, body.clone()).await;
+    let run = w.start(&w.connector, body).await;
+
+    let status = w.status().await;
+    let shown = &status["schedule"]["syncRequest"];
+    assert_eq!(
+        (&shown["status"], &shown["syncRunId"]),
+        (&json!("started"), &json!(run)),
+        "{status:#}"
+    );
+    assert_eq!(status["lastSyncRun"]["syncRequestId"], id.as_str());
+    let (_, superseded) = w
+        .srv
+        .get(
+            &format!("/companies/sharma/sync-runs/{lost}"),
+            Some(&w.admin),
+        )
+        .await;
+    assert_eq!(superseded["status"], "abandoned", "{superseded}");
 }

@@ -70,8 +70,11 @@ pub struct StartedBy<'a> {
 }
 
 /// Starts a run. A run this connector left running is superseded: marked abandoned. A run for a
-/// "sync now" request still pending marks it started; `true` in the answer when it did. A run
-/// for a request another connector of the company started is refused (`sync_request_taken`).
+/// "sync now" request still pending marks it started; `true` in the answer when it did. So does
+/// a run for a request whose run failed or was abandoned, the superseded one included: a retried
+/// `sync/start` whose first answer was lost leaves the request with the run that carries it out.
+/// A run for a request another connector of the company is carrying out or carried out is
+/// refused (`sync_request_taken`).
 pub fn start(
     c: &Connection,
     company_id: &str,

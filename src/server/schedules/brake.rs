@@ -6,6 +6,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::requests::HOLDS;
 use crate::server::clock::now_ms;
 use crate::server::domain_error::{DomainError, DomainResult};
 
@@ -34,23 +35,43 @@ fn seconds(ms: i64) -> u64 {
     u64::try_from((ms + 999) / 1000).unwrap_or(1).max(1)
 }
 
-/// A new request may be made now, or the refusal says when it may.
+/// Time since the last requested run started and time left until the next may be asked, or
+/// `None` when it may be now. A start the clock now puts in the future (the appliance clock
+/// went back) counts as just now, so the wait never exceeds [`SPACING_MS`].
+fn spacing_wait(started: i64, now: i64) -> Option<(i64, i64)> {
+    let started = started.min(now);
+    let wait = started + SPACING_MS - now;
+    (wait > 0).then_some((now - started, wait))
+}
+
+/// Time left until the oldest of the day's counted full reads leaves the 24 hours, clamped
+/// like [`spacing_wait`] when the clock went back.
+fn day_wait(oldest: i64, now: i64) -> i64 {
+    oldest.min(now) + DAY_MS - now
+}
+
+/// A new request may be made now, or the refusal says when it may. A request whose run failed
+/// or was abandoned does not count: Tally was not read (closed on that PC, say), and the person
+/// retrying must not wait for it.
 pub fn check_new(c: &Connection, company_id: &str) -> DomainResult<()> {
     let now = now_ms();
     let last: Option<i64> = c.query_row(
-        "SELECT MAX(started_at) FROM sync_requests WHERE company_id = ?1",
+        &format!(
+            "SELECT MAX(r.started_at) FROM sync_requests r
+         JOIN integration_sync_runs s ON s.id = r.sync_run_id
+         WHERE r.company_id = ?1 AND {HOLDS}"
+        ),
         [company_id],
         |r| r.get(0),
     )?;
-    let Some(started) = last.filter(|s| now - s < SPACING_MS) else {
+    let Some((since, wait)) = last.and_then(|started| spacing_wait(started, now)) else {
         return Ok(());
     };
-    let wait = started + SPACING_MS - now;
     Err(DomainError::too_many(
         format!(
             "A \"sync now\" of company `{company_id}` started {} ago; to keep Tally free for the \
              people working in it, the next can be asked in {} (one every {} minutes).",
-            minutes_words((now - started) / 60_000),
+            minutes_words(since / 60_000),
             wait_words(wait),
             SPACING_MS / 60_000
         ),
@@ -77,7 +98,7 @@ pub fn check_full(c: &Connection, company_id: &str, admin: bool) -> DomainResult
     else {
         return Ok(());
     };
-    let wait = oldest + DAY_MS - now;
+    let wait = day_wait(oldest, now);
     Err(DomainError::too_many(
         format!(
             "Company `{company_id}` had {} full reads on request in the last 24 hours, the most \
@@ -92,7 +113,7 @@ pub fn check_full(c: &Connection, company_id: &str, admin: bool) -> DomainResult
 
 #[cfg(test)]
 mod tests {
-    use super::{minutes_words, wait_words};
+    use super::{day_wait, minutes_words, spacing_wait, wait_words, DAY_MS, SPACING_MS};
 
     #[test]
     fn waits_read_as_minutes_and_hours() {
@@ -101,5 +122,20 @@ mod tests {
         assert_eq!(wait_words(7 * 60_000), "7 minutes");
         assert_eq!(wait_words(60 * 60_000), "1 h");
         assert_eq!(wait_words(312 * 60_000 - 5), "5 h 12 min");
+    }
+
+    #[test]
+    fn a_clock_gone_back_never_makes_the_wait_longer_than_the_spacing() {
+        let now = 1_000_000_000;
+        let minute = 60_000;
+        assert_eq!(
+            spacing_wait(now - 2 * minute, now),
+            Some((2 * minute, 8 * minute))
+        );
+        assert_eq!(spacing_wait(now - SPACING_MS, now), None);
+        // Started "in 30 minutes" by a clock that has since been set back: as if just now.
+        assert_eq!(spacing_wait(now + 30 * minute, now), Some((0, SPACING_MS)));
+        assert_eq!(day_wait(now + 5 * 60 * minute, now), DAY_MS);
+        assert_eq!(day_wait(now - 60 * minute, now), DAY_MS - 60 * minute);
     }
 }

@@ -20,6 +20,14 @@ const COLUMNS: &str = "r.id, r.company_id, r.full, u.username, r.requested_at, r
 /// Neither started nor expired, marked or due (`:cutoff`: now less the bound).
 const LIVE: &str = "r.sync_run_id IS NULL AND r.expired_at IS NULL AND r.requested_at > :cutoff";
 
+/// The run `s` holds its request: it reads Tally for it or did. A run that failed (Tally closed
+/// on that PC) or was abandoned (superseded, gone quiet) leaves the request to another run.
+pub(super) const HOLDS: &str = "s.status IN ('running', 'succeeded')";
+
+/// Not yet started, or started by a run that no longer holds it (see [`HOLDS`]).
+const CLAIMABLE: &str = "(sync_run_id IS NULL OR sync_run_id IN
+    (SELECT id FROM integration_sync_runs WHERE status IN ('failed', 'abandoned')))";
+
 fn cutoff() -> i64 {
     now_ms() - EXPIRES_AFTER_MS
 }
@@ -110,8 +118,9 @@ pub struct Asker {
 }
 
 /// A new pending request, or (`false`) the one already pending: asking twice queues one.
-/// A pending request that wants less than a full read is widened to one when asked for. Either
-/// is refused while the company's Tally was read on request too recently (see `brake`).
+/// A pending request that wants less than a full read is widened to one when asked for. Making
+/// or widening one is refused while the company's Tally was read on request too recently (see
+/// `brake`); asking again for what already waits is not.
 pub fn ask(
     c: &Connection,
     company_id: &str,
@@ -119,11 +128,9 @@ pub fn ask(
     by: Asker,
 ) -> DomainResult<(SyncRequestView, bool)> {
     expire(c, company_id)?;
-    if full {
-        brake::check_full(c, company_id, by.admin)?;
-    }
     if let Some(p) = pending(c, company_id)? {
         if full && !p.full {
+            brake::check_full(c, company_id, by.admin)?;
             c.execute(
                 "UPDATE sync_requests SET full = 1 WHERE id = ?1",
                 [&p.sync_request_id],
@@ -131,6 +138,9 @@ pub fn ask(
             return Ok((SyncRequestView { full: true, ..p }, false));
         }
         return Ok((p, false));
+    }
+    if full {
+        brake::check_full(c, company_id, by.admin)?;
     }
     brake::check_new(c, company_id)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -147,9 +157,10 @@ pub fn ask(
 }
 
 /// A run naming a request another connector of the company already started would read Tally a
-/// second time for it: refused (`409 sync_request_taken`) before anything changes. The same
-/// connector naming it again (its answer was lost on the way) is let through, as is a request
-/// expired, unknown or pending.
+/// second time for it: refused (`409 sync_request_taken`) before anything changes, while that
+/// run holds it (see [`HOLDS`]). The same connector naming it again (its answer was lost on the
+/// way) is let through, as is a request expired, unknown or pending, or whose run failed (Tally
+/// closed on that PC: another connector of the company may well read it).
 pub fn refuse_if_taken(
     c: &Connection,
     company_id: &str,
@@ -158,9 +169,11 @@ pub fn refuse_if_taken(
 ) -> DomainResult<()> {
     let taken: Option<String> = c
         .query_row(
-            "SELECT r.sync_run_id FROM sync_requests r
+            &format!(
+                "SELECT r.sync_run_id FROM sync_requests r
              JOIN integration_sync_runs s ON s.id = r.sync_run_id
-             WHERE r.id = ?1 AND r.company_id = ?2 AND s.connector_id <> ?3",
+             WHERE r.id = ?1 AND r.company_id = ?2 AND s.connector_id <> ?3 AND {HOLDS}"
+            ),
             params![request_id, company_id, connector_id],
             |r| r.get(0),
         )
@@ -178,8 +191,9 @@ pub fn refuse_if_taken(
 }
 
 /// The run `run_id` carries out the request: it is started and the run notes it, unless it
-/// was started already (another connector of the company got there first), has expired, or is
-/// not this company's; `true` when it was. A run that says it does not read in full
+/// was started already by a run that still holds it (another connector of the company got there
+/// first), has expired, or is not this company's; `true` when it was. A request whose run failed
+/// or was abandoned (superseded by this connector's retry of `sync/start`) passes to this run. A run that says it does not read in full
 /// (`run_full`) carrying out a request for a full read (widened after its connector was told
 /// to sync what changed) leaves that full read pending as a new request.
 pub fn claim(
@@ -190,9 +204,11 @@ pub fn claim(
     run_full: Option<bool>,
 ) -> DomainResult<bool> {
     let changed = c.execute(
-        "UPDATE sync_requests SET sync_run_id = ?3, started_at = ?4
-         WHERE id = ?1 AND company_id = ?2 AND sync_run_id IS NULL AND expired_at IS NULL
-           AND requested_at > ?5",
+        &format!(
+            "UPDATE sync_requests SET sync_run_id = ?3, started_at = ?4
+             WHERE id = ?1 AND company_id = ?2 AND {CLAIMABLE} AND expired_at IS NULL
+               AND requested_at > ?5"
+        ),
         params![request_id, company_id, run_id, now_ms(), cutoff()],
     )?;
     if changed == 1 {
