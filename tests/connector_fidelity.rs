@@ -318,13 +318,36 @@ async fn amounts_in_every_form_tally_writes_are_stored_exactly() {
 }
 
 /// Peers report Ledger collections whose CLOSINGBALANCE is blank on every ledger: read as zero
-/// it would store empty books. The connector does not take it, reads the report form, and the
-/// months stored are exact.
+/// it would store empty books. The connector does not take it; and with no number from the
+/// collection the report form cannot be cross-checked, so the sync fails saying why, and
+/// nothing is stored.
 #[tokio::test]
 async fn blank_closing_balances_everywhere_are_not_stored_as_zero() {
-    let log = exact_despite("blank-all", false).await;
-    assert!(log.contains("blank (zero) closing balance"), "{log}");
-    assert!(log.contains("asking its report form"), "{log}");
+    fails_loudly_and_stores_nothing(
+        "blank-all",
+        &[
+            "did not confirm",
+            "blank (zero) closing balance",
+            "report form: not asked",
+        ],
+    )
+    .await;
+}
+
+/// The same blank collection from a Tally whose report names the date asked but gives the
+/// numbers of 31 days earlier (a trial balance that still balances): taken unchecked it would
+/// store every month with another month's numbers. Nothing is stored.
+#[tokio::test]
+async fn a_blank_collection_never_lets_an_unchecked_report_through() {
+    fails_loudly_and_stores_nothing(
+        "blank-all+report-misreads",
+        &[
+            "did not confirm",
+            "blank (zero) closing balance",
+            "nothing could show that its numbers are those of the day it names",
+        ],
+    )
+    .await;
 }
 
 /// Under `fault` (with a Tally timeout of 1 s when `short_timeout`) a full sync still stores

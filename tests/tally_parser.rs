@@ -327,6 +327,35 @@ fn unreadable_amounts_name_the_ledger() {
     );
 }
 
+/// A balance in a foreign currency without its value in rupees, or with a `?` glued to the number
+/// (a character the encoding lost, perhaps a minus), is refused naming the ledger and the text:
+/// never stored as that many rupees.
+#[test]
+fn amounts_that_are_not_surely_rupees_are_refused_naming_the_ledger() {
+    for (closing, says) in [
+        ("-$ 1,200.00", "foreign-currency"),
+        ("$ 1,200.00 @ &#8377; 83.25/$", "foreign-currency"),
+        ("?1000.00", "lost a character"),
+    ] {
+        let xml = format!(
+            "<ENVELOPE><BODY><DATA><COLLECTION><LEDGER NAME=\"Acme Inc (USD)\"><GUID>g</GUID>\
+             <CLOSINGBALANCE TYPE=\"Amount\">{closing}</CLOSINGBALANCE></LEDGER></COLLECTION></DATA></BODY></ENVELOPE>"
+        );
+        for bytes in [xml.as_bytes().to_vec(), TextEncoding::Utf16Le.encode(&xml)] {
+            let objs = objects(&bytes).unwrap();
+            let err = LedgerBalance::from_element(&objs[0])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("ledger `Acme Inc (USD)`")
+                    && err.contains(&closing.replace("&#8377;", "\u{20b9}"))
+                    && err.contains(says),
+                "{err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_three_decimal_base_currency_is_named_as_such_with_the_ledger() {
     let xml = "<ENVELOPE><BODY><DATA><COLLECTION><LEDGER NAME=\"Kuwait Branch\"><GUID>g</GUID>\

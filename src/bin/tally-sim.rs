@@ -63,7 +63,7 @@ enum Command {
         /// One of: none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate,
         /// ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing,
         /// blank-closing, lineerror-midway, amount-forms, no-company-errormsg,
-        /// freeze-on-fromdate, blank-all, refuse-reports (switch later with POST /_sim/fault).
+        /// freeze-on-fromdate, blank-all, blank-all+report-misreads, refuse-reports (switch later with POST /_sim/fault).
         #[arg(long, default_value = "none")]
         fault: Fault,
     },

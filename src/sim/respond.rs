@@ -314,7 +314,7 @@ pub fn answer_with(req: &SimRequest, companies: &[std::sync::Arc<Books>], fault:
             _ => at.unwrap_or(today),
         };
         let computed = match fault {
-            Fault::ReportMisreads => at - time::Duration::days(31),
+            Fault::ReportMisreads | Fault::BlankAllReportMisreads => at - time::Duration::days(31),
             _ => at,
         };
         return report_xml(req, books, at, computed);
@@ -614,7 +614,7 @@ fn ledgers_xml(req: &SimRequest, b: &Books, at: Date, fault: &Fault) -> String {
         }
         if let Some(c) = closing.as_ref().filter(|_| !closing_left_out(fault, i)) {
             let text = match fault {
-                Fault::BlankAll => String::new(),
+                Fault::BlankAll | Fault::BlankAllReportMisreads => String::new(),
                 _ => amount_text(fault, c[i], i),
             };
             let _ = write!(

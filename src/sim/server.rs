@@ -69,12 +69,16 @@ pub enum Fault {
     /// Ledger collections write every CLOSINGBALANCE empty, whatever the balance: peers report
     /// blank closing balances from Tallies that did not compute them.
     BlankAll,
+    /// `BlankAll` and, as in `ReportMisreads`, reports that name the date asked but give the
+    /// balances of 31 days earlier: with no number from the collection, nothing cross-checks
+    /// the report.
+    BlankAllReportMisreads,
     /// `TYPE Data` requests (the inline reports) answer `Unknown Request, cannot be
     /// processed`, as a Tally that does not take inline report TDL would.
     RefuseReports,
 }
 
-pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing, blank-closing, lineerror-midway, amount-forms, no-company-errormsg, freeze-on-fromdate, blank-all or refuse-reports";
+pub const FAULTS: &str = "none, slow:<ms>, slow-whole:<ms>, company-not-open, garbage, ignore-todate, ignore-todate-slow:<ms>, ignore-todate-all, report-misreads, drop-closing, blank-closing, lineerror-midway, amount-forms, no-company-errormsg, freeze-on-fromdate, blank-all, blank-all+report-misreads or refuse-reports";
 
 impl FromStr for Fault {
     type Err = String;
@@ -99,6 +103,7 @@ impl FromStr for Fault {
             "no-company-errormsg" => Fault::ErrorMsg,
             "freeze-on-fromdate" => Fault::FreezeOnFromDate,
             "blank-all" => Fault::BlankAll,
+            "blank-all+report-misreads" => Fault::BlankAllReportMisreads,
             "refuse-reports" => Fault::RefuseReports,
             _ => match (ms("slow:"), ms("slow-whole:"), ms("ignore-todate-slow:")) {
                 (Some(d), _, _) => Fault::Slow(d),

@@ -9,7 +9,8 @@
 //!   that does not confirm the date either the sync fails with [`TallyError::DateUnconfirmed`];
 //! - an answer in which every ledger's balance is blank (zero) is not taken when the books
 //!   have opening balances: a Tally that did not compute writes them so (a peer's field
-//!   report), and such books cannot be all zero at any month-end; the report form is asked;
+//!   report), and such books cannot be all zero at any month-end. The sync fails: the report
+//!   form could not be cross-checked against anything (see [`unverifiable`]);
 //! - a request that times out on a big company is asked again split by primary group
 //!   (`CHILDOF`), plus the ledgers directly under Primary, for this and every later month.
 
@@ -86,12 +87,14 @@ impl<'a> MonthReader<'a> {
             match self.unconfirmed(&answer, at) {
                 None => return complete(answer, at, self.known),
                 Some(why) => {
+                    if self.expect_some_balance && all_zero(&answer) {
+                        return Err(self.unconfirmed_error(at, unverifiable(&why)));
+                    }
                     log::warn!(
                         "Tally's ledger collection for {at} is not confirmed ({why}); asking its report form instead"
                     );
                     self.report_form = true;
-                    // An all-blank answer has no numbers to check the report form against.
-                    if let Some(day) = single_date(&answer).filter(|_| !all_zero(&answer)) {
+                    if let Some(day) = single_date(&answer) {
                         self.cross_check(at, day, &answer).await?;
                     }
                     why_not_collection = Some(why);
@@ -220,6 +223,16 @@ impl<'a> MonthReader<'a> {
         }
         Ok(all)
     }
+}
+
+/// An all-blank collection gives no number the report form could be checked against, and the
+/// masters' opening balances cannot tell a report at the right day from one at another: any day
+/// before the first voucher gives them too. A report naming the date asked but computing another
+/// day would be stored unnoticed, so nothing is taken.
+fn unverifiable(why: &str) -> String {
+    format!(
+        "ledger collection: {why}; report form: not asked, as with no number from the collection nothing could show that its numbers are those of the day it names"
+    )
 }
 
 /// Every ledger of the answer came with a zero (blank) closing balance.
