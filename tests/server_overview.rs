@@ -238,3 +238,64 @@ async fn a_company_whose_data_cannot_be_read_is_named_and_the_others_are_exact()
     assert_eq!(sharma["lastSuccessfulSync"]["status"], "succeeded");
     assert!(sharma["monthsHeld"].as_u64().unwrap() > 0, "{sharma:#}");
 }
+
+/// Review MED-2: the overview shows a company as unreadable only for an error in its stored
+/// values. When every company a user may see is unreadable, the page gets the general error
+/// (its "the other companies are not affected" would be false), as it does for any other error,
+/// such as a table the database lacks, rather than a card per company.
+#[tokio::test]
+async fn the_overview_fails_whole_when_no_company_or_the_database_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let f = firm(&srv).await;
+    let ravi = srv.login("ravi", web_fixture::RAVI_PASSWORD).await;
+    let c = srv.db();
+    c.execute(
+        "UPDATE snapshots SET debit_total = 'not a number' WHERE company_id = 'sharma'",
+        [],
+    )
+    .unwrap();
+
+    let (s, all) = srv.get("/overview", Some(&f.admin)).await;
+    assert_eq!(s, 200, "{all}");
+    let entries = all["companies"].as_array().unwrap();
+    let sharma = entries.iter().find(|e| e["id"] == "sharma").unwrap();
+    assert_eq!(sharma["unreadable"], overview::UNREADABLE, "{sharma:#}");
+    assert!(entries
+        .iter()
+        .any(|e| e["id"] != "sharma" && e.get("unreadable").is_none()));
+
+    // Ravi sees Sharma alone: not one company of his could be read.
+    let (s, b) = srv.get("/overview", Some(&ravi)).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (500, Some("internal_error")),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().contains("server log"), "{b}");
+
+    // Not an error in a company's values: the whole overview fails, no company is blamed.
+    c.execute("UPDATE snapshots SET debit_total = 0", [])
+        .unwrap();
+    c.execute_batch("DROP TABLE restatements").unwrap();
+    let admin = accounts::user_by_id(&c, user_id(&c, "admin"))
+        .unwrap()
+        .unwrap();
+    let read = overview::overview(
+        &c,
+        &admin,
+        RULE,
+        &Heartbeats::default(),
+        &Catalogue::default(),
+    );
+    let e = read.expect_err("a missing table fails the overview");
+    assert!(!overview::is_data_error(&e), "{e:?}");
+    let (s, b) = srv.get("/overview", Some(&f.admin)).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (500, Some("internal_error")),
+        "{b}"
+    );
+    drop(c);
+    srv.stop().await;
+}

@@ -244,6 +244,11 @@ async fn a_part_over_the_limit_or_malformed_is_refused_with_its_reason() {
 /// The first run's remaining parts are still taken and its months stored when the last one
 /// arrives; they used to be refused (422, every ledger unknown), and the connector then read
 /// Tally in full again.
+///
+/// Review MED-1: the months the second connector stored are a newer reading than the late run's
+/// and keep it (they used to be overwritten by the older reading, with a false restatement of
+/// the closed month, and the second connector's next sync, Tally unchanged, never put them
+/// back). The late run's other months are stored, and its run says which months it left.
 #[tokio::test]
 async fn another_connectors_sync_does_not_break_a_sync_arriving_in_parts() {
     let c = conn().await;
@@ -253,56 +258,79 @@ async fn another_connectors_sync_does_not_break_a_sync_arriving_in_parts() {
     let (s, b) = c.part(&parts[0]).await;
     assert_eq!(s, 200, "{b}");
 
+    // The second PC's books: February and March read later, with other figures; no January.
     let mut other_books = balanced_payload();
-    other_books["chartOfAccounts"]["balances"]["current"]["items"][0]["balance"] = json!(150001.50);
-    other_books["chartOfAccounts"]["balances"]["current"]["items"][3]["balance"] = json!(199999);
+    let balances = &mut other_books["chartOfAccounts"]["balances"];
+    balances["closedMonths"] = json!([{ "monthKey": "2026-02", "asOfDate": "2026-02-28", "items": [
+        { "ledgerGuid": "l-abc", "balance": 500 }, { "ledgerGuid": "l-sales", "balance": -500 }]}]);
+    balances["current"]["items"][0]["balance"] = json!(150001.50);
+    balances["current"]["items"][1]["balance"] = json!(-250001.50);
     let (s, b) = c
         .srv
         .post("/connector/sync", Some(&second), &other_books)
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["ledgersGone"], 0, "{b}");
-    assert_eq!(c.months().await.as_array().unwrap().len(), 3);
+    let newer = c.months().await;
+    assert_eq!(newer.as_array().unwrap().len(), 2, "{newer}");
 
     let (s, b) = c.part(&parts[1]).await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = c.part(&parts[2]).await;
     assert_eq!(s, 200, "{b}");
+    assert_eq!(b["stored"]["months"], json!(["2026-01"]), "{b}");
+    assert_eq!(b["stored"]["balances"], 2, "{b}");
+    let jan = c.snapshot("2026-01").await;
     assert_eq!(
-        b["stored"]["months"],
-        json!(["2026-01", "2026-02", "2026-03"]),
-        "{b}"
+        jan["debitTotal"].to_string(),
+        "1000.10",
+        "the parts' January: {jan}"
     );
-    assert_eq!(b["stored"]["balances"], 8);
-    let (_, jan) = c
-        .srv
-        .get("/companies/sharma/snapshots/2026-01", Some(&c.admin))
-        .await;
-    assert_eq!(jan["debitTotal"].to_string(), "1000.10", "{jan}");
-    let (_, march) = c
-        .srv
-        .get("/companies/sharma/snapshots/2026-03", Some(&c.admin))
-        .await;
+    let feb = c.snapshot("2026-02").await;
+    assert_eq!(
+        feb["debitTotal"].to_string(),
+        "500.00",
+        "the newer February: {feb}"
+    );
+    let march = c.snapshot("2026-03").await;
     assert_eq!(
         march["debitTotal"].to_string(),
-        "350000.50",
-        "the parts' March: {march}"
+        "350001.50",
+        "the newer March: {march}"
     );
-    let (_, runs) = c
-        .srv
-        .get("/companies/sharma/sync-runs", Some(&c.admin))
-        .await;
-    let ours = runs
+    let months = c.months().await;
+    assert_eq!(
+        &months.as_array().unwrap()[1..],
+        &newer.as_array().unwrap()[..]
+    );
+    assert_eq!(
+        c.srv.count("SELECT count(*) FROM restatements"),
+        0,
+        "no false restatement of February"
+    );
+
+    let view = c.run_view(&run).await;
+    assert_eq!(view.get("partsOutcome"), None, "stored: {view}");
+    let said = view["events"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["syncRunId"] == run.as_str())
-        .unwrap();
-    assert_eq!(ours.get("partsOutcome"), None, "stored: {ours}");
+        .find(|e| e["kind"] == "kept_newer")
+        .unwrap_or_else(|| panic!("{view:#}"));
+    assert_eq!(
+        said["message"],
+        "not stored: 2026-02, 2026-03; a later sync stored them while this run's parts \
+         arrived, and they are kept as that newer sync had them"
+    );
     assert_eq!(c.srv.count("SELECT count(*) FROM sync_part_balances"), 0);
 }
 
 impl Conn {
+    async fn snapshot(&self, key: &str) -> Value {
+        let path = format!("/companies/sharma/snapshots/{key}");
+        self.srv.get(&path, Some(&self.admin)).await.1
+    }
+
     async fn run_view(&self, run: &str) -> Value {
         let (s, b) = self
             .srv

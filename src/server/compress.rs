@@ -12,8 +12,10 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{ContentType, Header, Status};
+use rocket::response::Responder;
 use rocket::{Request, Response};
 
+use super::error::ApiError;
 use super::vary::vary_on;
 
 /// Below this, gzip's header and the time spent save nothing worth having.
@@ -79,13 +81,23 @@ pub fn gzip(bytes: &[u8], level: Compression) -> std::io::Result<Vec<u8>> {
 /// is deflated on the blocking pool: hundreds of milliseconds on an async worker would stall
 /// every other request waiting on it.
 async fn gzip_off_worker(plain: Vec<u8>) -> Result<(Vec<u8>, std::io::Result<Vec<u8>>), String> {
+    deflate_off_worker(plain, gzip).await
+}
+
+type Deflate = fn(&[u8], Compression) -> std::io::Result<Vec<u8>>;
+
+/// [`gzip_off_worker`] with the deflating function given, so a test can make it fail.
+async fn deflate_off_worker(
+    plain: Vec<u8>,
+    deflate: Deflate,
+) -> Result<(Vec<u8>, std::io::Result<Vec<u8>>), String> {
     let level = level_for(plain.len());
     if plain.len() <= INLINE_MAX {
-        let packed = gzip(&plain, level);
+        let packed = deflate(&plain, level);
         return Ok((plain, packed));
     }
     rocket::tokio::task::spawn_blocking(move || {
-        let packed = gzip(&plain, level);
+        let packed = deflate(&plain, level);
         (plain, packed)
     })
     .await
@@ -132,12 +144,20 @@ impl Fairing for Gzip {
                 log::warn!("gzip failed, answering plainly: {e}");
                 res.set_sized_body(plain.len(), Cursor::new(plain));
             }
-            Err(e) => {
-                // The deflating thread panicked and took the body with it: nothing to send.
-                log::error!("gzip: the deflating thread failed: {e}");
-                res.set_status(Status::InternalServerError);
-                res.set_sized_body(0, Cursor::new(Vec::new()));
-            }
+            Err(e) => answer_lost_body(req, res, &e),
+        }
+    }
+}
+
+/// The deflating thread panicked and took the body with it: the answer becomes the contract's
+/// JSON error (logged with the cause), as every other failure is.
+fn answer_lost_body<'r>(req: &'r Request<'_>, res: &mut Response<'r>, cause: &str) {
+    let error = ApiError::internal("gzip: the deflating thread failed", cause);
+    match error.respond_to(req) {
+        Ok(answer) => res.merge(answer),
+        Err(status) => {
+            res.set_status(status);
+            res.set_sized_body(0, Cursor::new(Vec::new()));
         }
     }
 }
@@ -193,5 +213,34 @@ mod tests {
                 .unwrap();
             assert_eq!(back, text, "{len} bytes");
         }
+    }
+
+    fn panics(_: &[u8], _: Compression) -> std::io::Result<Vec<u8>> {
+        panic!("deflate blew up")
+    }
+
+    /// Review LOW-6: a failed deflating thread used to leave a 500 with an empty body.
+    #[tokio::test]
+    async fn a_failed_deflating_thread_answers_the_json_error() {
+        let lost = deflate_off_worker(vec![b'x'; INLINE_MAX + 1], panics).await;
+        let cause = lost.expect_err("the thread panicked");
+        let client = rocket::local::asynchronous::Client::untracked(rocket::build())
+            .await
+            .unwrap();
+        let req = client.get("/api/companies/sharma/trial-balance");
+        let mut res = Response::build()
+            .status(Status::Ok)
+            .header(ContentType::JSON)
+            .finalize();
+        answer_lost_body(&req, &mut res, &cause);
+        assert_eq!(res.status(), Status::InternalServerError);
+        assert_eq!(res.content_type(), Some(ContentType::JSON));
+        let body: serde_json::Value =
+            serde_json::from_str(&res.body_mut().to_string().await.unwrap()).unwrap();
+        assert_eq!(body["error"], "internal_error", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("server log"),
+            "{body}"
+        );
     }
 }

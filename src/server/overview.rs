@@ -24,7 +24,9 @@ use crate::protocol::{
 const RESTATED_WINDOW_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 
 /// Heartbeats come from the heartbeat book where it is newer than the database. A company whose
-/// data cannot be read is shown as such (see [`Fleet::read`]); the others as always.
+/// stored data cannot be read is shown as such (see [`Fleet::read`]); the others as always. Any
+/// other error (I/O, a corrupt page, a busy database) fails the whole overview, as it does when
+/// not one company could be read.
 pub fn overview(
     c: &Connection,
     user: &User,
@@ -39,8 +41,17 @@ pub fn overview(
         beats,
         catalogue,
     };
-    let mut companies = Vec::with_capacity(visible.len());
-    fleet.read(&visible, &mut companies);
+    let mut read = Read {
+        companies: Vec::with_capacity(visible.len()),
+        first_unreadable: None,
+    };
+    fleet.read(&visible, &mut read)?;
+    let companies = read.companies;
+    if let Some(e) = read.first_unreadable {
+        if companies.iter().all(|co| co.unreadable.is_some()) {
+            return Err(e);
+        }
+    }
     let offline_connectors = companies
         .iter()
         .flat_map(|co| &co.connectors)
@@ -52,6 +63,38 @@ pub fn overview(
         companies,
         last_backup: None,
     })
+}
+
+/// Whether `e` is an error in the stored data of the rows read (a value of the wrong type or out
+/// of range, a sum that overflows, JSON that does not decode), which fails only the companies
+/// whose rows hold it. Anything else (I/O, corruption, a busy or locked database) is the
+/// appliance's and fails every read alike.
+pub fn is_data_error(e: &DomainError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(e) = c.downcast_ref::<rusqlite::Error>() {
+            return is_sqlite_data_error(e);
+        }
+        if let Some(e) = c.downcast_ref::<serde_json::Error>() {
+            return !e.is_io();
+        }
+        cause = c.source();
+    }
+    false
+}
+
+fn is_sqlite_data_error(e: &rusqlite::Error) -> bool {
+    use rusqlite::Error as E;
+    match e {
+        E::FromSqlConversionFailure(..)
+        | E::InvalidColumnType(..)
+        | E::IntegralValueOutOfRange(..) => true,
+        // SUM over stored values beyond i64: SQLite's plain SQLITE_ERROR with this message.
+        E::SqliteFailure(f, Some(message)) => {
+            f.code == rusqlite::ErrorCode::Unknown && message == "integer overflow"
+        }
+        _ => false,
+    }
 }
 
 /// What the card of a company whose data could not be read says; the cause goes to the log only.
@@ -68,26 +111,45 @@ struct Fleet<'a> {
 
 impl Fleet<'_> {
     /// Appends the overview of `set`, in order, to `out`. The set-based read is tried first; when
-    /// it fails (an error in one company's rows fails the query for all), the set is halved and
-    /// each half read alike, so the failing companies are found in a few reads each and only
-    /// they are shown as unreadable.
-    fn read(&self, set: &[CompanySummary], out: &mut Vec<CompanyOverview>) {
+    /// it fails on a data error (an error in one company's rows fails the query for all), the
+    /// set is halved and each half read alike, so the failing companies are found in a few
+    /// reads each and only they are shown as unreadable. Any other error is returned.
+    fn read(&self, set: &[CompanySummary], out: &mut Read) -> DomainResult<()> {
         let mut read = match FleetRead::of(self.c, set, self.rule, self.beats) {
             Ok(read) => read,
-            Err(_) if set.is_empty() => return,
-            Err(e) if set.len() == 1 => return out.push(unreadable(&set[0], &e)),
+            Err(e) if !is_data_error(&e) => return Err(e),
+            Err(_) if set.is_empty() => return Ok(()),
+            Err(e) if set.len() == 1 => {
+                out.unreadable(&set[0], e);
+                return Ok(());
+            }
             Err(_) => {
                 let (first, second) = set.split_at(set.len() / 2);
-                self.read(first, out);
+                self.read(first, out)?;
                 return self.read(second, out);
             }
         };
         for company in set {
-            let shown = read
-                .company(self.c, company.clone(), self.beats, self.catalogue)
-                .unwrap_or_else(|e| unreadable(company, &e));
-            out.push(shown);
+            match read.company(self.c, company.clone(), self.beats, self.catalogue) {
+                Ok(shown) => out.companies.push(shown),
+                Err(e) if is_data_error(&e) => out.unreadable(company, e),
+                Err(e) => return Err(e),
+            }
         }
+        Ok(())
+    }
+}
+
+/// The companies read so far, and the first error that made one unreadable.
+struct Read {
+    companies: Vec<CompanyOverview>,
+    first_unreadable: Option<DomainError>,
+}
+
+impl Read {
+    fn unreadable(&mut self, company: &CompanySummary, cause: DomainError) {
+        self.companies.push(unreadable(company, &cause));
+        self.first_unreadable.get_or_insert(cause);
     }
 }
 
@@ -222,5 +284,77 @@ fn card_view(k: ConnectorView) -> OverviewConnector {
         target_version: k.target_version,
         behind: k.behind,
         last_update: k.last_update,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_error(c: &Connection, sql: &str) -> DomainError {
+        let read = c.query_row(sql, [], |r| r.get::<_, i64>(0));
+        DomainError::from(read.expect_err(sql))
+    }
+
+    #[test]
+    fn only_errors_in_stored_values_make_a_company_unreadable() {
+        let c = Connection::open_in_memory().unwrap();
+        for sql in [
+            "SELECT 'not a number'",
+            "SELECT 1.5",
+            "SELECT sum(x) FROM (SELECT 9223372036854775807 AS x UNION ALL SELECT 1)",
+        ] {
+            assert!(is_data_error(&sqlite_error(&c, sql)), "{sql}");
+        }
+        let wide = c.query_row("SELECT 300", [], |r| r.get::<_, u8>(0));
+        assert!(is_data_error(&wide.unwrap_err().into()));
+        let conversion = rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            "unknown run status `x`".into(),
+        );
+        let within = DomainError::internal("reading connector update attempts", conversion);
+        assert!(is_data_error(&within));
+        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        assert!(is_data_error(&DomainError::internal("decoding", json)));
+
+        assert!(!is_data_error(&sqlite_error(&c, "SELECT x FROM nowhere")));
+        let io = std::io::Error::other("disk gone");
+        assert!(!is_data_error(&DomainError::internal("reading", io)));
+        assert!(!is_data_error(&DomainError::not_found("x", "no such")));
+    }
+
+    #[test]
+    fn a_busy_or_corrupt_database_is_not_a_data_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("books.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader.busy_timeout(Duration::ZERO).unwrap();
+        let busy = sqlite_error(&reader, "SELECT count(*) FROM t");
+        assert!(
+            cause_text(&busy).contains("locked"),
+            "{}",
+            cause_text(&busy)
+        );
+        assert!(!is_data_error(&busy));
+
+        let garbage = dir.path().join("garbage.db");
+        std::fs::write(&garbage, vec![7u8; 8192]).unwrap();
+        let corrupt = Connection::open(&garbage).unwrap();
+        let e = sqlite_error(&corrupt, "SELECT count(*) FROM sqlite_master");
+        assert!(
+            cause_text(&e).contains("not a database"),
+            "{}",
+            cause_text(&e)
+        );
+        assert!(!is_data_error(&e));
+    }
+
+    fn cause_text(e: &DomainError) -> String {
+        crate::server::domain_error::cause_chain(e)
     }
 }

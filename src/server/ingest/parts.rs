@@ -376,23 +376,26 @@ fn stage_month(
     Ok(())
 }
 
-/// Every part is in: the months are checked as a whole payload's are, then stored.
+/// Every part is in: the months are checked as a whole payload's are, then stored, except
+/// those a later sync stored while this run's parts arrived (see [`keep_newer`]).
 fn store_run(
     tx: &Connection,
     origin: &Origin<'_>,
     run_id: &str,
     run: &PartRun,
 ) -> DomainResult<SyncAccepted> {
-    let months = staged_months(tx, run_id)?;
+    let mut months = staged_months(tx, run_id)?;
     check_calendar(&months)?;
+    keep_newer(tx, origin.company_id, run_id, run.ingestion_id, &mut months)?;
     let stamp = Stamp {
         company_id: origin.company_id,
         ingestion_id: run.ingestion_id,
         at_ms: now_ms(),
     };
-    let mut unbalanced = Vec::new();
+    let (mut unbalanced, mut stored_balances) = (Vec::new(), 0u64);
     for m in &months {
         let balances = staged_balances(tx, run_id, &m.key)?;
+        stored_balances += balances.len() as u64;
         let difference = snapshots::store_month(
             tx,
             &MonthSnapshot {
@@ -423,7 +426,7 @@ fn store_run(
         groups: Some(groups as u64),
         ledgers: Some(ledgers as u64),
         months: Some(months.len() as u64),
-        balances: Some(staged_count(tx, run_id)?),
+        balances: Some(stored_balances),
     };
     tx.execute(
         "UPDATE ingestion_logs SET months_count = ?2, balances_count = ?3 WHERE id = ?1",
@@ -452,13 +455,44 @@ fn store_run(
     })
 }
 
-fn staged_count(tx: &Connection, run_id: &str) -> DomainResult<u64> {
-    let n: i64 = tx.query_row(
-        "SELECT staged_balances FROM sync_part_runs WHERE run_id = ?1",
-        [run_id],
-        |r| r.get(0),
+/// Drops from `months` those whose snapshot a later ingestion stored, and notes them on the run.
+///
+/// While this run's parts arrive, another connector of the company may sync whole, under a later
+/// ingestion. Its months are a newer reading of the books than this run's: storing this run's
+/// over them would put the older reading back, and that connector's next sync, finding Tally
+/// unchanged, would not correct it. A snapshot's `ingestion_id` is the ingestion that last
+/// stored the month, so a larger one than the run's is a newer sync's.
+fn keep_newer(
+    tx: &Connection,
+    company_id: &str,
+    run_id: &str,
+    ingestion_id: i64,
+    months: &mut Vec<StagedMonth>,
+) -> DomainResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT month_key FROM snapshots WHERE company_id = ?1 AND ingestion_id > ?2",
     )?;
-    Ok(n.max(0) as u64)
+    let newer = stmt
+        .query_map(params![company_id, ingestion_id], |r| r.get::<_, String>(0))?
+        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+    let kept: Vec<String> = months
+        .iter()
+        .filter(|m| newer.contains(&m.key))
+        .map(|m| m.key.clone())
+        .collect();
+    if kept.is_empty() {
+        return Ok(());
+    }
+    months.retain(|m| !newer.contains(&m.key));
+    let message = format!(
+        "not stored: {}; a later sync stored {} while this run's parts arrived, and {} kept as \
+         that newer sync had {}",
+        kept.join(", "),
+        if kept.len() == 1 { "it" } else { "them" },
+        if kept.len() == 1 { "it is" } else { "they are" },
+        if kept.len() == 1 { "it" } else { "them" },
+    );
+    runs::note(tx, run_id, "kept_newer", &message)
 }
 
 struct StagedMonth {
