@@ -309,8 +309,17 @@ async fn splice<S>(
 {
     let (mut client_r, mut client_w) = tokio::io::split(client);
     let (mut server_r, mut server_w) = server.into_split();
+    if body.complete() {
+        moved.request_whole();
+    }
     let up = async {
-        pump(&mut client_r, &mut server_w, &moved, |b| body.saw(b)).await;
+        let saw = |b: &[u8]| {
+            body.saw(b);
+            if body.complete() {
+                moved.request_whole();
+            }
+        };
+        pump(&mut client_r, &mut server_w, &moved, saw).await;
         // A client that has sent its request and half-closes may still be waiting for its
         // answer, but not for long: one that sends a head and hangs up must not hold its place.
         if body.complete() {

@@ -9,10 +9,11 @@
 //!   for its head is closed to make room: an honest client sends its head within a round trip,
 //!   so a flood of idle sockets from many addresses churns only itself;
 //! - one address may have at most `carried_per_ip` connections carrying requests;
-//! - when every open connection is past its head, the carried connection on which nothing has
-//!   moved for longest is closed to make room: a host that sends heads (and trickles bodies) from
-//!   many addresses and then sits on its connections churns only itself, while an honest request
-//!   moves bytes within moments. Only when nothing is open at all is a newcomer refused.
+//! - when `open` is full, the connection on which nothing has moved for longest is closed to make
+//!   room, one still sending its head or body before one whose request has arrived whole: a host
+//!   that sends heads (and trickles bodies) from many addresses and sits on its connections
+//!   churns only itself, while an honest request arrives within moments and then waits for its
+//!   answer. Only when the front allows no connection at all is a newcomer refused.
 //!
 //! Addresses are counted as the login throttle counts them: IPv6 per /64 prefix, since one host
 //! owns all of its prefix's addresses. A refusal is logged at most once a minute per address,
@@ -103,27 +104,54 @@ struct Carried {
     _close: watch::Sender<()>,
 }
 
-/// When bytes last moved on a connection, either way. Shared by its splice (which notes each
-/// transfer) and the admission (which closes the stillest one when full).
+/// When bytes last moved on a connection, either way, and whether its whole request has
+/// arrived. Shared by its splice (which notes each transfer) and the admission (which closes
+/// the stillest one when full).
 #[derive(Clone)]
-pub struct LastMoved(Arc<Mutex<Instant>>);
+pub struct LastMoved(Arc<Mutex<Stillness>>);
+
+/// How a connection ranks for closing to make room, first closed first: one still receiving
+/// its request before one whose request has arrived (and waits for, or receives, its answer);
+/// then the one on which nothing has moved for longest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Stillness {
+    request_whole: bool,
+    moved: Instant,
+}
 
 impl LastMoved {
     fn now() -> LastMoved {
-        LastMoved(Arc::new(Mutex::new(Instant::now())))
+        let moved = Instant::now();
+        LastMoved(Arc::new(Mutex::new(Stillness {
+            request_whole: false,
+            moved,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Stillness> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stillness(&self) -> Stillness {
+        *self.lock()
     }
 
     pub fn at(&self) -> Instant {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.lock().moved
     }
 
     pub fn touch(&self) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.lock().moved = Instant::now();
+    }
+
+    /// The whole request has been passed on: the connection now waits for its answer.
+    pub fn request_whole(&self) {
+        self.lock().request_whole = true;
     }
 
     #[cfg(test)]
     fn set(&self, at: Instant) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+        self.lock().moved = at;
     }
 }
 
@@ -214,11 +242,14 @@ impl State {
             return Err(Refusal::TooManyFromAddress);
         }
         while self.pending.len() >= self.limits.pending || self.open >= self.limits.open {
-            let waiting = self.pending.first_key_value().map(|(_, w)| w.2);
+            let waiting = self.pending.first_key_value().map(|(_, w)| Stillness {
+                request_whole: false,
+                moved: w.2,
+            });
             let stillest = self.stillest_carried();
             let close_waiting = match (waiting, stillest) {
                 (Some(_), _) if self.pending.len() >= self.limits.pending => true,
-                (Some(since), Some((_, moved))) => since <= moved,
+                (Some(waiting), Some((_, carried))) => waiting <= carried,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (None, None) => return Err(Refusal::Full),
@@ -248,12 +279,12 @@ impl State {
         }
     }
 
-    /// The carried connection on which nothing has moved for longest, and when it last did.
-    fn stillest_carried(&self) -> Option<(u64, Instant)> {
+    /// The carried connection first to close for room, and how still it is.
+    fn stillest_carried(&self) -> Option<(u64, Stillness)> {
         self.carried
             .iter()
-            .map(|(seq, c)| (*seq, c.moved.at()))
-            .min_by_key(|&(seq, at)| (at, seq))
+            .map(|(seq, c)| (*seq, c.moved.stillness()))
+            .min_by_key(|&(seq, still)| (still, seq))
     }
 
     /// Says, at most once a minute, that the front is full and closes connections for room.
@@ -496,6 +527,27 @@ mod tests {
         assert_eq!(waiting.before(far, never()).await, None, "closed for room");
         let still_open = tokio::time::timeout(Duration::from_millis(1), newcomer[0].closed()).await;
         assert!(still_open.is_err(), "the carried connection stays");
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_its_answer_outlasts_one_still_arriving() {
+        let a = admission(10, 10, 2, 10);
+        let mut busy = carried(&a, &["10.0.0.1", "10.0.0.2"]);
+        let ago = |s| Instant::now().checked_sub(Duration::from_secs(s)).unwrap();
+        // The first has sent its whole request and waited 99 s for the answer; the second
+        // trickled a byte of its body a second ago.
+        busy[0].moved().set(ago(99));
+        busy[0].moved().request_whole();
+        busy[1].moved().set(ago(1));
+        let _newcomer = a.admit(ip("10.0.0.3")).unwrap();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let never = std::future::pending::<()>();
+        assert_eq!(busy[1].before(far, never).await, None, "closed for room");
+        let still_open = tokio::time::timeout(Duration::from_millis(1), busy[0].closed()).await;
+        assert!(
+            still_open.is_err(),
+            "the request waiting for its answer stays"
+        );
     }
 
     #[test]
