@@ -734,3 +734,70 @@ fn a_rocket_config_naming_a_missing_file_stops_start_up() {
         "{err}"
     );
 }
+
+/// Opens `per_address` connections from each of `addresses` and sends each a login head that
+/// announces a body it never sends.
+fn login_heads_without_bodies(
+    addresses: std::ops::RangeInclusive<u32>,
+    per_address: usize,
+    at: &str,
+) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    let head = b"POST /api/auth/login HTTP/1.1\r\nHost: appliance\r\n\
+        Content-Type: application/json\r\nContent-Length: 16000\r\n\r\n";
+    let mut sockets = Vec::new();
+    for a in addresses {
+        for _ in 0..per_address {
+            let mut s = connect_from(&format!("127.0.1.{a}"), at);
+            // The front may already have closed it to make room.
+            let _ = s.write_all(head);
+            sockets.push(s);
+        }
+    }
+    sockets
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn requests_that_never_send_their_bodies_do_not_shut_out_a_real_login() {
+    use std::io::Write;
+    allow_many_open_files();
+    let cwd = tempfile::tempdir().unwrap();
+    // 500 open files: the front holds (500 - 128) / 3 = 124 connections, 64 per address.
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", "ulimit -n 500 && exec \"$0\""])
+        .arg(env!("CARGO_BIN_EXE_aicfo-server"));
+    let app = spawn_command(cmd, cwd.path(), &cwd.path().join("data"), &[]);
+    let at = app.reach().trim_start_matches("http://").to_string();
+    // Heads whose clients hang up at once, then heads whose clients sit on their sockets.
+    for s in login_heads_without_bodies(1..=4, 64, &at) {
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    }
+    let mut idle = login_heads_without_bodies(5..=8, 64, &at);
+    // Then every idle client trickles a byte of its body, as if to stay under the idle timeout.
+    for s in &mut idle {
+        let _ = s.write_all(b" ");
+    }
+    // The bound only keeps a broken build from hanging the test.
+    let honest = reqwest::blocking::Client::builder()
+        .local_address("127.0.0.2".parse::<IpAddr>().ok())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let login = json!({"username": "admin", "password": "process-admin-password"});
+    let res = honest
+        .post(format!("{}/api/auth/login", app.reach()))
+        .json(&login)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200, "an honest login during the flood");
+    let closed = idle.iter().filter(|s| closed_by_server(s)).count();
+    assert!(
+        closed >= 256 - 124,
+        "{closed} of 256 idle requests were closed for room"
+    );
+    eprintln!(
+        "with 256 requests sitting on their bodies: {}",
+        memory_of(&app)
+    );
+}

@@ -17,6 +17,7 @@
 //! How many connections it holds, in all and per address, is capped ([`admission`]).
 
 mod admission;
+mod body;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,7 +33,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::start_error::StartError;
 pub use admission::Limits;
-use admission::{Admission, Ticket};
+use admission::{Admission, LastMoved, Ticket};
+use body::BodyProgress;
 
 /// A request head larger than this is not waited for: Rocket answers it (431) or not at all.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -239,7 +241,11 @@ where
     };
     link.peers.lock().insert(local, link.from);
     if server.write_all(&head).await.is_ok() {
-        splice(client, server, link.timeouts.idle).await;
+        let (body, moved) = (BodyProgress::of(&head), ticket.moved());
+        tokio::select! {
+            _ = splice(client, server, body, moved, link.timeouts.idle) => {}
+            _ = ticket.closed() => {}
+        }
     }
     link.peers.lock().remove(&local);
 }
@@ -286,30 +292,47 @@ fn https_redirect(head: &str) -> String {
     }
 }
 
-/// How long a client that has hung up (or half-closed) may still wait for its answer.
+/// How long a client that has sent its whole request and hung up (or half-closed) may still
+/// wait for its answer.
 const EOF_GRACE: Duration = Duration::from_secs(30);
 
-/// Copies both ways until Rocket closes, or nothing moves for `idle`.
-async fn splice<S>(client: S, server: TcpStream, idle: Duration)
-where
+/// Copies both ways until Rocket closes, or nothing moves for `idle`, or the client hangs up
+/// before its request's `body` is complete (Rocket would wait for the rest in vain).
+async fn splice<S>(
+    client: S,
+    server: TcpStream,
+    mut body: BodyProgress,
+    moved: LastMoved,
+    idle: Duration,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut client_r, mut client_w) = tokio::io::split(client);
     let (mut server_r, mut server_w) = server.into_split();
-    let last = Mutex::new(Instant::now());
+    if body.complete() {
+        moved.request_whole();
+    }
     let up = async {
-        // A client that stops sending (or half-closes) may still be waiting for its answer, but
-        // not for long: one that sends a head and hangs up must not hold its place for `idle`.
-        pump(&mut client_r, &mut server_w, &last).await;
-        tokio::time::sleep(EOF_GRACE).await
+        let saw = |b: &[u8]| {
+            body.saw(b);
+            if body.complete() {
+                moved.request_whole();
+            }
+        };
+        pump(&mut client_r, &mut server_w, &moved, saw).await;
+        // A client that has sent its request and half-closes may still be waiting for its
+        // answer, but not for long: one that sends a head and hangs up must not hold its place.
+        if body.complete() {
+            tokio::time::sleep(EOF_GRACE).await
+        }
     };
     let down = async {
-        pump(&mut server_r, &mut client_w, &last).await;
+        pump(&mut server_r, &mut client_w, &moved, |_| {}).await;
         let _ = client_w.shutdown().await;
     };
     let watchdog = async {
         loop {
-            let quiet_until = *last.lock().unwrap_or_else(|p| p.into_inner()) + idle;
+            let quiet_until = moved.at() + idle;
             if Instant::now() >= quiet_until {
                 return;
             }
@@ -324,8 +347,9 @@ where
     }
 }
 
-/// Copies `from` to `to`, noting the time of each transfer; ends at EOF or error.
-async fn pump<R, W>(from: &mut R, to: &mut W, last: &Mutex<Instant>)
+/// Copies `from` to `to`, showing each transfer to `saw` and noting its time; ends at EOF or
+/// error.
+async fn pump<R, W>(from: &mut R, to: &mut W, moved: &LastMoved, mut saw: impl FnMut(&[u8]))
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -339,7 +363,8 @@ where
         if to.write_all(&buf[..n]).await.is_err() {
             return;
         }
-        *last.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        saw(&buf[..n]);
+        moved.touch();
     }
 }
 

@@ -7,8 +7,13 @@
 //! - at most `pending` such connections in all, and at most `open` connections in all (sized
 //!   under the open-file limit). When either is full, the connection that has waited longest
 //!   for its head is closed to make room: an honest client sends its head within a round trip,
-//!   so a flood of idle sockets from many addresses churns only itself. Only when every open
-//!   connection is past its head is a newcomer refused.
+//!   so a flood of idle sockets from many addresses churns only itself;
+//! - one address may have at most `carried_per_ip` connections carrying requests;
+//! - when `open` is full, the connection on which nothing has moved for longest is closed to make
+//!   room, one still sending its head or body before one whose request has arrived whole: a host
+//!   that sends heads (and trickles bodies) from many addresses and sits on its connections
+//!   churns only itself, while an honest request arrives within moments and then waits for its
+//!   answer. Only when the front allows no connection at all is a newcomer refused.
 //!
 //! Addresses are counted as the login throttle counts them: IPv6 per /64 prefix, since one host
 //! owns all of its prefix's addresses. A refusal is logged at most once a minute per address,
@@ -44,6 +49,9 @@ const FILES_RESERVED: u64 = 128;
 /// However many files the system allows, a LAN appliance needs no more connections than this
 /// (a few hundred connectors and the office's browsers); each costs memory.
 const MOST_OPEN: usize = 4096;
+/// Connections one address may have carrying requests: far more than an office PC's browser
+/// and connector use at once, and few enough that a handful of addresses cannot fill the front.
+const CARRIED_PER_IP: usize = 64;
 /// Past this many addresses in the refusal log's record, those logged over a minute ago go.
 const LOGGED_TRIM_FROM: usize = 256;
 /// The most addresses the record holds: a refusal from a new address beyond it goes unlogged,
@@ -63,7 +71,7 @@ impl Limits {
             pending_per_ip: 32,
             pending: 512.min(open),
             open,
-            carried_per_ip: 256.min(open),
+            carried_per_ip: CARRIED_PER_IP.min(open),
         }
     }
 }
@@ -75,8 +83,11 @@ pub struct Admission(Arc<Mutex<State>>);
 struct State {
     limits: Limits,
     open: usize,
-    /// Connections not yet past their head, oldest first. Dropping the sender closes one.
-    pending: BTreeMap<u64, (IpAddr, watch::Sender<()>)>,
+    /// Connections not yet past their head, oldest first, and when each was let in. Dropping
+    /// the sender closes one.
+    pending: BTreeMap<u64, (IpAddr, watch::Sender<()>, Instant)>,
+    /// Connections carrying requests, by sequence number.
+    carried: HashMap<u64, Carried>,
     pending_by_ip: HashMap<IpAddr, usize>,
     carried_by_ip: HashMap<IpAddr, usize>,
     next: u64,
@@ -86,12 +97,70 @@ struct State {
     made_room_logged: Option<Instant>,
 }
 
+/// A connection past its head: whose it is, when bytes last moved on it, and its closer.
+struct Carried {
+    ip: IpAddr,
+    moved: LastMoved,
+    _close: watch::Sender<()>,
+}
+
+/// When bytes last moved on a connection, either way, and whether its whole request has
+/// arrived. Shared by its splice (which notes each transfer) and the admission (which closes
+/// the stillest one when full).
+#[derive(Clone)]
+pub struct LastMoved(Arc<Mutex<Stillness>>);
+
+/// How a connection ranks for closing to make room, first closed first: one still receiving
+/// its request before one whose request has arrived (and waits for, or receives, its answer);
+/// then the one on which nothing has moved for longest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Stillness {
+    request_whole: bool,
+    moved: Instant,
+}
+
+impl LastMoved {
+    fn now() -> LastMoved {
+        let moved = Instant::now();
+        LastMoved(Arc::new(Mutex::new(Stillness {
+            request_whole: false,
+            moved,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Stillness> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stillness(&self) -> Stillness {
+        *self.lock()
+    }
+
+    pub fn at(&self) -> Instant {
+        self.lock().moved
+    }
+
+    pub fn touch(&self) {
+        self.lock().moved = Instant::now();
+    }
+
+    /// The whole request has been passed on: the connection now waits for its answer.
+    pub fn request_whole(&self) {
+        self.lock().request_whole = true;
+    }
+
+    #[cfg(test)]
+    fn set(&self, at: Instant) {
+        self.lock().moved = at;
+    }
+}
+
 /// Why a connection was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
     /// Its address already holds `pending_per_ip` connections without a request head.
     TooManyFromAddress,
-    /// Every one of the `open` connections the front allows is carrying a request.
+    /// The front allows no connections at all (an open-file limit below its reserve).
     Full,
 }
 
@@ -103,7 +172,7 @@ impl Refusal {
                 limits.pending_per_ip
             ),
             Refusal::Full => format!(
-                "all {} connections the appliance allows are carrying requests",
+                "the appliance allows {} connections and none can be closed for room",
                 limits.open
             ),
         }
@@ -116,6 +185,7 @@ impl Admission {
             limits,
             open: 0,
             pending: BTreeMap::new(),
+            carried: HashMap::new(),
             pending_by_ip: HashMap::new(),
             carried_by_ip: HashMap::new(),
             next: 0,
@@ -146,14 +216,14 @@ impl Admission {
         let seq = state.next;
         state.next += 1;
         let (tx, rx) = watch::channel(());
-        state.pending.insert(seq, (ip, tx));
+        let moved = LastMoved::now();
+        state.pending.insert(seq, (ip, tx, moved.at()));
         *state.pending_by_ip.entry(ip).or_insert(0) += 1;
         state.open += 1;
         Ok(Ticket {
             admission: self.clone(),
-            ip,
             seq,
-            past_head: false,
+            moved,
             closed: rx,
         })
     }
@@ -172,18 +242,53 @@ impl State {
             return Err(Refusal::TooManyFromAddress);
         }
         while self.pending.len() >= self.limits.pending || self.open >= self.limits.open {
-            let Some((_, (oldest, _closed))) = self.pending.pop_first() else {
-                return Err(Refusal::Full);
+            let waiting = self.pending.first_key_value().map(|(_, w)| Stillness {
+                request_whole: false,
+                moved: w.2,
+            });
+            let stillest = self.stillest_carried();
+            let close_waiting = match (waiting, stillest) {
+                (Some(_), _) if self.pending.len() >= self.limits.pending => true,
+                (Some(waiting), Some((_, carried))) => waiting <= carried,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return Err(Refusal::Full),
             };
-            self.forget_pending(oldest);
-            self.open -= 1;
-            self.log_making_room(oldest);
+            if close_waiting {
+                self.close_longest_waiting();
+            } else if let Some((seq, _)) = stillest {
+                self.close_carried(seq);
+            }
         }
         Ok(())
     }
 
-    /// Says, at most once a minute, that the front is full of connections that send nothing.
-    fn log_making_room(&mut self, closed: IpAddr) {
+    fn close_longest_waiting(&mut self) {
+        if let Some((_, (oldest, _closed, _))) = self.pending.pop_first() {
+            self.forget_pending(oldest);
+            self.open -= 1;
+            self.log_making_room(oldest, "waited longest for their request head");
+        }
+    }
+
+    fn close_carried(&mut self, seq: u64) {
+        if let Some(gone) = self.carried.remove(&seq) {
+            less(&mut self.carried_by_ip, gone.ip);
+            self.open -= 1;
+            self.log_making_room(gone.ip, "moved no bytes for longest");
+        }
+    }
+
+    /// The carried connection first to close for room, and how still it is.
+    fn stillest_carried(&self) -> Option<(u64, Stillness)> {
+        self.carried
+            .iter()
+            .map(|(seq, c)| (*seq, c.moved.stillness()))
+            .min_by_key(|&(seq, still)| (still, seq))
+    }
+
+    /// Says, at most once a minute, that the front is full and closes connections for room.
+    fn log_making_room(&mut self, closed: IpAddr, because: &str) {
         let now = Instant::now();
         if self
             .made_room_logged
@@ -193,10 +298,10 @@ impl State {
         }
         self.made_room_logged = Some(now);
         log::warn!(
-            "front: {} connections are waiting for their request head ({} open in all): closing \
-             the longest-waiting ones to make room, such as one from {} (logged once a minute)",
-            self.pending.len() + 1,
+            "front: {} connections open ({} waiting for their request head): closing the ones \
+             that {because} to make room, such as one from {} (logged once a minute)",
             self.open + 1,
+            self.pending.len(),
             shown(closed)
         );
     }
@@ -238,9 +343,8 @@ fn less(counts: &mut HashMap<IpAddr, usize>, ip: IpAddr) {
 /// One admitted connection's place; gives it back when dropped.
 pub struct Ticket {
     admission: Admission,
-    ip: IpAddr,
     seq: u64,
-    past_head: bool,
+    moved: LastMoved,
     /// Ends when the front closes this connection to make room.
     closed: watch::Receiver<()>,
 }
@@ -255,12 +359,23 @@ impl Ticket {
         }
     }
 
-    /// The request head has arrived: no longer counted as waiting, and never closed for room.
+    /// Ends when the front closes this connection to make room.
+    pub async fn closed(&mut self) {
+        let _ = self.closed.changed().await;
+    }
+
+    /// Where the connection's splice notes that bytes moved.
+    pub fn moved(&self) -> LastMoved {
+        self.moved.clone()
+    }
+
+    /// The request head has arrived: no longer counted as waiting, but carried (and closed for
+    /// room only when the front is full and nothing has moved on it for longest).
     /// False when the connection must close instead: it was closed to make room meanwhile, or
     /// its address already has `carried_per_ip` connections carrying requests.
     pub fn past_head(&mut self) -> bool {
         let mut state = self.admission.lock();
-        let Some((ip, _)) = state.pending.remove(&self.seq) else {
+        let Some((ip, close, _)) = state.pending.remove(&self.seq) else {
             return false;
         };
         state.forget_pending(ip);
@@ -277,7 +392,14 @@ impl Ticket {
             return false;
         }
         *state.carried_by_ip.entry(ip).or_insert(0) += 1;
-        self.past_head = true;
+        self.moved.touch();
+        let moved = self.moved.clone();
+        let carried = Carried {
+            ip,
+            moved,
+            _close: close,
+        };
+        state.carried.insert(self.seq, carried);
         true
     }
 }
@@ -285,10 +407,10 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut state = self.admission.lock();
-        if self.past_head {
+        if let Some(gone) = state.carried.remove(&self.seq) {
             state.open -= 1;
-            less(&mut state.carried_by_ip, self.ip);
-        } else if let Some((ip, _)) = state.pending.remove(&self.seq) {
+            less(&mut state.carried_by_ip, gone.ip);
+        } else if let Some((ip, _, _)) = state.pending.remove(&self.seq) {
             state.forget_pending(ip);
             state.open -= 1;
         }
@@ -353,16 +475,85 @@ mod tests {
         assert_eq!(a.counts(), (2, 2), "its place is not given back twice");
     }
 
-    #[test]
-    fn when_every_connection_is_past_its_head_a_newcomer_is_refused() {
+    /// Admits one connection from each of `from` and carries it.
+    fn carried(a: &Admission, from: &[&str]) -> Vec<Ticket> {
+        let mut tickets: Vec<Ticket> = from.iter().map(|f| a.admit(ip(f)).unwrap()).collect();
+        assert!(tickets.iter_mut().all(Ticket::past_head));
+        tickets
+    }
+
+    #[tokio::test]
+    async fn when_every_connection_is_carried_the_stillest_makes_room() {
+        let a = admission(10, 10, 3, 10);
+        let mut busy = carried(&a, &["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        let now = Instant::now();
+        let ago = |s| now.checked_sub(Duration::from_secs(s)).unwrap();
+        // The first moved a byte a second ago; the second has been silent for 50 s.
+        busy[0].moved().set(ago(1));
+        busy[1].moved().set(ago(50));
+        busy[2].moved().set(ago(20));
+        let mut newcomer = a.admit(ip("10.0.0.9")).unwrap();
+        assert!(newcomer.past_head(), "a newcomer is carried");
+        let far = now + Duration::from_secs(3600);
+        let never = || std::future::pending::<()>();
+        assert_eq!(busy[1].before(far, never()).await, None, "closed for room");
+        assert_eq!(a.counts(), (3, 0));
+        // The next to go is the one silent for 20 s, not the one that moved a byte.
+        let _next = a.admit(ip("10.0.0.8")).unwrap();
+        assert_eq!(busy[2].before(far, never()).await, None, "closed for room");
+        let still_open = tokio::time::timeout(Duration::from_millis(1), busy[0].closed()).await;
+        assert!(still_open.is_err(), "a connection moving bytes stays");
+        drop(busy);
+        assert_eq!(a.counts(), (2, 1), "no place is given back twice");
+        assert!(
+            a.admit(ip("10.0.0.1")).is_ok(),
+            "its address's count was given back"
+        );
+    }
+
+    #[tokio::test]
+    async fn waiting_or_carried_the_connection_stillest_longest_makes_room() {
         let a = admission(10, 10, 2, 10);
-        let mut busy: Vec<Ticket> = (1..=2)
-            .map(|i| a.admit(ip(&format!("10.0.0.{i}"))).unwrap())
-            .collect();
-        assert!(busy.iter_mut().all(Ticket::past_head));
+        let mut busy = carried(&a, &["10.0.0.1"]);
+        let ago = |s| Instant::now().checked_sub(Duration::from_secs(s)).unwrap();
+        busy[0].moved().set(ago(99));
+        let mut waiting = a.admit(ip("10.0.0.2")).unwrap();
+        let mut newcomer = carried(&a, &["10.0.0.3"]);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let never = || std::future::pending::<()>();
+        assert_eq!(busy[0].before(far, never()).await, None, "closed for room");
+        // A request that has moved bytes since outlasts a connection that sends no head.
+        let _next = a.admit(ip("10.0.0.4")).unwrap();
+        assert_eq!(waiting.before(far, never()).await, None, "closed for room");
+        let still_open = tokio::time::timeout(Duration::from_millis(1), newcomer[0].closed()).await;
+        assert!(still_open.is_err(), "the carried connection stays");
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_its_answer_outlasts_one_still_arriving() {
+        let a = admission(10, 10, 2, 10);
+        let mut busy = carried(&a, &["10.0.0.1", "10.0.0.2"]);
+        let ago = |s| Instant::now().checked_sub(Duration::from_secs(s)).unwrap();
+        // The first has sent its whole request and waited 99 s for the answer; the second
+        // trickled a byte of its body a second ago.
+        busy[0].moved().set(ago(99));
+        busy[0].moved().request_whole();
+        busy[1].moved().set(ago(1));
+        let _newcomer = a.admit(ip("10.0.0.3")).unwrap();
+        let far = Instant::now() + Duration::from_secs(3600);
+        let never = std::future::pending::<()>();
+        assert_eq!(busy[1].before(far, never).await, None, "closed for room");
+        let still_open = tokio::time::timeout(Duration::from_millis(1), busy[0].closed()).await;
+        assert!(
+            still_open.is_err(),
+            "the request waiting for its answer stays"
+        );
+    }
+
+    #[test]
+    fn only_when_the_front_allows_nothing_is_a_newcomer_refused() {
+        let a = admission(10, 10, 0, 10);
         assert_eq!(a.admit(ip("10.0.0.9")).err(), Some(Refusal::Full));
-        busy.pop();
-        assert!(a.admit(ip("10.0.0.9")).is_ok());
     }
 
     #[test]
