@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Cursor, Read, Write};
 
-use common::TestServer;
+use common::{guide_payload, TestServer};
 use serde_json::{json, Value};
 
 struct Office {
@@ -31,7 +31,11 @@ fn package(dir: &std::path::Path) -> std::path::PathBuf {
 
 async fn office() -> Office {
     let dir = tempfile::tempdir().unwrap();
-    let settings = [("connector_package", json!(package(dir.path())))];
+    let settings = [
+        ("connector_package", json!(package(dir.path()))),
+        // The tests send more than a connector's usual burst.
+        ("connector_rate_burst", json!(10_000)),
+    ];
     let srv = TestServer::start_with(&dir.path().join("data"), &settings).await;
     let admin = srv.admin_token().await;
     srv.create_company(&admin, "Sharma Traders", "sharma").await;
@@ -161,4 +165,139 @@ async fn the_user_who_enrolled_a_device_or_an_admin_may_enrol_it_again() {
         assert_eq!(b["connectorId"].as_str(), Some(id.as_str()));
     }
     let _ = &o.dir;
+}
+
+async fn start_run(srv: &TestServer, token: &str) -> String {
+    let (s, b) = srv
+        .post(
+            "/connector/sync/start",
+            Some(token),
+            &json!({"trigger": "manual"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    b["syncRunId"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_connector_cannot_report_on_or_add_to_another_connectors_run() {
+    let o = office().await;
+    let (mine, _, _) = o.srv.enrol(&o.staff, "sharma", "PC-1").await;
+    let (other, _, _) = o.srv.enrol(&o.staff, "sharma", "PC-2").await;
+    let run = start_run(&o.srv, &mine).await;
+    let before = o.srv.fingerprint();
+
+    let mut sync = guide_payload();
+    sync["syncRunId"] = json!(run);
+    let part = json!({"syncRunId": run, "part": {"index": 0, "count": 2}, "months": []});
+    let progress = json!({"syncRunId": run, "stage": "reading", "message": "hijacked"});
+    let complete = json!({"syncRunId": run, "status": "failed", "error": "hijacked"});
+    for (path, body) in [
+        ("/connector/sync/progress", &progress),
+        ("/connector/sync/part", &part),
+        ("/connector/sync", &sync),
+        ("/connector/sync/complete", &complete),
+    ] {
+        let (s, b) = o.srv.post(path, Some(&other), body).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (409, Some("sync_run_of_another_connector")),
+            "{path}: {b}"
+        );
+        assert!(b["message"].as_str().unwrap().contains(&run), "{b}");
+    }
+    assert_eq!(
+        o.srv.fingerprint(),
+        before,
+        "a refused report changes nothing"
+    );
+
+    // The run's own connector goes on as before.
+    let (s, b) = o.srv.post("/connector/sync", Some(&mine), &sync).await;
+    assert_eq!(s, 200, "{b}");
+    let complete = json!({"syncRunId": run, "status": "succeeded"});
+    let (s, b) = o
+        .srv
+        .post("/connector/sync/complete", Some(&mine), &complete)
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
+async fn a_runs_event_trail_is_bounded_however_much_its_connector_reports() {
+    let o = office().await;
+    let (token, _, _) = o.srv.enrol(&o.staff, "sharma", "PC-1").await;
+    let run = start_run(&o.srv, &token).await;
+    let long = "y".repeat(4000);
+    for i in 0..250 {
+        let body =
+            json!({"syncRunId": run, "stage": "reading", "percent": i % 100, "message": long});
+        let (s, b) = o
+            .srv
+            .post("/connector/sync/progress", Some(&token), &body)
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let complete = json!({"syncRunId": run, "status": "succeeded"});
+    let (s, b) = o
+        .srv
+        .post("/connector/sync/complete", Some(&token), &complete)
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    let (s, view) = o
+        .srv
+        .get(
+            &format!("/companies/sharma/sync-runs/{run}"),
+            Some(&o.admin),
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    let events = view["events"].as_array().unwrap();
+    // started, 199 progress reports, the count of those not kept, and the end.
+    assert_eq!(events.len(), 202, "{:?}", events.len());
+    let kinds = |k: &str| events.iter().filter(|e| e["kind"] == k).count();
+    assert_eq!((kinds("started"), kinds("progress")), (1, 199));
+    let omitted = events.iter().find(|e| e["kind"] == "omitted").unwrap();
+    let said = omitted["message"].as_str().unwrap();
+    assert!(said.starts_with("51 more progress reports"), "{said}");
+    assert_eq!(events.last().unwrap()["kind"], "succeeded");
+    assert_eq!(view["status"], "succeeded");
+    for e in events.iter().filter(|e| e["kind"] == "progress") {
+        assert_eq!(e["message"].as_str().unwrap().chars().count(), 500);
+    }
+}
+
+#[tokio::test]
+async fn only_a_connectors_newest_update_attempts_are_kept() {
+    let o = office().await;
+    let (token, _, id) = o.srv.enrol(&o.staff, "sharma", "PC-1").await;
+    for i in 0..80 {
+        let at = format!("2026-11-26T10:00:{:02}.{i:03}Z", i % 60);
+        let body = json!({"companyId": "sharma", "lastUpdate": {
+            "version": "1.0.0", "outcome": "failed", "message": "x".repeat(500), "at": at}});
+        let (s, b) = heartbeat(&o.srv, &token, body).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, status) = o
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&o.admin))
+        .await;
+    assert_eq!(s, 200, "{status}");
+    let last = &status["connectors"][0]["lastUpdate"];
+    assert_eq!(last["at"], "2026-11-26T10:00:19.079Z", "{last}");
+    let srv = o.srv;
+    let db = srv.db();
+    srv.stop().await;
+
+    let kept: Vec<String> = db
+        .prepare("SELECT at FROM connector_updates WHERE connector_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([&id], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(kept.len(), 50);
+    assert_eq!(kept.first().unwrap(), "2026-11-26T10:00:30.030Z");
+    assert_eq!(kept.last().unwrap(), "2026-11-26T10:00:19.079Z");
 }

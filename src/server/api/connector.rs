@@ -215,7 +215,8 @@ pub async fn sync_progress(
                 message: req.message.as_deref(),
                 counts: req.counts.as_ref(),
             };
-            runs::progress(tx, &conn.company_id, &req.sync_run_id, &progress)
+            let (company, connector) = (&conn.company_id, &conn.connector_id);
+            runs::progress(tx, company, connector, &req.sync_run_id, &progress)
         })
         .await?;
     Ok(Json(SyncRunAck {
@@ -238,6 +239,7 @@ pub async fn sync_complete(
             runs::complete(
                 tx,
                 &conn.company_id,
+                &conn.connector_id,
                 &req.sync_run_id,
                 req.status,
                 req.error.as_deref(),
@@ -251,6 +253,21 @@ pub async fn sync_complete(
     }))
 }
 
+/// Data joins only a run the calling connector started. Checked before the (possibly large)
+/// ingestion; which connector started a run never changes, so no later write can undo it.
+async fn require_own_run(state: &AppState, conn: &ConnectorAuth, run_id: &str) -> ApiResult<()> {
+    let (company, connector, run) = (
+        conn.company_id.clone(),
+        conn.connector_id.clone(),
+        run_id.to_string(),
+    );
+    state
+        .db
+        .read(move |c| runs::require_owner(c, &company, &connector, &run))
+        .await?;
+    Ok(())
+}
+
 #[post("/connector/sync", data = "<body>")]
 pub async fn sync(
     state: &State<AppState>,
@@ -260,6 +277,9 @@ pub async fn sync(
     let received = Instant::now();
     let JsonBody { value, wire_bytes } = body;
     conn.check_company(value.company_id.as_deref())?;
+    if let Some(run_id) = &value.sync_run_id {
+        require_own_run(state, &conn, run_id).await?;
+    }
     let company = conn.company_id.clone();
     let result = ingest::ingest(
         &state.db,
@@ -294,6 +314,7 @@ pub async fn sync_part(
     let received = Instant::now();
     let JsonBody { value, wire_bytes } = body;
     conn.check_company(value.company_id.as_deref())?;
+    require_own_run(state, &conn, &value.sync_run_id).await?;
     let company = conn.company_id.clone();
     let (index, count) = (value.part.index, value.part.count);
     let result = ingest::parts::ingest_part(
