@@ -301,3 +301,59 @@ async fn only_a_connectors_newest_update_attempts_are_kept() {
     assert_eq!(kept.first().unwrap(), "2026-11-26T10:00:30.030Z");
     assert_eq!(kept.last().unwrap(), "2026-11-26T10:00:19.079Z");
 }
+
+#[tokio::test]
+async fn a_heartbeats_hidden_characters_are_taken_out_and_the_heartbeat_kept() {
+    let o = office().await;
+    let (token, _, _) = o.srv.enrol(&o.staff, "sharma", "PC-1").await;
+    let body = json!({
+        "companyId": "sharma",
+        "appVersion": "1.0.0\r\n",
+        "tallyProduct": "Tally\u{202E}Prime",
+        "state": "\u{1b}[31mreading\u{7}",
+        "lastSync": {"at": "2026-11-26T10:00:00Z", "outcome": "failed\n", "error": "a\u{2066}b\u{0}c"},
+        "lastUpdate": {"version": "1.0.0", "outcome": "failed",
+                       "message": "could not\nreplace \u{1b}[2Kthe program", "at": "2026-11-26T10:00:00Z"}
+    });
+    let (s, b) = heartbeat(&o.srv, &token, body).await;
+    assert_eq!(s, 200, "{b}");
+    let (_, status) = o
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&o.admin))
+        .await;
+    let pc = &status["connectors"][0];
+    assert_eq!(pc["appVersion"], "1.0.0  ", "{pc}");
+    let agent = &pc["agentState"];
+    assert_eq!(agent["tallyProduct"], "TallyPrime", "{agent}");
+    assert_eq!(agent["state"], "[31mreading");
+    assert_eq!(agent["lastSync"]["outcome"], "failed ");
+    assert_eq!(agent["lastSync"]["error"], "abc");
+    assert_eq!(
+        pc["lastUpdate"]["message"],
+        "could not replace [2Kthe program"
+    );
+
+    // A version with a line break names no attempt: dropped, the heartbeat still answered.
+    let forged = json!({"companyId": "sharma", "lastUpdate": {"version": "1.0.1\nERROR forged",
+        "outcome": "failed", "message": "m", "at": "2026-11-26T11:00:00Z"}});
+    let (s, b) = heartbeat(&o.srv, &token, forged).await;
+    assert_eq!(s, 200, "{b}");
+    let (_, status) = o
+        .srv
+        .get("/connector/status?companyId=sharma", Some(&o.admin))
+        .await;
+    assert_eq!(status["connectors"][0]["lastUpdate"]["version"], "1.0.0");
+
+    // Enrolling is no heartbeat: a hidden character in its appVersion is refused.
+    let (s, b) = o
+        .srv
+        .post(
+            "/connector/auth",
+            None,
+            &json!({"companyId": "sharma", "deviceId": "PC-2", "appVersion": "1.0\u{202E}",
+                    "userJwt": o.staff}),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(b["details"][0]["path"], "appVersion", "{b}");
+}

@@ -6,6 +6,7 @@
 //! restore does, and no token issued before it works again (every change bumps the connector's
 //! token generation, which its connector tokens carry).
 
+mod beat_text;
 pub mod heartbeats;
 pub mod refresh;
 pub mod standing;
@@ -59,7 +60,8 @@ pub fn check_device(
     for (path, value) in ["deviceName", "os"].into_iter().zip(names) {
         problems.check(path, value.and_then(|v| name_fault(v, NAME_MAX_CHARS)));
     }
-    problems.bound("appVersion", app_version, LABEL_MAX_CHARS);
+    let version = app_version.and_then(|v| name_fault(v, LABEL_MAX_CHARS));
+    problems.check("appVersion", version);
 }
 
 /// The heartbeat's fields are bounded: an interval of days would keep a silent connector
