@@ -13,7 +13,7 @@ pub const MESSAGE_MAX_CHARS: usize = 4000;
 
 /// Explicit bidi embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069): they make
 /// text display in another order than it is stored.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -32,12 +32,82 @@ pub fn event(
     percent: Option<u8>,
     message: Option<&str>,
 ) -> DomainResult<()> {
+    let chatty = CHATTY_KINDS.contains(&kind);
+    if chatty && events_stored(c, run_id)? >= EVENTS_KEPT_PER_RUN {
+        return count_omitted(c, run_id);
+    }
+    let message = message.map(|m| if chatty { cut(m) } else { m });
     c.execute(
         "INSERT INTO integration_sync_events (run_id, kind, stage, percent, message, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![run_id, kind, stage, percent, message, now_ms()],
     )?;
     Ok(())
+}
+
+/// The events a connector may send as often as it likes (progress reports, parts); past
+/// [`EVENTS_KEPT_PER_RUN`] events on a run they are only counted, in one `omitted` event. A
+/// run's other events (started, ingested, its end) are always kept.
+const CHATTY_KINDS: [&str; 2] = ["progress", "part"];
+/// Bounds a run's event trail (and its `GET /sync-runs/{id}` answer).
+pub const EVENTS_KEPT_PER_RUN: i64 = 200;
+/// How much of a progress report's or part's message is kept.
+pub const EVENT_MESSAGE_KEPT_CHARS: usize = 500;
+const OMITTED: &str = "omitted";
+
+fn cut(message: &str) -> &str {
+    match message.char_indices().nth(EVENT_MESSAGE_KEPT_CHARS) {
+        Some((at, _)) => &message[..at],
+        None => message,
+    }
+}
+
+fn events_stored(c: &Connection, run_id: &str) -> DomainResult<i64> {
+    Ok(c.query_row(
+        "SELECT COUNT(*) FROM integration_sync_events WHERE run_id = ?1",
+        [run_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Counts one more event not kept, in the run's one `omitted` event.
+fn count_omitted(c: &Connection, run_id: &str) -> DomainResult<()> {
+    let said: Option<(i64, Option<String>)> = c
+        .query_row(
+            "SELECT id, message FROM integration_sync_events WHERE run_id = ?1 AND kind = ?2",
+            [run_id, OMITTED],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (id, before) = match said {
+        Some((id, message)) => (Some(id), omitted_count(message.as_deref())),
+        None => (None, 0),
+    };
+    let message = format!(
+        "{} more progress reports and parts of this run were not kept (a run keeps {} events)",
+        before + 1,
+        EVENTS_KEPT_PER_RUN
+    );
+    match id {
+        Some(id) => c.execute(
+            "UPDATE integration_sync_events SET message = ?2, created_at = ?3 WHERE id = ?1",
+            params![id, message, now_ms()],
+        )?,
+        None => c.execute(
+            "INSERT INTO integration_sync_events (run_id, kind, message, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![run_id, OMITTED, message, now_ms()],
+        )?,
+    };
+    Ok(())
+}
+
+/// The count an `omitted` event's message starts with.
+fn omitted_count(message: Option<&str>) -> i64 {
+    message
+        .and_then(|m| m.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn abandon(c: &Connection, run_id: &str, reason: &str, now: i64) -> DomainResult<()> {
@@ -120,15 +190,60 @@ pub fn start(
 
 /// The run's status, after checking it belongs to the company.
 pub fn status_of(c: &Connection, company_id: &str, run_id: &str) -> DomainResult<RunStatus> {
-    let row: Option<(String, RunStatus)> = c
+    status_for(c, company_id, None, run_id)
+}
+
+/// Refuses a run of the company that another connector started: a connector must not add to a
+/// run that is not its own. Whether the run exists and still runs is the caller's to check.
+pub fn require_owner(
+    c: &Connection,
+    company_id: &str,
+    connector_id: &str,
+    run_id: &str,
+) -> DomainResult<()> {
+    let owner: Option<String> = c
         .query_row(
-            "SELECT company_id, status FROM integration_sync_runs WHERE id = ?1",
+            "SELECT connector_id FROM integration_sync_runs WHERE id = ?1 AND company_id = ?2",
+            [run_id, company_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match owner {
+        Some(owner) if owner != connector_id => Err(another_connectors(company_id, run_id)),
+        _ => Ok(()),
+    }
+}
+
+fn another_connectors(company_id: &str, run_id: &str) -> DomainError {
+    DomainError::conflict(
+        "sync_run_of_another_connector",
+        format!(
+            "Sync run `{run_id}` was started by another connector of company `{company_id}`; \
+             only that connector may report on it or send it data. Start a run of your own."
+        ),
+    )
+}
+
+/// The run's status, after checking it belongs to the company and, when one is named, to the
+/// connector.
+fn status_for(
+    c: &Connection,
+    company_id: &str,
+    connector_id: Option<&str>,
+    run_id: &str,
+) -> DomainResult<RunStatus> {
+    let row: Option<(String, String, RunStatus)> = c
+        .query_row(
+            "SELECT company_id, connector_id, status FROM integration_sync_runs WHERE id = ?1",
             [run_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     match row {
-        Some((company, status)) if company == company_id => Ok(status),
+        Some((company, owner, status)) if company == company_id => match connector_id {
+            Some(caller) if caller != owner => Err(another_connectors(company_id, run_id)),
+            _ => Ok(status),
+        },
         _ => Err(DomainError::not_found(
             "sync_run_not_found",
             format!("There is no sync run `{run_id}` for company `{company_id}`."),
@@ -166,6 +281,7 @@ pub struct Progress<'a> {
 pub fn progress(
     c: &Connection,
     company_id: &str,
+    connector_id: &str,
     run_id: &str,
     p: &Progress<'_>,
 ) -> DomainResult<()> {
@@ -178,7 +294,10 @@ pub fn progress(
     problems.require_text("stage", stage, LABEL_MAX_CHARS);
     problems.bound("message", p.message, MESSAGE_MAX_CHARS);
     problems.into_result("The progress report is invalid.")?;
-    require_running(c, company_id, run_id)?;
+    match status_for(c, company_id, Some(connector_id), run_id)? {
+        RunStatus::Running => {}
+        status => return Err(finished(run_id, status)),
+    }
     c.execute(
         "UPDATE integration_sync_runs SET stage = ?2, percent = COALESCE(?3, percent),
          counts = COALESCE(?4, counts), updated_at = ?5 WHERE id = ?1",
@@ -192,6 +311,7 @@ pub fn progress(
 pub fn complete(
     c: &Connection,
     company_id: &str,
+    connector_id: &str,
     run_id: &str,
     outcome: SyncOutcome,
     error: Option<&str>,
@@ -201,7 +321,7 @@ pub fn complete(
     problems.bound("syncRunId", Some(run_id), ID_MAX_CHARS);
     problems.bound("error", error, MESSAGE_MAX_CHARS);
     problems.into_result("The completion report is invalid.")?;
-    match status_of(c, company_id, run_id)? {
+    match status_for(c, company_id, Some(connector_id), run_id)? {
         RunStatus::Running | RunStatus::Abandoned => {}
         status => return Err(finished(run_id, status)),
     }

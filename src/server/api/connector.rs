@@ -221,7 +221,8 @@ pub async fn sync_progress(
             message: req.message.as_deref(),
             counts: req.counts.as_ref(),
         };
-        runs::progress(tx, &conn.company_id, &req.sync_run_id, &progress)
+        let (company, connector) = (&conn.company_id, &conn.connector_id);
+        runs::progress(tx, company, connector, &req.sync_run_id, &progress)
     })
     .await
 }
@@ -240,6 +241,7 @@ pub async fn sync_complete(
         runs::complete(
             tx,
             &conn.company_id,
+            &conn.connector_id,
             &req.sync_run_id,
             req.status,
             error,
@@ -259,6 +261,21 @@ where
         ok: true,
         sync_run_id: id,
     }))
+}
+
+/// Data joins only a run the calling connector started. Checked before the (possibly large)
+/// ingestion; which connector started a run never changes, so no later write can undo it.
+async fn require_own_run(state: &AppState, conn: &ConnectorAuth, run_id: &str) -> ApiResult<()> {
+    let (company, connector, run) = (
+        conn.company_id.clone(),
+        conn.connector_id.clone(),
+        run_id.to_string(),
+    );
+    state
+        .db
+        .read(move |c| runs::require_owner(c, &company, &connector, &run))
+        .await?;
+    Ok(())
 }
 
 #[post("/connector/sync", data = "<body>")]
@@ -289,6 +306,8 @@ trait SyncBody: Sized + Send + 'static {
     /// What the body is, for the log: `sync payload`, `sync part 2`.
     fn label(&self) -> String;
     fn company_id(&self) -> Option<&str>;
+    /// The run the body joins, if it names one: only the connector that started it may.
+    fn run_id(&self) -> Option<&str>;
     /// What was done with it, for the log.
     fn done(accepted: &Self::Accepted) -> String;
     fn store(self, db: &Db, a: Arrival) -> Storing<'_, Self::Accepted>;
@@ -314,6 +333,9 @@ impl SyncBody for SyncPayload {
     fn company_id(&self) -> Option<&str> {
         self.company_id.as_deref()
     }
+    fn run_id(&self) -> Option<&str> {
+        self.sync_run_id.as_deref()
+    }
     fn done(a: &SyncAccepted) -> String {
         stored(a)
     }
@@ -330,6 +352,9 @@ impl SyncBody for SyncPart {
     }
     fn company_id(&self) -> Option<&str> {
         self.company_id.as_deref()
+    }
+    fn run_id(&self) -> Option<&str> {
+        Some(&self.sync_run_id)
     }
     fn done(a: &SyncPartAccepted) -> String {
         match &a.stored {
@@ -361,6 +386,9 @@ async fn store_sync<B: SyncBody>(
     let at = Instant::now();
     let JsonBody { value, wire_bytes } = body;
     conn.check_company(value.company_id())?;
+    if let Some(run_id) = value.run_id() {
+        require_own_run(state, &conn, run_id).await?;
+    }
     let (company, label) = (conn.company_id.clone(), value.label());
     let arrival = Arrival {
         company: conn.company_id,

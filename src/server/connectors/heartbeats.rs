@@ -37,21 +37,18 @@ pub struct Beat {
 }
 
 impl Beat {
+    /// The beat of a heartbeat, its text made plain (see `beat_text`).
     pub fn new(hb: &HeartbeatRequest, at_ms: i64, default_interval: u32) -> DomainResult<Beat> {
+        let mut hb = super::beat_text::plain_heartbeat(hb);
         // The attempt is kept on its own (see `updates::attempts`), not in the agent's state.
-        let state = match hb.last_update {
-            None => serde_json::to_string(hb),
-            Some(_) => serde_json::to_string(&HeartbeatRequest {
-                last_update: None,
-                ..hb.clone()
-            }),
-        };
+        let attempt = hb.last_update.take().as_ref().map(attempts::bounded);
+        let state = serde_json::to_string(&hb);
         Ok(Beat {
             at_ms,
             interval_secs: hb.interval_seconds.unwrap_or(default_interval),
             state_json: state.map_err(|e| DomainError::internal("heartbeat state", e))?,
-            app_version: hb.app_version.clone(),
-            attempt: hb.last_update.as_ref().map(attempts::bounded),
+            app_version: hb.app_version,
+            attempt,
         })
     }
 }
@@ -59,6 +56,15 @@ impl Beat {
 /// A connector's `lastUpdate` that names no attempt is said in the log at most this often: one
 /// that sends it with every heartbeat must not fill the disk.
 const BAD_ATTEMPT_LOGGED_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// The start of a client's text for the log (which shows it with `{:?}`, so that a line break
+/// or an escape cannot forge or colour a log line).
+fn shown(text: &str) -> &str {
+    match text.char_indices().nth(80) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
 
 /// Attempts waiting to be written beyond this many are dropped (and said so in the log): only
 /// a database that stays unwritable for long, or a connector inventing attempts, gets there.
@@ -149,9 +155,9 @@ impl Heartbeats {
         logged.insert(connector_id.to_string(), now);
         log::warn!(
             "connector {connector_id}: heartbeat accepted without its lastUpdate, which names no \
-             update attempt (version `{:.80}`, at `{:.80}`; logged once in 10 minutes)",
-            bad.version,
-            bad.at
+             update attempt (version {:?}, at {:?}; logged once in 10 minutes)",
+            shown(&bad.version),
+            shown(&bad.at)
         );
     }
 

@@ -6,6 +6,7 @@
 //! restore does, and no token issued before it works again (every change bumps the connector's
 //! token generation, which its connector tokens carry).
 
+mod beat_text;
 pub mod enrolled_by;
 pub mod heartbeats;
 pub mod refresh;
@@ -60,7 +61,8 @@ pub fn check_device(
     for (path, value) in ["deviceName", "os"].into_iter().zip(names) {
         problems.check(path, value.and_then(|v| name_fault(v, NAME_MAX_CHARS)));
     }
-    problems.bound("appVersion", app_version, LABEL_MAX_CHARS);
+    let version = app_version.and_then(|v| name_fault(v, LABEL_MAX_CHARS));
+    problems.check("appVersion", version);
 }
 
 /// The heartbeat's fields are bounded: an interval of days would keep a silent connector
@@ -111,7 +113,9 @@ pub struct Enrolled {
 
 /// Enrols the device for the company on behalf of the user `user_id`, who must still exist and
 /// be allowed to see the company. A device enrolled again starts a new token chain (its older
-/// tokens stop working); a revoked one is refused until an admin restores it.
+/// tokens stop working), so only an admin or the user who enrolled it may do that: anyone else
+/// who can see the company could otherwise take over its PC's connector. A revoked device is
+/// refused until an admin restores it.
 pub fn enrol(c: &Connection, req: &ConnectorAuthRequest, user_id: i64) -> DomainResult<Enrolled> {
     let user = accounts::user_by_id(c, user_id)?.ok_or_else(|| {
         DomainError::unauthorized("user_gone", "The account in userJwt no longer exists.")
@@ -120,10 +124,13 @@ pub fn enrol(c: &Connection, req: &ConnectorAuthRequest, user_id: i64) -> Domain
     let refresh_token = random_token(32);
     let digest = refresh_token_digest(&refresh_token);
     let (connector_id, generation) = match existing(c, &req.company_id, &req.device_id)? {
-        Some((id, _, true)) => return Err(revoked_device(&id)),
-        Some((id, generation, false)) => {
-            reenrol(c, &id, generation + 1, req, user_id, &digest)?;
-            (id, generation + 1)
+        Some(old) if old.revoked => return Err(revoked_device(&old.id)),
+        Some(old) if !user.is_admin() && old.registered_by != Some(user_id) => {
+            return Err(enrolled_by_another(&req.device_id))
+        }
+        Some(old) => {
+            reenrol(c, &old.id, old.generation + 1, req, user_id, &digest)?;
+            (old.id, old.generation + 1)
         }
         None => (insert(c, req, user_id, &digest)?, 0),
     };
@@ -144,17 +151,38 @@ fn revoked_device(id: &str) -> DomainError {
     )
 }
 
-/// (id, token generation, revoked) of the device's connector, when it has one.
-fn existing(
-    c: &Connection,
-    company_id: &str,
-    device_id: &str,
-) -> DomainResult<Option<(String, i64, bool)>> {
+fn enrolled_by_another(device_id: &str) -> DomainError {
+    DomainError::conflict(
+        "device_enrolled",
+        format!(
+            "The device `{device_id}` is already enrolled for this company by another user; only \
+             an administrator or the user who enrolled it may enrol it again."
+        ),
+    )
+}
+
+/// The device's connector as enrolment sees it.
+struct Existing {
+    id: String,
+    generation: i64,
+    revoked: bool,
+    /// The user who enrolled it last (none: only an admin may enrol it again).
+    registered_by: Option<i64>,
+}
+
+fn existing(c: &Connection, company_id: &str, device_id: &str) -> DomainResult<Option<Existing>> {
     Ok(c.query_row(
-        "SELECT id, token_generation, revoked_at IS NOT NULL FROM connector_clients
+        "SELECT id, token_generation, revoked_at IS NOT NULL, registered_by FROM connector_clients
          WHERE company_id = ?1 AND device_id = ?2",
         params![company_id, device_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| {
+            Ok(Existing {
+                id: r.get(0)?,
+                generation: r.get(1)?,
+                revoked: r.get(2)?,
+                registered_by: r.get(3)?,
+            })
+        },
     )
     .optional()?)
 }

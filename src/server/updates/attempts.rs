@@ -99,6 +99,26 @@ pub fn store(c: &Connection, batch: &[Received]) -> DomainResult<()> {
             r.received_ms
         ])?;
     }
+    prune(c, batch)
+}
+
+/// How many attempts of one connector are kept: the newest. A connector inventing a new
+/// attempt in every heartbeat otherwise grows the table without end.
+pub const KEPT_PER_CONNECTOR: i64 = 50;
+
+/// Keeps each connector of the batch to its [`KEPT_PER_CONNECTOR`] newest attempts.
+fn prune(c: &Connection, batch: &[Received]) -> DomainResult<()> {
+    let mut connectors: Vec<&str> = batch.iter().map(|r| r.connector_id.as_str()).collect();
+    connectors.sort_unstable();
+    connectors.dedup();
+    let mut stmt = c.prepare_cached(
+        "DELETE FROM connector_updates WHERE connector_id = ?1 AND id NOT IN
+             (SELECT id FROM connector_updates WHERE connector_id = ?1
+              ORDER BY received_at DESC, id DESC LIMIT ?2)",
+    )?;
+    for connector in connectors {
+        stmt.execute(params![connector, KEPT_PER_CONNECTOR])?;
+    }
     Ok(())
 }
 
