@@ -7,6 +7,8 @@ use std::net::IpAddr;
 
 use common::TestServer;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// A client whose connections come from `from` (any 127.x address reaches the server on Linux).
 fn client_from(from: &str) -> reqwest::Client {
@@ -77,5 +79,67 @@ async fn people_who_signed_in_from_an_office_address_still_can_after_a_username_
     let refused = refused.expect("the guesses are stopped");
     let message = refused["message"].as_str().unwrap_or_default();
     assert!(message.contains("for this user"), "{message}");
+    app.stop().await;
+}
+
+/// Starts `POST /api/connector/sync` with `body`, sending all of it but its last byte.
+async fn sync_held_open(app: &TestServer, token: &str, body: &[u8]) -> TcpStream {
+    let address = app.url.trim_start_matches("http://");
+    let mut tcp = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /api/connector/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body[..body.len() - 1]).await.unwrap();
+    tcp
+}
+
+#[tokio::test]
+async fn a_connector_sends_one_sync_body_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestServer::start(dir.path()).await;
+    let admin = app.admin_token().await;
+    app.create_company(&admin, "Acme", "acme").await;
+    let (token, _, _) = app.enrol(&admin, "acme", "pc-1").await;
+    let (other_token, _, _) = app.enrol(&admin, "acme", "pc-2").await;
+    let body = serde_json::to_vec(&common::guide_payload()).unwrap();
+    let mut first = sync_held_open(&app, &token, &body).await;
+
+    // Once the first body is being received, a second from the same connector is turned away
+    // (and changes nothing), while another connector's goes through.
+    let before = app.fingerprint();
+    let mut refused = None;
+    for _ in 0..200 {
+        let (s, b) = app.post("/connector/sync", Some(&token), &json!({})).await;
+        if s == 429 {
+            refused = Some(b);
+            break;
+        }
+        assert_eq!(s, 422, "{b}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a second body from the same connector is refused");
+    assert_eq!(refused["error"], "sync_in_progress", "{refused}");
+    assert_eq!(app.fingerprint(), before);
+    let (s, b) = app
+        .post(
+            "/connector/sync",
+            Some(&other_token),
+            &common::guide_payload(),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    // The first body completes and is stored; then the connector may send the next.
+    first.write_all(&body[body.len() - 1..]).await.unwrap();
+    let mut answer = String::new();
+    first.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (s, b) = app
+        .post("/connector/sync", Some(&token), &common::guide_payload())
+        .await;
+    assert_eq!(s, 200, "{b}");
     app.stop().await;
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::auth::throttle::{ConnectorLimiter, LoginThrottle};
 use super::auth::tokens::TokenKeys;
+use super::body::in_flight::{SyncBodies, BUDGET_WAIT};
 use super::config::AppConfig;
 use super::connectors::heartbeats::Heartbeats;
 use super::connectors::standing::{self, Standings};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub schedules: ScheduleBook,
     /// Download links already used: each works once.
     pub used_links: UsedLinks,
+    /// Sync bodies being read, parsed or stored: bounded per connector and in bytes.
+    pub sync_bodies: SyncBodies,
 }
 
 impl AppState {
@@ -55,6 +58,10 @@ impl AppState {
             update_policies: PolicyBook::default(),
             schedules: ScheduleBook::default(),
             used_links: UsedLinks::default(),
+            sync_bodies: SyncBodies::new(
+                cfg.sync_body_budget_mib.saturating_mul(1024 * 1024),
+                BUDGET_WAIT,
+            ),
             db,
             cfg,
         })

@@ -258,7 +258,12 @@ pub async fn sync(
     body: JsonBody<SyncPayload>,
 ) -> ApiResult<Json<SyncAccepted>> {
     let received = Instant::now();
-    let JsonBody { value, wire_bytes } = body;
+    // `_in_flight` holds this body's place in the sync budget until the handler returns.
+    let JsonBody {
+        value,
+        wire_bytes,
+        in_flight: _in_flight,
+    } = body;
     conn.check_company(value.company_id.as_deref())?;
     let company = conn.company_id.clone();
     let result = ingest::ingest(
@@ -292,7 +297,12 @@ pub async fn sync_part(
     body: JsonBody<SyncPart>,
 ) -> ApiResult<Json<SyncPartAccepted>> {
     let received = Instant::now();
-    let JsonBody { value, wire_bytes } = body;
+    // `_in_flight` holds this body's place in the sync budget until the handler returns.
+    let JsonBody {
+        value,
+        wire_bytes,
+        in_flight: _in_flight,
+    } = body;
     conn.check_company(value.company_id.as_deref())?;
     let company = conn.company_id.clone();
     let (index, count) = (value.part.index, value.part.count);
