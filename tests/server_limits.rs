@@ -143,3 +143,51 @@ async fn a_connector_sends_one_sync_body_at_a_time() {
     assert_eq!(s, 200, "{b}");
     app.stop().await;
 }
+
+/// A release folder with one Linux archive of `size` bytes; returns the folder and the file name.
+fn release_folder(dir: &std::path::Path, size: usize) -> (std::path::PathBuf, String, Vec<u8>) {
+    let out = dir.join("releases");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = "aicfo-connector-0.3.0-x86_64-unknown-linux-gnu.zip".to_string();
+    let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(out.join(&file), &bytes).unwrap();
+    let manifest = json!({"releases": [{"version": "0.3.0", "target": "x86_64-unknown-linux-gnu",
+        "file": file, "size": 0, "sha256": "", "program": "aicfo-connector", "programSha256": ""}]});
+    std::fs::write(out.join("manifest.json"), manifest.to_string()).unwrap();
+    (out, file, bytes)
+}
+
+#[tokio::test]
+async fn many_readers_of_a_release_archive_each_get_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (releases, file, bytes) = release_folder(dir.path(), 3 * 1024 * 1024 + 17);
+    let app = TestServer::start_with(
+        &dir.path().join("data"),
+        &[("connector_releases", json!(releases))],
+    )
+    .await;
+    let admin = app.admin_token().await;
+    app.create_company(&admin, "Acme", "acme").await;
+    let (token, _, _) = app.enrol(&admin, "acme", "pc-1").await;
+    let url = format!("{}/api/connector/releases/{file}", app.url);
+    let readers = (0..12).map(|_| {
+        let (http, url, token) = (reqwest::Client::new(), url.clone(), token.clone());
+        tokio::spawn(async move { http.get(url).bearer_auth(token).send().await.unwrap() })
+    });
+    for reader in readers {
+        let res = reader.await.unwrap();
+        assert_eq!(res.status(), 200);
+        let header = |name: &str| res.headers()[name].to_str().unwrap().to_string();
+        assert_eq!(header("content-type"), "application/zip");
+        assert_eq!(header("content-length"), bytes.len().to_string());
+        assert_eq!(
+            header("content-disposition"),
+            format!("attachment; filename=\"{file}\"")
+        );
+        assert!(
+            res.bytes().await.unwrap() == bytes,
+            "the archive byte for byte"
+        );
+    }
+    app.stop().await;
+}

@@ -26,7 +26,7 @@ use super::clock::rfc3339;
 use super::enrollment;
 use super::error::{park, ApiError, ApiResult};
 use super::guards::CompanyAccess;
-use super::releases::{ReleaseStore, Target};
+use super::releases::{FileBytes, ReleaseStore, Target};
 use super::state::AppState;
 use super::tls::TlsStatus;
 use crate::protocol::text::{length_fault, ID_MAX_CHARS};
@@ -361,7 +361,7 @@ fn not_built() -> ApiError {
 /// Where the program comes from: a release archive, else (Windows, development) the ZIP
 /// packaging/build-windows.sh left beside the appliance.
 enum Source {
-    Release(Vec<u8>),
+    Release(FileBytes),
     Package(Vec<u8>),
 }
 
