@@ -31,8 +31,10 @@ use super::state::AppState;
 use super::tls::TlsStatus;
 use crate::protocol::text::{length_fault, ID_MAX_CHARS};
 
+mod link_quota;
 mod used_links;
 
+pub use link_quota::{LinkQuota, LINKS_PER_HOUR};
 pub use used_links::{Claim, UsedLinks};
 
 pub const CONFIG_ENTRY: &str = "config.json";
@@ -314,6 +316,15 @@ pub async fn create_link(
         .db
         .read(move |c| accounts::ensure_can_see(c, &who, &company))
         .await?;
+    state.link_quota.make(user.id).map_err(|wait| {
+        ApiError::too_many(
+            format!(
+                "You have made {LINKS_PER_HOUR} download links in the last hour; \
+                 try again in {wait} s."
+            ),
+            wait,
+        )
+    })?;
     let (link, expires) =
         state
             .keys
