@@ -236,3 +236,38 @@ impl BodyLimit for SyncStartRequest {}
 impl BodyLimit for SyncProgressRequest {}
 impl BodyLimit for SyncCompleteRequest {}
 impl BodyLimit for HeartbeatRequest {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzip_body_is_charged_and_held_to_the_size_its_trailer_states() {
+        let limit = ByteUnit::Mebibyte(1);
+        let text = vec![b' '; 5000];
+        let honest = gzip(&text);
+        assert_eq!(decoded_size(Some("gzip"), &honest, limit), 5000);
+        assert_eq!(
+            decode(Some("gzip"), honest.clone(), limit).unwrap().len(),
+            5000
+        );
+
+        // A trailer that understates the size is caught before more than it states is decoded.
+        let mut lying = honest;
+        let n = lying.len();
+        lying[n - 4..].copy_from_slice(&100u32.to_le_bytes());
+        let err = decode(Some("gzip"), lying, limit).err().unwrap();
+        assert_eq!(err.status, Status::BadRequest);
+
+        // A plain body is charged its own size; an unknown size the limit.
+        assert_eq!(decoded_size(None, b"{}", limit), 2);
+        assert_eq!(decoded_size(Some("deflate"), b"xx", limit), limit.as_u64());
+    }
+}
