@@ -132,3 +132,54 @@ async fn without_a_package_the_answer_says_how_to_build_one() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn one_user_cannot_use_up_everyones_download_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = package(dir.path());
+    let srv = TestServer::start_with(
+        &dir.path().join("data"),
+        &[
+            ("connector_package", json!(pkg)),
+            ("connector_releases", json!(dir.path().join("no-releases"))),
+        ],
+    )
+    .await;
+    let admin = srv.admin_token().await;
+    srv.create_company(&admin, "Acme", "acme").await;
+    let staff = srv
+        .create_staff(&admin, "ravi", "ravi-password-1", &["acme"])
+        .await;
+    let ask = json!({"companyId": "acme", "target": "windows"});
+    let mut links = Vec::new();
+    let refused = loop {
+        let (s, b) = srv.post("/download-links", Some(&staff), &ask).await;
+        if s != 200 {
+            break (s, b);
+        }
+        links.push(b["url"].as_str().unwrap().to_string());
+        assert!(links.len() <= 1000, "links are never refused");
+    };
+    assert_eq!(refused.0, 429, "{}", refused.1);
+    assert_eq!(refused.1["error"], "rate_limited");
+    assert!(links.len() >= 10, "a firm's room of PCs: {}", links.len());
+
+    // The links made still work, and the admin still gets links that work.
+    let res = srv
+        .http
+        .get(format!("{}{}", srv.url, links[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (s, b) = srv.post("/download-links", Some(&admin), &ask).await;
+    assert_eq!(s, 200, "{b}");
+    let res = srv
+        .http
+        .get(format!("{}{}", srv.url, b["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    srv.stop().await;
+}

@@ -27,6 +27,8 @@ pub struct AppConfig {
     /// Failed logins allowed per username (and, times four, per address) in the window.
     pub login_max_failures: u32,
     pub login_window_secs: u64,
+    /// Sync bodies held in memory at once (decoded size, MiB): more wait, then get 503.
+    pub sync_body_budget_mib: u64,
     /// Origin allowed to call the API from a browser (the guide's CORS_ORIGIN); none when unset.
     pub cors_origin: Option<String>,
     /// URL connectors use to reach the appliance.
@@ -80,6 +82,7 @@ impl Default for AppConfig {
             connector_rate_burst: 200,
             login_max_failures: 5,
             login_window_secs: 15 * 60,
+            sync_body_budget_mib: 256,
             cors_origin: None,
             public_url: None,
             connector_package: PathBuf::from("dist/AICFOConnector.zip"),
@@ -168,6 +171,9 @@ impl AppConfig {
         }
         if cfg.login_max_failures == 0 {
             return Err(StartError::new("login_max_failures must be at least 1"));
+        }
+        if cfg.sync_body_budget_mib == 0 {
+            return Err(StartError::new("sync_body_budget_mib must be at least 1"));
         }
         if cfg.header_timeout_secs == 0 || cfg.idle_timeout_secs == 0 {
             return Err(StartError::new(

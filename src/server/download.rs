@@ -26,13 +26,15 @@ use super::clock::rfc3339;
 use super::enrollment;
 use super::error::{park, ApiError, ApiResult};
 use super::guards::CompanyAccess;
-use super::releases::{ReleaseStore, Target};
+use super::releases::{FileBytes, ReleaseStore, Target};
 use super::state::AppState;
 use super::tls::TlsStatus;
 use crate::protocol::text::{length_fault, ID_MAX_CHARS};
 
+mod link_quota;
 mod used_links;
 
+pub use link_quota::{LinkQuota, LINKS_PER_HOUR};
 pub use used_links::{Claim, UsedLinks};
 
 pub const CONFIG_ENTRY: &str = "config.json";
@@ -314,6 +316,15 @@ pub async fn create_link(
         .db
         .read(move |c| accounts::ensure_can_see(c, &who, &company))
         .await?;
+    state.link_quota.make(user.id).map_err(|wait| {
+        ApiError::too_many(
+            format!(
+                "You have made {LINKS_PER_HOUR} download links in the last hour; \
+                 try again in {wait} s."
+            ),
+            wait,
+        )
+    })?;
     let (link, expires) =
         state
             .keys
@@ -361,7 +372,7 @@ fn not_built() -> ApiError {
 /// Where the program comes from: a release archive, else (Windows, development) the ZIP
 /// packaging/build-windows.sh left beside the appliance.
 enum Source {
-    Release(Vec<u8>),
+    Release(FileBytes),
     Package(Vec<u8>),
 }
 

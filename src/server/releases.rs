@@ -7,6 +7,7 @@
 //! appliance publishes (`GET /api/connector/releases`, the heartbeat's update instruction) is the
 //! [`Catalogue`]: the manifest's entries checked against the archives' own bytes, read once.
 
+use std::borrow::Cow;
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::protocol::{ReleaseList, ReleaseView, Version};
 
 pub const MANIFEST: &str = "manifest.json";
+
+/// A release file's bytes: borrowed from the binary when embedded, else read from the folder.
+pub type FileBytes = Cow<'static, [u8]>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -122,14 +126,15 @@ impl ReleaseStore {
         cfg!(feature = "embedded-connectors")
     }
 
-    fn file(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+    /// A file's bytes: borrowed from the binary when embedded (no copy per request), else read.
+    fn file(&self, name: &str) -> Result<Option<FileBytes>, String> {
         #[cfg(feature = "embedded-connectors")]
         if let Some(f) = Embedded::get(name) {
-            return Ok(Some(f.data.into_owned()));
+            return Ok(Some(f.data));
         }
         let path = self.dir.join(name);
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
+            Ok(bytes) => Ok(Some(Cow::Owned(bytes))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
@@ -143,7 +148,7 @@ impl ReleaseStore {
     }
 
     /// The newest release for `target` and its archive's bytes, when this appliance has one.
-    pub fn release(&self, target: Target) -> Result<Option<(Release, Vec<u8>)>, String> {
+    pub fn release(&self, target: Target) -> Result<Option<(Release, FileBytes)>, String> {
         let manifest = self.manifest()?;
         let Some(release) = manifest
             .releases
@@ -160,10 +165,29 @@ impl ReleaseStore {
     }
 
     /// The archive of a release in the catalogue (only those: a name from a request never
-    /// reaches the file system unchecked).
-    pub fn archive(&self, release: &Carried) -> Result<Option<Vec<u8>>, String> {
-        self.file(&release.file)
+    /// reaches the file system unchecked), to send as it is: an embedded one from the binary's
+    /// own bytes, one on disk as the open file, so no request holds a copy of it.
+    pub fn archive(&self, release: &Carried) -> Result<Option<ArchiveBody>, String> {
+        #[cfg(feature = "embedded-connectors")]
+        if let Some(f) = Embedded::get(&release.file) {
+            return Ok(Some(ArchiveBody::Bytes(f.data)));
+        }
+        let path = self.dir.join(&release.file);
+        let opened = std::fs::File::open(&path).and_then(|f| Ok((f.metadata()?.len(), f)));
+        match opened {
+            Ok((size, file)) => Ok(Some(ArchiveBody::File { file, size })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
     }
+}
+
+/// A release archive to send.
+pub enum ArchiveBody {
+    /// In memory already (the binary's own bytes when embedded).
+    Bytes(FileBytes),
+    /// On disk, open, with its size.
+    File { file: std::fs::File, size: u64 },
 }
 
 /// A release the appliance carries: a manifest entry whose archive is present, with the size

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use super::auth::throttle::{ConnectorLimiter, LoginThrottle};
 use super::auth::tokens::TokenKeys;
+use super::body::in_flight::{SyncBodies, BUDGET_WAIT};
 use super::config::AppConfig;
 use super::connectors::heartbeats::Heartbeats;
 use super::connectors::standing::{self, Standings};
 use super::connectors::OnlineRule;
 use super::db::Db;
-use super::download::UsedLinks;
+use super::download::{LinkQuota, UsedLinks};
 use super::releases::{ReleaseStore, Releases};
 use super::schedules::ScheduleBook;
 use super::secrets::Secrets;
@@ -35,6 +36,10 @@ pub struct AppState {
     pub schedules: ScheduleBook,
     /// Download links already used: each works once.
     pub used_links: UsedLinks,
+    /// Download links each user may make: one user cannot fill `used_links`.
+    pub link_quota: LinkQuota,
+    /// Sync bodies being read, parsed or stored: bounded per connector and in bytes.
+    pub sync_bodies: SyncBodies,
 }
 
 impl AppState {
@@ -55,6 +60,11 @@ impl AppState {
             update_policies: PolicyBook::default(),
             schedules: ScheduleBook::default(),
             used_links: UsedLinks::default(),
+            link_quota: LinkQuota::default(),
+            sync_bodies: SyncBodies::new(
+                cfg.sync_body_budget_mib.saturating_mul(1024 * 1024),
+                BUDGET_WAIT,
+            ),
             db,
             cfg,
         })

@@ -5,7 +5,7 @@
 
 use super::{disabled_error, find_with_hash, User};
 use crate::server::auth::passwords::{self, PasswordGate};
-use crate::server::auth::throttle::LoginThrottle;
+use crate::server::auth::throttle::{LoginThrottle, Refused};
 use crate::server::db::Db;
 use crate::server::domain_error::{DomainError, DomainResult};
 
@@ -43,6 +43,20 @@ fn wrong_credentials() -> DomainError {
     DomainError::unauthorized("invalid_credentials", "The username or password is wrong.")
 }
 
+fn throttled(refused: Refused) -> DomainError {
+    let wait = refused.wait_secs();
+    let message = match refused {
+        Refused::Pair { .. } => format!(
+            "Too many failed logins for this user from this address; try again in {wait} s."
+        ),
+        Refused::Address { .. } => format!(
+            "Too many failed logins from this address; try again in {wait} s. \
+             Users who have signed in from here before can still sign in."
+        ),
+    };
+    DomainError::too_many(message, wait)
+}
+
 /// The user with this username and password, if both are right; `address` is the caller's, for
 /// the throttle. An unknown username is checked against a dummy hash, so a wrong username takes
 /// as long as a wrong password.
@@ -54,14 +68,10 @@ pub async fn authenticate(
 ) -> DomainResult<User> {
     check_lengths(username, &password)?;
     // Counted before the password is checked, so concurrent guesses cannot outrun the count.
-    let attempt = checks.throttle.begin(username, address).map_err(|wait| {
-        DomainError::too_many(
-            format!(
-                "Too many failed logins for this user from this address; try again in {wait} s."
-            ),
-            wait,
-        )
-    })?;
+    let attempt = checks
+        .throttle
+        .begin(username, address)
+        .map_err(throttled)?;
     let result = check_password(&checks, username, password).await;
     match &result {
         Ok(Some(_)) => checks.throttle.succeeded(attempt),

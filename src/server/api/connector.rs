@@ -384,7 +384,12 @@ async fn store_sync<B: SyncBody>(
     body: JsonBody<B>,
 ) -> ApiResult<Json<B::Accepted>> {
     let at = Instant::now();
-    let JsonBody { value, wire_bytes } = body;
+    // `_in_flight` holds this body's place in the sync budget until the handler returns.
+    let JsonBody {
+        value,
+        wire_bytes,
+        in_flight: _in_flight,
+    } = body;
     conn.check_company(value.company_id())?;
     if let Some(run_id) = value.run_id() {
         require_own_run(state, &conn, run_id).await?;

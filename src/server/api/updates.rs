@@ -14,6 +14,7 @@ use crate::protocol::{ReleaseList, UpdatePolicyRequest};
 use crate::server::body::{BodyLimit, JsonBody};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::guards::{AdminUser, ConnectorAuth, UserOrConnector};
+use crate::server::releases::ArchiveBody;
 use crate::server::state::AppState;
 use crate::server::updates::policy::{self, global_name};
 
@@ -25,22 +26,27 @@ pub async fn list(state: &State<AppState>, _who: UserOrConnector) -> Json<Releas
     Json(state.releases.catalogue().await.list())
 }
 
-/// A release archive's bytes, exactly as signed, under the name it was signed for.
+/// A release archive's bytes, exactly as signed, under the name it was signed for; sent from the
+/// binary or the open file, never copied per request.
 pub struct Archive {
-    bytes: Vec<u8>,
+    body: ArchiveBody,
     name: String,
 }
 
 impl<'r> Responder<'r, 'static> for Archive {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        Response::build()
-            .header(ContentType::ZIP)
-            .header(Header::new(
-                "Content-Disposition",
-                format!("attachment; filename=\"{}\"", self.name),
-            ))
-            .sized_body(self.bytes.len(), Cursor::new(self.bytes))
-            .ok()
+        let mut res = Response::build();
+        res.header(ContentType::ZIP).header(Header::new(
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", self.name),
+        ));
+        match self.body {
+            ArchiveBody::Bytes(bytes) => res.sized_body(bytes.len(), Cursor::new(bytes)),
+            ArchiveBody::File { file, size } => {
+                res.sized_body(usize::try_from(size).ok(), tokio::fs::File::from_std(file))
+            }
+        };
+        res.ok()
     }
 }
 
@@ -61,12 +67,12 @@ pub async fn archive(
     })?;
     let store = state.releases.store().clone();
     let name = release.file.clone();
-    let bytes = tokio::task::spawn_blocking(move || store.archive(&release))
+    let body = tokio::task::spawn_blocking(move || store.archive(&release))
         .await
         .map_err(|e| ApiError::internal("connector release task", e))?
         .map_err(|e| ApiError::internal("connector release", e))?
         .ok_or_else(|| ApiError::internal("connector release", format!("{name} is gone")))?;
-    Ok(Archive { bytes, name })
+    Ok(Archive { body, name })
 }
 
 #[get("/settings/connector-updates")]

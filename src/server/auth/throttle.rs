@@ -1,5 +1,10 @@
 //! Abuse brakes: failed-login counting per (username, address) and per address, and a
 //! per-connector request rate on the connector endpoints.
+//!
+//! The per-address cap stops one address spraying guesses over many usernames. An office behind
+//! one NAT or terminal server shares that address, so a (username, address) pair that logged in
+//! successfully within [`KNOWN_GOOD_FOR`] is let past the address cap while its own counter is
+//! below its limit: the per-pair limits still stop guessing at that user's password.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -16,6 +21,25 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 pub const LOGIN_TRACKED_KEYS: usize = 8192;
 /// The longest wait growing delays reach.
 const MAX_DELAY_SECS: u64 = 15 * 60;
+/// How long a successful login vouches for its (username, address) pair against the address cap.
+pub const KNOWN_GOOD_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Why an attempt must wait, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Too many failed attempts at this username from this address.
+    Pair { wait_secs: u64 },
+    /// Too many failed attempts from this address over all usernames.
+    Address { wait_secs: u64 },
+}
+
+impl Refused {
+    pub fn wait_secs(self) -> u64 {
+        match self {
+            Refused::Pair { wait_secs } | Refused::Address { wait_secs } => wait_secs,
+        }
+    }
+}
 
 #[derive(Clone, Copy)]
 struct Counter {
@@ -84,16 +108,51 @@ impl CounterTable {
     }
 }
 
+/// (username, address) pairs that logged in successfully, and when; bounded like the counters.
+struct KnownGood {
+    since: HashMap<u64, Instant>,
+    capacity: usize,
+}
+
+impl KnownGood {
+    fn vouches_for(&self, pair: u64, now: Instant) -> bool {
+        self.since
+            .get(&pair)
+            .is_some_and(|at| now.duration_since(*at) < KNOWN_GOOD_FOR)
+    }
+
+    /// Remembers a success; when full, the expired entries go, then the oldest.
+    fn remember(&mut self, pair: u64, now: Instant) {
+        if !self.since.contains_key(&pair) && self.since.len() >= self.capacity {
+            self.since
+                .retain(|_, at| now.duration_since(*at) < KNOWN_GOOD_FOR);
+            if self.since.len() >= self.capacity {
+                let oldest = self
+                    .since
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(k, _)| *k);
+                if let Some(k) = oldest {
+                    self.since.remove(&k);
+                }
+            }
+        }
+        self.since.insert(pair, now);
+    }
+}
+
 struct Tables {
     pairs: CounterTable,
     addresses: CounterTable,
+    known_good: KnownGood,
 }
 
 /// Login brakes. An attempt is counted before its password is checked, under one lock, so a
 /// burst of concurrent guesses cannot slip past the count. Per (username, address): after
 /// `max_failures` unresolved attempts, each further one must wait 2, 4, 8, ... seconds (capped),
 /// so a flood from one address slows that address down without locking the user out elsewhere.
-/// Per address: at most four times as many unresolved attempts per window (an office shares one).
+/// Per address: at most four times as many unresolved attempts per window (an office shares one),
+/// except for pairs that logged in from there before (see the module's note).
 pub struct LoginThrottle {
     max_failures: u32,
     max_per_address: u32,
@@ -105,7 +164,9 @@ pub struct LoginThrottle {
 /// [`LoginThrottle::not_checked`].
 pub struct Attempt {
     pair: u64,
-    address: u64,
+    /// The address counter this attempt was counted on; `None` when a known-good pair passed the
+    /// address cap without being counted there.
+    address: Option<u64>,
 }
 
 /// The address a client is counted under: an IPv6 address by its /64 prefix (one host can take
@@ -161,6 +222,10 @@ impl LoginThrottle {
             tables: Mutex::new(Tables {
                 pairs: CounterTable::new(capacity),
                 addresses: CounterTable::new(capacity),
+                known_good: KnownGood {
+                    since: HashMap::new(),
+                    capacity,
+                },
             }),
         }
     }
@@ -169,51 +234,60 @@ impl LoginThrottle {
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts an attempt at `username` from `address`, or `Err(seconds)` to wait first.
+    /// Counts an attempt at `username` from `address`, or says why and how long to wait first.
     /// `username` must already be bounded in length by the caller.
-    pub fn begin(&self, username: &str, address: Option<&str>) -> Result<Attempt, u64> {
+    pub fn begin(&self, username: &str, address: Option<&str>) -> Result<Attempt, Refused> {
         let now = Instant::now();
         let name = username.to_lowercase();
         let addr = address_key(address);
         let mut t = self.lock();
-        let attempt = Attempt {
-            pair: t.pairs.key(&[&name, &addr]),
-            address: t.addresses.key(&[&addr]),
-        };
+        let pair_key = t.pairs.key(&[&name, &addr]);
+        let address_key = t.addresses.key(&[&addr]);
         let fresh = Counter {
             attempts: 0,
             last_seen: now,
             not_before: now,
         };
-        let pair = t.pairs.get(attempt.pair, now, self.window);
-        let mut pair = pair.unwrap_or(fresh);
+        let mut pair = t.pairs.get(pair_key, now, self.window).unwrap_or(fresh);
         let mut by_address = t
             .addresses
-            .get(attempt.address, now, self.window)
+            .get(address_key, now, self.window)
             .unwrap_or(fresh);
         if pair.not_before > now {
-            return Err(wait_secs(pair.not_before, now));
+            return Err(Refused::Pair {
+                wait_secs: wait_secs(pair.not_before, now),
+            });
         }
-        if by_address.attempts >= self.max_per_address {
-            return Err(wait_secs(by_address.last_seen + self.window, now));
+        let counted_on_address = by_address.attempts < self.max_per_address;
+        let vouched = pair.attempts < self.max_failures && t.known_good.vouches_for(pair_key, now);
+        if !counted_on_address && !vouched {
+            return Err(Refused::Address {
+                wait_secs: wait_secs(by_address.last_seen + self.window, now),
+            });
         }
         pair.attempts += 1;
         pair.last_seen = now;
         if pair.attempts >= self.max_failures {
             pair.not_before = now + delay_after(pair.attempts, self.max_failures);
         }
-        by_address.attempts += 1;
-        by_address.last_seen = now;
-        t.pairs.put(attempt.pair, pair, now, self.window);
-        t.addresses
-            .put(attempt.address, by_address, now, self.window);
-        Ok(attempt)
+        t.pairs.put(pair_key, pair, now, self.window);
+        if counted_on_address {
+            by_address.attempts += 1;
+            by_address.last_seen = now;
+            t.addresses.put(address_key, by_address, now, self.window);
+        }
+        Ok(Attempt {
+            pair: pair_key,
+            address: counted_on_address.then_some(address_key),
+        })
     }
 
-    /// The password was right: the pair starts afresh and the address gets its attempt back.
+    /// The password was right: the pair starts afresh, is known good from here on, and the
+    /// address gets its attempt back.
     pub fn succeeded(&self, attempt: Attempt) {
         let mut t = self.lock();
         t.pairs.counters.remove(&attempt.pair);
+        t.known_good.remember(attempt.pair, Instant::now());
         Self::give_back(&mut t.addresses, attempt.address);
     }
 
@@ -244,16 +318,16 @@ impl LoginThrottle {
         Self::give_back(&mut t.addresses, attempt.address);
     }
 
-    fn give_back(addresses: &mut CounterTable, key: u64) {
-        if let Some(c) = addresses.counters.get_mut(&key) {
+    fn give_back(addresses: &mut CounterTable, key: Option<u64>) {
+        if let Some(c) = key.and_then(|k| addresses.counters.get_mut(&k)) {
             c.attempts = c.attempts.saturating_sub(1);
         }
     }
 
-    /// How many keys the throttle holds now (never more than twice its capacity).
+    /// How many keys the throttle holds now (never more than three times its capacity).
     pub fn tracked_keys(&self) -> usize {
         let t = self.lock();
-        t.pairs.len() + t.addresses.len()
+        t.pairs.len() + t.addresses.len() + t.known_good.since.len()
     }
 }
 
@@ -300,7 +374,7 @@ mod tests {
             t.begin("Alice", Some("10.0.0.1")).unwrap();
         }
         let wait = t.begin("ALICE", Some("10.0.0.1")).err().unwrap();
-        assert_eq!(wait, 2);
+        assert_eq!(wait, Refused::Pair { wait_secs: 2 });
         // Another address is not held back by this one's failures.
         let other = t.begin("alice", Some("10.0.0.2")).unwrap();
         t.succeeded(other);
@@ -324,8 +398,30 @@ mod tests {
         for i in 0..8 {
             t.begin(&format!("user{i}"), Some("10.0.0.9")).unwrap();
         }
-        assert!(t.begin("someone-else", Some("10.0.0.9")).is_err());
+        assert!(matches!(
+            t.begin("someone-else", Some("10.0.0.9")),
+            Err(Refused::Address { .. })
+        ));
         assert!(t.begin("someone-else", Some("10.0.0.8")).is_ok());
+    }
+
+    #[test]
+    fn a_pair_that_logged_in_before_passes_a_full_address_until_its_own_limit() {
+        let t = LoginThrottle::new(2, HOUR);
+        let first = t.begin("staff", Some("10.0.0.9")).unwrap();
+        t.succeeded(first);
+        for i in 0..8 {
+            t.begin(&format!("user{i}"), Some("10.0.0.9")).unwrap();
+        }
+        assert!(t.begin("stranger", Some("10.0.0.9")).is_err());
+        // The known pair gets in, and its success does not reopen the address to others.
+        let again = t.begin("Staff", Some("10.0.0.9")).unwrap();
+        t.succeeded(again);
+        assert!(t.begin("stranger", Some("10.0.0.9")).is_err());
+        // Guessing at the known user's password still meets the per-pair limit.
+        t.begin("staff", Some("10.0.0.9")).unwrap();
+        t.begin("staff", Some("10.0.0.9")).unwrap();
+        assert!(t.begin("staff", Some("10.0.0.9")).is_err());
     }
 
     #[test]
@@ -356,9 +452,11 @@ mod tests {
         let long = "x".repeat(64);
         for i in 0..2000 {
             let address = format!("10.{}.{}.1", i / 250, i % 250);
-            let _ = t.begin(&format!("{long}{i}"), Some(&address));
+            if let Ok(a) = t.begin(&format!("{long}{i}"), Some(&address)) {
+                t.succeeded(a);
+            }
         }
-        assert!(t.tracked_keys() <= 200, "{}", t.tracked_keys());
+        assert!(t.tracked_keys() <= 300, "{}", t.tracked_keys());
     }
 
     #[test]
