@@ -127,7 +127,8 @@ impl Front {
             loop {
                 match self.listener.accept().await {
                     Ok((client, from)) => {
-                        let ticket = match self.admission.admit(from.ip()) {
+                        let local = client.local_addr().ok().map(|a| a.ip());
+                        let ticket = match self.admission.admit_at(from.ip(), local) {
                             Ok(ticket) => ticket,
                             Err(_) => {
                                 self.refuse(client);

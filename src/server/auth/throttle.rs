@@ -172,20 +172,40 @@ pub struct Attempt {
 /// The address a client is counted under: an IPv6 address by its /64 prefix (one host can take
 /// any address of its prefix), an IPv4-mapped one as the IPv4 address it is.
 pub fn counted_as(ip: IpAddr) -> IpAddr {
-    match ip {
+    counted_as_seen_from(ip, None)
+}
+
+/// [`counted_as`], for a client reaching the appliance's own address `local`. A whole office LAN
+/// shares one /64 (SLAAC gives every PC an address in the router's prefix; every link-local
+/// address is in fe80::/64), so a peer on the appliance's own /64, a link-local or a unique-local
+/// (fc00::/7) peer is counted by its full address: these are the office's PCs, not one host
+/// hopping across its prefix.
+pub fn counted_as_seen_from(ip: IpAddr, local: Option<IpAddr>) -> IpAddr {
+    let v6 = match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+            Some(v4) => return IpAddr::V4(v4),
+            None => v6,
         },
-        v4 => v4,
+        v4 => return v4,
+    };
+    let prefix = |a: Ipv6Addr| u128::from(a) >> 64;
+    let first = v6.segments()[0];
+    let on_the_lan = (first & 0xffc0) == 0xfe80
+        || (first & 0xfe00) == 0xfc00
+        || matches!(local, Some(IpAddr::V6(here)) if prefix(here) == prefix(v6));
+    if on_the_lan {
+        IpAddr::V6(v6)
+    } else {
+        IpAddr::V6(Ipv6Addr::from(prefix(v6) << 64))
     }
 }
 
-/// How [`counted_as`] is written in the log: an IPv6 prefix with its length.
+/// How [`counted_as`] is written in the log: an IPv6 prefix with its length, or the address
+/// counted on its own.
 pub fn shown(counted: IpAddr) -> String {
     match counted {
-        IpAddr::V6(prefix) => format!("{prefix}/64"),
-        v4 => v4.to_string(),
+        IpAddr::V6(v6) if u128::from(v6) as u64 == 0 => format!("{v6}/64"),
+        other => other.to_string(),
     }
 }
 

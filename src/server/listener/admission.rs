@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
 
-use crate::server::auth::throttle::{counted_as, shown};
+use crate::server::auth::throttle::{counted_as_seen_from, shown};
 
 /// The front's caps on connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,8 +199,15 @@ impl Admission {
     }
 
     /// Lets a new connection from `ip` in, closing the longest-waiting one if need be.
+    #[cfg(test)]
     pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
-        let ip = counted_as(ip);
+        self.admit_at(ip, None)
+    }
+
+    /// [`Self::admit`] for a client that reached the appliance at `local` (which tells the office
+    /// LAN's IPv6 prefix: see `counted_as_seen_from`).
+    pub fn admit_at(&self, ip: IpAddr, local: Option<IpAddr>) -> Result<Ticket, Refusal> {
+        let ip = counted_as_seen_from(ip, local);
         let mut state = self.lock();
         let refusal = state.make_room(ip);
         if let Err(why) = refusal {
@@ -603,6 +610,33 @@ mod tests {
         assert!(other.past_head(), "another /64 is another host");
         let mut same = a.admit(ip("2001:db8:1:3::2")).unwrap();
         assert!(!same.past_head(), "it carries no more than its share");
+    }
+
+    #[test]
+    fn the_office_lans_ipv6_pcs_are_counted_one_by_one() {
+        let a = admission(2, 10, 10, 1);
+        let here = Some(ip("2001:db8:1:2::10"));
+        for pc in [
+            "2001:db8:1:2::1",
+            "2001:db8:1:2::2",
+            "fe80::1",
+            "fe80::2",
+            "fd00::1",
+            "fd00::2",
+        ] {
+            let mut t = a.admit_at(ip(pc), here).unwrap();
+            assert!(
+                t.past_head(),
+                "{pc} is one PC of the office, not the whole prefix"
+            );
+        }
+        let mut first = a.admit_at(ip("2001:db8:9:9::1"), here).unwrap();
+        assert!(first.past_head());
+        let mut same = a.admit_at(ip("2001:db8:9:9::2"), here).unwrap();
+        assert!(
+            !same.past_head(),
+            "a host beyond the LAN is still counted by its /64"
+        );
     }
 
     #[test]
