@@ -108,7 +108,7 @@ function enrolledConnectorsBox(user, connectors) {
       { "data-connector": k.connectorId },
       h("td", {}, name),
       h("td", {}, h("a", { href: "#/c/" + encodeURIComponent(k.companyId) }, k.companyName)),
-      h("td", { class: "when" }, indianDate(k.firstSeen) + " " + clockTime(k.firstSeen)),
+      h("td", { class: "when" }, indianDate(k.enrolledAt) + " " + clockTime(k.enrolledAt)),
       h("td", { class: "when" }, indianDate(k.lastSeen) + " " + clockTime(k.lastSeen)),
       state,
       h("td", {}, revoke)

@@ -710,3 +710,39 @@ async fn a_password_reset_lists_the_connectors_the_user_enrolled_that_still_work
     assert_eq!(b["enrolledConnectors"], json!([]), "{b}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_device_enrolled_again_is_listed_from_its_new_enrolment_not_its_first_sight() {
+    let (_dir, srv, admin) = setup().await;
+    let ravi = srv
+        .create_staff(&admin, "ravi", "ravi-password-1", &["sharma"])
+        .await;
+    let (_, _, id) = srv.enrol(&ravi, "sharma", "pc-ravi").await;
+    // The device was first enrolled years ago...
+    let long_ago: i64 = 1_577_836_800_000; // 2020-01-01T00:00:00Z
+    let changed = srv
+        .db()
+        .execute(
+            "UPDATE connector_clients SET first_seen = ?1, registered_at = ?1 WHERE id = ?2",
+            rusqlite::params![long_ago, id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    // ...and enrolled again now (as whoever holds ravi's password could).
+    let (_, _, again) = srv.enrol(&ravi, "sharma", "pc-ravi").await;
+    assert_eq!(again, id, "the same connector");
+
+    let user = user_id(&srv, &admin, "ravi").await;
+    let reset = json!({"password": "new-password-2"});
+    let (s, b) = put(&srv, &format!("/users/{user}/password"), &admin, &reset).await;
+    assert_eq!(s, 200, "{b}");
+    let k = &b["enrolledConnectors"][0];
+    assert_eq!(k["firstSeen"], "2020-01-01T00:00:00.000Z", "{k}");
+    let enrolled = k["enrolledAt"].as_str().unwrap();
+    assert!(
+        enrolled > "2021",
+        "listed from the enrolment just made, not 2020: {k}"
+    );
+    assert_ne!(k["enrolledAt"], k["firstSeen"], "{k}");
+    srv.stop().await;
+}

@@ -58,7 +58,9 @@ pub struct EnrolledConnector {
     pub company_name: String,
     pub device_id: String,
     pub device_name: Option<String>,
-    /// When the device was first enrolled, and last heard from.
+    /// When this user enrolled it (its latest enrolment), when the device was first enrolled
+    /// by anyone, and when it was last heard from.
+    pub enrolled_at: String,
     pub first_seen: String,
     pub last_seen: String,
 }

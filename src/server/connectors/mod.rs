@@ -197,7 +197,8 @@ fn reenrol(
 ) -> DomainResult<()> {
     c.execute(
         "UPDATE connector_clients SET device_name = ?2, os = ?3, app_version = ?4, registered_by = ?5,
-         last_seen = ?6, refresh_token_hash = ?7, token_generation = ?8 WHERE id = ?1",
+         registered_at = ?6, last_seen = ?6, refresh_token_hash = ?7, token_generation = ?8
+         WHERE id = ?1",
         params![id, req.device_name, req.os, req.app_version, user_id, now_ms(), digest, generation],
     )?;
     // The used tokens of older chains can no longer revoke anything.
@@ -217,8 +218,8 @@ fn insert(
     let id = uuid::Uuid::new_v4().to_string();
     c.execute(
         "INSERT INTO connector_clients (id, company_id, device_id, device_name, os, app_version,
-         registered_by, first_seen, last_seen, refresh_token_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+         registered_by, registered_at, first_seen, last_seen, refresh_token_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8, ?9)",
         params![
             id,
             req.company_id,
