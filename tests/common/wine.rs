@@ -58,9 +58,23 @@ impl Wine {
         let mut server = Command::new("/usr/lib/wine/wineserver");
         server.arg("-p");
         quiet(server);
-        let mut boot = Command::new("/usr/lib/wine/wine64");
-        boot.args(["cmd", "/c", "exit"]);
-        quiet(boot);
+        // A boot on a loaded machine has been seen to return without the prefix made (no
+        // system32): boot again, a few times, before any test trips over it.
+        let system32 = wine.prefix().join("drive_c/windows/system32");
+        for _ in 0..3 {
+            let mut boot = Command::new("/usr/lib/wine/wine64");
+            boot.args(["cmd", "/c", "exit"]);
+            quiet(boot);
+            if system32.is_dir() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+        assert!(
+            system32.is_dir(),
+            "Wine booted no prefix in {}",
+            wine.prefix().display()
+        );
         for (name, value) in env {
             let key = r"HKLM\System\CurrentControlSet\Control\Session Manager\Environment";
             let out = wine.builtin("reg", &["add", key, "/v", name, "/d", value, "/f"]);
