@@ -269,6 +269,43 @@ async fn a_runs_event_trail_is_bounded_however_much_its_connector_reports() {
 }
 
 #[tokio::test]
+async fn a_runs_progress_and_failure_are_shown_without_a_connectors_escapes() {
+    let o = office().await;
+    let (token, _, _) = o.srv.enrol(&o.staff, "sharma", "PC-1").await;
+    let run = start_run(&o.srv, &token).await;
+    let body = json!({"syncRunId": run, "stage": "read\u{1b}[31ming",
+        "message": "month 3\nERROR forged line\u{202e}"});
+    let (s, b) = o
+        .srv
+        .post("/connector/sync/progress", Some(&token), &body)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let failed = json!({"syncRunId": run, "status": "failed", "error": "Tally\r\nclosed\u{7}"});
+    let (s, b) = o
+        .srv
+        .post("/connector/sync/complete", Some(&token), &failed)
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    let path = format!("/companies/sharma/sync-runs/{run}");
+    let (s, view) = o.srv.get(&path, Some(&o.admin)).await;
+    assert_eq!(s, 200, "{view}");
+    let events = view["events"].as_array().unwrap();
+    let progress = events.iter().find(|e| e["kind"] == "progress").unwrap();
+    assert_eq!(progress["stage"], "read[31ming", "{progress}");
+    assert_eq!(
+        progress["message"], "month 3 ERROR forged line",
+        "{progress}"
+    );
+    let shown = view.to_string();
+    assert!(
+        !shown.contains("\\u001b") && !shown.contains("\\n"),
+        "{shown}"
+    );
+    assert_eq!(view["error"], "Tally  closed", "{view}");
+}
+
+#[tokio::test]
 async fn only_a_connectors_newest_update_attempts_are_kept() {
     let o = office().await;
     let (token, _, id) = o.srv.enrol(&o.staff, "sharma", "PC-1").await;

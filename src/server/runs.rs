@@ -4,6 +4,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, 
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::clock::{now_ms, rfc3339};
+use super::connectors::beat_text::plain;
 use super::domain_error::{DomainError, DomainResult};
 use super::problems::Problems;
 use super::schedules::requests;
@@ -294,6 +295,9 @@ pub fn progress(
     problems.require_text("stage", stage, LABEL_MAX_CHARS);
     problems.bound("message", p.message, MESSAGE_MAX_CHARS);
     problems.into_result("The progress report is invalid.")?;
+    // Shown on the run page and in the log: no escapes or line breaks from the connector.
+    let (stage, message) = (plain(stage), p.message.map(plain));
+    let (stage, message) = (stage.as_str(), message.as_deref());
     match status_for(c, company_id, Some(connector_id), run_id)? {
         RunStatus::Running => {}
         status => return Err(finished(run_id, status)),
@@ -303,7 +307,7 @@ pub fn progress(
          counts = COALESCE(?4, counts), updated_at = ?5 WHERE id = ?1",
         params![run_id, stage, p.percent, counts_json(p.counts), now_ms()],
     )?;
-    event(c, run_id, "progress", Some(stage), p.percent, p.message)
+    event(c, run_id, "progress", Some(stage), p.percent, message)
 }
 
 /// Ends a run. A run the appliance had given up on (abandoned) may still be completed by a
@@ -321,6 +325,8 @@ pub fn complete(
     problems.bound("syncRunId", Some(run_id), ID_MAX_CHARS);
     problems.bound("error", error, MESSAGE_MAX_CHARS);
     problems.into_result("The completion report is invalid.")?;
+    let error = error.map(plain);
+    let error = error.as_deref();
     match status_for(c, company_id, Some(connector_id), run_id)? {
         RunStatus::Running | RunStatus::Abandoned => {}
         status => return Err(finished(run_id, status)),

@@ -6,7 +6,7 @@
 //! restore does, and no token issued before it works again (every change bumps the connector's
 //! token generation, which its connector tokens carry).
 
-mod beat_text;
+pub mod beat_text;
 pub mod enrolled_by;
 pub mod heartbeats;
 pub mod refresh;
