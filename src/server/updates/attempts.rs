@@ -127,16 +127,8 @@ pub fn latest_for_company(
     c: &Connection,
     company_id: &str,
 ) -> DomainResult<HashMap<String, (i64, UpdateAttempt)>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT u.connector_id, u.version, u.outcome, u.message, u.at, u.received_at
-         FROM connector_clients k JOIN connector_updates u ON u.id = (
-             SELECT id FROM connector_updates WHERE connector_id = k.id
-             ORDER BY received_at DESC, id DESC LIMIT 1)
-         WHERE k.company_id = ?1",
-    )?;
-    let rows = stmt.query_map([company_id], latest_row)?;
-    rows.collect::<Result<_, _>>()
-        .map_err(|e| DomainError::internal("reading connector update attempts", e))
+    let one = serde_json::json!([company_id]).to_string();
+    latest_for_companies(c, &one)
 }
 
 /// One row of the latest-attempt queries: the connector, when the attempt was received, the
@@ -158,7 +150,7 @@ fn latest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, (i64, UpdateAt
 }
 
 /// Each connector's last reported attempt, for the connectors of each of the companies (a
-/// JSON array of their ids): [`latest_for_company`] for many companies in one query.
+/// JSON array of their ids), in one query.
 pub fn latest_for_companies(
     c: &Connection,
     company_ids_json: &str,
