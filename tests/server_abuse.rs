@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Cursor, Read, Write};
+use std::io::Write;
 
 use common::{guide_payload, TestServer};
 use serde_json::{json, Value};
@@ -77,15 +77,7 @@ async fn code_made_by(o: &Office, user: &str) -> String {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let bytes = res.bytes().await.unwrap();
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
-    let mut text = String::new();
-    archive
-        .by_name("config.json")
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    let config: Value = serde_json::from_str(&text).unwrap();
+    let config = common::config_in_zip(&res.bytes().await.unwrap());
     config["enrollment_code"].as_str().unwrap().to_string()
 }
 

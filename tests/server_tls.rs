@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Cursor, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -310,15 +310,7 @@ async fn downloaded_config(app: &Appliance, client: &reqwest::Client) -> Value {
         .await
         .unwrap();
     assert_eq!(zip.status(), 200);
-    let bytes = zip.bytes().await.unwrap();
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes.to_vec())).unwrap();
-    let mut text = String::new();
-    archive
-        .by_name("config.json")
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
+    common::config_in_zip(&zip.bytes().await.unwrap())
 }
 
 fn write_config(home: &Path, config: &Value) {

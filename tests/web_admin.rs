@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Cursor, Read, Write};
+use std::io::Write;
 
 use common::TestServer;
 use serde_json::{json, Value};
@@ -337,17 +337,6 @@ fn package(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-fn config_of(zip: &[u8]) -> Value {
-    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).unwrap();
-    let mut text = String::new();
-    archive
-        .by_name("config.json")
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
 async fn fetch(srv: &TestServer, url: &str) -> (u16, Vec<u8>) {
     let res = srv
         .http
@@ -403,7 +392,7 @@ async fn a_download_link_works_without_a_token_for_its_company_only() {
 
     let (s, zip) = fetch(&srv, url).await;
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&zip));
-    let config = config_of(&zip);
+    let config = common::config_in_zip(&zip);
     assert_eq!(config["company_id"], "sharma");
     assert!(config["enrollment_code"]
         .as_str()
@@ -515,7 +504,7 @@ async fn code_downloaded_by(srv: &TestServer, token: &str, company: &str) -> Str
     assert_eq!(s, 200, "{link}");
     let (s, zip) = fetch(srv, link["url"].as_str().unwrap()).await;
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&zip));
-    config_of(&zip)["enrollment_code"]
+    common::config_in_zip(&zip)["enrollment_code"]
         .as_str()
         .unwrap()
         .to_string()

@@ -439,3 +439,16 @@ pub fn fast_connector_retries(home: &Path) {
         c["max_retry_attempts"] = json!(1);
     });
 }
+
+/// The `config.json` inside a connector ZIP the appliance handed out.
+pub fn config_in_zip(zip: &[u8]) -> Value {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut text = String::new();
+    archive
+        .by_name("config.json")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
