@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use aicfo::server::auth::passwords::PasswordGate;
+use common::client_from;
 use rocket::fairing::AdHoc;
 use serde_json::{json, Value};
 
@@ -61,14 +62,6 @@ impl Appliance {
         self.shutdown.notify();
         let _ = self.task.await;
     }
-}
-
-/// A client whose connections come from `from` (any 127.x address reaches the server on Linux).
-fn client_from(from: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(from.parse::<IpAddr>().ok())
-        .build()
-        .unwrap()
 }
 
 async fn login(

@@ -3,20 +3,11 @@
 
 mod common;
 
-use std::net::IpAddr;
-
+use common::client_from;
 use common::TestServer;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A client whose connections come from `from` (any 127.x address reaches the server on Linux).
-fn client_from(from: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(from.parse::<IpAddr>().ok())
-        .build()
-        .unwrap()
-}
 
 async fn login(
     http: &reqwest::Client,

@@ -452,3 +452,11 @@ pub fn config_in_zip(zip: &[u8]) -> Value {
         .unwrap();
     serde_json::from_str(&text).unwrap()
 }
+
+/// A client whose connections come from `from` (any 127.x address reaches the server on Linux).
+pub fn client_from(from: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().ok())
+        .build()
+        .unwrap()
+}
