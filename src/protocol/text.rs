@@ -24,6 +24,15 @@ pub fn length_fault(value: &str, max_chars: usize) -> Option<String> {
         .then(|| format!("must be at most {max_chars} characters"))
 }
 
+/// The first `max_chars` characters of `value` (all of it when shorter), cut on a character
+/// boundary: for keeping or logging a bounded part of a client's text.
+pub fn first_chars(value: &str, max_chars: usize) -> &str {
+    match value.char_indices().nth(max_chars) {
+        Some((at, _)) => &value[..at],
+        None => value,
+    }
+}
+
 /// Why `value` is no acceptable name: too long, or holding a control character (NUL, tab,
 /// line breaks, Tally's U+0004 marker, which the connector removes) or a bidi control.
 pub fn name_fault(value: &str, max_chars: usize) -> Option<String> {
@@ -62,6 +71,13 @@ pub fn device_id_fault(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_chars_cuts_on_a_character_not_a_byte() {
+        assert_eq!(first_chars("₹ 1,00,000", 3), "₹ 1");
+        assert_eq!(first_chars("ok", 80), "ok");
+        assert_eq!(first_chars("", 0), "");
+    }
 
     #[test]
     fn names_with_hidden_characters_are_refused_and_plain_ones_pass() {

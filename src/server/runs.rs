@@ -8,7 +8,7 @@ use super::connectors::beat_text::plain;
 use super::domain_error::{DomainError, DomainResult};
 use super::problems::Problems;
 use super::schedules::requests;
-use crate::protocol::text::{ID_MAX_CHARS, LABEL_MAX_CHARS, MESSAGE_MAX_CHARS};
+use crate::protocol::text::{first_chars, ID_MAX_CHARS, LABEL_MAX_CHARS, MESSAGE_MAX_CHARS};
 use crate::protocol::{RunStatus, RunView, SyncCounts, SyncOutcome};
 
 impl ToSql for RunStatus {
@@ -57,10 +57,7 @@ pub const EVENT_MESSAGE_KEPT_CHARS: usize = 500;
 const OMITTED: &str = "omitted";
 
 fn cut(message: &str) -> &str {
-    match message.char_indices().nth(EVENT_MESSAGE_KEPT_CHARS) {
-        Some((at, _)) => &message[..at],
-        None => message,
-    }
+    first_chars(message, EVENT_MESSAGE_KEPT_CHARS)
 }
 
 fn events_stored(c: &Connection, run_id: &str) -> DomainResult<i64> {

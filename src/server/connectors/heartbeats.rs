@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
+use crate::protocol::text::first_chars;
 use crate::protocol::{HeartbeatRequest, UpdateAttempt};
 use crate::server::db::Db;
 use crate::server::domain_error::{cause_chain, DomainError, DomainResult};
@@ -60,10 +61,7 @@ const BAD_ATTEMPT_LOGGED_EVERY: Duration = Duration::from_secs(10 * 60);
 /// The start of a client's text for the log (which shows it with `{:?}`, so that a line break
 /// or an escape cannot forge or colour a log line).
 fn shown(text: &str) -> &str {
-    match text.char_indices().nth(80) {
-        Some((at, _)) => &text[..at],
-        None => text,
-    }
+    first_chars(text, 80)
 }
 
 /// Attempts waiting to be written beyond this many are dropped (and said so in the log): only

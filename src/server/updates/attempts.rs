@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 
-use crate::protocol::text::{length_fault, LABEL_MAX_CHARS};
+use crate::protocol::text::{first_chars, length_fault, LABEL_MAX_CHARS};
 use crate::protocol::{UpdateAttempt, UpdateOutcome, Version};
 use crate::server::domain_error::{DomainError, DomainResult};
 use crate::server::problems::Problems;
@@ -53,9 +53,8 @@ pub fn check(problems: &mut Problems, attempt: Option<&UpdateAttempt>) {
 /// The attempt with its message cut to [`MESSAGE_MAX_CHARS`] characters.
 pub fn bounded(attempt: &UpdateAttempt) -> UpdateAttempt {
     let mut a = attempt.clone();
-    if let Some((cut, _)) = a.message.char_indices().nth(MESSAGE_MAX_CHARS) {
-        a.message.truncate(cut);
-    }
+    let kept = first_chars(&a.message, MESSAGE_MAX_CHARS).len();
+    a.message.truncate(kept);
     a
 }
 
