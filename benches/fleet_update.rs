@@ -18,6 +18,8 @@
 //! build; its first build takes minutes). Prints figures; fails only when the fleet does not
 //! get there. Linux only (process groups, /proc).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -239,17 +241,14 @@ impl Server {
                 .expect("log file")
         };
         let mut process = Group::spawn(
-            Command::new(env!("CARGO_BIN_EXE_aicfo-server"))
+            // The same port after an upgrade, and the server's errors kept beside its log.
+            common::aicfo_server()
                 .current_dir(scratch)
                 .env("AICFO_DATA_DIR", scratch.join("data"))
                 .env("AICFO_CONNECTOR_RELEASES", scratch.join("releases"))
                 .env("AICFO_ADMIN_PASSWORD", ADMIN_PASSWORD)
                 .env("AICFO_HEARTBEAT_INTERVAL_SECS", heartbeat.to_string())
-                .env("ROCKET_ADDRESS", "127.0.0.1")
                 .env("ROCKET_PORT", port.to_string())
-                .env("ROCKET_LOG_LEVEL", "normal")
-                .env("ROCKET_CLI_COLORS", "false")
-                .stdout(Stdio::piped())
                 .stderr(log("server-stderr.log")),
         );
         let url = wait_for_line(&mut process.child, "listening on ", log("server.log"));
@@ -277,17 +276,7 @@ impl Server {
 
     /// (resident, peak resident) memory in MB.
     fn rss_mb(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map_or(0.0, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        common::rss_mb(self.process.child.id())
     }
 
     fn api(&self, path: &str) -> String {
